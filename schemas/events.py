@@ -1,0 +1,64 @@
+"""The engagement event envelope published to ``trellis.engagement.v1``.
+
+Attribute names follow CloudEvents where they fit (``id``, ``type``, ``source``, ``time``).
+The typed vocabulary of B2B event types refines ``type`` and ``properties``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import EmailStr, Field, model_validator
+
+from schemas.base import AwareDatetime, WireModel
+
+MAX_ID_LENGTH = 200
+
+
+class ContactRef(WireModel):
+    """Who did it: external id and/or email (or only an anonymous id, merged on identify)."""
+
+    external_id: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
+    email: EmailStr | None = None
+    anonymous_id: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
+    traits: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _identifiable(self) -> ContactRef:
+        if not (self.external_id or self.email or self.anonymous_id):
+            raise ValueError("contact needs external_id, email or anonymous_id")
+        return self
+
+
+class AccountRef(WireModel):
+    """Which company: external id and/or domain."""
+
+    external_id: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
+    domain: str | None = Field(default=None, max_length=253)
+    traits: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _identifiable(self) -> AccountRef:
+        if not (self.external_id or self.domain):
+            raise ValueError("account needs external_id or domain")
+        return self
+
+
+class EngagementEvent(WireModel):
+    """One engagement, as every consumer sees it."""
+
+    id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, description="Stable id; dedup key.")
+    type: str = Field(min_length=1, max_length=100)
+    source: str = Field(min_length=1, max_length=200)
+    time: AwareDatetime = Field(description="When it happened (occurred_at).")
+    received_at: AwareDatetime | None = None
+    contact: ContactRef
+    account: AccountRef | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+    def partition_key(self) -> str:
+        """Account id, else contact id: keeps one account's events in order on one partition."""
+        if self.account is not None:
+            return "a:" + (self.account.external_id or self.account.domain or "")
+        c = self.contact
+        return "c:" + (c.external_id or (str(c.email) if c.email else None) or c.anonymous_id or "")

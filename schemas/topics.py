@@ -1,0 +1,23 @@
+"""Topic names and the dead-letter naming rule."""
+
+from __future__ import annotations
+
+ENGAGEMENT = "trellis.engagement.v1"
+"""Engagement events from ingest. Key: account id, else contact id."""
+
+TOUCHES = "trellis.touches.v1"
+"""``DispatchTouch`` commands from the orchestrator's scheduler. Key: contact id."""
+
+OUTCOMES = "trellis.outcomes.v1"
+"""Delivery outcomes from the notifier and provider callbacks. Key: contact id."""
+
+DLQ_SUFFIX = ".dlq"
+
+
+def dead_letter(topic: str) -> str:
+    """The dead-letter topic that receives ``topic``'s poison messages."""
+    return topic + DLQ_SUFFIX
+
+
+MAIN_TOPICS: tuple[str, ...] = (ENGAGEMENT, TOUCHES, OUTCOMES)
+ALL_TOPICS: tuple[str, ...] = MAIN_TOPICS + tuple(dead_letter(t) for t in MAIN_TOPICS)

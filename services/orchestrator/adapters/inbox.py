@@ -1,0 +1,50 @@
+"""The inbox: claims message ids inside the caller's transaction so each applies exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.orchestrator.adapters.tables import inbox
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+
+
+async def claim(conn: AsyncConnection, entries: Sequence[InboxEntry], now: datetime) -> set[str]:
+    """Insert the ids not seen before and return them; ids already present are redeliveries.
+
+    One bulk statement per batch (executemany), in the caller's transaction: if the caller's
+    transaction rolls back, the claim rolls back with it.
+    """
+    if not entries:
+        return set()
+    unique = {e.event_id: e for e in entries}
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(inbox)
+        .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
+        .returning(inbox.c.event_id)
+    )
+    rows = [
+        {
+            "event_id": e.event_id,
+            "topic": e.topic,
+            "partition": e.partition,
+            "offset": e.offset,
+            "received_at": now,
+        }
+        for e in unique.values()
+    ]
+    result = await conn.execute(stmt, rows)
+    return set(result.scalars())

@@ -1,0 +1,31 @@
+"""Composition root of the orchestrator process."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schemas.topics import ENGAGEMENT
+from services.orchestrator.handlers import apply_engagement
+from services.orchestrator.settings import OrchestratorSettings
+from trellis.consumer import BatchHandler, LoopPolicy, Record, Rejected
+from trellis.runtime import run_consumer
+
+
+async def run(settings: OrchestratorSettings) -> None:
+    async def make_handler(engine: AsyncEngine, _producer: AIOKafkaProducer) -> BatchHandler:
+        async def on_engagement(records: Sequence[Record]) -> Sequence[Rejected]:
+            return await apply_engagement(records, engine)
+
+        return on_engagement
+
+    await run_consumer(
+        "orchestrator",
+        settings,
+        [ENGAGEMENT],
+        settings.orchestrator_group,
+        make_handler,
+        LoopPolicy(max_records=settings.orchestrator_max_batch),
+    )

@@ -1,0 +1,144 @@
+"""Fixtures on real parts: a Tansu broker, SQLite always, PostgreSQL when reachable.
+
+Databases are migrated once per backend per session with ``alembic upgrade head`` into a template;
+each test gets a clone (a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL), so
+tests are isolated and cheap. PostgreSQL cases skip with a visible reason where no server answers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from trellis.broker import EmbeddedBroker, free_port
+from trellis.db import create_engine
+from trellis.migrate import upgrade_async
+from trellis.settings import TrellisSettings
+
+PG_HOST = os.environ.get("TRELLIS_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("TRELLIS_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("TRELLIS_TEST_PG_USER", "postgres")
+PG_ADMIN_DB = os.environ.get("TRELLIS_TEST_PG_DB", "test")
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def pg_url(database: str) -> str:
+    return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+async def _pg_admin() -> asyncpg.Connection:
+    return await asyncpg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB, timeout=3
+    )
+
+
+@dataclass
+class Backends:
+    sqlite_template: Path
+    pg_template: str | None
+    pg_unavailable: str
+    pg_created: list[str]
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def backends(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Backends]:
+    sqlite_template = tmp_path_factory.mktemp("db") / "template.db"
+    await upgrade_async(f"sqlite+aiosqlite:///{sqlite_template}")
+    pg_template: str | None = None
+    reason = ""
+    created: list[str] = []
+    try:
+        admin = await _pg_admin()
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        reason = f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT}: {type(exc).__name__}: {exc}"
+    else:
+        pg_template = f"trellis_tpl_{RUN_ID}"
+        await admin.execute(f'CREATE DATABASE "{pg_template}"')
+        created.append(pg_template)
+        await admin.close()
+        await upgrade_async(pg_url(pg_template))
+    yield Backends(sqlite_template, pg_template, reason, created)
+    if created:
+        admin = await _pg_admin()
+        try:
+            for name in reversed(created):
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest_asyncio.fixture(params=["sqlite", "postgresql"], loop_scope="session")
+async def database_url(
+    request: pytest.FixtureRequest, backends: Backends, tmp_path: Path
+) -> AsyncIterator[str]:
+    """A freshly migrated database of each backend; the same test runs on both."""
+    if request.param == "sqlite":
+        target = tmp_path / "trellis.db"
+        shutil.copyfile(backends.sqlite_template, target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    if backends.pg_template is None:
+        pytest.skip(backends.pg_unavailable)
+    name = f"trellis_t_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+    admin = await _pg_admin()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{backends.pg_template}"')
+    finally:
+        await admin.close()
+    backends.pg_created.append(name)
+    yield pg_url(name)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(database_url)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """One real Tansu broker for the session, on a free loopback port."""
+    yield from _broker(tmp_path_factory)
+
+
+@pytest.fixture
+def isolated_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """A broker of this test's own, for tests that count everything on a topic."""
+    yield from _broker(tmp_path_factory)
+
+
+def _broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    import asyncio
+
+    log_path = tmp_path_factory.mktemp("broker") / "tansu.log"
+    embedded = EmbeddedBroker("127.0.0.1", free_port(), log_path=log_path)
+    asyncio.run(embedded.start())
+    try:
+        yield embedded
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture
+def settings(broker: EmbeddedBroker, database_url: str, tmp_path: Path) -> TrellisSettings:
+    """Base settings for a test: the session broker, this test's database, its temp dir.
+
+    Service settings are built from it: ``OrchestratorSettings(**settings.model_dump())``.
+    """
+    return TrellisSettings(
+        env="test",
+        kafka_bootstrap=broker.bootstrap,
+        database_url=database_url,
+        data_dir=tmp_path,
+        topic_partitions=3,
+    )

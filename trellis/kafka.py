@@ -1,0 +1,108 @@
+"""The one home of Kafka client construction: producers, consumers, topics, encoding.
+
+Clients speak only the Kafka protocol, so the same code runs against Apache Kafka in production
+and the embedded Tansu broker in development and tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+import pydantic_core
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from pydantic import BaseModel
+
+from schemas.topics import ALL_TOPICS
+from trellis.settings import TrellisSettings
+
+log = logging.getLogger(__name__)
+
+
+def encode(message: BaseModel | dict[str, Any]) -> bytes:
+    """JSON bytes for a wire model (pydantic-core) or a plain mapping (orjson)."""
+    if isinstance(message, BaseModel):
+        return pydantic_core.to_json(message)
+    return orjson.dumps(message)
+
+
+def make_producer(settings: TrellisSettings, **overrides: Any) -> AIOKafkaProducer:
+    """A producer that only reports success once every in-sync replica has the record."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "client_id": settings.kafka_client_id,
+        "acks": "all",
+        "linger_ms": settings.kafka_linger_ms,
+        "enable_idempotence": settings.idempotent_producer,
+        "request_timeout_ms": settings.kafka_request_timeout_ms,
+        "max_batch_size": 1024 * 1024,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def make_consumer(
+    settings: TrellisSettings, *topics: str, group_id: str, **overrides: Any
+) -> AIOKafkaConsumer:
+    """A consumer that never commits on its own: offsets move only after effects are durable."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "client_id": settings.kafka_client_id,
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "isolation_level": "read_committed",
+        "max_partition_fetch_bytes": 4 * 1024 * 1024,
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(*topics, **options)
+
+
+async def ensure_topics(
+    settings: TrellisSettings,
+    topics: Iterable[str] = ALL_TOPICS,
+    *,
+    partitions: int | None = None,
+    replication_factor: int = 1,
+) -> list[str]:
+    """Create the topics that do not exist yet; return the ones created. Safe to rerun."""
+    wanted = list(topics)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id=settings.kafka_client_id
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t not in existing]
+        if not missing:
+            return []
+        count = partitions or settings.topic_partitions
+        new = [
+            NewTopic(t, num_partitions=count, replication_factor=replication_factor)
+            for t in missing
+        ]
+        try:
+            await admin.create_topics(new)
+        except TopicAlreadyExistsError:
+            log.info("topics created concurrently by another process: %s", missing)
+        return missing
+    finally:
+        await admin.close()
+
+
+async def describe_topics(settings: TrellisSettings) -> dict[str, int]:
+    """Topic name -> partition count, as the broker reports it."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id=settings.kafka_client_id
+    )
+    await admin.start()
+    try:
+        names = await admin.list_topics()
+        described = await admin.describe_topics(names)
+        return {d["topic"]: len(d["partitions"]) for d in described}
+    finally:
+        await admin.close()
