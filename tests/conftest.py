@@ -138,6 +138,7 @@ def settings(broker: EmbeddedBroker, database_url: str, tmp_path: Path) -> Trell
     return TrellisSettings(
         env="test",
         kafka_bootstrap=broker.bootstrap,
+        kafka_idempotence=False,  # Tansu refuses InitProducerId
         database_url=database_url,
         data_dir=tmp_path,
         topic_partitions=3,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
@@ -14,7 +15,9 @@ from trellis.consumer import BatchHandler, LoopPolicy, Record, Rejected
 from trellis.runtime import run_consumer
 
 
-async def run(settings: OrchestratorSettings) -> None:
+async def run(settings: OrchestratorSettings, stop: asyncio.Event | None = None) -> None:
+    """Consume engagement events until SIGINT/SIGTERM or ``stop``."""
+
     async def make_handler(engine: AsyncEngine, _producer: AIOKafkaProducer) -> BatchHandler:
         async def on_engagement(records: Sequence[Record]) -> Sequence[Rejected]:
             return await apply_engagement(records, engine)
@@ -28,4 +31,5 @@ async def run(settings: OrchestratorSettings) -> None:
         settings.orchestrator_group,
         make_handler,
         LoopPolicy(max_records=settings.orchestrator_max_batch),
+        stop=stop,
     )

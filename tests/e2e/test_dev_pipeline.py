@@ -1,0 +1,131 @@
+"""`trellis dev` as `make run` starts it: broker, migrations, topics and the three services.
+
+Driven only through public interfaces: HTTP into ingest, the SQLite file the orchestrator writes,
+and signals to the supervisor.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from trellis.broker import free_port
+
+DEADLINE_S = 60
+
+
+def _wait_for(check: object, what: str, log: Path, deadline_s: float = DEADLINE_S) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not seen in {deadline_s}s; dev log:\n{log.read_text()[-4000:]}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purposes
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+@pytest.fixture
+def dev_stack(tmp_path: Path):  # type: ignore[no-untyped-def]
+    log = tmp_path / "dev.log"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")} | {
+        "TRELLIS_EMBEDDED_BROKER_PORT": str(free_port()),
+        "TRELLIS_INGEST_PORT": str(port),
+        "TRELLIS_DATA_DIR": str(tmp_path / "data"),
+        "TRELLIS_TOPIC_PARTITIONS": "2",
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trellis.cli", "dev"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield proc, port, tmp_path / "data" / "trellis.db", log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_an_event_posted_to_ingest_is_consumed_by_the_orchestrator_and_ctrl_c_stops_all(
+    dev_stack: tuple[subprocess.Popen[bytes], int, Path, Path],
+) -> None:
+    proc, port, db, log = dev_stack
+    base = f"http://127.0.0.1:{port}"
+
+    def ingest_ready() -> bool:
+        try:
+            return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    _wait_for(ingest_ready, "ingest ready", log)
+    _wait_for(lambda: "orchestrator consuming" in log.read_text(), "orchestrator consuming", log)
+    event_id = f"e2e-{uuid.uuid4().hex}"
+    reply = httpx.post(
+        f"{base}/v1/events",
+        json={
+            "id": event_id,
+            "type": "page_viewed",
+            "source": "e2e",
+            "time": "2026-11-02T10:00:00Z",
+            "contact": {"email": "ana@acme.example"},
+            "account": {"domain": "acme.example"},
+            "properties": {"path": "/pricing"},
+        },
+        timeout=10,
+    )
+    assert reply.status_code == 202, reply.text
+
+    def consumed() -> bool:
+        with sqlite3.connect(db) as conn:
+            rows = conn.execute("SELECT 1 FROM inbox WHERE event_id = ?", (event_id,)).fetchall()
+        return bool(rows)
+
+    _wait_for(consumed, f"event {event_id} in the orchestrator's inbox", log)
+
+    pids = [int(p) for p in re.findall(r"started \w+ \(pid (\d+)\)", log.read_text())]
+    assert len(pids) == 4  # broker, ingest, orchestrator, notifier
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+    assert [p for p in pids if _alive(p)] == [], "children left running after Ctrl-C"
+    text = log.read_text()
+    assert "MEMORY-ONLY" in text
+    assert re.search(r"^\s*orchestrator \|", text, re.M), "service output is prefixed"
+
+
+def test_killing_the_supervisor_outright_leaves_no_orphans(
+    dev_stack: tuple[subprocess.Popen[bytes], int, Path, Path],
+) -> None:
+    proc, _port, _db, log = dev_stack
+    _wait_for(lambda: "pipeline running" in log.read_text(), "pipeline running", log)
+    pids = [int(p) for p in re.findall(r"started \w+ \(pid (\d+)\)", log.read_text())]
+    assert len(pids) == 4
+    proc.kill()
+    proc.wait()
+    end = time.monotonic() + 30
+    while time.monotonic() < end and any(_alive(p) for p in pids):
+        time.sleep(0.2)
+    assert [p for p in pids if _alive(p)] == []
