@@ -1,0 +1,25 @@
+"""Run benchmarks: ``python -m bench`` (all) or ``python -m bench NAME [options]``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = {"kafka": "bench.kafka"}
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args and args[0] in ("-h", "--help"):
+        print(__doc__)
+        print("available:", ", ".join(BENCHMARKS))
+        return
+    names = [args.pop(0)] if args and not args[0].startswith("-") else list(BENCHMARKS)
+    for name in names:
+        if name not in BENCHMARKS:
+            sys.exit(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
+        importlib.import_module(BENCHMARKS[name]).cli(args)
+
+
+if __name__ == "__main__":
+    main()
