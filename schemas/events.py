@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import EmailStr, Field, model_validator
+from pydantic import Field, model_validator
 
-from schemas.base import AwareDatetime, WireModel
+from schemas.base import AwareDatetime, Email, WireModel
 
 MAX_ID_LENGTH = 200
 
@@ -19,7 +19,7 @@ class ContactRef(WireModel):
     """Who did it: external id and/or email (or only an anonymous id, merged on identify)."""
 
     external_id: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
-    email: EmailStr | None = None
+    email: Email | None = None
     anonymous_id: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
     traits: dict[str, Any] = Field(default_factory=dict)
 

@@ -47,3 +47,18 @@ def test_a_contact_needs_some_identity() -> None:
 def test_every_topic_has_a_dead_letter_topic() -> None:
     mains = [t for t in ALL_TOPICS if not t.endswith(".dlq")]
     assert {dead_letter(t) for t in mains} <= set(ALL_TOPICS)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("Ana@Acme.Example", "ana@acme.example"), ("a.b+c@x.co.uk", "a.b+c@x.co.uk")],
+)
+def test_emails_are_lower_cased_for_identity_matching(given: str, expected: str) -> None:
+    event = EngagementEvent.model_validate({**BASE, "contact": {"email": given}})
+    assert event.contact.email == expected
+
+
+@pytest.mark.parametrize("bad", ["bad", "a@b", "a b@c.com", "a@-b.com", "<a@b.com>"])
+def test_malformed_emails_are_refused(bad: str) -> None:
+    with pytest.raises(ValidationError):
+        EngagementEvent.model_validate({**BASE, "contact": {"email": bad}})
