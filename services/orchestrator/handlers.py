@@ -1,7 +1,9 @@
 """Orchestrator handlers: load -> decide -> save (one transaction) -> offsets committed by the loop.
 
-At this stage the engagement handler validates each message and records it in the inbox exactly
-once; the lifecycle issue adds state, scoring and decisions inside the same transaction.
+``apply_engagement`` claims the batch's event ids in the inbox, resolves identities, loads the
+affected contacts and accounts in bulk, runs the pure ``decide`` and saves everything — states,
+aliases, stage history and the decision log — in the same transaction. A redelivered or replayed
+event is not fresh in the inbox and changes nothing.
 """
 
 from __future__ import annotations
@@ -9,28 +11,44 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.events import EngagementEvent
+from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.inbox import InboxEntry, claim
+from services.orchestrator.adapters.tables import contacts
+from services.orchestrator.domain.decide import decide
+from services.orchestrator.domain.engagement import Engagement, to_engagement
+from services.orchestrator.domain.identity import (
+    AccountResolution,
+    Resolution,
+    account_refs,
+    contact_aliases,
+    resolve_accounts,
+    resolve_contacts,
+)
+from services.orchestrator.domain.playbook import Playbook
+from services.orchestrator.domain.stages import DecisionKind
+from services.orchestrator.domain.state import LogEntry
 from trellis.consumer import Record, Rejected
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+Decoded = list[tuple[Record, EngagementEvent]]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def decode_engagement(
-    records: Sequence[Record],
-) -> tuple[list[tuple[Record, EngagementEvent]], list[Rejected]]:
+def decode_engagement(records: Sequence[Record]) -> tuple[Decoded, list[Rejected]]:
     """Split records into valid events and schema-invalid poison (never retried)."""
-    good: list[tuple[Record, EngagementEvent]] = []
+    good: Decoded = []
     bad: list[Rejected] = []
     for record in records:
         if record.value is None:
@@ -44,23 +62,118 @@ def decode_engagement(
 
 
 def _short(exc: ValidationError) -> str:
-    parts = [
+    return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:5]
-    ]
-    return "; ".join(parts)
+    )
 
 
 async def apply_engagement(
-    records: Sequence[Record], engine: AsyncEngine, clock: Clock = utc_now
+    records: Sequence[Record], engine: AsyncEngine, playbook: Playbook, clock: Clock = utc_now
 ) -> list[Rejected]:
     good, rejected = decode_engagement(records)
     now = clock()
     async with engine.begin() as conn:
-        fresh = await claim(
-            conn,
-            [InboxEntry(e.id, r.topic, r.partition, r.offset) for r, e in good],
-            now,
+        fresh_ids = await claim(
+            conn, [InboxEntry(e.id, r.topic, r.partition, r.offset) for r, e in good], now
         )
-    if len(fresh) < len(good):
-        log.info("skipped %d redelivered engagement events", len(good) - len(fresh))
+        # one event id may occur twice in a batch (a retry): apply its first copy only
+        fresh: dict[str, EngagementEvent] = {}
+        for _, e in good:
+            if e.id in fresh_ids:
+                fresh.setdefault(e.id, e)
+        if fresh:
+            await _apply(conn, list(fresh.values()), playbook, now)
+    if len(fresh_ids) < len(good):
+        log.debug("skipped %d redelivered engagement events", len(good) - len(fresh_ids))
     return rejected
+
+
+async def _apply(
+    conn: AsyncConnection, events: list[EngagementEvent], playbook: Playbook, now: datetime
+) -> None:
+    events.sort(key=lambda e: (e.time, e.id))
+    known = await repo.known_aliases(conn, (a for e in events for a in contact_aliases(e)))
+    res = resolve_contacts(events, known)
+    refs = [account_refs(e) for e in events]
+    stored = await repo.known_accounts(conn, (x for x, _ in refs if x), (d for _, d in refs if d))
+    acc = resolve_accounts(events, stored)
+    losers = {m.loser for m in res.merges}
+    contact_ids = set(res.contact_of.values()) | losers
+    states = await repo.load_contacts(conn, contact_ids)
+    engagements = [_engagement(e, res.contact_of[e.id], acc.account_of[e.id]) for e in events]
+    # a merged contact's recent history joins the survivor's batch (the domain dedups by id)
+    for merge in res.merges:
+        loser_state = states.pop(merge.loser, None)
+        if loser_state is not None:
+            engagements.extend(
+                p.model_copy(update={"contact_key": merge.winner}) for p in loser_state.pending
+            )
+    touched_accounts = {a for a in acc.account_of.values() if a} | {
+        s.account_key for s in states.values() if s.account_key
+    }
+    account_states = await repo.load_accounts(conn, touched_accounts)
+    decision = decide(states, account_states, engagements, playbook, now)
+
+    await _retire(conn, res, now)
+    await repo.save_aliases(conn, res.new_aliases, res.moved_aliases, now)
+    await repo.save_contacts(conn, decision.contacts, _contact_identity(events, res), now)
+    await repo.save_accounts(conn, decision.accounts, _account_identity(events, acc), now)
+    await repo.add_history(conn, decision.transitions, playbook.version)
+    await repo.add_decisions(conn, [*decision.log, *_merge_log(res, playbook, now)])
+
+
+def _engagement(event: EngagementEvent, contact_id: str, account_id: str | None) -> Engagement:
+    return to_engagement(event).model_copy(
+        update={"contact_key": contact_id, "account_key": account_id}
+    )
+
+
+async def _retire(conn: AsyncConnection, res: Resolution, now: datetime) -> None:
+    """Merged-away contacts give up their unique identifiers to the survivor."""
+    for merge in res.merges:
+        await conn.execute(
+            update(contacts)
+            .where(contacts.c.id == merge.loser)
+            .values(email=None, external_id=None, stage="merged", updated_at=now)
+        )
+
+
+def _contact_identity(
+    events: Sequence[EngagementEvent], res: Resolution
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for e in events:
+        known = out.setdefault(res.contact_of[e.id], {})
+        if e.contact.external_id:
+            known["external_id"] = e.contact.external_id
+        if e.contact.email:
+            known["email"] = str(e.contact.email)
+    return out
+
+
+def _account_identity(
+    events: Sequence[EngagementEvent], acc: AccountResolution
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {aid: dict(c) for aid, c in acc.claims.items()}
+    for e in events:
+        aid = acc.account_of[e.id]
+        if aid is not None and e.account is not None and e.account.traits:
+            known = out.setdefault(aid, {})
+            known["traits"] = {**known.get("traits", {}), **e.account.traits}
+    return out
+
+
+def _merge_log(res: Resolution, playbook: Playbook, now: datetime) -> list[LogEntry]:
+    return [
+        LogEntry(
+            kind=DecisionKind.IDENTITY_MERGED,
+            reason="identity_merged",
+            contact_key=m.winner,
+            account_key=None,
+            event_id=m.event_id,
+            facts={"merged": m.loser, "via": m.via},
+            playbook_version=playbook.version,
+            decided_at=now,
+        )
+        for m in res.merges
+    ]

@@ -18,9 +18,11 @@ from trellis.runtime import run_consumer
 async def run(settings: OrchestratorSettings, stop: asyncio.Event | None = None) -> None:
     """Consume engagement events until SIGINT/SIGTERM or ``stop``."""
 
+    playbook = settings.load_playbook()  # a broken playbook stops start-up, loudly
+
     async def make_handler(engine: AsyncEngine, _producer: AIOKafkaProducer) -> BatchHandler:
         async def on_engagement(records: Sequence[Record]) -> Sequence[Rejected]:
-            return await apply_engagement(records, engine)
+            return await apply_engagement(records, engine, playbook)
 
         return on_engagement
 

@@ -1,0 +1,231 @@
+"""Orchestrator throughput: events/s through the real consumer with the default playbook.
+
+    python -m bench orchestrator [--events N] [--contacts K] [--backend sqlite|postgresql|both]
+
+Against raw bounds measured in the same run on the same broker and database: consume + decode
+alone, and a bare batched upsert of the same contact rows. Prints medians and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import orjson
+from sqlalchemy import func, select
+
+from bench.common import Figure
+from schemas.events import EngagementEvent
+from schemas.topics import ENGAGEMENT
+from services.orchestrator.adapters import repository as repo
+from services.orchestrator.adapters.tables import inbox
+from services.orchestrator.domain.state import ContactState
+from services.orchestrator.main import run
+from services.orchestrator.settings import OrchestratorSettings
+from trellis.broker import EmbeddedBroker, free_port
+from trellis.consumer import BatchConsumer, LoopPolicy, Record, Rejected
+from trellis.db import create_engine
+from trellis.kafka import ensure_topics, make_consumer, make_producer
+from trellis.migrate import upgrade_async
+
+KINDS = [
+    ("page_viewed", {"path": "/blog/x"}),
+    ("page_viewed", {"path": "/pricing"}),
+    ("content_downloaded", {"asset": "a", "content_type": "ebook"}),
+    ("webinar_registered", {"webinar": "w"}),
+    ("webinar_attended", {"webinar": "w"}),
+    ("email_opened", {}),
+    ("email_clicked", {}),
+]
+T0 = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def world(events: int, contacts: int, seed: int = 7) -> list[bytes]:
+    rnd = random.Random(seed)
+    out = []
+    for i in range(events):
+        c = rnd.randrange(contacts)
+        kind, props = KINDS[rnd.randrange(len(KINDS))]
+        out.append(
+            orjson.dumps(
+                {
+                    "id": f"bench-{i}",
+                    "type": kind,
+                    "source": "bench",
+                    "time": (T0 + timedelta(minutes=i)).isoformat(),
+                    "contact": {
+                        "external_id": f"u-{c}",
+                        "email": f"p{c}@co{c // 5}.example",
+                        "traits": {"role": ["technical", "finance", "executive"][c % 3]},
+                    },
+                    "account": {"external_id": f"acc-{c // 5}", "domain": f"co{c // 5}.example"},
+                    "properties": props,
+                }
+            )
+        )
+    return out
+
+
+async def _fresh_database(backend: str) -> tuple[str, str | None]:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db", None
+    name = f"trellis_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="test")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    return f"postgresql+asyncpg://postgres@127.0.0.1/{name}", name
+
+
+async def _drop(name: str | None) -> None:
+    if name:
+        admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="test")
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def orchestrator_rate(settings: OrchestratorSettings, total: int) -> float:
+    """Events/s from the first applied event to the last, through the real consumer."""
+    engine = create_engine(settings.resolved_database_url)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    first_at: float | None = None
+    first_count = 0
+    try:
+        while True:
+            async with engine.connect() as conn:
+                count = await conn.scalar(select(func.count()).select_from(inbox)) or 0
+            now = time.perf_counter()
+            if count and first_at is None:
+                first_at, first_count = now, count
+            if count >= total:
+                break
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)
+        assert first_at is not None
+        return (total - first_count) / max(now - first_at, 1e-6)
+    finally:
+        stop.set()
+        await task
+        await engine.dispose()
+
+
+async def decode_rate(settings: OrchestratorSettings, topic: str, total: int) -> float:
+    consumer = make_consumer(settings, topic, group_id=uuid.uuid4().hex)
+    producer = make_producer(settings)
+    await consumer.start()
+    await producer.start()
+    seen, first, done = 0, 0.0, 0.0
+
+    async def handler(records: Sequence[Record]) -> Sequence[Rejected]:
+        nonlocal seen, first, done
+        first = first or time.perf_counter()
+        for r in records:
+            EngagementEvent.model_validate_json(r.value or b"")
+        seen += len(records)
+        if seen >= total:
+            done = time.perf_counter()
+            loop.stop()
+        return []
+
+    loop = BatchConsumer("bench", consumer, producer, handler, LoopPolicy())
+    try:
+        await loop.run()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return total / (done - first)
+
+
+async def upsert_rate(url: str, contacts: int, batch: int = 2000) -> float:
+    """A bare batched upsert of contact rows with a realistic state blob: the storage bound."""
+    engine = create_engine(url)
+    state = ContactState(key="x")
+    now = datetime.now(UTC)
+    try:
+        start = time.perf_counter()
+        for lo in range(0, contacts, batch):
+            states = {f"c{i}": state.model_copy(update={"key": f"c{i}"})
+                      for i in range(lo, min(lo + batch, contacts))}  # fmt: skip
+            async with engine.begin() as conn:
+                await repo.save_contacts(conn, states, {}, now)
+        return contacts / (time.perf_counter() - start)
+    finally:
+        await engine.dispose()
+
+
+async def one_backend(
+    backend: str, broker: EmbeddedBroker, payloads: list[bytes], contacts: int
+) -> list[Figure]:
+    url, dbname = await _fresh_database(backend)
+    try:
+        await upgrade_async(url)
+        settings = OrchestratorSettings(
+            kafka_bootstrap=broker.bootstrap,
+            kafka_idempotence=False,
+            database_url=url,
+            orchestrator_group=uuid.uuid4().hex,
+        )
+        orch = await orchestrator_rate(settings, len(payloads))
+        dec = await decode_rate(settings, ENGAGEMENT, len(payloads))
+        ups = await upsert_rate(url, contacts)
+    finally:
+        await _drop(dbname)
+    return [
+        Figure(f"{backend}: consume + decode alone", "ev/s", [dec]),
+        Figure(f"{backend}: bare batched upsert of contacts", "rows/s", [ups]),
+        Figure(f"{backend}: orchestrator, default playbook", "ev/s", [orch]),
+    ]
+
+
+async def main(events: int, contacts: int, backends: list[str]) -> None:
+    log = Path(tempfile.mkdtemp()) / "tansu.log"
+    broker = EmbeddedBroker("127.0.0.1", free_port(), log_path=log)
+    await broker.start()
+    try:
+        settings = OrchestratorSettings(kafka_bootstrap=broker.bootstrap, kafka_idempotence=False)
+        await ensure_topics(settings, partitions=6)
+        payloads = world(events, contacts)
+        producer = make_producer(settings)
+        await producer.start()
+        try:
+            futures = [
+                await producer.send(
+                    ENGAGEMENT, value=p, key=orjson.loads(p)["account"]["external_id"].encode()
+                )
+                for p in payloads
+            ]
+            await asyncio.gather(*futures)
+        finally:
+            await producer.stop()
+        print(f"\nOrchestrator: {events:,} events over {contacts:,} contacts (embedded broker)")
+        for backend in backends:
+            dec, ups, orch = await one_backend(backend, broker, payloads, contacts)
+            print(dec.line())
+            print(ups.line())
+            print(orch.line(dec))
+            serial = 1 / (1 / dec.median + 1 / ups.median)
+            print(
+                f"{backend}: serial raw bound (decode then upsert) {serial:>12,.0f} ev/s; "
+                f"orchestrator = {orch.median / serial:.1%} of it"
+            )
+    finally:
+        broker.stop()
+
+
+def cli(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench orchestrator", description=__doc__)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args(argv)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    asyncio.run(main(args.events, args.contacts, backends))

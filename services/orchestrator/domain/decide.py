@@ -1,0 +1,180 @@
+"""decide(): a batch of engagements in, new contact and account states, transitions and log out."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from services.orchestrator.domain.accounts import roll_up
+from services.orchestrator.domain.engagement import Engagement
+from services.orchestrator.domain.lifecycle import replay
+from services.orchestrator.domain.playbook import Playbook
+from services.orchestrator.domain.stages import DecisionKind, IgnoreReason
+from services.orchestrator.domain.state import (
+    AccountState,
+    ContactState,
+    Decision,
+    LogEntry,
+    Progress,
+    Transition,
+)
+
+_EMPTY = Progress()  # frozen and never mutated: shared, instead of deep-copied defaults
+
+
+def decide(
+    contacts: Mapping[str, ContactState],
+    accounts: Mapping[str, AccountState],
+    events: Sequence[Engagement],
+    playbook: Playbook,
+    now: datetime,
+) -> Decision:
+    """Pure: the states of the batch's contacts and accounts (missing ones start empty)."""
+    by_contact: dict[str, list[Engagement]] = defaultdict(list)
+    for e in events:
+        by_contact[e.contact_key].append(e)
+    new_contacts: dict[str, ContactState] = {}
+    transitions: list[Transition] = []
+    log: list[LogEntry] = []
+    for key, batch in by_contact.items():
+        state = contacts.get(key) or ContactState(key=key, checkpoint=_EMPTY, current=_EMPTY)
+        updated, moves, entries = decide_contact(state, batch, playbook, now)
+        new_contacts[key] = updated
+        transitions.extend(moves)
+        log.extend(entries)
+    by_account: dict[str, list[ContactState]] = defaultdict(list)
+    leaving: dict[str, list[str]] = defaultdict(list)
+    for c in new_contacts.values():
+        if c.account_key is not None:
+            by_account[c.account_key].append(c)
+        before = contacts.get(c.key)
+        if before is not None and before.account_key not in (None, c.account_key):
+            leaving[str(before.account_key)].append(c.key)
+    new_accounts: dict[str, AccountState] = {}
+    for key in sorted(by_account.keys() | (leaving.keys() & accounts.keys())):
+        account = accounts.get(key) or AccountState(key=key)
+        rolled, moves = roll_up(account, by_account.get(key, ()), playbook, now, leaving[key])
+        new_accounts[key] = rolled
+        transitions.extend(moves)
+        log.extend(
+            LogEntry(
+                kind=DecisionKind.STAGE_CHANGED,
+                reason=f"{t.reason}:{t.to_stage}",
+                contact_key=None,
+                account_key=key,
+                event_id=None,
+                facts={
+                    "from": t.from_stage,
+                    "coverage": list(rolled.coverage),
+                    "score": rolled.score,
+                },
+                playbook_version=playbook.version,
+                decided_at=now,
+            )
+            for t in moves
+        )
+    return Decision(
+        contacts=new_contacts,
+        accounts=new_accounts,
+        transitions=tuple(transitions),
+        log=tuple(log),
+    )
+
+
+def decide_contact(
+    state: ContactState, events: Sequence[Engagement], playbook: Playbook, now: datetime
+) -> tuple[ContactState, list[Transition], list[LogEntry]]:
+    """Apply a batch of one contact's events; duplicates and too-late events are logged, ignored."""
+    known = {e.event_id for e in state.pending}
+    cutoff = state.checkpoint.as_of
+    fresh: list[Engagement] = []
+    log: list[LogEntry] = []
+    for e in events:
+        reason = (
+            IgnoreReason.DUPLICATE
+            if e.event_id in known
+            else IgnoreReason.TOO_LATE
+            if cutoff is not None and e.occurred_at <= cutoff
+            else None
+        )
+        if reason is None:
+            fresh.append(e)
+            known.add(e.event_id)
+        else:
+            log.append(
+                _entry(DecisionKind.EVENT_IGNORED, reason, state, e.event_id, {}, playbook, now)
+            )
+    fresh.sort(key=lambda e: e.sort_key)
+    pending = sorted((*state.pending, *fresh), key=lambda e: e.sort_key)
+    if _appends(state, fresh, playbook):
+        # The common case: everything new happened after all we know; fold it onto current.
+        current, new = replay(state.current, fresh, playbook, state.key, now)
+        transitions = [*state.transitions, *new]
+    else:  # a late event (or a new playbook): replay the window in occurred_at order
+        current, transitions = replay(state.checkpoint, pending, playbook, state.key, now)
+        seen = {t.identity for t in state.transitions}
+        new = [t for t in transitions if t.identity not in seen]
+    horizon = min(now, pending[-1].occurred_at if pending else now) - playbook.lateness
+    prefix = [e for e in pending if e.occurred_at <= horizon]
+    checkpoint, _ = replay(state.checkpoint, prefix, playbook, state.key, None)
+    account_key = next(
+        (e.account_key for e in reversed(pending) if e.account_key), state.account_key
+    )
+    updated = ContactState(
+        key=state.key,
+        account_key=account_key,
+        checkpoint=checkpoint,
+        pending=tuple(pending[len(prefix) :]),
+        current=current,
+        transitions=tuple(t for t in transitions if t.occurred_at > horizon),
+        score=round(current.score.at(now, playbook.scoring.half_life_days), 6),
+        playbook_version=playbook.version,
+    )
+    for t in new:
+        facts: dict[str, object] = {
+            "from": t.from_stage,
+            **t.evidence,
+            "occurred_at": t.occurred_at.isoformat(),
+        }
+        log.append(
+            _entry(
+                DecisionKind.STAGE_CHANGED,
+                f"{t.reason}:{t.to_stage}",
+                updated,
+                t.event_id,
+                facts,
+                playbook,
+                now,
+            )
+        )
+    return updated, new, log
+
+
+def _appends(state: ContactState, fresh: Sequence[Engagement], playbook: Playbook) -> bool:
+    """True when folding ``fresh`` onto ``current`` equals a replay of the whole window."""
+    if not fresh or state.playbook_version != playbook.version:
+        return False
+    marks = [m for m in (state.current.as_of, state.current.stage_entered_at) if m is not None]
+    return not marks or fresh[0].occurred_at > max(marks)
+
+
+def _entry(
+    kind: DecisionKind,
+    reason: str,
+    state: ContactState,
+    event_id: str | None,
+    facts: dict[str, object],
+    playbook: Playbook,
+    now: datetime,
+) -> LogEntry:
+    return LogEntry(
+        kind=kind,
+        reason=reason,
+        contact_key=state.key,
+        account_key=state.account_key,
+        event_id=event_id,
+        facts=facts,
+        playbook_version=playbook.version,
+        decided_at=now,
+    )

@@ -1,0 +1,72 @@
+"""The domain's view of one engagement, converted from the wire envelope."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events import EngagementEvent
+
+
+class Engagement(BaseModel):
+    """One event as the lifecycle sees it: what, when, who, and the traits known at that time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: str
+    type: str
+    occurred_at: datetime
+    properties: dict[str, Any] = Field(default_factory=dict)
+    contact_key: str
+    account_key: str | None = None
+    contact_traits: dict[str, Any] = Field(default_factory=dict)
+    account_traits: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def sort_key(self) -> tuple[datetime, str]:
+        """Replay order: occurred_at, ties broken by event id (never by arrival)."""
+        return (self.occurred_at, self.event_id)
+
+
+def contact_key(event: EngagementEvent) -> str:
+    """External id, else email, else anonymous id (identity merging happens in the adapter)."""
+    c = event.contact
+    if c.external_id:
+        return "ext:" + c.external_id
+    if c.email:
+        return "email:" + str(c.email).lower()
+    return "anon:" + (c.anonymous_id or "")
+
+
+def account_key(event: EngagementEvent) -> str | None:
+    a = event.account
+    if a is None:
+        return None
+    return "ext:" + a.external_id if a.external_id else "domain:" + (a.domain or "").lower()
+
+
+def derived_properties(type_: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """Facts the playbook matches on, derived like the vocabulary does (if ingest did not)."""
+    props = dict(properties)
+    if type_ == "page_viewed" and "is_pricing" not in props:
+        where = str(props.get("path") or props.get("url") or "")
+        props["is_pricing"] = "/pricing" in where.lower()
+    seats, previous = props.get("seats"), props.get("previous_seats")
+    if type_ == "seats_changed" and isinstance(seats, int) and isinstance(previous, int):
+        props.setdefault("seats_added", seats - previous)
+    return props
+
+
+def to_engagement(event: EngagementEvent) -> Engagement:
+    return Engagement(
+        event_id=event.id,
+        type=event.type,
+        occurred_at=event.time,
+        properties=derived_properties(event.type, event.properties),
+        contact_key=contact_key(event),
+        account_key=account_key(event),
+        contact_traits=dict(event.contact.traits),
+        account_traits=dict(event.account.traits) if event.account else {},
+    )

@@ -1,0 +1,168 @@
+"""Identity resolution, decided purely: which contact and account each event belongs to.
+
+Contacts are known by aliases (``ext:<id>``, ``email:<addr>``, ``anon:<id>``). An event's aliases
+are looked up (by the adapter, in bulk); the strongest known alias wins (external id, then email,
+then anonymous id); an event whose aliases are all new creates a contact whose id is derived from
+its strongest alias, so replays and concurrent instances derive the same id. When one event ties
+together two known contacts (an anonymous visitor identifies as a known lead), the weaker contact
+is merged into the stronger: its aliases move and the merge is recorded.
+
+Accounts are keyed by external id or domain; an email's domain maps to its account unless it is a
+free-mail domain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from schemas.events import EngagementEvent
+
+ALIAS_PRIORITY = ("ext:", "email:", "anon:")
+
+FREE_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "hotmail.com", "outlook.com",
+        "live.com", "msn.com", "aol.com", "icloud.com", "me.com", "mac.com", "proton.me",
+        "protonmail.com", "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.com", "yandex.com",
+        "yandex.ru", "zoho.com", "fastmail.com", "hey.com", "qq.com", "163.com", "126.com",
+        "naver.com", "orange.fr", "free.fr", "t-online.de", "libero.it", "hotmail.co.uk",
+    }
+)  # fmt: skip
+
+
+def stable_id(prefix: str, key: str) -> str:
+    """A short id that every instance derives the same way from the same key."""
+    return prefix + hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+
+
+def contact_aliases(event: EngagementEvent) -> list[str]:
+    """The event's contact aliases, strongest first."""
+    c = event.contact
+    out = []
+    if c.external_id:
+        out.append("ext:" + c.external_id)
+    if c.email:
+        out.append("email:" + str(c.email).lower())
+    if c.anonymous_id:
+        out.append("anon:" + c.anonymous_id)
+    return out
+
+
+def account_key(event: EngagementEvent) -> str | None:
+    """``ext:<id>`` or ``domain:<d>``; from the contact's work email when no account is given."""
+    a = event.account
+    if a is not None:
+        if a.external_id:
+            return "ext:" + a.external_id
+        return "domain:" + (a.domain or "").lower().removeprefix("www.")
+    email = event.contact.email
+    if email:
+        domain = str(email).rsplit("@", 1)[1].lower()
+        if domain not in FREE_MAIL_DOMAINS:
+            return "domain:" + domain
+    return None
+
+
+@dataclass(frozen=True)
+class Merge:
+    """``loser`` was found to be the same person as ``winner``; ``via`` tied them together."""
+
+    loser: str
+    winner: str
+    via: str
+    event_id: str
+
+
+@dataclass
+class Resolution:
+    contact_of: dict[str, str] = field(default_factory=dict)  # event id -> contact id
+    new_aliases: dict[str, str] = field(default_factory=dict)  # alias -> contact id
+    moved_aliases: dict[str, str] = field(default_factory=dict)  # alias -> new contact id
+    merges: list[Merge] = field(default_factory=list)
+    created: set[str] = field(default_factory=set)
+
+
+def resolve_contacts(events: Sequence[EngagementEvent], known: Mapping[str, str]) -> Resolution:
+    """Assign a contact id to every event. ``known`` maps alias -> contact id from storage."""
+    alias_of: dict[str, str] = dict(known)
+    res = Resolution()
+    for event in events:
+        aliases = contact_aliases(event)
+        owners = [alias_of[a] for a in aliases if a in alias_of]
+        if owners:
+            winner = owners[0]
+        else:
+            winner = stable_id("c_", aliases[0])
+            res.created.add(winner)
+        for loser in dict.fromkeys(o for o in owners[1:] if o != winner):
+            via = next(a for a in aliases if alias_of.get(a) == loser)
+            res.merges.append(Merge(loser, winner, via, event.id))
+            for alias, owner in list(alias_of.items()):
+                if owner == loser:
+                    alias_of[alias] = winner
+                    if alias in known:
+                        res.moved_aliases[alias] = winner
+                    else:
+                        res.new_aliases[alias] = winner
+        for alias in aliases:
+            if alias not in alias_of:
+                alias_of[alias] = winner
+                res.new_aliases[alias] = winner
+        res.contact_of[event.id] = winner
+    return res
+
+
+def account_refs(event: EngagementEvent) -> tuple[str | None, str | None]:
+    """(external id, domain) the event names for its account; the domain may come from a work
+    email when no account is given."""
+    a = event.account
+    if a is not None:
+        domain = (a.domain or "").lower().removeprefix("www.") or None
+        return a.external_id, domain
+    key = account_key(event)
+    return None, key.removeprefix("domain:") if key else None
+
+
+@dataclass
+class AccountResolution:
+    account_of: dict[str, str | None] = field(default_factory=dict)  # event id -> account id
+    claims: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> new identifiers
+
+
+def resolve_accounts(
+    events: Sequence[EngagementEvent], known: Sequence[tuple[str, str | None, str | None]]
+) -> AccountResolution:
+    """Match by external id, then by domain. ``known`` holds stored (id, external id, domain).
+
+    A new external id adopts the account known by its domain if that account has no external id
+    yet (first seen through a work email, then named by the CRM); a domain held by an account with
+    another external id is not claimed again (subsidiaries may share one).
+    """
+    ext_of = {ext: aid for aid, ext, _ in known if ext}
+    dom_of = {dom: aid for aid, _, dom in known if dom}
+    has_ext = {aid for aid, ext, _ in known if ext}
+    res = AccountResolution()
+    for event in events:
+        ext, domain = account_refs(event)
+        if ext is None and domain is None:
+            res.account_of[event.id] = None
+            continue
+        aid = ext_of.get(ext) if ext else None
+        if aid is None and domain in dom_of:
+            candidate = dom_of[domain]
+            if ext is None or candidate not in has_ext:
+                aid = candidate
+        if aid is None:
+            aid = stable_id("a_", "ext:" + ext if ext else "domain:" + (domain or ""))
+        claims = res.claims.setdefault(aid, {})
+        if ext and ext not in ext_of:
+            ext_of[ext] = aid
+            has_ext.add(aid)
+            claims["external_id"] = ext
+        if domain and domain not in dom_of:
+            dom_of[domain] = aid
+            claims["domain"] = domain
+        res.account_of[event.id] = aid
+    return res
