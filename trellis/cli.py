@@ -7,11 +7,15 @@ from typing import Annotated
 
 import typer
 
+from services.ingest.cli import sources_app
+from services.orchestrator.cli import playbook_app
 from trellis.settings import TrellisSettings
 
 app = typer.Typer(help="Trellis: event-driven B2B nurture orchestration.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+app.add_typer(sources_app, name="sources")
+app.add_typer(playbook_app, name="playbook")
 
 
 def _settings() -> TrellisSettings:

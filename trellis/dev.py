@@ -16,6 +16,8 @@ import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 from trellis.broker import MEMORY_ONLY_WARNING, EmbeddedBroker, wait_for_metadata
 from trellis.kafka import ensure_topics
@@ -113,6 +115,8 @@ async def run_dev(settings: TrellisSettings) -> int:
         await upgrade_async(settings.resolved_database_url)
         created = await ensure_topics(settings)
         say("dev", f"topics ready ({len(created)} created)")
+        key_file = await ensure_dev_source(settings)
+        say("dev", f"dev write key (HTTP Basic username) in {key_file}")
         for child in children:
             await child.start(env)
         say("dev", "pipeline running; Ctrl-C stops everything")
@@ -130,6 +134,39 @@ async def run_dev(settings: TrellisSettings) -> int:
         if broker is not None:
             await broker.stop()
         say("dev", "stopped")
+
+
+DEV_SOURCE = "dev"
+
+
+async def ensure_dev_source(settings: TrellisSettings) -> Path:
+    """A write key for local experiments, kept in ``data_dir/dev-write-key`` (mode 600).
+
+    Only the key's hash is in the database, so the key file is the copy a developer reads; if it
+    is gone, the dev source's key is rotated and the file written again.
+    """
+    from services.ingest.sources import SourceKind, SourceNotFound, SqlAlchemySourceRepository
+    from trellis.db import create_engine
+
+    key_file = settings.data_dir / "dev-write-key"
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        repo = SqlAlchemySourceRepository(engine)
+        now = datetime.now(UTC)
+        try:
+            await repo.get(DEV_SOURCE)
+        except SourceNotFound:
+            issued = await repo.add(DEV_SOURCE, SourceKind.SDK, now)
+        else:
+            if key_file.exists():
+                return key_file
+            issued = await repo.rotate(DEV_SOURCE, now)
+    finally:
+        await engine.dispose()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(issued.credential + "\n")
+    key_file.chmod(0o600)
+    return key_file
 
 
 def _redact(url: str) -> str:

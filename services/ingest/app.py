@@ -4,50 +4,46 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
-from schemas.events import EngagementEvent
+from services.ingest import cloudevents, native, segment
+from services.ingest.pipeline import Pipeline
 from services.ingest.publisher import BrokerUnavailable, KafkaEventPublisher
+from services.ingest.ratelimit import TokenBucketLimiter
+from services.ingest.replay import DeliveredWebhooks
 from services.ingest.settings import IngestSettings
+from services.ingest.sources import SqlAlchemySourceRepository
+from services.ingest.validation import InvalidEvents
 from trellis import __version__
+from trellis.db import create_engine
 from trellis.kafka import make_producer
-
-
-class EventBatch(BaseModel):
-    events: list[EngagementEvent] = Field(min_length=1)
-
-
-class Accepted(BaseModel):
-    accepted: int
-    ids: list[str]
-
-
-def get_publisher(request: Request) -> KafkaEventPublisher:
-    publisher: KafkaEventPublisher = request.app.state.publisher
-    return publisher
-
-
-PublisherDep = Annotated[KafkaEventPublisher, Depends(get_publisher)]
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.resolved_database_url)
         producer = make_producer(settings)
         await producer.start()
         app.state.producer = producer
-        app.state.publisher = KafkaEventPublisher(producer, settings.ingest_publish_timeout_s)
+        app.state.settings = settings
+        app.state.limiter = TokenBucketLimiter()
+        app.state.delivered_webhooks = DeliveredWebhooks()
+        app.state.sources = SqlAlchemySourceRepository(engine)
+        publisher = KafkaEventPublisher(producer, settings.ingest_publish_timeout_s)
+        app.state.pipeline = Pipeline(settings, publisher)
         try:
             yield
         finally:
             await producer.stop()
+            await engine.dispose()
 
     app = FastAPI(title="Trellis ingest", version=__version__, lifespan=lifespan)
+    app.include_router(native.router)
+    app.include_router(segment.router)
+    app.include_router(cloudevents.router)
 
     @app.exception_handler(BrokerUnavailable)
     async def _broker_down(_request: Request, exc: BrokerUnavailable) -> JSONResponse:
@@ -56,6 +52,10 @@ def create_app(settings: IngestSettings) -> FastAPI:
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(settings.ingest_retry_after_s)},
         )
+
+    @app.exception_handler(InvalidEvents)
+    async def _invalid(_request: Request, exc: InvalidEvents) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -71,18 +71,5 @@ def create_app(settings: IngestSettings) -> FastAPI:
                 {"status": "unavailable", "broker": type(exc).__name__}, status_code=503
             )
         return JSONResponse({"status": "ready"})
-
-    @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, tags=["events"])
-    async def post_events(body: EngagementEvent | EventBatch, publisher: PublisherDep) -> Accepted:
-        events = body.events if isinstance(body, EventBatch) else [body]
-        if len(events) > settings.ingest_max_batch:
-            raise HTTPException(
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                f"at most {settings.ingest_max_batch} events per request",
-            )
-        now = datetime.now(UTC)
-        stamped = [e.model_copy(update={"received_at": now}) for e in events]
-        await publisher.publish(stamped)
-        return Accepted(accepted=len(stamped), ids=[e.id for e in stamped])
 
     return app

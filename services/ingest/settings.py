@@ -15,3 +15,9 @@ class IngestSettings(TrellisSettings):
     ingest_max_batch: int = Field(default=500, ge=1, le=10_000)
     ingest_publish_timeout_s: float = Field(default=10.0, gt=0)
     ingest_retry_after_s: int = Field(default=5, ge=1)
+    ingest_custom_event_types: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Custom event types accepted besides the vocabulary (until the playbook declares them)."
+        ),
+    )

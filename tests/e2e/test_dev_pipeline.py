@@ -83,6 +83,7 @@ def test_an_event_posted_to_ingest_is_consumed_by_the_orchestrator_and_ctrl_c_st
 
     _wait_for(ingest_ready, "ingest ready", log)
     _wait_for(lambda: "orchestrator consuming" in log.read_text(), "orchestrator consuming", log)
+    write_key = (db.parent / "dev-write-key").read_text().strip()
     event_id = f"e2e-{uuid.uuid4().hex}"
     reply = httpx.post(
         f"{base}/v1/events",
@@ -95,6 +96,7 @@ def test_an_event_posted_to_ingest_is_consumed_by_the_orchestrator_and_ctrl_c_st
             "account": {"domain": "acme.example"},
             "properties": {"path": "/pricing"},
         },
+        auth=(write_key, ""),
         timeout=10,
     )
     assert reply.status_code == 202, reply.text

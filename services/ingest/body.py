@@ -1,0 +1,67 @@
+"""Reading request bodies: size cap (413), gzip (``Content-Encoding: gzip``), JSON (400).
+
+The cap is enforced while streaming, and again on the decompressed size so a gzip bomb cannot
+get past it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import orjson
+from fastapi import HTTPException, Request, status
+
+
+def too_large(limit: int) -> HTTPException:
+    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"request body over {limit} bytes")
+
+
+async def read_raw(request: Request, limit: int) -> bytes:
+    """The request body as sent (possibly compressed), at most ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode(raw: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """Undo ``Content-Encoding: gzip``; the decompressed body obeys the same cap."""
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding in ("identity", ""):
+        return raw
+    if encoding not in ("gzip", "x-gzip"):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported content-encoding {encoding!r}"
+        )
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(raw, limit + 1)
+    except zlib.error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is not valid gzip") from None
+    if len(out) > limit:
+        raise too_large(limit)
+    if not inflater.eof:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is truncated gzip")
+    return out
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is not valid JSON") from None
+
+
+async def read_json(request: Request, limit: int) -> tuple[bytes, Any]:
+    """The decoded body bytes and their parsed JSON."""
+    raw = await read_raw(request, limit)
+    body = decode(raw, request.headers.get("content-encoding"), limit)
+    return body, parse_json(body)

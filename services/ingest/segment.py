@@ -1,0 +1,181 @@
+"""Segment HTTP Tracking API compatibility: identify, track, group, page, batch.
+
+Answers ``200 {"success": true}`` once the broker acknowledged (RudderStack's SDK treats any
+other 2xx as a failure). Segment's documented limits hold: 32 KB per event, 500 KB per batch,
+both answered 400. The write key is the HTTP Basic username, or ``writeKey`` in the body.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas.events import EngagementEvent
+from services.ingest.auth import FORBIDDEN, UNAUTHORIZED, SourcesDep, write_key_from
+from services.ingest.body import read_json
+from services.ingest.pipeline import PipelineDep, SettingsDep
+from services.ingest.ratelimit import enforce_rate_limit
+from services.ingest.sources import Source, SourceKind
+from services.ingest.validation import InvalidEvents, Loc
+
+MAX_EVENT_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+CALL_TYPES = ("identify", "track", "group", "page")
+
+router = APIRouter(prefix="/v1", tags=["segment"])
+
+
+class Success(BaseModel):
+    success: bool = True
+
+
+class SegmentCall(BaseModel):
+    """The Segment Spec common fields (unknown ones are ignored, as Segment does)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str | None = None
+    messageId: str | None = Field(default=None, max_length=200)
+    userId: str | int | None = None
+    anonymousId: str | int | None = None
+    groupId: str | int | None = None
+    event: str | None = Field(default=None, max_length=200)
+    name: str | None = None
+    timestamp: datetime | None = None
+    traits: dict[str, Any] = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+def event_type_for(call: SegmentCall) -> str:
+    """``track("Demo Requested")`` is ``demo_requested``; page is ``page_viewed``."""
+    if call.type == "track":
+        return re.sub(r"[^a-z0-9]+", "_", (call.event or "").strip().lower()).strip("_")
+    return {"identify": "contact_identified", "group": "account_linked", "page": "page_viewed"}[
+        call.type or ""
+    ]
+
+
+def translate(call: SegmentCall, source: Source, received: datetime) -> EngagementEvent:
+    context_traits = call.context.get("traits")
+    person = call.traits or (context_traits if isinstance(context_traits, dict) else {})
+    email = person.get("email")
+    contact: dict[str, Any] = {
+        "external_id": None if call.userId is None else str(call.userId),
+        "anonymous_id": None if call.anonymousId is None else str(call.anonymousId),
+        "email": email if isinstance(email, str) and email else None,
+        "traits": person if call.type == "identify" else {},
+    }
+    group_id = call.groupId if call.groupId is not None else call.context.get("groupId")
+    account = None
+    if group_id is not None:
+        account = {
+            "external_id": str(group_id),
+            "traits": call.traits if call.type == "group" else {},
+        }
+    properties = dict(call.properties)
+    if call.type == "page" and call.name:
+        properties.setdefault("title", call.name)
+    when = call.timestamp or received
+    return EngagementEvent.model_validate(
+        {
+            "id": call.messageId or f"seg-{uuid.uuid4()}",
+            "type": event_type_for(call),
+            "source": f"segment:{source.name}",
+            "time": when if when.tzinfo else when.replace(tzinfo=UTC),
+            "contact": contact,
+            "account": account,
+            "properties": properties,
+        }
+    )
+
+
+def _to_events(items: list[Any], source: Source, locs: list[Loc]) -> list[EngagementEvent]:
+    received = datetime.now(UTC)
+    events: list[EngagementEvent] = []
+    errors: list[dict[str, Any]] = []
+    for item, loc in zip(items, locs, strict=True):
+        if len(orjson.dumps(item)) > MAX_EVENT_BYTES:
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST, f"{list(loc)}: event over {MAX_EVENT_BYTES} bytes"
+            )
+        try:
+            call = SegmentCall.model_validate(item)
+            if call.type not in CALL_TYPES:
+                raise ValueError(f"type must be one of {', '.join(CALL_TYPES)}")
+            events.append(translate(call, source, received))
+        except ValidationError as exc:
+            errors.extend(
+                {"loc": [*loc, *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors(include_url=False, include_context=False, include_input=False)
+            )
+        except ValueError as exc:
+            errors.append({"loc": [*loc, "type"], "msg": str(exc), "type": "value_error"})
+    if errors:
+        raise InvalidEvents(errors, None)
+    return events
+
+
+async def _authenticate(request: Request, repo: SourcesDep, body: Any) -> Source:
+    key = write_key_from(request.headers.get("authorization"))
+    if key is None and isinstance(body, dict) and isinstance(body.get("writeKey"), str):
+        key = body["writeKey"]
+    source = None if not key else await repo.by_write_key(key)
+    if source is None or source.kind is not SourceKind.SDK:
+        raise UNAUTHORIZED
+    if source.disabled:
+        raise FORBIDDEN
+    enforce_rate_limit(request, source)
+    return source
+
+
+async def _segment_body(request: Request, settings: SettingsDep) -> tuple[bytes, Any]:
+    body, raw = await read_json(request, settings.ingest_max_body_bytes)
+    if len(body) > MAX_BATCH_BYTES:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"batch over {MAX_BATCH_BYTES} bytes")
+    if not isinstance(raw, dict):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "body must be a JSON object")
+    return body, raw
+
+
+BodyDep = Annotated[tuple[bytes, Any], Depends(_segment_body)]
+
+
+@router.post("/batch")
+async def batch(
+    request: Request, body: BodyDep, repo: SourcesDep, pipeline: PipelineDep
+) -> Success:
+    raw = body[1]
+    source = await _authenticate(request, repo, raw)
+    items = raw.get("batch")
+    if not isinstance(items, list) or not items:
+        raise InvalidEvents(
+            [{"loc": ["body", "batch"], "msg": "a non-empty list", "type": "list_type"}], None
+        )
+    locs: list[Loc] = [("body", "batch", i) for i in range(len(items))]
+    await pipeline.accept(_to_events(items, source, locs), locs)
+    return Success()
+
+
+def _single(call_type: str) -> Any:
+    async def endpoint(
+        request: Request, body: BodyDep, repo: SourcesDep, pipeline: PipelineDep
+    ) -> Success:
+        raw = body[1]
+        source = await _authenticate(request, repo, raw)
+        item = {**raw, "type": call_type}
+        await pipeline.accept(_to_events([item], source, [("body",)]), [("body",)])
+        return Success()
+
+    endpoint.__name__ = call_type
+    return endpoint
+
+
+for _call in CALL_TYPES:
+    router.add_api_route(f"/{_call}", _single(_call), methods=["POST"], response_model=Success)

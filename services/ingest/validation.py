@@ -1,0 +1,59 @@
+"""Checks an event's ``type`` and ``properties`` against the vocabulary.
+
+A request is all-or-nothing: one invalid event rejects the whole request with 422, each error
+located by the event's index (``["body", "events", 3, "properties", "score"]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.events import EngagementEvent
+from schemas.vocabulary import UnknownEventType, validate_properties
+
+Loc = tuple[str | int, ...]
+
+
+class InvalidEvents(Exception):
+    """Answered with 422 and FastAPI's error shape, plus ``known_types`` when relevant."""
+
+    def __init__(self, errors: list[dict[str, Any]], known_types: list[str] | None) -> None:
+        super().__init__(f"{len(errors)} invalid event(s)")
+        self.errors = errors
+        self.known_types = known_types
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"detail": self.errors}
+        if self.known_types is not None:
+            out["known_types"] = self.known_types
+        return out
+
+
+def check_vocabulary(
+    events: Sequence[EngagementEvent], locs: Sequence[Loc], custom_types: Collection[str]
+) -> list[EngagementEvent]:
+    """Events with normalised properties, or ``InvalidEvents`` naming every bad field."""
+    errors: list[dict[str, Any]] = []
+    known: list[str] | None = None
+    checked: list[EngagementEvent] = []
+    for event, loc in zip(events, locs, strict=True):
+        try:
+            props = validate_properties(event.type, event.properties, custom_types)
+        except UnknownEventType as exc:
+            known = exc.known
+            errors.append({"loc": [*loc, "type"], "msg": str(exc), "type": "unknown_event_type"})
+            continue
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False, include_context=False, include_input=False):
+                field = [p for p in err["loc"] if p != event.type]
+                errors.append(
+                    {"loc": [*loc, "properties", *field], "msg": err["msg"], "type": err["type"]}
+                )
+            continue
+        checked.append(event.model_copy(update={"properties": props}))
+    if errors:
+        raise InvalidEvents(errors, known)
+    return checked

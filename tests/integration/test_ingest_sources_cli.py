@@ -1,0 +1,48 @@
+"""``trellis sources`` manages credentials that the running service then honours."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from services.ingest.settings import IngestSettings
+from tests.integration.ingest_server import basic, running_ingest, sample_event
+from trellis.cli import app
+from trellis.settings import TrellisSettings
+
+
+async def _cli(monkeypatch: pytest.MonkeyPatch, settings: TrellisSettings, *args: str) -> str:
+    monkeypatch.setenv("TRELLIS_DATABASE_URL", settings.database_url)
+    # The CLI runs its own event loop, as it does from a shell: give it a thread.
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["sources", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+async def test_sources_add_list_rotate_disable_drive_what_ingest_accepts(
+    settings: TrellisSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    added = await _cli(monkeypatch, settings, "add", "segment-prod", "--rate-limit", "50")
+    key = re.search(r"(wk_\S+)", added)
+    assert key is not None
+    listed = await _cli(monkeypatch, settings, "list")
+    assert "segment-prod\tsdk\tactive\t50/s" in listed and key.group(1) not in listed
+    hook = await _cli(monkeypatch, settings, "add", "marketo", "--kind", "webhook")
+    assert re.search(r"whsec_\S+", hook)
+
+    ingest = IngestSettings(**{**settings.model_dump(), "kafka_idempotence": False})
+    async with running_ingest(ingest) as url, httpx.AsyncClient(base_url=url) as http:
+        before = await http.post("/v1/events", json=sample_event(), headers=basic(key.group(1)))
+        rotated = re.search(
+            r"(wk_\S+)", await _cli(monkeypatch, settings, "rotate", "segment-prod")
+        )
+        assert rotated is not None
+        old = await http.post("/v1/events", json=sample_event(), headers=basic(key.group(1)))
+        new = await http.post("/v1/events", json=sample_event(), headers=basic(rotated.group(1)))
+        await _cli(monkeypatch, settings, "disable", "segment-prod")
+        off = await http.post("/v1/events", json=sample_event(), headers=basic(rotated.group(1)))
+    assert [r.status_code for r in (before, old, new, off)] == [202, 401, 202, 403]
