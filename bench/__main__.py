@@ -5,7 +5,11 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = {"kafka": "bench.kafka"}
+BENCHMARKS = {
+    "kafka": "bench.kafka",
+    "orchestrator": "bench.orchestrator",
+    "notifier": "bench.notifier",
+}
 
 
 def main() -> None:

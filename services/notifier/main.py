@@ -1,27 +1,47 @@
-"""Composition root of the notifier process.
-
-Until the channel adapters land, valid ``DispatchTouch`` commands are recorded in the send ledger
-as ``queued`` (nothing acknowledged is lost) and invalid ones go to the dead-letter topic.
-"""
+"""Composition root of the notifier process: consume ``DispatchTouch`` commands, send each at
+most once (see ``dispatch``), publish outcomes; schema-invalid commands go to the DLQ."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import httpx
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas.commands import DispatchTouch
+from schemas.commands import Channel, DispatchTouch
 from schemas.topics import TOUCHES
-from services.notifier.ledger import record_queued
+from services.notifier.dispatch import Dispatcher, KafkaOutcomePublisher, RateLimiter
+from services.notifier.rate_limit import SqlRateLimiter
+from services.notifier.render import JinjaRenderer
+from services.notifier.retry import RetryPolicy
+from services.notifier.senders import build_senders
 from services.notifier.settings import NotifierSettings
 from trellis.consumer import BatchHandler, LoopPolicy, Record, Rejected
 from trellis.runtime import run_consumer
 
 
-async def on_touches(records: Sequence[Record], engine: AsyncEngine) -> list[Rejected]:
+def build_limits(settings: NotifierSettings, engine: AsyncEngine) -> dict[Channel, RateLimiter]:
+    limits: dict[Channel, RateLimiter] = {}
+    if settings.smtp_rate_per_s:
+        limits[Channel.EMAIL] = SqlRateLimiter(
+            engine, "smtp", settings.smtp_rate_per_s, settings.rate_burst
+        )
+    if settings.sms_rate_per_s:
+        limits[Channel.SMS] = SqlRateLimiter(
+            engine, "sms", settings.sms_rate_per_s, settings.rate_burst
+        )
+    return limits
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def on_touches(records: Sequence[Record], dispatcher: Dispatcher) -> list[Rejected]:
     commands: list[tuple[DispatchTouch, int]] = []
     rejected: list[Rejected] = []
     for record in records:
@@ -31,23 +51,42 @@ async def on_touches(records: Sequence[Record], engine: AsyncEngine) -> list[Rej
             rejected.append(
                 Rejected(record, f"schema: {exc.error_count()} errors: {exc.errors()[0]['msg']}")
             )
-    async with engine.begin() as conn:
-        await record_queued(conn, commands, datetime.now(UTC))
+    await dispatcher.dispatch(commands)
     return rejected
 
 
-async def run(settings: NotifierSettings) -> None:
-    async def make_handler(engine: AsyncEngine, _producer: AIOKafkaProducer) -> BatchHandler:
-        async def handle(records: Sequence[Record]) -> Sequence[Rejected]:
-            return await on_touches(records, engine)
+async def run(settings: NotifierSettings, stop: asyncio.Event | None = None) -> None:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as http:
+        senders = build_senders(settings, http)
 
-        return handle
+        async def make_handler(engine: AsyncEngine, producer: AIOKafkaProducer) -> BatchHandler:
+            dispatcher = Dispatcher(
+                engine=engine,
+                senders=senders,
+                renderer=JinjaRenderer(),
+                publisher=KafkaOutcomePublisher(producer),
+                clock=utc_now,
+                concurrency=settings.notifier_concurrency,
+                retry=RetryPolicy(
+                    attempts=settings.notifier_retry_attempts,
+                    base_s=settings.notifier_retry_base_s,
+                    max_s=settings.notifier_retry_max_s,
+                    max_age=timedelta(seconds=settings.notifier_max_age_s),
+                ),
+                limits=build_limits(settings, engine),
+            )
 
-    await run_consumer(
-        "notifier",
-        settings,
-        [TOUCHES],
-        settings.notifier_group,
-        make_handler,
-        LoopPolicy(max_records=settings.notifier_max_batch),
-    )
+            async def handle(records: Sequence[Record]) -> Sequence[Rejected]:
+                return await on_touches(records, dispatcher)
+
+            return handle
+
+        await run_consumer(
+            "notifier",
+            settings,
+            [TOUCHES],
+            settings.notifier_group,
+            make_handler,
+            LoopPolicy(max_records=settings.notifier_max_batch),
+            stop=stop,
+        )

@@ -1,10 +1,64 @@
-"""Notifier settings."""
+"""Notifier settings (``TRELLIS_*``): consumer, SMTP, SMS provider and rep reminder channels."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
 from trellis.settings import TrellisSettings
+
+DEV_UNSUBSCRIBE_SECRET = "dev-unsubscribe-secret-change-me"  # noqa: S105 - refused outside dev
 
 
 class NotifierSettings(TrellisSettings):
     notifier_group: str = "trellis-notifier"
     notifier_max_batch: int = 500
+    notifier_concurrency: int = Field(default=16, ge=1, le=1024)
+    notifier_retry_attempts: int = Field(default=4, ge=1, le=20)
+    notifier_retry_base_s: float = Field(default=0.5, gt=0)
+    notifier_retry_max_s: float = Field(default=30.0, gt=0)
+    notifier_max_age_s: float = Field(default=6 * 3600, gt=0)
+    smtp_rate_per_s: float | None = Field(
+        default=None, gt=0, description="Shared by all instances; unset = unlimited."
+    )
+    sms_rate_per_s: float | None = Field(default=None, gt=0)
+    rate_burst: int = Field(default=1, ge=1)
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_use_tls: bool = False
+    smtp_start_tls: bool | None = None
+    smtp_validate_certs: bool = True
+    mail_from: str = "Trellis <nurture@trellis.localhost>"
+
+    unsubscribe_base_url: str = "http://127.0.0.1:8000/v1/unsubscribe"
+    unsubscribe_secret: SecretStr = SecretStr(DEV_UNSUBSCRIBE_SECRET)
+    unsubscribe_ttl_days: int = Field(default=60, ge=1)
+
+    sms_base_url: str = "http://127.0.0.1:8025"
+    sms_account_sid: str = "AC00000000000000000000000000000000"
+    sms_auth_token: SecretStr = SecretStr("dev-token")
+    sms_from: str = "+15550000000"
+    sms_status_callback: str | None = None
+
+    rep_reminder_via: Literal["email", "slack", "webhook"] = "email"
+    slack_webhook_url: str | None = None
+    rep_webhook_url: str | None = None
+    rep_webhook_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _real_secrets_outside_dev(self) -> NotifierSettings:
+        if self.env == "prod" and self.unsubscribe_secret.get_secret_value() == (
+            DEV_UNSUBSCRIBE_SECRET
+        ):
+            raise ValueError("TRELLIS_UNSUBSCRIBE_SECRET must be set in prod")
+        if self.rep_reminder_via == "slack" and not self.slack_webhook_url:
+            raise ValueError("rep_reminder_via=slack needs TRELLIS_SLACK_WEBHOOK_URL")
+        if self.rep_reminder_via == "webhook" and not (
+            self.rep_webhook_url and self.rep_webhook_secret
+        ):
+            raise ValueError("rep_reminder_via=webhook needs TRELLIS_REP_WEBHOOK_URL and _SECRET")
+        return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, Float, Integer, String, Table, Text
 
 from trellis.db import UtcDateTime, metadata
 
@@ -20,4 +20,16 @@ send_ledger = Table(
     Column("topic_offset", BigInteger),
     Column("created_at", TZ, nullable=False),
     Column("updated_at", TZ, nullable=False),
+)
+
+rate_budget = Table(
+    "rate_budget",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column(
+        "tat",
+        Float(precision=53),
+        nullable=False,
+        comment="theoretical arrival time (epoch seconds) of the next free send slot (GCRA)",
+    ),
 )

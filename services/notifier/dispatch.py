@@ -1,0 +1,157 @@
+"""Idempotent dispatch: at most one provider call per touch id, and an outcome for every touch.
+
+Order per batch: (1) ledger rows ``sending`` committed, (2) provider calls, (3) ``sent`` /
+``failed`` committed, (4) outcomes published to ``trellis.outcomes.v1``, then the consumer loop
+commits offsets.
+
+Redelivery after a crash:
+- between (1) and (3): the row is still ``sending``. The provider may or may not have the
+  message, and we never resend blindly (at most once): the touch is marked failed with an
+  ``unknown`` detail and reported as ``failed`` (not retryable). This is the remaining window: a
+  message accepted by the provider just before the crash is reported failed although it went out.
+- between (3) and (4): the row is final; its outcome is published again from the ledger with the
+  same outcome id (``<touch id>:<status>``), so consumers deduplicate it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, assert_never
+
+from aiokafka import AIOKafkaProducer
+from pydantic_core import to_json
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schemas.commands import Channel, DispatchTouch
+from schemas.outcomes import OutcomeStatus, TouchOutcome
+from schemas.topics import OUTCOMES
+from services.notifier.channels.base import ChannelSender, Failed, SendResult, Sent
+from services.notifier.ledger import (
+    LedgerRow,
+    claim_for_sending,
+    load_rows,
+    record_result,
+    record_results,
+)
+from services.notifier.render import JinjaRenderer, RenderError
+from services.notifier.retry import RetryPolicy, Sleep, send_with_retries
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_AFTER_CRASH = "unknown: found 'sending' on redelivery (crash mid-send); not resent"
+RETRYABLE, PERMANENT = "retryable: ", "permanent: "
+
+
+class OutcomePublisher(Protocol):
+    async def publish(self, outcomes: Sequence[TouchOutcome]) -> None: ...
+
+
+class RateLimiter(Protocol):
+    async def wait(self) -> None: ...
+
+
+class KafkaOutcomePublisher:
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+
+    async def publish(self, outcomes: Sequence[TouchOutcome]) -> None:
+        futures = [
+            await self._producer.send(OUTCOMES, value=to_json(o), key=o.partition_key().encode())
+            for o in outcomes
+        ]
+        await asyncio.gather(*futures)
+
+
+@dataclass
+class Dispatcher:
+    engine: AsyncEngine
+    senders: Mapping[Channel, ChannelSender]
+    renderer: JinjaRenderer
+    publisher: OutcomePublisher
+    clock: Callable[[], datetime]
+    concurrency: int = 16
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    limits: Mapping[Channel, RateLimiter] = field(default_factory=dict)
+    sleep: Sleep = asyncio.sleep
+
+    async def dispatch(self, commands: Sequence[tuple[DispatchTouch, int]]) -> None:
+        unique = list({c.touch_id: (c, off) for c, off in reversed(commands)}.values())[::-1]
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            claimed = await claim_for_sending(conn, unique, now)
+            seen = await load_rows(
+                conn, [c.touch_id for c, _ in unique if c.touch_id not in claimed]
+            )
+            for row in list(seen.values()):
+                if row.status == "sending":
+                    await record_result(
+                        conn, row.touch_id, "failed", None, UNKNOWN_AFTER_CRASH, now
+                    )
+                    seen[row.touch_id] = LedgerRow(
+                        row.touch_id, "failed", None, UNKNOWN_AFTER_CRASH
+                    )
+        outcomes = [_from_row(c, seen[c.touch_id], now) for c, _ in unique if c.touch_id in seen]
+        fresh = [c for c, _ in unique if c.touch_id in claimed]
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(touch: DispatchTouch) -> tuple[DispatchTouch, SendResult, int]:
+            async with gate:
+                result, attempts = await send_with_retries(
+                    lambda: self._send(touch), self.retry, touch.decided_at, self.clock, self.sleep
+                )
+                return touch, result, attempts
+
+        results = await asyncio.gather(*(one(t) for t in fresh))
+        done = self.clock()
+        async with self.engine.begin() as conn:
+            final = [(touch, _to_row(touch.touch_id, result), n) for touch, result, n in results]
+            await record_results(conn, [(row, n) for _, row, n in final], done)
+        outcomes.extend(_from_row(touch, row, done) for touch, row, _ in final)
+        await self.publisher.publish(outcomes)
+
+    async def _send(self, touch: DispatchTouch) -> SendResult:
+        sender = self.senders.get(touch.channel)
+        if sender is None:
+            return Failed(retryable=False, detail=f"no sender configured for {touch.channel}")
+        try:
+            message = self.renderer.render_touch(touch)
+        except RenderError as exc:
+            return Failed(retryable=False, detail=f"render: {exc}")
+        limiter = self.limits.get(touch.channel)
+        if limiter is not None:
+            await limiter.wait()  # back-pressure: the batch waits for the shared budget
+        try:
+            return await sender.send(touch, message)
+        except Exception as exc:  # an adapter bug must not turn into a resend on batch retry
+            log.exception("sender for %s raised on touch %s", touch.channel, touch.touch_id)
+            return Failed(retryable=False, detail=f"unknown: {type(exc).__name__}: {exc}")
+
+
+def _to_row(touch_id: str, result: SendResult) -> LedgerRow:
+    match result:
+        case Sent(provider_id):
+            return LedgerRow(touch_id, "sent", provider_id, None)
+        case Failed(retryable, detail):
+            prefix = RETRYABLE if retryable else PERMANENT
+            return LedgerRow(touch_id, "failed", None, (prefix + detail)[:2000])
+        case _:
+            assert_never(result)
+
+
+def _from_row(touch: DispatchTouch, row: LedgerRow, at: datetime) -> TouchOutcome:
+    status = OutcomeStatus.SENT if row.status == "sent" else OutcomeStatus.FAILED
+    return TouchOutcome(
+        id=f"{touch.touch_id}:{status.value}",
+        touch_id=touch.touch_id,
+        contact_id=touch.contact_id,
+        channel=touch.channel,
+        status=status,
+        retryable=bool(row.error and row.error.startswith(RETRYABLE)),
+        provider_id=row.provider_id,
+        detail=row.error[:2000] if row.error else None,
+        occurred_at=at,
+    )

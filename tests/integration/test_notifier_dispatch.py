@@ -1,0 +1,192 @@
+"""Idempotent dispatch on real databases (SQLite and PostgreSQL) and a real SMTP server."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schemas.commands import Channel, DispatchTouch
+from schemas.outcomes import OutcomeStatus, TouchOutcome
+from services.notifier.channels.email import SmtpConfig, SmtpEmailSender
+from services.notifier.channels.sms import SmsConfig, TwilioSmsSender
+from services.notifier.dispatch import Dispatcher
+from services.notifier.ledger import claim_for_sending
+from services.notifier.render import JinjaRenderer
+from services.notifier.retry import RetryPolicy
+from services.notifier.tables import send_ledger
+from services.notifier.unsubscribe import UnsubscribeSigner
+from tests.integration.notifier_servers import (
+    GREYLISTED,
+    REFUSED,
+    SID,
+    TOKEN,
+    HttpSink,
+    http_server,
+    smtp_server,
+)
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+class MemoryPublisher:
+    def __init__(self) -> None:
+        self.outcomes: list[TouchOutcome] = []
+
+    async def publish(self, outcomes: Sequence[TouchOutcome]) -> None:
+        self.outcomes.extend(outcomes)
+
+
+def cmd(touch_id: str, to: str = "ana@acme.test") -> tuple[DispatchTouch, int]:
+    touch = DispatchTouch(
+        touch_id=touch_id,
+        contact_id="c-1",
+        channel=Channel.EMAIL,
+        template_id="generic",
+        stage="engaged",
+        to=to,
+        variables={"subject": "Hi", "body": "Hello"},
+        decided_at=NOW,
+    )
+    return touch, 0
+
+
+def dispatcher(engine: AsyncEngine, port: int, publisher: MemoryPublisher) -> Dispatcher:
+    config = SmtpConfig(host="127.0.0.1", port=port, sender="nurture@trellis.test")
+    signer = UnsubscribeSigner(b"k", "https://trellis.test/u")
+    sender = SmtpEmailSender(config, signer, clock=lambda: NOW)
+    return Dispatcher(engine, {Channel.EMAIL: sender}, JinjaRenderer(), publisher, lambda: NOW)
+
+
+async def statuses(engine: AsyncEngine) -> dict[str, tuple[str, str | None]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(send_ledger.c.touch_id, send_ledger.c.status, send_ledger.c.error)
+        )
+        return {r.touch_id: (r.status, r.error) for r in rows}
+
+
+async def test_a_touch_is_sent_once_across_duplicates_and_redelivery(engine: AsyncEngine) -> None:
+    publisher = MemoryPublisher()
+    async with smtp_server() as (catcher, port):
+        d = dispatcher(engine, port, publisher)
+        await d.dispatch([cmd("t-1"), cmd("t-1"), cmd("t-2")])
+        await d.dispatch([cmd("t-1"), cmd("t-2")])  # the batch redelivered
+    assert sorted(m["X-Trellis-Touch-Id"] for m in catcher.messages) == ["t-1", "t-2"]
+    assert {o.id for o in publisher.outcomes} == {"t-1:sent", "t-2:sent"}
+    assert len(publisher.outcomes) == 4  # republished from the ledger, same ids: dedup downstream
+    assert all(o.provider_id and o.provider_id.startswith("<") for o in publisher.outcomes)
+    assert await statuses(engine) == {"t-1": ("sent", None), "t-2": ("sent", None)}
+
+
+async def test_a_touch_left_sending_by_a_crash_is_reported_failed_not_resent(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:  # the crashed process claimed it, then died mid-send
+        await claim_for_sending(conn, [cmd("t-crash")], NOW)
+    publisher = MemoryPublisher()
+    async with smtp_server() as (catcher, port):
+        await dispatcher(engine, port, publisher).dispatch([cmd("t-crash")])
+    assert catcher.messages == []
+    [outcome] = publisher.outcomes
+    assert outcome.status is OutcomeStatus.FAILED and not outcome.retryable
+    assert outcome.detail and outcome.detail.startswith("unknown")
+    assert (await statuses(engine))["t-crash"][0] == "failed"
+
+
+async def test_failures_are_recorded_with_their_kind(engine: AsyncEngine) -> None:
+    publisher = MemoryPublisher()
+    async with smtp_server() as (catcher, port):
+        d = dispatcher(engine, port, publisher)
+        await d.dispatch([cmd("t-perm", REFUSED), cmd("t-temp", GREYLISTED)])
+        await d.dispatch([cmd("t-perm", REFUSED), cmd("t-temp", GREYLISTED)])
+    assert catcher.messages == []
+    kinds = {(o.touch_id, o.status, o.retryable) for o in publisher.outcomes}
+    assert kinds == {
+        ("t-perm", OutcomeStatus.FAILED, False),
+        ("t-temp", OutcomeStatus.FAILED, True),
+    }
+    assert len(publisher.outcomes) == 4
+
+
+async def test_unknown_template_fails_permanently_without_sending(engine: AsyncEngine) -> None:
+    publisher = MemoryPublisher()
+    touch, _ = cmd("t-tpl")
+    async with smtp_server() as (catcher, port):
+        bad = touch.model_copy(update={"template_id": "missing"})
+        await dispatcher(engine, port, publisher).dispatch([(bad, 0)])
+    assert catcher.messages == []
+    [outcome] = publisher.outcomes
+    assert outcome.status is OutcomeStatus.FAILED and not outcome.retryable
+
+
+def sms_dispatcher(
+    engine: AsyncEngine, sink: HttpSink, client: httpx.AsyncClient, publisher: MemoryPublisher
+) -> tuple[Dispatcher, list[float]]:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    sender = TwilioSmsSender(SmsConfig(sink.base_url, SID, TOKEN, "+15559990000"), client)
+    retry = RetryPolicy(attempts=4, base_s=0.5, max_s=30.0)
+    d = Dispatcher(
+        engine,
+        {Channel.SMS: sender},
+        JinjaRenderer(),
+        publisher,
+        lambda: NOW,
+        retry=retry,
+        sleep=sleep,
+    )
+    return d, slept
+
+
+def sms(touch_id: str, to: str) -> tuple[DispatchTouch, int]:
+    touch, _ = cmd(touch_id)
+    return touch.model_copy(update={"channel": Channel.SMS, "to": to}), 0
+
+
+async def test_transient_provider_errors_are_retried_with_backoff(engine: AsyncEngine) -> None:
+    publisher = MemoryPublisher()
+    async with http_server() as sink, httpx.AsyncClient() as client:
+        d, slept = sms_dispatcher(engine, sink, client, publisher)
+        await d.dispatch([sms("t-flaky", "+15551237503"), sms("t-limited", "+15551230429")])
+    assert sink.calls == {"+15551237503": 3, "+15551230429": 4}
+    assert [f["To"] for f in sink.sms] == ["+15551237503"]
+    by_id = {o.touch_id: o for o in publisher.outcomes}
+    assert by_id["t-flaky"].status is OutcomeStatus.SENT
+    assert by_id["t-limited"].status is OutcomeStatus.FAILED and by_id["t-limited"].retryable
+    assert len(slept) == 2 + 3
+    assert all(0 <= s <= 30.0 for s in slept)
+    async with engine.connect() as conn:
+        attempts = dict(
+            (await conn.execute(select(send_ledger.c.touch_id, send_ledger.c.attempts))).all()
+        )
+    assert attempts == {"t-flaky": 3, "t-limited": 4}
+
+
+async def test_permanent_errors_are_never_retried(engine: AsyncEngine) -> None:
+    publisher = MemoryPublisher()
+    async with http_server() as sink, httpx.AsyncClient() as client:
+        d, slept = sms_dispatcher(engine, sink, client, publisher)
+        await d.dispatch([sms("t-stop", "+15550021610")])
+    assert sink.calls == {"+15550021610": 1}
+    assert slept == []
+    [outcome] = publisher.outcomes
+    assert outcome.status is OutcomeStatus.FAILED and not outcome.retryable
+    assert outcome.detail and "21610" in outcome.detail
+
+
+async def test_a_touch_older_than_the_max_age_expires_unsent(engine: AsyncEngine) -> None:
+    publisher = MemoryPublisher()
+    old, _ = cmd("t-old")
+    old = old.model_copy(update={"decided_at": NOW - timedelta(days=1)})
+    async with smtp_server() as (catcher, port):
+        await dispatcher(engine, port, publisher).dispatch([(old, 0)])
+    assert catcher.messages == []
+    [outcome] = publisher.outcomes
+    assert not outcome.retryable and outcome.detail and "expired" in outcome.detail
