@@ -1,0 +1,171 @@
+"""Planning nurture touches and deciding whether one may go out now (pure; ``now`` is given).
+
+``check_eligibility`` runs when a touch is planned and again when it is due. A "no" is a
+``Skipped`` with a ``SkipReason``; when waiting would help (quiet hours, caps) it carries
+``retry_at`` — the touch is deferred, never dropped and never sent early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from services.orchestrator.domain.caps import CapKind, SentTouch
+from services.orchestrator.domain.channels import TouchChannel
+from services.orchestrator.domain.consent import ConsentLedger
+from services.orchestrator.domain.nurture_config import NurtureConfig
+from services.orchestrator.domain.sequences import SALES_OWNED_STAGES, Owner
+from services.orchestrator.domain.stages import Stage
+
+
+class SkipReason(StrEnum):
+    SUPPRESSED = "SUPPRESSED"
+    NO_CONSENT = "NO_CONSENT"
+    SALES_OWNED = "SALES_OWNED"
+    STAGE_EXITED = "STAGE_EXITED"
+    MIN_GAP = "MIN_GAP"
+    FREQUENCY_CAP = "FREQUENCY_CAP"
+    ACCOUNT_CAP = "ACCOUNT_CAP"
+    QUIET_HOURS = "QUIET_HOURS"
+
+
+_CAP_REASON = {
+    CapKind.MIN_GAP: SkipReason.MIN_GAP,
+    CapKind.FREQUENCY_CAP: SkipReason.FREQUENCY_CAP,
+    CapKind.ACCOUNT_CAP: SkipReason.ACCOUNT_CAP,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Allowed:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    reason: SkipReason
+    retry_at: datetime | None = None  # set: deferred until then; None: cancelled
+
+    @property
+    def deferred(self) -> bool:
+        return self.retry_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """The facts about a contact at decision time."""
+
+    contact_id: str
+    account_id: str | None
+    stage: Stage
+    timezone: ZoneInfo
+    role: str | None = None
+    account_stage: Stage | None = None
+    nps: int | None = None
+    rep_timezone: ZoneInfo | None = None
+    exited_sequences: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceProgress:
+    sequence_id: str
+    stage: Stage
+    started_at: datetime
+    anchor: datetime  # when the last completed step went out (or the sequence started)
+    completed: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedTouch:
+    touch_id: str
+    contact_id: str
+    account_id: str | None
+    sequence_id: str
+    step_id: str
+    stage: Stage
+    channel: TouchChannel
+    template: str
+    window: str | None
+    due_at: datetime
+
+    @property
+    def owner(self) -> Owner:
+        return Owner.SALES if self.channel.is_reminder else Owner.MARKETING
+
+
+def _zone(channel: TouchChannel, who: Recipient) -> ZoneInfo:
+    return (who.rep_timezone or who.timezone) if channel.is_reminder else who.timezone
+
+
+def check_eligibility(
+    touch: PlannedTouch,
+    who: Recipient,
+    ledger: ConsentLedger,
+    history: Iterable[SentTouch],
+    config: NurtureConfig,
+    now: datetime,
+) -> Allowed | Skipped:
+    consent_channel = touch.channel.consent_channel
+    if ledger.suppression(consent_channel, now) is not None:
+        return Skipped(SkipReason.SUPPRESSED)
+    if not ledger.allows(consent_channel, now):
+        return Skipped(SkipReason.NO_CONSENT)
+    sales_owned = who.stage in SALES_OWNED_STAGES or who.account_stage in SALES_OWNED_STAGES
+    if touch.owner is Owner.MARKETING and sales_owned:
+        return Skipped(SkipReason.SALES_OWNED)
+    if touch.stage is not who.stage or touch.sequence_id in who.exited_sequences:
+        return Skipped(SkipReason.STAGE_EXITED)
+    violation = config.caps.violation(who.contact_id, who.account_id, touch.channel, history, now)
+    if violation is not None:
+        return Skipped(_CAP_REASON[violation.kind], retry_at=violation.retry_at)
+    window, tz = config.window_for(touch.channel, touch.window), _zone(touch.channel, who)
+    if not window.contains(now, tz):
+        return Skipped(SkipReason.QUIET_HOURS, retry_at=window.next_open(now, tz))
+    return Allowed()
+
+
+def plan_touches(
+    config: NurtureConfig,
+    who: Recipient,
+    progress: SequenceProgress | None,
+    now: datetime,
+) -> tuple[PlannedTouch, ...]:
+    """The remaining steps of the contact's sequence for its stage and role, with ``due_at``.
+
+    A sequence starts at ``now`` when there is no progress for it in the current stage; each
+    delay counts from the previous step (the last completed one: ``progress.anchor``), never
+    before ``now``; each ``due_at`` is moved to its send window's next opening.
+    """
+    sequence = config.sequence_for(who.stage, who.role)
+    if sequence is None or sequence.id in who.exited_sequences:
+        return ()
+    fresh = progress is None or progress.sequence_id != sequence.id or progress.stage != who.stage
+    anchor = now if fresh or progress is None else progress.anchor
+    started = now if fresh or progress is None else progress.started_at
+    done = frozenset() if fresh or progress is None else progress.completed
+    planned: list[PlannedTouch] = []
+    due = anchor
+    for step in sequence.steps:
+        if step.id in done or not step.conditions.hold(who.role, who.nps):
+            continue
+        due = max(due + step.delay, now)  # after the previous touch, never in the past
+        window = config.window_for(step.channel, step.window)
+        opening = due = window.next_open(due, _zone(step.channel, who))
+        planned.append(
+            PlannedTouch(
+                touch_id=f"{who.contact_id}:{sequence.id}:{step.id}:{started.isoformat()}",
+                contact_id=who.contact_id,
+                account_id=who.account_id,
+                sequence_id=sequence.id,
+                step_id=step.id,
+                stage=who.stage,
+                channel=step.channel,
+                template=step.template,
+                window=step.window,
+                due_at=opening,
+            )
+        )
+    return tuple(planned)

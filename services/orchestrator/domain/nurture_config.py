@@ -1,0 +1,62 @@
+"""The ``nurture:`` configuration: send windows, caps, legal bases, time zones and sequences."""
+
+from __future__ import annotations
+
+from typing import Self
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.orchestrator.domain.caps import Caps
+from services.orchestrator.domain.channels import Channel, TouchChannel
+from services.orchestrator.domain.consent import DEFAULT_BASES, LegalBasis
+from services.orchestrator.domain.quiet_hours import SendWindow
+from services.orchestrator.domain.sequences import NurtureSequence
+from services.orchestrator.domain.stages import Stage
+
+
+class NurtureConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str = ""
+    default_timezone: str = "UTC"
+    region_timezones: dict[str, str] = Field(default_factory=dict)
+    legal_basis: dict[Channel, LegalBasis] = Field(default_factory=lambda: dict(DEFAULT_BASES))
+    windows: dict[str, SendWindow] = Field(default_factory=dict)
+    channel_windows: dict[TouchChannel, str] = Field(
+        default_factory=dict, description="the window a step uses when it names none"
+    )
+    caps: Caps = Caps()
+    sequences: tuple[NurtureSequence, ...] = ()
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        ZoneInfo(name)  # raises for unknown zones
+        return name
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        names = set(self.channel_windows.values()) | {
+            s.window for q in self.sequences for s in q.steps if s.window is not None
+        }
+        if missing := sorted(names - set(self.windows)):
+            raise ValueError(f"unknown send windows: {', '.join(missing)}")
+        if uncovered := sorted(set(TouchChannel) - set(self.channel_windows)):
+            raise ValueError(f"channel_windows lacks: {', '.join(uncovered)}")
+        ids = [q.id for q in self.sequences]
+        if len(set(ids)) != len(ids):
+            raise ValueError("sequence ids must be unique")
+        return self
+
+    def window_for(self, channel: TouchChannel, name: str | None = None) -> SendWindow:
+        return self.windows[name or self.channel_windows[channel]]
+
+    def sequence_for(self, stage: Stage, role: str | None) -> NurtureSequence | None:
+        """The role-specific sequence for the stage if any, else the stage's generic one."""
+        serving = [q for q in self.sequences if q.serves(stage, role)]
+        serving.sort(key=lambda q: not q.roles)
+        return serving[0] if serving else None
+
+    def sequence(self, sequence_id: str) -> NurtureSequence | None:
+        return next((q for q in self.sequences if q.id == sequence_id), None)

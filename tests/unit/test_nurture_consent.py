@@ -1,0 +1,110 @@
+"""The consent ledger: opt-in by default, later entries win, suppressions and do-not-contact."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.orchestrator.domain.channels import Channel
+from services.orchestrator.domain.consent import (
+    ConsentEntry,
+    ConsentLedger,
+    ConsentStatus,
+    LegalBasis,
+    Suppression,
+    SuppressionKind,
+)
+
+T0 = datetime(2026, 5, 4, 12, tzinfo=UTC)
+G, W = ConsentStatus.GRANTED, ConsentStatus.WITHDRAWN
+
+
+def entry(channel: Channel, status: ConsentStatus, minutes: int) -> ConsentEntry:
+    return ConsentEntry("c1", channel, status, "form", "ev-1", T0 + timedelta(minutes=minutes))
+
+
+def suppression(kind: SuppressionKind, minutes: int, channel: Channel | None = None) -> Suppression:
+    return Suppression("c1", kind, "provider", "ev-2", T0 + timedelta(minutes=minutes), channel)
+
+
+@pytest.mark.parametrize(
+    ("channel", "allowed"),
+    [(Channel.EMAIL, False), (Channel.SMS, False), (Channel.CALL, True)],
+)
+def test_an_empty_ledger_needs_opt_in_for_email_and_sms_but_not_calls(
+    channel: Channel, allowed: bool
+) -> None:
+    assert ConsentLedger().allows(channel, T0) is allowed
+
+
+def test_legitimate_interest_for_email_allows_email_without_an_entry() -> None:
+    ledger = ConsentLedger(bases={Channel.EMAIL: LegalBasis.LEGITIMATE_INTEREST})
+    assert ledger.allows(Channel.EMAIL, T0)
+    assert not ledger.allows(Channel.SMS, T0)
+
+
+def test_an_explicit_withdrawal_wins_even_under_legitimate_interest() -> None:
+    ledger = ConsentLedger(
+        entries=[entry(Channel.EMAIL, W, 0)],
+        bases={Channel.EMAIL: LegalBasis.LEGITIMATE_INTEREST},
+    )
+    assert not ledger.allows(Channel.EMAIL, T0)
+
+
+@pytest.mark.parametrize(
+    ("history", "allowed"),
+    [
+        ([(G, 0)], True),
+        ([(G, 0), (W, 5)], False),
+        ([(W, 0), (G, 5)], True),
+        ([(W, 5), (G, 0)], False),  # appended out of order: the later recorded_at wins
+        ([(G, 0), (W, 0)], False),  # same instant: the later appended wins
+    ],
+)
+def test_the_latest_entry_for_a_channel_decides(
+    history: list[tuple[ConsentStatus, int]], allowed: bool
+) -> None:
+    ledger = ConsentLedger(entries=[entry(Channel.EMAIL, s, m) for s, m in history])
+    assert ledger.allows(Channel.EMAIL, T0 + timedelta(hours=1)) is allowed
+
+
+def test_an_entry_recorded_after_now_does_not_count_yet() -> None:
+    ledger = ConsentLedger(entries=[entry(Channel.EMAIL, G, 0), entry(Channel.EMAIL, W, 60)])
+    assert ledger.allows(Channel.EMAIL, T0 + timedelta(minutes=30))
+    assert not ledger.allows(Channel.EMAIL, T0 + timedelta(minutes=60))
+
+
+@pytest.mark.parametrize(
+    ("kind", "blocked"),
+    [
+        (SuppressionKind.UNSUBSCRIBED, Channel.EMAIL),
+        (SuppressionKind.HARD_BOUNCE, Channel.EMAIL),
+        (SuppressionKind.COMPLAINT, Channel.EMAIL),
+        (SuppressionKind.STOP, Channel.SMS),
+    ],
+)
+def test_a_suppression_blocks_its_channel_immediately_and_only_that_channel(
+    kind: SuppressionKind, blocked: Channel
+) -> None:
+    grants = [entry(c, G, 0) for c in Channel]
+    ledger = ConsentLedger(entries=grants, suppressions=[suppression(kind, 1)])
+    for channel in Channel:
+        assert ledger.allows(channel, T0 + timedelta(minutes=1)) is (channel is not blocked)
+
+
+def test_do_not_contact_overrides_every_channel_and_every_later_grant() -> None:
+    ledger = ConsentLedger(
+        entries=[entry(Channel.EMAIL, G, 10), entry(Channel.CALL, G, 10)],
+        suppressions=[suppression(SuppressionKind.DO_NOT_CONTACT, 0)],
+    )
+    assert not any(ledger.allows(c, T0 + timedelta(hours=1)) for c in Channel)
+
+
+def test_sms_start_after_stop_lifts_the_suppression() -> None:
+    ledger = ConsentLedger(
+        entries=[entry(Channel.SMS, G, 0), entry(Channel.SMS, G, 10)],
+        suppressions=[suppression(SuppressionKind.STOP, 5)],
+    )
+    assert not ledger.allows(Channel.SMS, T0 + timedelta(minutes=7))
+    assert ledger.allows(Channel.SMS, T0 + timedelta(minutes=10))
