@@ -4,32 +4,44 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas.topics import ENGAGEMENT
+from schemas.topics import ENGAGEMENT, OUTCOMES
 from services.orchestrator.handlers import apply_engagement
+from services.orchestrator.outcomes import apply_outcomes
 from services.orchestrator.settings import OrchestratorSettings
 from trellis.consumer import BatchHandler, LoopPolicy, Record, Rejected
 from trellis.runtime import run_consumer
 
 
 async def run(settings: OrchestratorSettings, stop: asyncio.Event | None = None) -> None:
-    """Consume engagement events until SIGINT/SIGTERM or ``stop``."""
+    """Consume engagement events and delivery outcomes until SIGINT/SIGTERM or ``stop``."""
 
     playbook = settings.load_playbook()  # a broken playbook stops start-up, loudly
 
     async def make_handler(engine: AsyncEngine, _producer: AIOKafkaProducer) -> BatchHandler:
-        async def on_engagement(records: Sequence[Record]) -> Sequence[Rejected]:
-            return await apply_engagement(records, engine, playbook)
+        async def on_batch(records: Sequence[Record]) -> Sequence[Rejected]:
+            # Consent changes first: an unsubscribe in the same batch as an event wins.
+            outcomes = [r for r in records if r.topic == OUTCOMES]
+            events = [r for r in records if r.topic != OUTCOMES]
+            rejected: list[Rejected] = []
+            if outcomes:
+                rejected += await apply_outcomes(
+                    outcomes, engine, playbook.version, datetime.now(UTC)
+                )
+            if events:
+                rejected += await apply_engagement(events, engine, playbook)
+            return rejected
 
-        return on_engagement
+        return on_batch
 
     await run_consumer(
         "orchestrator",
         settings,
-        [ENGAGEMENT],
+        [ENGAGEMENT, OUTCOMES],
         settings.orchestrator_group,
         make_handler,
         LoopPolicy(max_records=settings.orchestrator_max_batch),

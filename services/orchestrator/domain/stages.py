@@ -48,6 +48,8 @@ class DecisionKind(StrEnum):
     EVENT_APPLIED = "event_applied"
     EVENT_IGNORED = "event_ignored"
     IDENTITY_MERGED = "identity_merged"
+    CONSENT_CHANGED = "consent_changed"
+    TOUCH_OUTCOME = "touch_outcome"
 
 
 class IgnoreReason(StrEnum):

@@ -1,0 +1,98 @@
+"""``on_outcomes``: delivery outcomes from the notifier and provider callbacks, applied once.
+
+Suppressions (unsubscribe, STOP, hard bounce, complaint) are appended to the consent ledger in
+the same transaction as the inbox claim, so they take effect for every touch decided after the
+commit — including touches already planned, which are decided again when due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import bindparam, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schemas.outcomes import OutcomeStatus, TouchOutcome
+from services.orchestrator.adapters import consent_store
+from services.orchestrator.adapters import repository as repo
+from services.orchestrator.adapters.inbox import InboxEntry, claim
+from services.orchestrator.adapters.tables import touches
+from services.orchestrator.domain.outcomes import suppression_for
+from services.orchestrator.domain.stages import DecisionKind
+from services.orchestrator.domain.state import LogEntry
+from trellis.consumer import Record, Rejected
+
+OUTCOME_INBOX_PREFIX = "outcome:"  # outcome ids share the inbox with event ids
+
+TOUCH_STATUS = {
+    OutcomeStatus.SENT: "sent",
+    OutcomeStatus.DELIVERED: "delivered",
+    OutcomeStatus.FAILED: "failed",
+    OutcomeStatus.BOUNCED: "bounced",
+    OutcomeStatus.COMPLAINED: "complained",
+}
+
+
+async def apply_outcomes(
+    records: Sequence[Record], engine: AsyncEngine, playbook_version: str, now: datetime
+) -> list[Rejected]:
+    parsed: list[tuple[Record, TouchOutcome]] = []
+    rejected: list[Rejected] = []
+    for record in records:
+        try:
+            parsed.append((record, TouchOutcome.model_validate_json(record.value or b"")))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            rejected.append(Rejected(record, f"schema: {first['loc']}: {first['msg']}"))
+    async with engine.begin() as conn:
+        fresh = await claim(
+            conn,
+            [
+                InboxEntry(OUTCOME_INBOX_PREFIX + o.id, r.topic, r.partition, r.offset)
+                for r, o in parsed
+            ],
+            now,
+        )
+        outcomes = {o.id: o for _, o in parsed if OUTCOME_INBOX_PREFIX + o.id in fresh}.values()
+        rows = []
+        log = []
+        for o in outcomes:
+            suppression = suppression_for(o)
+            if suppression is not None:
+                rows.append(consent_store.LedgerRow(suppression, OUTCOME_INBOX_PREFIX + o.id))
+            log.append(
+                LogEntry(
+                    kind=(
+                        DecisionKind.CONSENT_CHANGED if suppression else DecisionKind.TOUCH_OUTCOME
+                    ),
+                    reason=f"{suppression.kind.value}" if suppression else o.status.value,
+                    contact_key=o.contact_id,
+                    account_key=None,
+                    event_id=OUTCOME_INBOX_PREFIX + o.id,
+                    facts={
+                        "touch_id": o.touch_id,
+                        "channel": o.channel.value,
+                        "detail": o.detail,
+                        "provider_id": o.provider_id,
+                    },
+                    playbook_version=playbook_version,
+                    decided_at=now,
+                )
+            )
+        await consent_store.append(conn, rows)
+        statuses = [
+            {"b_id": o.touch_id, "b_status": TOUCH_STATUS[o.status]}
+            for o in outcomes
+            if o.touch_id and o.status in TOUCH_STATUS
+        ]
+        if statuses:
+            await conn.execute(
+                update(touches)
+                .where(touches.c.id == bindparam("b_id"))
+                .values(status=bindparam("b_status")),
+                statuses,
+            )
+        await repo.add_decisions(conn, log)
+    return rejected

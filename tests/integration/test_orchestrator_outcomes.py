@@ -1,0 +1,107 @@
+"""Delivery outcomes through the real broker change consent at once, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schemas.commands import Channel as WireChannel
+from schemas.outcomes import OutcomeStatus, TouchOutcome
+from schemas.topics import OUTCOMES, dead_letter
+from services.orchestrator.adapters import consent_store
+from services.orchestrator.adapters.tables import consent_ledger, decisions
+from services.orchestrator.domain.channels import Channel
+from services.orchestrator.main import run
+from services.orchestrator.settings import OrchestratorSettings
+from tests.probes import eventually, produce, read_topic
+from trellis.kafka import encode, ensure_topics
+from trellis.settings import TrellisSettings
+
+AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def orchestrator(settings: TrellisSettings) -> AsyncIterator[OrchestratorSettings]:
+    own = OrchestratorSettings(
+        **settings.model_dump(), orchestrator_group=f"orc-{uuid.uuid4().hex}"
+    )
+    await ensure_topics(own)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(own, stop))
+    yield own
+    stop.set()
+    await asyncio.wait_for(task, 30)
+
+
+def outcome(contact: str, status: OutcomeStatus, channel: WireChannel, **kw: object) -> bytes:
+    return encode(
+        TouchOutcome(
+            id=f"o-{uuid.uuid4().hex}",
+            touch_id=f"t-{uuid.uuid4().hex[:8]}",
+            contact_id=contact,
+            channel=channel,
+            status=status,
+            occurred_at=AT,
+            **kw,  # type: ignore[arg-type]
+        )
+    )
+
+
+async def _ledger_rows(engine: AsyncEngine, contact: str) -> int:
+    async with engine.connect() as conn:
+        return int(
+            await conn.scalar(
+                select(func.count())
+                .select_from(consent_ledger)
+                .where(consent_ledger.c.contact_id == contact)
+            )
+            or 0
+        )
+
+
+async def test_unsubscribe_stop_and_hard_bounce_suppress_their_channels_once(
+    orchestrator: OrchestratorSettings, engine: AsyncEngine
+) -> None:
+    ana, bo, cy = (f"c_{uuid.uuid4().hex[:10]}" for _ in range(3))
+    unsubscribe = outcome(ana, OutcomeStatus.UNSUBSCRIBED, WireChannel.EMAIL)
+    items = [
+        unsubscribe,
+        unsubscribe,  # redelivered: applied once
+        outcome(bo, OutcomeStatus.STOP, WireChannel.SMS),
+        outcome(cy, OutcomeStatus.BOUNCED, WireChannel.EMAIL, detail="550 no such user"),
+        outcome(cy, OutcomeStatus.BOUNCED, WireChannel.EMAIL, retryable=True),  # soft: no effect
+        outcome(cy, OutcomeStatus.SENT, WireChannel.EMAIL),
+    ]
+    await produce(orchestrator.bootstrap_servers, OUTCOMES, [(b"k", i) for i in items])
+    await eventually(lambda: _ledger_rows(engine, cy), lambda n: n == 1)
+    await eventually(lambda: _ledger_rows(engine, ana), lambda n: n == 1)
+    async with engine.connect() as conn:
+        ledgers = await consent_store.load(conn, [ana, bo, cy])
+        logged = await conn.scalar(
+            select(func.count()).select_from(decisions).where(decisions.c.contact_id == cy)
+        )
+    later = datetime(2026, 11, 21, tzinfo=UTC)
+    assert not ledgers[ana].allows(Channel.EMAIL, later)
+    assert not ledgers[bo].allows(Channel.SMS, later)
+    assert not ledgers[cy].allows(Channel.EMAIL, later)
+    assert ledgers[cy].suppression(Channel.EMAIL, later).kind.value == "hard_bounce"  # type: ignore[union-attr]
+    assert logged == 3, "every outcome is in the decision log, the soft bounce included"
+
+
+async def test_an_unreadable_outcome_goes_to_the_dead_letter_topic(
+    orchestrator: OrchestratorSettings,
+) -> None:
+    marker = uuid.uuid4().hex.encode()
+    await produce(orchestrator.bootstrap_servers, OUTCOMES, [(b"k", b'{"status": "' + marker)])
+    dlq = await read_topic(
+        orchestrator.bootstrap_servers,
+        dead_letter(OUTCOMES),
+        lambda recs: any(marker in (r.value or b"") for r in recs),
+    )
+    assert any(marker in (r.value or b"") for r in dlq)
