@@ -1,6 +1,10 @@
 """Orchestrator throughput: events/s through the real consumer with the default playbook.
 
     python -m bench orchestrator [--events N] [--contacts K] [--backend sqlite|postgresql|both]
+    python -m bench orchestrator --scale 10000,100000 [--backend ...]
+
+The second form measures how the cost per event changes with the number of known contacts: it
+seeds each database through the handler (no broker), then times batches hitting known contacts.
 
 Against raw bounds measured in the same run on the same broker and database: consume + decode
 alone, and a bare batched upsert of the same contact rows. Prints medians and ratios.
@@ -15,6 +19,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,8 +31,10 @@ from bench.common import Figure
 from schemas.events import EngagementEvent
 from schemas.topics import ENGAGEMENT
 from services.orchestrator.adapters import repository as repo
+from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import inbox
 from services.orchestrator.domain.state import ContactState
+from services.orchestrator.handlers import apply_engagement
 from services.orchestrator.main import run
 from services.orchestrator.settings import OrchestratorSettings
 from trellis.broker import EmbeddedBroker, free_port
@@ -48,11 +55,14 @@ KINDS = [
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 
 
-def world(events: int, contacts: int, seed: int = 7) -> list[bytes]:
+def world(
+    events: int, contacts: int, seed: int = 7, spread: bool = True, start: datetime = T0
+) -> list[bytes]:
+    """Events for random contacts (``spread=False``: event i is for contact i)."""
     rnd = random.Random(seed)
     out = []
     for i in range(events):
-        c = rnd.randrange(contacts)
+        c = rnd.randrange(contacts) if spread else i
         kind, props = KINDS[rnd.randrange(len(KINDS))]
         out.append(
             orjson.dumps(
@@ -60,7 +70,7 @@ def world(events: int, contacts: int, seed: int = 7) -> list[bytes]:
                     "id": f"bench-{i}",
                     "type": kind,
                     "source": "bench",
-                    "time": (T0 + timedelta(minutes=i)).isoformat(),
+                    "time": (start + timedelta(minutes=i)).isoformat(),
                     "contact": {
                         "external_id": f"u-{c}",
                         "email": f"p{c}@co{c // 5}.example",
@@ -163,30 +173,35 @@ async def upsert_rate(url: str, contacts: int, batch: int = 2000) -> float:
 
 
 async def one_backend(
-    backend: str, broker: EmbeddedBroker, payloads: list[bytes], contacts: int
+    backend: str, broker: EmbeddedBroker, payloads: list[bytes], contacts: int, repeats: int
 ) -> list[Figure]:
-    url, dbname = await _fresh_database(backend)
-    try:
-        await upgrade_async(url)
-        settings = OrchestratorSettings(
-            kafka_bootstrap=broker.bootstrap,
-            kafka_idempotence=False,
-            database_url=url,
-            orchestrator_group=uuid.uuid4().hex,
-        )
-        orch = await orchestrator_rate(settings, len(payloads))
-        dec = await decode_rate(settings, ENGAGEMENT, len(payloads))
-        ups = await upsert_rate(url, contacts)
-    finally:
-        await _drop(dbname)
+    """Each repeat on a fresh database (the inbox would otherwise skip every event)."""
+    orch: list[float] = []
+    dec: list[float] = []
+    ups: list[float] = []
+    for _ in range(repeats):
+        url, dbname = await _fresh_database(backend)
+        try:
+            await upgrade_async(url)
+            settings = OrchestratorSettings(
+                kafka_bootstrap=broker.bootstrap,
+                kafka_idempotence=False,
+                database_url=url,
+                orchestrator_group=uuid.uuid4().hex,
+            )
+            orch.append(await orchestrator_rate(settings, len(payloads)))
+            dec.append(await decode_rate(settings, ENGAGEMENT, len(payloads)))
+            ups.append(await upsert_rate(url, contacts))
+        finally:
+            await _drop(dbname)
     return [
-        Figure(f"{backend}: consume + decode alone", "ev/s", [dec]),
-        Figure(f"{backend}: bare batched upsert of contacts", "rows/s", [ups]),
-        Figure(f"{backend}: orchestrator, default playbook", "ev/s", [orch]),
+        Figure(f"{backend}: consume + decode alone", "ev/s", dec),
+        Figure(f"{backend}: bare batched upsert of contacts", "rows/s", ups),
+        Figure(f"{backend}: orchestrator, default playbook", "ev/s", orch),
     ]
 
 
-async def main(events: int, contacts: int, backends: list[str]) -> None:
+async def main(events: int, contacts: int, backends: list[str], repeats: int) -> None:
     log = Path(tempfile.mkdtemp()) / "tansu.log"
     broker = EmbeddedBroker("127.0.0.1", free_port(), log_path=log)
     await broker.start()
@@ -208,7 +223,7 @@ async def main(events: int, contacts: int, backends: list[str]) -> None:
             await producer.stop()
         print(f"\nOrchestrator: {events:,} events over {contacts:,} contacts (embedded broker)")
         for backend in backends:
-            dec, ups, orch = await one_backend(backend, broker, payloads, contacts)
+            dec, ups, orch = await one_backend(backend, broker, payloads, contacts, repeats)
             print(dec.line())
             print(ups.line())
             print(orch.line(dec))
@@ -221,11 +236,61 @@ async def main(events: int, contacts: int, backends: list[str]) -> None:
         broker.stop()
 
 
+@dataclass
+class _Record:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    key: bytes | None = None
+
+
+async def cost_per_event(backend: str, known: int, measured: int, batch: int = 2000) -> float:
+    """Microseconds per event through ``apply_engagement`` once ``known`` contacts exist."""
+    url, dbname = await _fresh_database(backend)
+    engine = create_engine(url)
+    playbook = default_playbook()
+    try:
+        await upgrade_async(url)
+        seed = [
+            _Record("seed", 0, i, p)
+            for i, p in enumerate(world(known, known, seed=1, spread=False))
+        ]
+        for lo in range(0, len(seed), batch):
+            await apply_engagement(seed[lo : lo + batch], engine, playbook)
+        hits = [
+            _Record("hit", 0, i, p.replace(b'"bench-', b'"hit-'))
+            for i, p in enumerate(world(measured, known, 2, start=T0 + timedelta(minutes=known)))
+        ]
+        start = time.perf_counter()
+        for lo in range(0, len(hits), batch):
+            await apply_engagement(hits[lo : lo + batch], engine, playbook)
+        return (time.perf_counter() - start) / measured * 1e6
+    finally:
+        await engine.dispose()
+        await _drop(dbname)
+
+
+async def scale(sizes: list[int], backends: list[str], measured: int) -> None:
+    print(f"\nCost per event vs known contacts ({measured:,} events hitting known contacts)")
+    for backend in backends:
+        costs = [await cost_per_event(backend, n, measured) for n in sizes]
+        for n, c in zip(sizes, costs, strict=True):
+            print(f"{backend}: {n:>10,} known contacts {c:>10,.1f} us/event")
+        print(f"{backend}: {sizes[-1]:,} vs {sizes[0]:,} = {costs[-1] / costs[0]:.2f}x")
+
+
 def cli(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench orchestrator", description=__doc__)
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scale", help="known-contact counts, e.g. 10000,100000")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    asyncio.run(main(args.events, args.contacts, backends))
+    if args.scale:
+        sizes = [int(x) for x in args.scale.split(",")]
+        asyncio.run(scale(sizes, backends, min(args.events, 20_000)))
+    else:
+        asyncio.run(main(args.events, args.contacts, backends, args.repeats))

@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.events import EngagementEvent
+from services.orchestrator.adapters import consent_store
 from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.inbox import InboxEntry, claim
 from services.orchestrator.adapters.tables import contacts
@@ -31,6 +32,7 @@ from services.orchestrator.domain.identity import (
     resolve_accounts,
     resolve_contacts,
 )
+from services.orchestrator.domain.outcomes import consent_from_event
 from services.orchestrator.domain.playbook import Playbook
 from services.orchestrator.domain.stages import DecisionKind
 from services.orchestrator.domain.state import LogEntry
@@ -67,11 +69,19 @@ def _short(exc: ValidationError) -> str:
     )
 
 
+# Parsed states per engine, reused only while the stored text is unchanged (see StateCache).
+
+
 async def apply_engagement(
-    records: Sequence[Record], engine: AsyncEngine, playbook: Playbook, clock: Clock = utc_now
+    records: Sequence[Record],
+    engine: AsyncEngine,
+    playbook: Playbook,
+    clock: Clock = utc_now,
+    caches: repo.StateCaches | None = None,
 ) -> list[Rejected]:
     good, rejected = decode_engagement(records)
     now = clock()
+    caches = caches or repo.StateCaches()  # the process passes one long-lived cache
     async with engine.begin() as conn:
         fresh_ids = await claim(
             conn, [InboxEntry(e.id, r.topic, r.partition, r.offset) for r, e in good], now
@@ -82,14 +92,18 @@ async def apply_engagement(
             if e.id in fresh_ids:
                 fresh.setdefault(e.id, e)
         if fresh:
-            await _apply(conn, list(fresh.values()), playbook, now)
+            await _apply(conn, list(fresh.values()), playbook, now, caches)
     if len(fresh_ids) < len(good):
         log.debug("skipped %d redelivered engagement events", len(good) - len(fresh_ids))
     return rejected
 
 
 async def _apply(
-    conn: AsyncConnection, events: list[EngagementEvent], playbook: Playbook, now: datetime
+    conn: AsyncConnection,
+    events: list[EngagementEvent],
+    playbook: Playbook,
+    now: datetime,
+    caches: repo.StateCaches,
 ) -> None:
     events.sort(key=lambda e: (e.time, e.id))
     known = await repo.known_aliases(conn, (a for e in events for a in contact_aliases(e)))
@@ -99,7 +113,7 @@ async def _apply(
     acc = resolve_accounts(events, stored)
     losers = {m.loser for m in res.merges}
     contact_ids = set(res.contact_of.values()) | losers
-    states = await repo.load_contacts(conn, contact_ids)
+    states = await repo.load_contacts(conn, contact_ids, caches.contacts)
     engagements = [_engagement(e, res.contact_of[e.id], acc.account_of[e.id]) for e in events]
     # a merged contact's recent history joins the survivor's batch (the domain dedups by id)
     for merge in res.merges:
@@ -111,21 +125,58 @@ async def _apply(
     touched_accounts = {a for a in acc.account_of.values() if a} | {
         s.account_key for s in states.values() if s.account_key
     }
-    account_states = await repo.load_accounts(conn, touched_accounts)
+    account_states = await repo.load_accounts(conn, touched_accounts, caches.accounts)
     decision = decide(states, account_states, engagements, playbook, now)
 
     await _retire(conn, res, now)
     await repo.save_aliases(conn, res.new_aliases, res.moved_aliases, now)
-    await repo.save_contacts(conn, decision.contacts, _contact_identity(events, res), now)
-    await repo.save_accounts(conn, decision.accounts, _account_identity(events, acc), now)
+    await repo.save_contacts(
+        conn, decision.contacts, _contact_identity(events, res), now, caches.contacts
+    )
+    await repo.save_accounts(
+        conn, decision.accounts, _account_identity(events, acc), now, caches.accounts
+    )
     await repo.add_history(conn, decision.transitions, playbook.version)
-    await repo.add_decisions(conn, [*decision.log, *_merge_log(res, playbook, now)])
+    consent = _consent_rows(events, res)
+    await consent_store.append(conn, consent)
+    await repo.add_decisions(
+        conn,
+        [*decision.log, *_merge_log(res, playbook, now), *_consent_log(consent, playbook, now)],
+    )
+
+
+def _consent_rows(
+    events: Sequence[EngagementEvent], res: Resolution
+) -> list[consent_store.LedgerRow]:
+    """``consent_given`` / ``consent_withdrawn`` events append to the contact's ledger."""
+    rows = []
+    for e in events:
+        item = consent_from_event(res.contact_of[e.id], e.type, e.properties, e.source, e.time)
+        if item is not None:
+            rows.append(consent_store.LedgerRow(item, e.id))
+    return rows
+
+
+def _consent_log(
+    rows: Sequence[consent_store.LedgerRow], playbook: Playbook, now: datetime
+) -> list[LogEntry]:
+    return [
+        LogEntry(
+            kind=DecisionKind.CONSENT_CHANGED,
+            reason=getattr(r.item, "status", None) or getattr(r.item, "kind", "changed"),
+            contact_key=r.item.contact_id,
+            account_key=None,
+            event_id=r.event_id,
+            facts={"source": r.item.source, "evidence": r.item.evidence},
+            playbook_version=playbook.version,
+            decided_at=now,
+        )
+        for r in rows
+    ]
 
 
 def _engagement(event: EngagementEvent, contact_id: str, account_id: str | None) -> Engagement:
-    return to_engagement(event).model_copy(
-        update={"contact_key": contact_id, "account_key": account_id}
-    )
+    return to_engagement(event, contact_id, account_id)
 
 
 async def _retire(conn: AsyncConnection, res: Resolution, now: datetime) -> None:

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.topics import ENGAGEMENT, OUTCOMES
+from services.orchestrator.adapters.repository import StateCaches
 from services.orchestrator.handlers import apply_engagement
 from services.orchestrator.outcomes import apply_outcomes
 from services.orchestrator.settings import OrchestratorSettings
@@ -23,6 +24,8 @@ async def run(settings: OrchestratorSettings, stop: asyncio.Event | None = None)
     playbook = settings.load_playbook()  # a broken playbook stops start-up, loudly
 
     async def make_handler(engine: AsyncEngine, _producer: AIOKafkaProducer) -> BatchHandler:
+        caches = StateCaches()  # parsed states, reused only while the stored text is unchanged
+
         async def on_batch(records: Sequence[Record]) -> Sequence[Rejected]:
             # Consent changes first: an unsubscribe in the same batch as an event wins.
             outcomes = [r for r in records if r.topic == OUTCOMES]
@@ -33,7 +36,7 @@ async def run(settings: OrchestratorSettings, stop: asyncio.Event | None = None)
                     outcomes, engine, playbook.version, datetime.now(UTC)
                 )
             if events:
-                rejected += await apply_engagement(events, engine, playbook)
+                rejected += await apply_engagement(events, engine, playbook, caches=caches)
             return rejected
 
         return on_batch

@@ -105,3 +105,33 @@ async def test_an_unreadable_outcome_goes_to_the_dead_letter_topic(
         lambda recs: any(marker in (r.value or b"") for r in recs),
     )
     assert any(marker in (r.value or b"") for r in dlq)
+
+
+async def test_consent_events_from_producers_land_in_the_ledger_and_the_latest_wins(
+    orchestrator: OrchestratorSettings, engine: AsyncEngine
+) -> None:
+    import orjson
+
+    from schemas.topics import ENGAGEMENT
+    from services.orchestrator.domain.identity import stable_id
+
+    who = f"u-{uuid.uuid4().hex[:8]}"
+    base = {"source": "crm", "contact": {"external_id": who}}
+    events = [
+        {**base, "id": f"{who}-1", "type": "consent_given", "time": "2026-11-01T10:00:00Z",
+         "properties": {"channel": "sms", "method": "double_opt_in"}},
+        {**base, "id": f"{who}-2", "type": "consent_withdrawn", "time": "2026-11-03T10:00:00Z",
+         "properties": {"channel": "sms"}},
+    ]  # fmt: skip
+    # delivered out of order: the withdrawal first
+    await produce(
+        orchestrator.bootstrap_servers,
+        ENGAGEMENT,
+        [(b"c:" + who.encode(), orjson.dumps(e)) for e in reversed(events)],
+    )
+    contact = stable_id("c_", "ext:" + who)
+    await eventually(lambda: _ledger_rows(engine, contact), lambda n: n == 2)
+    async with engine.connect() as conn:
+        ledger = (await consent_store.load(conn, [contact]))[contact]
+    assert ledger.allows(Channel.SMS, datetime(2026, 11, 2, tzinfo=UTC))
+    assert not ledger.allows(Channel.SMS, datetime(2026, 11, 4, tzinfo=UTC))

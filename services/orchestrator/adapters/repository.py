@@ -7,11 +7,14 @@ measured 5-10x slower above ~100 rows here.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Table, bindparam, func, select, update
+import orjson
+from pydantic import BaseModel
+from sqlalchemy import Table, Text, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,6 +27,41 @@ from services.orchestrator.adapters.tables import (
     stage_history,
 )
 from services.orchestrator.domain.state import AccountState, ContactState, LogEntry, Transition
+
+S = TypeVar("S", bound=BaseModel)
+
+
+class StateCache(Generic[S]):
+    """Parsed states by id, reused only while the stored JSON text is exactly the text they were
+    parsed from (or saved as): the database stays the truth, a stale or rolled-back entry is a
+    miss. States are frozen and never mutated, so sharing them is safe. Bounded LRU."""
+
+    def __init__(self, model: type[S], size: int = 50_000) -> None:
+        self.model = model
+        self.size = size
+        self._items: OrderedDict[str, tuple[str, S]] = OrderedDict()
+
+    def parse(self, key: str, text: str) -> S:
+        hit = self._items.get(key)
+        if hit is not None and hit[0] == text:
+            self._items.move_to_end(key)
+            return hit[1]
+        state = self.model.model_validate_json(text)  # parsed and validated in pydantic-core
+        self.put(key, text, state)
+        return state
+
+    def put(self, key: str, text: str, state: S) -> None:
+        self._items[key] = (text, state)
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+class StateCaches:
+    def __init__(self, size: int = 50_000) -> None:
+        self.contacts = StateCache(ContactState, size)
+        self.accounts = StateCache(AccountState, size)
+
 
 # SQLite allows 32,766 bound parameters per statement; stay well below for IN lists.
 CHUNK = 5000
@@ -83,27 +121,33 @@ async def known_accounts(
     return list(found.values())
 
 
-async def load_contacts(conn: AsyncConnection, ids: Iterable[str]) -> dict[str, ContactState]:
+async def load_contacts(
+    conn: AsyncConnection, ids: Iterable[str], cache: StateCache[ContactState] | None = None
+) -> dict[str, ContactState]:
+    cache = cache or StateCache(ContactState, 0)
     found: dict[str, ContactState] = {}
     for part in _chunks(sorted(set(ids))):
         rows = await conn.execute(
-            select(contacts.c.id, contacts.c.state).where(contacts.c.id.in_(part))
+            select(contacts.c.id, cast(contacts.c.state, Text)).where(contacts.c.id.in_(part))
         )
         for cid, state in rows:
-            if state:
-                found[cid] = ContactState.model_validate(state)
+            if state and state != "{}":
+                found[cid] = cache.parse(cid, state)
     return found
 
 
-async def load_accounts(conn: AsyncConnection, ids: Iterable[str]) -> dict[str, AccountState]:
+async def load_accounts(
+    conn: AsyncConnection, ids: Iterable[str], cache: StateCache[AccountState] | None = None
+) -> dict[str, AccountState]:
+    cache = cache or StateCache(AccountState, 0)
     found: dict[str, AccountState] = {}
     for part in _chunks(sorted(set(ids))):
         rows = await conn.execute(
-            select(accounts.c.id, accounts.c.state).where(accounts.c.id.in_(part))
+            select(accounts.c.id, cast(accounts.c.state, Text)).where(accounts.c.id.in_(part))
         )
         for aid, state in rows:
-            if state:
-                found[aid] = AccountState.model_validate(state)
+            if state and state != "{}":
+                found[aid] = cache.parse(aid, state)
     return found
 
 
@@ -112,6 +156,7 @@ async def save_contacts(
     states: Mapping[str, ContactState],
     identity: Mapping[str, Mapping[str, Any]],
     now: datetime,
+    cache: StateCache[ContactState] | None = None,
 ) -> None:
     """Upsert contacts. ``identity`` carries external id / email per contact id when known."""
     if not states:
@@ -119,6 +164,9 @@ async def save_contacts(
     rows = []
     for cid, s in states.items():
         known = identity.get(cid, {})
+        text = s.model_dump_json()
+        if cache is not None:
+            cache.put(cid, text, s)
         traits = s.current.contact_traits
         rows.append(
             {
@@ -132,7 +180,7 @@ async def save_contacts(
                 "score": s.score,
                 "fit": s.current.fit,
                 "traits": traits,
-                "state": s.model_dump(mode="json"),
+                "state": orjson.Fragment(text),
                 "stage_entered_at": s.current.stage_entered_at,
                 "last_event_at": s.current.as_of,
                 "created_at": now,
@@ -167,9 +215,14 @@ async def save_accounts(
     states: Mapping[str, AccountState],
     identity: Mapping[str, Mapping[str, Any]],
     now: datetime,
+    cache: StateCache[AccountState] | None = None,
 ) -> None:
     if not states:
         return
+    texts = {aid: s.model_dump_json() for aid, s in states.items()}
+    if cache is not None:
+        for aid, s in states.items():
+            cache.put(aid, texts[aid], s)
     rows = [
         {
             "id": aid,
@@ -180,7 +233,7 @@ async def save_accounts(
             "score": s.score,
             "fit": 0.0,
             "traits": identity.get(aid, {}).get("traits", {}),
-            "state": s.model_dump(mode="json"),
+            "state": orjson.Fragment(texts[aid]),
             "stage_entered_at": s.stage_entered_at,
             "created_at": now,
             "updated_at": now,

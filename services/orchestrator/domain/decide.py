@@ -121,7 +121,8 @@ def decide_contact(
     account_key = next(
         (e.account_key for e in reversed(pending) if e.account_key), state.account_key
     )
-    updated = ContactState(
+    # model_construct: every value below is already of its declared type (no re-validation)
+    updated = ContactState.model_construct(
         key=state.key,
         account_key=account_key,
         checkpoint=checkpoint,
@@ -168,9 +169,9 @@ def _entry(
     playbook: Playbook,
     now: datetime,
 ) -> LogEntry:
-    return LogEntry(
+    return LogEntry.model_construct(
         kind=kind,
-        reason=reason,
+        reason=str(reason),
         contact_key=state.key,
         account_key=state.account_key,
         event_id=event_id,

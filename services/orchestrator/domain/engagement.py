@@ -59,14 +59,20 @@ def derived_properties(type_: str, properties: dict[str, Any]) -> dict[str, Any]
     return props
 
 
-def to_engagement(event: EngagementEvent) -> Engagement:
-    return Engagement(
+def to_engagement(
+    event: EngagementEvent, contact: str | None = None, account: str | None = None
+) -> Engagement:
+    """``contact`` / ``account``: the resolved keys (else derived from the event's identifiers).
+
+    ``model_construct``: the envelope is validated already and every value has its declared type.
+    """
+    return Engagement.model_construct(
         event_id=event.id,
         type=event.type,
         occurred_at=event.time,
         properties=derived_properties(event.type, event.properties),
-        contact_key=contact_key(event),
-        account_key=account_key(event),
+        contact_key=contact if contact is not None else contact_key(event),
+        account_key=account if contact is not None else account_key(event),
         contact_traits=dict(event.contact.traits),
         account_traits=dict(event.account.traits) if event.account else {},
     )
