@@ -26,7 +26,7 @@ lint: install
 	$(BIN)/mypy
 
 test: install lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -rs -p no:cacheprovider
 
 unit: install
 	$(BIN)/pytest -q tests/unit
