@@ -120,10 +120,13 @@ async def run_dev(settings: TrellisSettings) -> int:
         for child in children:
             await child.start(env)
         say("dev", "pipeline running; Ctrl-C stops everything")
-        waiters = [asyncio.create_task(c.process.wait()) for c in children if c.process]
+        # The broker is watched too: a restarted memory-only broker has forgotten every topic,
+        # so the services must not carry on against it.
+        watched = [*children, *([broker] if broker else [])]
+        waiters = [asyncio.create_task(c.process.wait()) for c in watched if c.process]
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait([*waiters, stopper], return_when=asyncio.FIRST_COMPLETED)
-        for child in children:
+        for child in watched:
             if child.process and child.process.returncode is not None:
                 say("dev", f"{child.name} exited with {child.process.returncode}; stopping all")
                 return 1

@@ -131,3 +131,16 @@ def test_killing_the_supervisor_outright_leaves_no_orphans(
     while time.monotonic() < end and any(_alive(p) for p in pids):
         time.sleep(0.2)
     assert [p for p in pids if _alive(p)] == []
+
+
+def test_if_the_embedded_broker_dies_the_whole_stack_stops_with_an_error(
+    dev_stack: tuple[subprocess.Popen[bytes], int, Path, Path],
+) -> None:
+    proc, _port, _db, log = dev_stack
+    _wait_for(lambda: "pipeline running" in log.read_text(), "pipeline running", log)
+    broker_pid = int(re.findall(r"started broker \(pid (\d+)\)", log.read_text())[0])
+    pids = [int(p) for p in re.findall(r"started \w+ \(pid (\d+)\)", log.read_text())]
+    os.kill(broker_pid, signal.SIGKILL)
+    assert proc.wait(timeout=60) == 1
+    assert "broker exited" in log.read_text()
+    assert [p for p in pids if _alive(p)] == []
