@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import orjson
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.topics import ENGAGEMENT, dead_letter
 from services.orchestrator.adapters.tables import inbox
-from services.orchestrator.main import run
 from services.orchestrator.settings import OrchestratorSettings
 from tests.probes import eventually, produce, read_topic
-from trellis.kafka import ensure_topics
-from trellis.settings import TrellisSettings
 
 
 def event(event_id: str, account: str = "acc-1") -> bytes:
@@ -31,19 +25,6 @@ def event(event_id: str, account: str = "acc-1") -> bytes:
             "account": {"external_id": account},
         }
     )
-
-
-@pytest.fixture
-async def orchestrator(settings: TrellisSettings) -> AsyncIterator[OrchestratorSettings]:
-    own = OrchestratorSettings(
-        **settings.model_dump(), orchestrator_group=f"orc-{uuid.uuid4().hex}"
-    )
-    await ensure_topics(own)
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(own, stop))
-    yield own
-    stop.set()
-    await asyncio.wait_for(task, 30)
 
 
 async def _inbox_ids(engine: AsyncEngine, ids: list[str]) -> list[str]:

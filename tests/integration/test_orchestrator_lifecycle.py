@@ -3,25 +3,19 @@ and match what the pure domain computes from the same events."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.events import EngagementEvent
 from schemas.topics import ENGAGEMENT
 from services.orchestrator.adapters.tables import contacts, decisions, inbox, stage_history
-from services.orchestrator.main import run
 from services.orchestrator.settings import OrchestratorSettings
 from tests.probes import eventually, produce
-from trellis.kafka import ensure_topics
-from trellis.settings import TrellisSettings
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -59,19 +53,6 @@ def committee(tag: str) -> list[dict[str, Any]]:
         }
         for i, (who, kind, props) in enumerate(steps)
     ]
-
-
-@pytest.fixture
-async def orchestrator(settings: TrellisSettings) -> AsyncIterator[OrchestratorSettings]:
-    own = OrchestratorSettings(
-        **settings.model_dump(), orchestrator_group=f"orc-{uuid.uuid4().hex}"
-    )
-    await ensure_topics(own)
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(own, stop))
-    yield own
-    stop.set()
-    await asyncio.wait_for(task, 30)
 
 
 async def _stages(engine: AsyncEngine, tag: str) -> dict[str, str]:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,26 +14,11 @@ from schemas.topics import OUTCOMES, dead_letter
 from services.orchestrator.adapters import consent_store
 from services.orchestrator.adapters.tables import consent_ledger, decisions
 from services.orchestrator.domain.channels import Channel
-from services.orchestrator.main import run
 from services.orchestrator.settings import OrchestratorSettings
 from tests.probes import eventually, produce, read_topic
-from trellis.kafka import encode, ensure_topics
-from trellis.settings import TrellisSettings
+from trellis.kafka import encode
 
 AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def orchestrator(settings: TrellisSettings) -> AsyncIterator[OrchestratorSettings]:
-    own = OrchestratorSettings(
-        **settings.model_dump(), orchestrator_group=f"orc-{uuid.uuid4().hex}"
-    )
-    await ensure_topics(own)
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(own, stop))
-    yield own
-    stop.set()
-    await asyncio.wait_for(task, 30)
 
 
 def outcome(contact: str, status: OutcomeStatus, channel: WireChannel, **kw: object) -> bytes:
