@@ -1,0 +1,195 @@
+"""A synthetic B2B world: accounts with buying committees walking the funnel (pure, seeded).
+
+Used by ``trellis demo`` (streams it into a running stack), ``trellis simulate`` examples and the
+benchmarks. Deterministic for a seed, so a demo, a test and a benchmark see the same world.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+INDUSTRIES = ("software", "fintech", "manufacturing", "healthcare", "retail", "logistics")
+REGIONS = {
+    "emea": ("Europe/Berlin", "Europe/London", "Europe/Paris"),
+    "amer": ("America/New_York", "America/Chicago", "America/Los_Angeles"),
+    "apac": ("Asia/Singapore", "Australia/Sydney", "Asia/Tokyo"),
+}
+ROLES = ("technical", "user", "manager", "finance", "executive")
+SENIORITY = {
+    "technical": "manager",
+    "user": "individual",
+    "manager": "manager",
+    "finance": "executive",
+    "executive": "executive",
+}
+FIRST = ("ana", "ben", "chen", "dara", "eli", "fatima", "gus", "hana", "ivan", "jo", "kai", "lea")
+# How far each account's journey goes, with weights (most never get past the top of the funnel).
+DEPTHS = (
+    ("aware", 35),
+    ("engaged", 25),
+    ("mql", 15),
+    ("sql", 10),
+    ("lost", 5),
+    ("customer", 6),
+    ("expansion", 2),
+    ("advocate", 1),
+    ("churned", 1),
+)
+
+
+@dataclass(frozen=True)
+class Person:
+    external_id: str
+    email: str
+    role: str
+    timezone: str
+
+
+class WorldBuilder:
+    def __init__(self, seed: int, start: datetime) -> None:
+        self.rnd = random.Random(seed)
+        self.start = start
+        self.events: list[dict[str, Any]] = []
+        self.serial = 0
+
+    def emit(
+        self,
+        when: datetime,
+        who: Person,
+        account: dict[str, Any],
+        kind: str,
+        props: dict[str, Any] | None = None,
+    ) -> None:
+        self.serial += 1
+        self.events.append(
+            {
+                "id": f"demo-{self.serial}",
+                "type": kind,
+                "source": "trellis-demo",
+                "time": when.isoformat(),
+                "contact": {
+                    "external_id": who.external_id,
+                    "email": who.email,
+                    "traits": {
+                        "role": who.role,
+                        "seniority": SENIORITY[who.role],
+                        "timezone": who.timezone,
+                    },
+                },
+                "account": account,
+                "properties": props or {},
+            }
+        )
+
+    def account(self, n: int) -> None:
+        rnd = self.rnd
+        region = rnd.choice(tuple(REGIONS))
+        domain = f"co{n}.example"
+        account = {
+            "external_id": f"acc-{n}",
+            "domain": domain,
+            "traits": {
+                "industry": rnd.choice(INDUSTRIES),
+                "region": region,
+                "employees": rnd.choice((40, 120, 400, 900, 2500, 8000)),
+            },
+        }
+        size = rnd.randint(2, 5)
+        roles = ["technical", *rnd.sample(ROLES[1:], size - 1)]
+        people = [
+            Person(
+                f"acc-{n}-u{i}",
+                f"{rnd.choice(FIRST)}.{i}@{domain}",
+                role,
+                rnd.choice(REGIONS[region]),
+            )
+            for i, role in enumerate(roles)
+        ]
+        depth = rnd.choices([d for d, _ in DEPTHS], [w for _, w in DEPTHS])[0]
+        t = self.start + timedelta(hours=rnd.randrange(24 * 14))
+
+        def later(hours: float = 30) -> datetime:
+            nonlocal t
+            t += timedelta(hours=rnd.uniform(1, hours))
+            return t
+
+        champion = people[0]
+        for p in people:
+            if rnd.random() < 0.7:
+                self.emit(
+                    later(4), p, account, "consent_given", {"channel": "email", "method": "form"}
+                )
+            if rnd.random() < 0.2:
+                self.emit(
+                    later(4), p, account, "consent_given", {"channel": "sms", "method": "form"}
+                )
+            self.emit(later(), p, account, "page_viewed", {"path": "/blog/b2b-nurture"})
+        if depth == "aware":
+            return
+        self.emit(
+            later(),
+            champion,
+            account,
+            "content_downloaded",
+            {"content_id": "guide-1", "content_type": "guide"},
+        )
+        self.emit(later(), champion, account, "webinar_registered", {"webinar_id": "w-1"})
+        self.emit(later(), champion, account, "webinar_attended", {"webinar_id": "w-1"})
+        for p in people[1:]:
+            self.emit(later(), p, account, "email_clicked", {"url": "https://trellis.example/x"})
+        if depth == "engaged":
+            return
+        for p in people[:2]:
+            self.emit(later(), p, account, "page_viewed", {"path": "/pricing"})
+        self.emit(
+            later(),
+            champion,
+            account,
+            "content_downloaded",
+            {"content_id": "cs-1", "content_type": "case_study"},
+        )
+        if depth == "mql":
+            return
+        self.emit(later(), champion, account, "demo_requested", {"notes": "wants a demo"})
+        self.emit(
+            later(8),
+            champion,
+            account,
+            "crm_owner_changed",
+            {"owner_id": f"rep-{n % 3}", "owner_email": f"rep{n % 3}@trellis.example"},
+        )
+        if depth == "sql":
+            return
+        self.emit(
+            later(), champion, account, "deal_created", {"deal_id": f"d-{n}", "amount": 24000}
+        )
+        if depth == "lost":
+            self.emit(later(200), champion, account, "deal_closed_lost", {"deal_id": f"d-{n}"})
+            return
+        self.emit(later(300), champion, account, "deal_closed_won", {"deal_id": f"d-{n}"})
+        self.emit(later(100), champion, account, "product_activated", {"plan": "team"})
+        for p in people:
+            self.emit(later(), p, account, "usage_milestone", {"milestone": "first_report"})
+        if depth == "churned":
+            self.emit(later(500), champion, account, "subscription_cancelled", {"reason": "budget"})
+        elif depth == "expansion":
+            self.emit(
+                later(300), champion, account, "seats_changed", {"seats": 40, "previous_seats": 20}
+            )
+        elif depth == "advocate":
+            self.emit(later(300), champion, account, "nps_submitted", {"score": 10})
+        else:
+            self.emit(
+                later(300), people[-1], account, "nps_submitted", {"score": rnd.choice((4, 7, 8))}
+            )
+
+
+def build_world(accounts: int, seed: int, start: datetime) -> list[dict[str, Any]]:
+    """Events of ``accounts`` accounts' journeys from ``start``, in time order."""
+    builder = WorldBuilder(seed, start)
+    for n in range(accounts):
+        builder.account(n)
+    return sorted(builder.events, key=lambda e: (e["time"], e["id"]))
