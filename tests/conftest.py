@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from trellis.broker import EmbeddedBroker, free_port
+from trellis.broker import BrokerError, EmbeddedBroker, free_port
 from trellis.db import create_engine
 from trellis.migrate import upgrade_async
 from trellis.settings import TrellisSettings
@@ -121,8 +121,14 @@ def _broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker
     import asyncio
 
     log_path = tmp_path_factory.mktemp("broker") / "tansu.log"
-    embedded = EmbeddedBroker("127.0.0.1", free_port(), log_path=log_path)
-    asyncio.run(embedded.start())
+    for attempt in range(3):  # parallel workers pick free ports too: one may win ours first
+        embedded = EmbeddedBroker("127.0.0.1", free_port(), log_path=log_path)
+        try:
+            asyncio.run(embedded.start())
+            break
+        except BrokerError:
+            if attempt == 2:
+                raise
     try:
         yield embedded
     finally:

@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -64,3 +65,17 @@ async def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, by
             await producer.send_and_wait(topic, value=value, key=key)
     finally:
         await producer.stop()
+
+
+@dataclass
+class StoredRecord:
+    """A consumed record as the handlers read it (``trellis.consumer.Record``), for feeding a
+    handler directly without a broker round trip."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+    key: bytes | None = None
+    timestamp: int = 0
+    headers: tuple[tuple[str, bytes], ...] = ()

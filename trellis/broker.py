@@ -7,6 +7,7 @@ transactions and no idempotent producer. Production runs Apache Kafka (see docke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -52,6 +53,28 @@ def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+def listener_owned_by(pid: int, port: int) -> bool | None:
+    """Whether process ``pid`` holds the socket listening on ``port`` (Linux ``/proc``); None
+    when that cannot be told. A broker that lost the race for its port to another one answers
+    metadata all the same, so answering alone proves nothing."""
+    inodes: set[str] = set()
+    try:
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(table) as rows:
+                for row in list(rows)[1:]:
+                    fields = row.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(f"socket:[{fields[9]}]")
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except (OSError, IndexError, ValueError):
+        return None
+    for fd in fds:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                return True
+    return False
 
 
 async def wait_for_metadata(bootstrap: str, deadline_s: float = 30.0) -> None:
@@ -125,6 +148,9 @@ class EmbeddedBroker:
             raise
         if self._process is None or self._process.poll() is not None:
             raise BrokerError("tansu exited while starting; see its log")
+        if listener_owned_by(self._process.pid, self.port) is False:
+            self.stop()
+            raise BrokerError(f"{self.bootstrap} was taken by another process while tansu started")
         log.info("embedded broker ready at %s (pid %d)", self.bootstrap, self._process.pid)
 
     def _spawn(self) -> None:

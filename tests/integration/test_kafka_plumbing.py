@@ -165,6 +165,20 @@ async def test_a_taken_port_is_reported_not_hidden(broker: EmbeddedBroker) -> No
         await EmbeddedBroker(broker.host, broker.port).start()
 
 
+def test_the_broker_process_is_told_apart_from_whoever_else_holds_its_port(
+    broker: EmbeddedBroker,
+) -> None:
+    """A broker that lost its port to another answers metadata through the winner; only the
+    listening socket's owner tells them apart (a parallel test run hit exactly this)."""
+    import os
+
+    from trellis.broker import listener_owned_by
+
+    assert broker.pid is not None
+    assert listener_owned_by(broker.pid, broker.port) is True
+    assert listener_owned_by(os.getpid(), broker.port) is False
+
+
 async def test_stopping_the_embedded_broker_ends_its_process(
     isolated_broker: EmbeddedBroker,
 ) -> None:
