@@ -18,6 +18,7 @@ class OutcomeStatus(StrEnum):
     FAILED = "failed"
     UNSUBSCRIBED = "unsubscribed"
     STOP = "stop"
+    START = "start"  # SMS START keyword: the phone's owner opts back in
 
 
 class TouchOutcome(WireModel):

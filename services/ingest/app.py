@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from services.ingest import cloudevents, native, segment
+from services.ingest import cloudevents, email_status, native, segment, sms, unsubscribe
+from services.ingest.observability import IngestMetrics, ObservabilityMiddleware, metrics_endpoint
 from services.ingest.pipeline import Pipeline
 from services.ingest.publisher import BrokerUnavailable, KafkaEventPublisher
 from services.ingest.ratelimit import TokenBucketLimiter
 from services.ingest.replay import DeliveredWebhooks
 from services.ingest.settings import IngestSettings
+from services.ingest.source_cache import CachedWriteKeys
 from services.ingest.sources import SqlAlchemySourceRepository
 from services.ingest.validation import InvalidEvents
 from trellis import __version__
@@ -22,6 +24,8 @@ from trellis.kafka import make_producer
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
+    metrics = IngestMetrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.resolved_database_url)
@@ -32,18 +36,34 @@ def create_app(settings: IngestSettings) -> FastAPI:
         app.state.limiter = TokenBucketLimiter()
         app.state.delivered_webhooks = DeliveredWebhooks()
         app.state.sources = SqlAlchemySourceRepository(engine)
+        app.state.write_keys = CachedWriteKeys(app.state.sources, settings.ingest_source_cache_s)
         publisher = KafkaEventPublisher(producer, settings.ingest_publish_timeout_s)
-        app.state.pipeline = Pipeline(settings, publisher)
+        app.state.pipeline = Pipeline(settings, publisher, metrics)
         try:
             yield
         finally:
+            await publisher.close()
             await producer.stop()
             await engine.dispose()
 
-    app = FastAPI(title="Trellis ingest", version=__version__, lifespan=lifespan)
+    # The body cap for every route, form-reading callbacks included (``read_raw`` enforces the
+    # same cap on the JSON routes, and again after gzip).
+    app = FastAPI(
+        title="Trellis ingest",
+        version=__version__,
+        lifespan=lifespan,
+        max_body_size=settings.ingest_max_body_bytes,
+    )
+    app.state.metrics = metrics
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    native.add_event_route(app)
     app.include_router(native.router)
     app.include_router(segment.router)
     app.include_router(cloudevents.router)
+    app.include_router(unsubscribe.router)
+    app.include_router(sms.router)
+    app.include_router(email_status.router)
 
     @app.exception_handler(BrokerUnavailable)
     async def _broker_down(_request: Request, exc: BrokerUnavailable) -> JSONResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Mapping
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.ingest.body import read_raw
 from services.ingest.ratelimit import enforce_rate_limit
+from services.ingest.source_cache import CachedWriteKeys
 from services.ingest.sources import Source, SourceKind, SourceNotFound, SqlAlchemySourceRepository
 
 UNAUTHORIZED = HTTPException(
@@ -32,6 +34,11 @@ def write_key_from(authorization: str | None) -> str | None:
     """The username of an HTTP Basic header (``base64("<key>:")``), or None."""
     if not authorization:
         return None
+    return _basic_username(authorization)
+
+
+@functools.lru_cache(maxsize=1024)  # an SDK sends the same header on every request
+def _basic_username(authorization: str) -> str | None:
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() != "basic" or not value:
         return None
@@ -57,7 +64,7 @@ def signature_valid(secrets: tuple[str, ...], headers: Mapping[str, str], body: 
     return False
 
 
-def get_sources(request: Request) -> SqlAlchemySourceRepository:
+async def get_sources(request: Request) -> SqlAlchemySourceRepository:
     repo: SqlAlchemySourceRepository = request.app.state.sources
     return repo
 
@@ -65,9 +72,13 @@ def get_sources(request: Request) -> SqlAlchemySourceRepository:
 SourcesDep = Annotated[SqlAlchemySourceRepository, Depends(get_sources)]
 
 
-async def sdk_source(request: Request, repo: SourcesDep) -> Source:
+async def sdk_source(request: Request) -> Source:
+    """The SDK source of a write key (cached per ``ingest_source_cache_s``), rate limited.
+
+    Also called directly by the hot ``POST /v1/events`` route (no dependency injection there)."""
     key = write_key_from(request.headers.get("authorization"))
-    source = None if key is None else await repo.by_write_key(key)
+    write_keys: CachedWriteKeys = request.app.state.write_keys
+    source = None if key is None else await write_keys.by_write_key(key)
     if source is None or source.kind is not SourceKind.SDK:
         raise UNAUTHORIZED
     if source.disabled:

@@ -6,10 +6,13 @@ A new credential is printed once; write keys are stored only as hashes.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
+import httpx
+import orjson
 import typer
 
 from services.ingest.settings import IngestSettings
@@ -94,3 +97,54 @@ def sources_disable(
 ) -> None:
     """Refuse a source's requests with 403 (or accept them again with --enable)."""
     typer.echo(_describe(_run(lambda repo: repo.disable(name, datetime.now(UTC), not enable))))
+
+
+def _properties(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values that parse as JSON (numbers, booleans, lists) keep their type."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint="--property")
+        try:
+            out[key] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def send_command(
+    event_type: Annotated[str, typer.Option("--type", help="Event type, e.g. page_viewed.")],
+    write_key: Annotated[
+        str, typer.Option(envvar="TRELLIS_WRITE_KEY", help="An SDK source's write key.")
+    ],
+    email: Annotated[str | None, typer.Option(help="Contact email.")] = None,
+    external_id: Annotated[str | None, typer.Option(help="Contact external id.")] = None,
+    account_domain: Annotated[str | None, typer.Option(help="Account domain.")] = None,
+    prop: Annotated[
+        list[str] | None, typer.Option("--property", "-p", help="key=value, repeatable.")
+    ] = None,
+    url: Annotated[str, typer.Option(help="Ingest base URL.")] = "http://127.0.0.1:8000",
+    source: Annotated[str, typer.Option(help="The event's source attribute.")] = "trellis-cli",
+) -> None:
+    """Post one event to ``/v1/events`` and print the response (to test your wiring)."""
+    event: dict[str, Any] = {
+        "id": f"cli-{uuid.uuid4().hex}",
+        "type": event_type,
+        "source": source,
+        "time": datetime.now(UTC).isoformat(),
+        "contact": {k: v for k, v in (("email", email), ("external_id", external_id)) if v},
+        "properties": _properties(prop or []),
+    }
+    if account_domain:
+        event["account"] = {"domain": account_domain}
+    try:
+        response = httpx.post(
+            f"{url.rstrip('/')}/v1/events", json=event, auth=(write_key, ""), timeout=30
+        )
+    except httpx.HTTPError as exc:
+        typer.secho(f"could not reach {url}: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{response.status_code} {response.text}")
+    if response.is_error:
+        raise typer.Exit(1)

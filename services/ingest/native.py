@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+import orjson
+from fastapi import APIRouter, FastAPI, Request, Response, status
 from pydantic import BaseModel, Field, ValidationError
 
 from schemas.events import EngagementEvent
-from services.ingest.auth import SdkSourceDep, WebhookSourceDep
+from services.ingest.auth import WebhookSourceDep, sdk_source
 from services.ingest.body import decode, parse_json, read_json
-from services.ingest.pipeline import PipelineDep, SettingsDep
+from services.ingest.direct import DirectRoute
+from services.ingest.pipeline import Pipeline, PipelineDep, SettingsDep
 from services.ingest.replay import DeliveredWebhooks
+from services.ingest.settings import IngestSettings
 from services.ingest.validation import InvalidEvents, Loc
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -59,14 +63,37 @@ def parse_events(raw: Any) -> tuple[list[EngagementEvent], list[Loc]]:
         raise InvalidEvents(errors, None) from None
 
 
-@router.post("/events", status_code=status.HTTP_202_ACCEPTED, openapi_extra=_DOC)
-async def post_events(
-    request: Request, _source: SdkSourceDep, pipeline: PipelineDep, settings: SettingsDep
-) -> Accepted:
+def accepted_response(accepted: Sequence[EngagementEvent]) -> Response:
+    """202 with the ``Accepted`` body, encoded once by orjson (no response-model round trip)."""
+    body = orjson.dumps({"accepted": len(accepted), "ids": [e.id for e in accepted]})
+    return Response(body, status.HTTP_202_ACCEPTED, media_type="application/json")
+
+
+async def post_events(request: Request) -> Response:
     """One event or ``{"events": [...]}``, authenticated by write key (HTTP Basic username)."""
+    # The hot path, served by a ``DirectRoute``: the same checks in the same order as the
+    # dependency-injected routes, called directly.
+    await sdk_source(request)
+    state = request.app.state
+    settings: IngestSettings = state.settings
+    pipeline: Pipeline = state.pipeline
     _, raw = await read_json(request, settings.ingest_max_body_bytes)
-    accepted = await pipeline.accept(*parse_events(raw))
-    return Accepted(accepted=len(accepted), ids=[e.id for e in accepted])
+    return accepted_response(await pipeline.accept(*parse_events(raw)))
+
+
+def add_event_route(app: FastAPI) -> None:
+    """``POST /v1/events`` on the app's own router, ahead of the included routers: the hottest
+    route is matched first and without the included-router indirection (measured)."""
+    app.router.add_api_route(
+        "/v1/events",
+        post_events,
+        methods=["POST"],
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=Accepted,
+        openapi_extra=_DOC,
+        tags=["events"],
+        route_class_override=DirectRoute,
+    )
 
 
 @router.post("/webhooks/{source_id}", status_code=status.HTTP_202_ACCEPTED)

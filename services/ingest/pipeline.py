@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
@@ -9,15 +10,23 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 
 from schemas.events import EngagementEvent
+from schemas.outcomes import TouchOutcome
+from services.ingest.observability import IngestMetrics
 from services.ingest.publisher import KafkaEventPublisher
 from services.ingest.settings import IngestSettings
 from services.ingest.validation import Loc, check_vocabulary
 
 
 class Pipeline:
-    def __init__(self, settings: IngestSettings, publisher: KafkaEventPublisher) -> None:
+    def __init__(
+        self, settings: IngestSettings, publisher: KafkaEventPublisher, metrics: IngestMetrics
+    ) -> None:
         self._settings = settings
         self._publisher = publisher
+        self._metrics = metrics
+        # Label lookups resolved once: ``labels()`` costs a lock and a dict build per call.
+        self._engagement_accepted = metrics.events_accepted.labels("engagement")
+        self._outcomes_accepted = metrics.events_accepted.labels("outcome")
 
     async def accept(
         self, events: Sequence[EngagementEvent], locs: Sequence[Loc]
@@ -28,14 +37,24 @@ class Pipeline:
                 status.HTTP_413_CONTENT_TOO_LARGE,
                 f"at most {self._settings.ingest_max_batch} events per request",
             )
-        checked = check_vocabulary(events, locs, self._settings.ingest_custom_event_types)
         now = datetime.now(UTC)
-        stamped = [e.model_copy(update={"received_at": now}) for e in checked]
+        stamped = check_vocabulary(events, locs, self._settings.ingest_custom_event_types, now)
+        started = time.perf_counter()
         await self._publisher.publish(stamped)
+        self._metrics.produce_seconds.observe(time.perf_counter() - started)
+        self._engagement_accepted.inc(len(stamped))
         return stamped
 
+    async def report(self, outcomes: Sequence[TouchOutcome]) -> None:
+        """Provider callbacks onto the outcomes topic, acknowledged before we answer."""
+        started = time.perf_counter()
+        await self._publisher.publish_outcomes(outcomes)
+        self._metrics.produce_seconds.observe(time.perf_counter() - started)
+        self._outcomes_accepted.inc(len(outcomes))
 
-def get_pipeline(request: Request) -> Pipeline:
+
+async def get_pipeline(request: Request) -> Pipeline:
+    # async on purpose: FastAPI runs sync dependencies in a thread pool (a hop per request).
     pipeline: Pipeline = request.app.state.pipeline
     return pipeline
 
@@ -43,7 +62,7 @@ def get_pipeline(request: Request) -> Pipeline:
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 
 
-def get_settings(request: Request) -> IngestSettings:
+async def get_settings(request: Request) -> IngestSettings:
     settings: IngestSettings = request.app.state.settings
     return settings
 

@@ -21,6 +21,7 @@ from services.ingest.auth import FORBIDDEN, UNAUTHORIZED, SourcesDep, write_key_
 from services.ingest.body import read_json
 from services.ingest.pipeline import PipelineDep, SettingsDep
 from services.ingest.ratelimit import enforce_rate_limit
+from services.ingest.source_cache import CachedWriteKeys
 from services.ingest.sources import Source, SourceKind
 from services.ingest.validation import InvalidEvents, Loc
 
@@ -126,7 +127,8 @@ async def _authenticate(request: Request, repo: SourcesDep, body: Any) -> Source
     key = write_key_from(request.headers.get("authorization"))
     if key is None and isinstance(body, dict) and isinstance(body.get("writeKey"), str):
         key = body["writeKey"]
-    source = None if not key else await repo.by_write_key(key)
+    write_keys: CachedWriteKeys = request.app.state.write_keys
+    source = None if not key else await write_keys.by_write_key(key)
     if source is None or source.kind is not SourceKind.SDK:
         raise UNAUTHORIZED
     if source.disabled:

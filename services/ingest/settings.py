@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 
 from trellis.settings import TrellisSettings
+
+# Same names (and so the same TRELLIS_* variables) as the notifier's: one secret signs, one checks.
+DEV_UNSUBSCRIBE_SECRET = "dev-unsubscribe-secret-change-me"  # noqa: S105 - refused outside dev
+DEV_SMS_AUTH_TOKEN = "dev-token"  # noqa: S105 - SMS callbacks are refused with it in prod
 
 
 class IngestSettings(TrellisSettings):
@@ -21,3 +25,30 @@ class IngestSettings(TrellisSettings):
             "Custom event types accepted besides the vocabulary (until the playbook declares them)."
         ),
     )
+    ingest_source_cache_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Cache write key lookups this long (0: every request asks the database).",
+    )
+    unsubscribe_secret: SecretStr = SecretStr(DEV_UNSUBSCRIBE_SECRET)
+    sms_auth_token: SecretStr = SecretStr(DEV_SMS_AUTH_TOKEN)
+    ingest_public_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL the SMS provider calls (behind a proxy); the Twilio signature covers it."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _real_secrets_outside_dev(self) -> IngestSettings:
+        if self.env == "prod" and self.unsubscribe_secret.get_secret_value() == (
+            DEV_UNSUBSCRIBE_SECRET
+        ):
+            raise ValueError("TRELLIS_UNSUBSCRIBE_SECRET must be set in prod")
+        return self
+
+    @property
+    def sms_callbacks_enabled(self) -> bool:
+        """Not in prod with the public dev token: anyone could sign a STOP or START for any
+        number (a forged opt-in). Ingest still starts; SMS callbacks answer 503 until set."""
+        return self.env != "prod" or self.sms_auth_token.get_secret_value() != DEV_SMS_AUTH_TOKEN

@@ -7,6 +7,7 @@ located by the event's index (``["body", "events", 3, "properties", "score"]``).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -33,9 +34,13 @@ class InvalidEvents(Exception):
 
 
 def check_vocabulary(
-    events: Sequence[EngagementEvent], locs: Sequence[Loc], custom_types: Collection[str]
+    events: Sequence[EngagementEvent],
+    locs: Sequence[Loc],
+    custom_types: Collection[str],
+    received_at: datetime | None = None,
 ) -> list[EngagementEvent]:
-    """Events with normalised properties, or ``InvalidEvents`` naming every bad field."""
+    """Events with normalised properties, stamped with ``received_at`` if given (one copy per
+    event), or ``InvalidEvents`` naming every bad field."""
     errors: list[dict[str, Any]] = []
     known: list[str] | None = None
     checked: list[EngagementEvent] = []
@@ -53,7 +58,10 @@ def check_vocabulary(
                     {"loc": [*loc, "properties", *field], "msg": err["msg"], "type": err["type"]}
                 )
             continue
-        checked.append(event.model_copy(update={"properties": props}))
+        update: dict[str, Any] = {"properties": props}
+        if received_at is not None:
+            update["received_at"] = received_at
+        checked.append(event.model_copy(update=update))
     if errors:
         raise InvalidEvents(errors, known)
     return checked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -52,16 +53,20 @@ async def arrived(
     wanted = set(ids)
     needed = wanted if until is None else set(until)
 
+    def ids_of(records: list[Any]) -> Iterable[tuple[str, Any]]:
+        for r in records:  # the shared topic also holds other tests' poison messages
+            with contextlib.suppress(orjson.JSONDecodeError, TypeError, KeyError):
+                yield orjson.loads(r.value)["id"], r
+
     def found(records: list[Any]) -> bool:
-        return needed <= {orjson.loads(r.value)["id"] for r in records}
+        return needed <= {event_id for event_id, _ in ids_of(records)}
 
     records = await read_topic(bootstrap, ENGAGEMENT, found)
-    out = {}
-    for r in records:
-        event = orjson.loads(r.value)
-        if event["id"] in wanted:
-            out[event["id"]] = {**event, "_key": r.key.decode()}
-    return out
+    return {
+        event_id: {**orjson.loads(r.value), "_key": r.key.decode()}
+        for event_id, r in ids_of(records)
+        if event_id in wanted
+    }
 
 
 def sample_event(event_type: str = "demo_requested", **overrides: Any) -> dict[str, Any]:

@@ -1,0 +1,82 @@
+"""``POST /v1/email/status``: a simple JSON delivery callback from an email provider (or relay),
+authenticated by a source write key, translated into an outcome on ``trellis.outcomes.v1``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from fastapi import APIRouter, Request, status
+from pydantic import Field, ValidationError
+
+from schemas.base import AwareDatetime, WireModel
+from schemas.commands import Channel
+from schemas.outcomes import OutcomeStatus, TouchOutcome
+from services.ingest.auth import SdkSourceDep
+from services.ingest.body import read_json
+from services.ingest.native import Accepted
+from services.ingest.pipeline import PipelineDep, SettingsDep
+from services.ingest.validation import InvalidEvents
+
+router = APIRouter(prefix="/v1/email", tags=["callbacks"])
+
+
+class EmailStatus(StrEnum):
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    FAILED = "failed"
+
+
+class EmailStatusCallback(WireModel):
+    id: str | None = Field(default=None, min_length=1, max_length=200)
+    contact_id: str = Field(min_length=1, max_length=200)
+    touch_id: str | None = Field(default=None, max_length=200)
+    status: EmailStatus
+    provider_id: str | None = Field(default=None, max_length=200)
+    detail: str | None = Field(default=None, max_length=2000)
+    occurred_at: AwareDatetime | None = None
+
+    def to_outcome(self, now: datetime) -> TouchOutcome:
+        stable = self.id or f"email-status:{self.provider_id or self.touch_id}:{self.status}"
+        return TouchOutcome(
+            id=stable,
+            touch_id=self.touch_id,
+            contact_id=self.contact_id,
+            channel=Channel.EMAIL,
+            status=OutcomeStatus(self.status.value),
+            retryable=False,
+            provider_id=self.provider_id,
+            detail=self.detail,
+            occurred_at=self.occurred_at or now,
+        )
+
+
+@router.post("/status", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+async def email_status(
+    request: Request, _source: SdkSourceDep, pipeline: PipelineDep, settings: SettingsDep
+) -> Accepted:
+    """One callback; ``id`` (else provider id + status) is the dedup key downstream."""
+    _, raw = await read_json(request, settings.ingest_max_body_bytes)
+    try:
+        callback = EmailStatusCallback.model_validate(raw)
+    except ValidationError as exc:
+        errors = [
+            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_context=False, include_input=False)
+        ]
+        raise InvalidEvents(errors, None) from None
+    if callback.id is None and callback.provider_id is None and callback.touch_id is None:
+        raise InvalidEvents(
+            [
+                {
+                    "loc": ["body", "id"],
+                    "msg": "id, provider_id or touch_id is required",
+                    "type": "missing",
+                }
+            ],
+            None,
+        )
+    outcome = callback.to_outcome(datetime.now(UTC))
+    await pipeline.report([outcome])
+    return Accepted(accepted=1, ids=[outcome.id])
