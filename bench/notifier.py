@@ -10,67 +10,43 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl
 
 import httpx
 import uvicorn
 from aiosmtpd.controller import Controller
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from bench.common import Figure
+from bench.notifier_servers import Counting, sms_app
 from schemas.commands import Channel, DispatchTouch
 from schemas.outcomes import TouchOutcome
 from services.notifier.channels.base import ChannelSender
 from services.notifier.channels.email import SmtpConfig, SmtpEmailSender
 from services.notifier.channels.sms import SmsConfig, TwilioSmsSender
+from services.notifier.channels.smtp_pool import SmtpConnectionPool
 from services.notifier.dispatch import Dispatcher, RateLimiter
 from services.notifier.rate_limit import SqlRateLimiter
 from services.notifier.render import JinjaRenderer
 from services.notifier.unsubscribe import UnsubscribeSigner
-from trellis.broker import free_port
+from trellis.broker import free_port, port_in_use
 from trellis.db import create_engine
 from trellis.migrate import upgrade_async
 
 SID = "AC" + "0" * 32
-
-
-class Counting:
-    def __init__(self) -> None:
-        self.seen: Counter[str] = Counter()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        for line in envelope.content.split(b"\r\n"):
-            if line.startswith(b"X-Trellis-Touch-Id:"):
-                self.seen[line.split(b":", 1)[1].strip().decode()] += 1
-                break
-        return "250 OK"
+Counts = dict[str, dict[str, int]]
+Servers = tuple[int, int, Callable[[], Awaitable[Counts]]]
 
 
 class NullPublisher:
     async def publish(self, outcomes: Sequence[TouchOutcome]) -> None:
         return None
-
-
-def sms_app(counter: Counting) -> Starlette:
-    async def messages(request: Request) -> JSONResponse:
-        form = dict(parse_qsl((await request.body()).decode()))
-        counter.seen[form["Body"]] += 1
-        return JSONResponse({"sid": "SM" + uuid.uuid4().hex}, status_code=201)
-
-    return Starlette(
-        routes=[Route("/2010-04-01/Accounts/{sid}/Messages.json", messages, methods=["POST"])]
-    )
 
 
 def touches(channel: Channel, n: int) -> list[tuple[DispatchTouch, int]]:
@@ -104,7 +80,8 @@ async def measure(
     return len(commands) / (time.perf_counter() - start)
 
 
-async def main(messages: int, limit: float, repeats: int, concurrency: int) -> None:
+@contextlib.asynccontextmanager
+async def servers_in_process() -> AsyncIterator[Servers]:
     smtp, sms = Counting(), Counting()
     smtp_port, http_port = free_port(), free_port()
     controller = Controller(smtp, hostname="127.0.0.1", port=smtp_port)
@@ -118,16 +95,82 @@ async def main(messages: int, limit: float, repeats: int, concurrency: int) -> N
         if task.done() or time.monotonic() > deadline:
             raise RuntimeError("local SMS endpoint did not start")
         await asyncio.sleep(0.02)
+
+    async def counts() -> Counts:
+        return {"smtp": dict(smtp.seen), "sms": dict(sms.seen)}
+
+    try:
+        yield smtp_port, http_port, counts
+    finally:
+        server.should_exit = True
+        await task
+        controller.stop()
+
+
+@contextlib.asynccontextmanager
+async def servers_in_a_process() -> AsyncIterator[Servers]:
+    smtp_port, http_port = free_port(), free_port()
+    argv = [sys.executable, "-m", "bench.notifier_servers", str(smtp_port), str(http_port)]
+    proc = await asyncio.create_subprocess_exec(*argv)
+    deadline = time.monotonic() + 15
+    while not (port_in_use("127.0.0.1", smtp_port) and port_in_use("127.0.0.1", http_port)):
+        if proc.returncode is not None or time.monotonic() > deadline:
+            raise RuntimeError("bench servers did not start")
+        await asyncio.sleep(0.05)
+
+    async def counts() -> Counts:
+        async with httpx.AsyncClient() as http:
+            reply = (await http.get(f"http://127.0.0.1:{http_port}/counts")).json()
+        return {k: dict(v) for k, v in reply.items()}
+
+    try:
+        yield smtp_port, http_port, counts
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
+
+
+async def main(
+    messages: int,
+    limit: float,
+    repeats: int,
+    concurrency: int,
+    pool_size: int,
+    in_process: bool,
+) -> None:
+    servers = servers_in_process() if in_process else servers_in_a_process()
+    async with servers as (smtp_port, http_port, counts):
+        await run_all(smtp_port, http_port, messages, limit, repeats, concurrency, pool_size)
+        seen = await counts()
+    dupes = sum(1 for c in (*seen["smtp"].values(), *seen["sms"].values()) if c > 1)
+    print(
+        f"messages received: smtp {sum(seen['smtp'].values()):,} "
+        f"sms {sum(seen['sms'].values()):,}; touch ids received more than once: {dupes}"
+    )
+
+
+async def run_all(
+    smtp_port: int,
+    http_port: int,
+    messages: int,
+    limit: float,
+    repeats: int,
+    concurrency: int,
+    pool_size: int,
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         await upgrade_async(url)
         engine = create_engine(url)
         try:
-            async with httpx.AsyncClient() as http:
+            smtp_config = SmtpConfig("127.0.0.1", smtp_port, "bench@trellis.test")
+            pool = SmtpConnectionPool(smtp_config, pool_size) if pool_size else None
+            async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as http:
                 senders: dict[Channel, ChannelSender] = {
                     Channel.EMAIL: SmtpEmailSender(
-                        SmtpConfig("127.0.0.1", smtp_port, "bench@trellis.test"),
+                        smtp_config,
                         UnsubscribeSigner(b"bench", "https://t.test/u"),
+                        pool=pool,
                     ),
                     Channel.SMS: TwilioSmsSender(
                         SmsConfig(f"http://127.0.0.1:{http_port}", SID, "t", "+15550000000"), http
@@ -160,15 +203,9 @@ async def main(messages: int, limit: float, repeats: int, concurrency: int) -> N
                     figure = Figure(f"{name}: limited to {limit:,.0f}/s", "msg/s", lim)
                     print(f"{figure.line()}  = {figure.median / limit:.1%} of the limit")
         finally:
+            if pool is not None:
+                await pool.aclose()
             await engine.dispose()
-    server.should_exit = True
-    await task
-    controller.stop()
-    dupes = sum(1 for c in (*smtp.seen.values(), *sms.seen.values()) if c > 1)
-    print(
-        f"messages received: smtp {sum(smtp.seen.values()):,} sms {sum(sms.seen.values()):,}; "
-        f"touch ids received more than once: {dupes}"
-    )
 
 
 def cli(argv: Sequence[str] | None = None) -> None:
@@ -177,5 +214,22 @@ def cli(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--limit", type=float, default=200.0, help="provider limit, msg/s")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--smtp-pool", type=int, default=8, help="reused SMTP connections (0: one per message)"
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the SMTP/SMS servers in this process (they then share its CPU)",
+    )
     args = parser.parse_args(argv)
-    asyncio.run(main(args.messages, args.limit, args.repeats, args.concurrency))
+    asyncio.run(
+        main(
+            args.messages,
+            args.limit,
+            args.repeats,
+            args.concurrency,
+            args.smtp_pool,
+            args.in_process,
+        )
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,7 +44,6 @@ from services.notifier.retry import RetryPolicy, Sleep, send_with_retries
 log = logging.getLogger(__name__)
 
 UNKNOWN_AFTER_CRASH = "unknown: found 'sending' on redelivery (crash mid-send); not resent"
-RETRYABLE, PERMANENT = "retryable: ", "permanent: "
 
 
 class OutcomePublisher(Protocol):
@@ -52,6 +52,10 @@ class OutcomePublisher(Protocol):
 
 class RateLimiter(Protocol):
     async def wait(self) -> None: ...
+
+    async def reserve_many(self, n: int) -> list[float]: ...
+
+    async def wait_until(self, slot: float) -> None: ...
 
 
 class KafkaOutcomePublisher:
@@ -96,12 +100,17 @@ class Dispatcher:
                     )
         outcomes = [_from_row(c, seen[c.touch_id], now) for c, _ in unique if c.touch_id in seen]
         fresh = [c for c, _ in unique if c.touch_id in claimed]
+        slots = await self._reserve_slots(fresh)
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(touch: DispatchTouch) -> tuple[DispatchTouch, SendResult, int]:
             async with gate:
                 result, attempts = await send_with_retries(
-                    lambda: self._send(touch), self.retry, touch.decided_at, self.clock, self.sleep
+                    lambda: self._send(touch, slots.get(touch.channel)),
+                    self.retry,
+                    touch.decided_at,
+                    self.clock,
+                    self.sleep,
                 )
                 return touch, result, attempts
 
@@ -113,7 +122,15 @@ class Dispatcher:
         outcomes.extend(_from_row(touch, row, done) for touch, row, _ in final)
         await self.publisher.publish(outcomes)
 
-    async def _send(self, touch: DispatchTouch) -> SendResult:
+    async def _reserve_slots(self, fresh: Sequence[DispatchTouch]) -> dict[Channel, deque[float]]:
+        """The batch's share of each provider budget, claimed in one transaction per provider."""
+        wanted = Counter(t.channel for t in fresh if t.channel in self.limits)
+        return {
+            channel: deque(await self.limits[channel].reserve_many(n))
+            for channel, n in wanted.items()
+        }
+
+    async def _send(self, touch: DispatchTouch, slots: deque[float] | None = None) -> SendResult:
         sender = self.senders.get(touch.channel)
         if sender is None:
             return Failed(retryable=False, detail=f"no sender configured for {touch.channel}")
@@ -122,8 +139,11 @@ class Dispatcher:
         except RenderError as exc:
             return Failed(retryable=False, detail=f"render: {exc}")
         limiter = self.limits.get(touch.channel)
-        if limiter is not None:
-            await limiter.wait()  # back-pressure: the batch waits for the shared budget
+        if limiter is not None:  # back-pressure: the batch waits for the shared budget
+            if slots:
+                await limiter.wait_until(slots.popleft())
+            else:  # a retry, beyond the slots claimed for the batch
+                await limiter.wait()
         try:
             return await sender.send(touch, message)
         except Exception as exc:  # an adapter bug must not turn into a resend on batch retry
@@ -136,8 +156,7 @@ def _to_row(touch_id: str, result: SendResult) -> LedgerRow:
         case Sent(provider_id):
             return LedgerRow(touch_id, "sent", provider_id, None)
         case Failed(retryable, detail):
-            prefix = RETRYABLE if retryable else PERMANENT
-            return LedgerRow(touch_id, "failed", None, (prefix + detail)[:2000])
+            return LedgerRow(touch_id, "failed", None, detail[:2000], retryable)
         case _:
             assert_never(result)
 
@@ -150,7 +169,7 @@ def _from_row(touch: DispatchTouch, row: LedgerRow, at: datetime) -> TouchOutcom
         contact_id=touch.contact_id,
         channel=touch.channel,
         status=status,
-        retryable=bool(row.error and row.error.startswith(RETRYABLE)),
+        retryable=row.status == "failed" and row.retryable,
         provider_id=row.provider_id,
         detail=row.error[:2000] if row.error else None,
         occurred_at=at,

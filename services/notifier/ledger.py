@@ -21,6 +21,8 @@ class LedgerRow:
     status: str
     provider_id: str | None
     error: str | None
+    retryable: bool = False
+    """Only for ``failed``: the provider certainly did not accept the message."""
 
 
 async def claim_for_sending(
@@ -68,9 +70,13 @@ async def load_rows(conn: AsyncConnection, touch_ids: Sequence[str]) -> dict[str
             send_ledger.c.status,
             send_ledger.c.provider_id,
             send_ledger.c.error,
+            send_ledger.c.retryable,
         ).where(send_ledger.c.touch_id.in_(list(touch_ids)))
     )
-    return {r.touch_id: LedgerRow(r.touch_id, r.status, r.provider_id, r.error) for r in result}
+    return {
+        r.touch_id: LedgerRow(r.touch_id, r.status, r.provider_id, r.error, r.retryable)
+        for r in result
+    }
 
 
 async def record_result(
@@ -108,6 +114,7 @@ async def record_results(
             status=bindparam("b_status"),
             provider_id=bindparam("b_provider_id"),
             error=bindparam("b_error"),
+            retryable=bindparam("b_retryable"),
             attempts=bindparam("b_attempts"),
             updated_at=now,
         )
@@ -118,6 +125,7 @@ async def record_results(
             "b_status": r.status,
             "b_provider_id": r.provider_id,
             "b_error": r.error,
+            "b_retryable": r.retryable,
             "b_attempts": attempts,
         }
         for r, attempts in rows

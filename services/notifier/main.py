@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.commands import Channel, DispatchTouch
 from schemas.topics import TOUCHES
+from services.notifier.channels.smtp_pool import SmtpConnectionPool
 from services.notifier.dispatch import Dispatcher, KafkaOutcomePublisher, RateLimiter
 from services.notifier.rate_limit import SqlRateLimiter
 from services.notifier.render import JinjaRenderer
 from services.notifier.retry import RetryPolicy
-from services.notifier.senders import build_senders
+from services.notifier.senders import build_senders, smtp_config
 from services.notifier.settings import NotifierSettings
 from trellis.consumer import BatchHandler, LoopPolicy, Record, Rejected
 from trellis.runtime import run_consumer
@@ -56,14 +57,18 @@ async def on_touches(records: Sequence[Record], dispatcher: Dispatcher) -> list[
 
 
 async def run(settings: NotifierSettings, stop: asyncio.Event | None = None) -> None:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as http:
-        senders = build_senders(settings, http)
+    renderer = JinjaRenderer(settings.load_templates())  # a broken template stops start-up
+    async with (
+        httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as http,
+        SmtpConnectionPool(smtp_config(settings), settings.smtp_pool_size) as smtp_pool,
+    ):
+        senders = build_senders(settings, http, smtp_pool)
 
         async def make_handler(engine: AsyncEngine, producer: AIOKafkaProducer) -> BatchHandler:
             dispatcher = Dispatcher(
                 engine=engine,
                 senders=senders,
-                renderer=JinjaRenderer(),
+                renderer=renderer,
                 publisher=KafkaOutcomePublisher(producer),
                 clock=utc_now,
                 concurrency=settings.notifier_concurrency,

@@ -1,8 +1,9 @@
 """Provider rate limits shared by every notifier instance: a GCRA budget row in the database.
 
 Each reservation is one atomic ``UPDATE ... RETURNING`` (no lock held while waiting): it moves the
-provider's theoretical arrival time (``tat``) forward by one slot and hands back when this send may
-go; the caller sleeps until then (back-pressure, never a drop). Instances on several machines
+provider's theoretical arrival time (``tat``) forward by one slot, or by ``n`` slots for a whole
+batch, and hands back when each send may go; the caller sleeps until then (back-pressure, never
+a drop). Instances on several machines
 share one budget as long as their clocks are NTP-synchronised.
 """
 
@@ -35,6 +36,12 @@ class SqlRateLimiter:
 
     async def reserve(self) -> float:
         """Reserve the next send slot; return its wall-clock time (epoch seconds)."""
+        return (await self.reserve_many(1))[0]
+
+    async def reserve_many(self, n: int) -> list[float]:
+        """Reserve ``n`` consecutive slots in one transaction; their wall-clock times."""
+        if n < 1:
+            return []
         interval = 1.0 / self.rate_per_s
         now = self.wall()
         floor = now - (self.burst - 1) * interval
@@ -45,12 +52,13 @@ class SqlRateLimiter:
                 update(rate_budget)
                 .where(rate_budget.c.provider == self.provider)
                 .values(
-                    tat=case((rate_budget.c.tat > floor, rate_budget.c.tat), else_=floor) + interval
+                    tat=case((rate_budget.c.tat > floor, rate_budget.c.tat), else_=floor)
+                    + n * interval
                 )
                 .returning(rate_budget.c.tat)
             )
             tat = float(result.scalar_one())
-        return tat - interval
+        return [tat - (n - i) * interval for i in range(n)]
 
     async def _ensure_row(self, tat: float) -> None:
         # Committed before any reservation: a concurrent reservation must see the row.
@@ -68,7 +76,10 @@ class SqlRateLimiter:
 
     async def wait(self) -> None:
         """Block until this instance may make one more provider call."""
-        slot = await self.reserve()
+        await self.wait_until(await self.reserve())
+
+    async def wait_until(self, slot: float) -> None:
+        """Block until a slot reserved earlier (``reserve_many``) comes."""
         delay = slot - self.wall()
         if delay > 0:
             await self.sleep(delay)

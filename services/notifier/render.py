@@ -1,4 +1,9 @@
-"""Templates by id, rendered in a Jinja2 sandbox (HTML autoescaped, undefined names refused)."""
+"""Templates by id, rendered in a Jinja2 sandbox (HTML autoescaped, undefined names refused).
+
+The sandbox is immutable (a template cannot change its variables) and bounds ``*`` and ``**``
+(``{{ 'x' * 10**10 }}`` or ``{{ 9**9**9 }}`` would otherwise exhaust the notifier's memory or
+CPU). Any failure while rendering is a ``RenderError``: a permanent failure of that one touch.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Template as JinjaTemplate
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from schemas.commands import DispatchTouch
-
-
-@dataclass(frozen=True)
-class Template:
-    subject: str
-    text: str
-    html: str
+from services.notifier.template_files import (
+    DEFAULT_TEMPLATES_DIR,
+    VARIABLES,
+    Template,
+    load_templates,
+)
 
 
 @dataclass(frozen=True)
@@ -30,48 +37,89 @@ class RenderError(Exception):
     """The template is unknown or cannot be rendered with the variables: a permanent failure."""
 
 
-BUILTIN_TEMPLATES: Mapping[str, Template] = {
-    "generic": Template(
-        subject="{{ subject }}",
-        text="{{ body }}",
-        html="<p>{{ body }}</p>",
-    ),
-    "rep_reminder": Template(
-        subject="{{ action | default('Follow up') }}: {{ contact_name | default(contact_id) }}",
-        text="{{ reason | default('') }}\n\n{{ details | default('') }}",
-        html="<p>{{ reason | default('') }}</p><p>{{ details | default('') }}</p>",
-    ),
-}
+MAX_REPEAT = 100_000  # characters or items a template may build with ``*``
+MAX_POWER_BITS = 10_000  # size of an integer a template may build with ``**``
+
+
+class BoundedSandbox(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        ints = isinstance(left, int) and isinstance(right, int)
+        if operator == "**" and ints and right > 0:
+            if max(abs(left), 2).bit_length() * right > MAX_POWER_BITS:
+                raise SecurityError(f"power over {MAX_POWER_BITS} bits")
+        elif operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
+                if sized and len(seq) * n > MAX_REPEAT:
+                    raise SecurityError(f"repetition over {MAX_REPEAT} items")
+        return super().call_binop(context, operator, left, right)
+
+
+def template_context(touch: DispatchTouch) -> dict[str, Any]:
+    """Every declared variable (see ``template_files.VARIABLES``) present, empty when unknown:
+    a template that passed the check never fails a send over a missing name."""
+    given = {k: v for k, v in touch.variables.items() if v is not None}
+    context: dict[str, Any] = {"evidence": [], "talking_points": []}
+    for name, attrs in VARIABLES.items():
+        value = given.get(name, context.get(name, ""))
+        if attrs:
+            fields = value if isinstance(value, Mapping) else {}
+            value = {a: fields.get(a) or "" for a in attrs}
+        context[name] = value
+    person = context["contact"]
+    person["name"] = person["name"] or f"{person['first_name']} {person['last_name']}".strip()
+    person["first_name"] = person["first_name"] or "there"
+    if touch.channel.value in ("email", "sms"):
+        person["email" if touch.channel.value == "email" else "phone"] = touch.to
+    return context | {
+        "touch_id": touch.touch_id,
+        "contact_id": touch.contact_id,
+        "account_id": touch.account_id or "",
+        "stage": touch.stage,
+        "to": touch.to,
+    }
 
 
 class JinjaRenderer:
-    def __init__(self, templates: Mapping[str, Template] = BUILTIN_TEMPLATES) -> None:
-        self._templates = templates
-        self._text = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-        self._html = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+    def __init__(self, templates: Mapping[str, Template] | None = None) -> None:
+        self._templates = (
+            load_templates(DEFAULT_TEMPLATES_DIR) if templates is None else dict(templates)
+        )
+        self._text = BoundedSandbox(undefined=StrictUndefined, autoescape=False)
+        self._html = BoundedSandbox(undefined=StrictUndefined, autoescape=True)
+        self._compiled: dict[str, tuple[JinjaTemplate, JinjaTemplate, JinjaTemplate]] = {}
 
     def render_touch(self, touch: DispatchTouch) -> RenderedMessage:
-        """Render with the touch's own fields available next to its variables."""
-        context = {
-            "touch_id": touch.touch_id,
-            "contact_id": touch.contact_id,
-            "account_id": touch.account_id,
-            "stage": touch.stage,
-            "to": touch.to,
-        }
-        return self.render(touch.template_id, context | touch.variables)
+        """Render with every declared variable present (see ``template_context``)."""
+        return self.render(touch.template_id, template_context(touch))
+
+    def _compile(
+        self, template_id: str, template: Template
+    ) -> tuple[JinjaTemplate, JinjaTemplate, JinjaTemplate]:
+        """Each template is compiled once (compiling costs far more than rendering)."""
+        compiled = self._compiled.get(template_id)
+        if compiled is None:
+            compiled = (
+                self._text.from_string(template.subject),
+                self._text.from_string(template.text),
+                self._html.from_string(template.html),
+            )
+            self._compiled[template_id] = compiled
+        return compiled
 
     def render(self, template_id: str, variables: Mapping[str, Any]) -> RenderedMessage:
         template = self._templates.get(template_id)
         if template is None:
             raise RenderError(f"unknown template {template_id!r}")
         try:
+            subject, text, html = self._compile(template_id, template)
             return RenderedMessage(
-                subject=" ".join(
-                    self._text.from_string(template.subject).render(variables).split()
-                ),
-                text=self._text.from_string(template.text).render(variables),
-                html=self._html.from_string(template.html).render(variables),
+                subject=" ".join(subject.render(variables).split()),
+                text=text.render(variables),
+                html=html.render(variables),
             )
-        except TemplateError as exc:
+        except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            # e.g. ``{{ 1/0 }}``: raised from a template, not from our code; permanent for it
             raise RenderError(f"template {template_id!r}: {exc}") from exc

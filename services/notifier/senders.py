@@ -8,7 +8,7 @@ import httpx
 
 from schemas.commands import Channel, DispatchTouch
 from services.notifier.channels.base import ChannelSender, SendResult
-from services.notifier.channels.email import SmtpConfig, SmtpEmailSender
+from services.notifier.channels.email import SmtpConfig, SmtpEmailSender, SmtpSend
 from services.notifier.channels.rep_reminders import (
     EmailReminderSender,
     SlackReminderSender,
@@ -48,8 +48,10 @@ def smtp_config(settings: NotifierSettings) -> SmtpConfig:
 
 
 def build_senders(
-    settings: NotifierSettings, http: httpx.AsyncClient
+    settings: NotifierSettings, http: httpx.AsyncClient, smtp_pool: SmtpSend | None = None
 ) -> dict[Channel, ChannelSender]:
+    """``smtp_pool`` (a ``SmtpConnectionPool``) carries marketing email over reused connections;
+    without it, each email opens its own connection."""
     smtp = smtp_config(settings)
     signer = UnsubscribeSigner(
         secret=settings.unsubscribe_secret.get_secret_value().encode(),
@@ -62,6 +64,7 @@ def build_senders(
         auth_token=settings.sms_auth_token.get_secret_value(),
         sender=settings.sms_from,
         status_callback=settings.sms_status_callback,
+        status_secret=settings.unsubscribe_secret.get_secret_value().encode(),
     )
     reps: dict[str, ChannelSender] = {"email": EmailReminderSender(smtp)}
     if settings.slack_webhook_url:
@@ -71,7 +74,7 @@ def build_senders(
         reps["webhook"] = WebhookReminderSender(settings.rep_webhook_url, secret, http)
     router = RepReminderRouter(reps, settings.rep_reminder_via)
     return {
-        Channel.EMAIL: SmtpEmailSender(smtp, signer),
+        Channel.EMAIL: SmtpEmailSender(smtp, signer, pool=smtp_pool),
         Channel.SMS: TwilioSmsSender(sms, http),
         Channel.REP_CALL_REMINDER: router,
         Channel.REP_EMAIL_REMINDER: router,

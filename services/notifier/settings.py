@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
+from services.notifier.template_files import (
+    DEFAULT_TEMPLATES_DIR,
+    Template,
+    TemplateFileError,
+    load_templates,
+    template_problems,
+)
 from trellis.settings import TrellisSettings
 
 DEV_UNSUBSCRIBE_SECRET = "dev-unsubscribe-secret-change-me"  # noqa: S105 - refused outside dev
@@ -32,6 +40,9 @@ class NotifierSettings(TrellisSettings):
     smtp_use_tls: bool = False
     smtp_start_tls: bool | None = None
     smtp_validate_certs: bool = True
+    smtp_pool_size: int = Field(
+        default=8, ge=1, le=256, description="Open SMTP connections reused across messages."
+    )
     mail_from: str = "Trellis <nurture@trellis.localhost>"
 
     unsubscribe_base_url: str = "http://127.0.0.1:8000/v1/unsubscribe"
@@ -44,10 +55,29 @@ class NotifierSettings(TrellisSettings):
     sms_from: str = "+15550000000"
     sms_status_callback: str | None = None
 
+    dev_smtp_port: int = Field(
+        default=1025, ge=1, le=65535, description="`trellis dev`: the local SMTP catcher's port."
+    )
+    dev_sms_port: int = Field(
+        default=8025, ge=1, le=65535, description="`trellis dev`: the local SMS sink's port."
+    )
+
     rep_reminder_via: Literal["email", "slack", "webhook"] = "email"
     slack_webhook_url: str | None = None
     rep_webhook_url: str | None = None
     rep_webhook_secret: SecretStr | None = None
+    templates_dir: Path | None = Field(
+        default=None,
+        description="Message templates (<dir>/<group>/<name>.txt); shipped ones if unset.",
+    )
+
+    def load_templates(self) -> dict[str, Template]:
+        """All templates, checked: a broken one stops start-up instead of failing sends."""
+        templates = load_templates(self.templates_dir or DEFAULT_TEMPLATES_DIR)
+        problems = [p for tid, t in templates.items() for p in template_problems(tid, t)]
+        if problems:
+            raise TemplateFileError("invalid templates:\n  " + "\n  ".join(problems))
+        return templates
 
     @model_validator(mode="after")
     def _real_secrets_outside_dev(self) -> NotifierSettings:

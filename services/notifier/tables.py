@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, Integer, String, Table, Text, false
 
 from trellis.db import UtcDateTime, metadata
 
@@ -17,6 +17,14 @@ send_ledger = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("provider_id", String(200)),
     Column("error", Text),
+    Column(
+        "retryable",
+        Boolean,
+        nullable=False,
+        default=False,
+        server_default=false(),
+        comment="a failure the provider certainly did not accept (safe to retry)",
+    ),
     Column("topic_offset", BigInteger),
     Column("created_at", TZ, nullable=False),
     Column("updated_at", TZ, nullable=False),

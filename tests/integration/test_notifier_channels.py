@@ -13,6 +13,7 @@ from icalendar import Calendar
 from standardwebhooks import Webhook
 
 from schemas.commands import Channel, DispatchTouch
+from services.ingest.callback_tokens import check, split_status, status_signer
 from services.notifier.channels.base import Failed, Sent
 from services.notifier.channels.email import SmtpConfig, SmtpEmailSender
 from services.notifier.channels.rep_reminders import (
@@ -115,7 +116,7 @@ async def test_call_reminder_email_carries_an_icalendar_request() -> None:
         touch_id="t-call",
         template_id="rep_reminder",
         marketing=False,
-        variables={"reason": "Demo requested", "call_at": call_at, "contact_name": "Ana"},
+        variables={"reason": "Demo requested", "call_at": call_at, "contact": {"name": "Ana"}},
     )
     config = SmtpConfig(host="127.0.0.1", port=0, sender="reminders@trellis.test")
     async with smtp_server() as (catcher, port):
@@ -146,19 +147,23 @@ async def test_call_reminder_email_carries_an_icalendar_request() -> None:
 )
 async def test_sms_maps_provider_answers(to: str, outcome: str) -> None:
     async with http_server() as sink, httpx.AsyncClient() as client:
-        config = SmsConfig(sink.base_url, SID, TOKEN, "+15559990000", "https://t.test/cb")
+        config = SmsConfig(sink.base_url, SID, TOKEN, "+15559990000", "https://t.test/cb", b"k")
         t = touch(Channel.SMS, to=to)
         result = await TwilioSmsSender(config, client).send(t, RENDER.render_touch(t))
     if outcome == "sent":
         assert isinstance(result, Sent) and result.provider_id.startswith("SM")
-        assert sink.sms == [
-            {
-                "To": to,
-                "From": "+15559990000",
-                "Body": "Hello <Ana> & team",
-                "StatusCallback": "https://t.test/cb",
-            }
-        ]
+        [sms] = sink.sms
+        callback = sms.pop("StatusCallback")
+        assert sms == {"To": to, "From": "+15559990000", "Body": "Hello <Ana> & team"}
+        base, _, token = callback.partition("?token=")
+        assert base == "https://t.test/cb"
+        # ingest's check accepts it and reads back which touch the status is about
+        checked = check(status_signer(b"k"), token, datetime.now(UTC))
+        assert checked.value is not None and split_status(checked.value) == (
+            t.contact_id,
+            t.touch_id,
+        )
+        assert check(status_signer(b"other"), token, datetime.now(UTC)).value is None
     else:
         assert isinstance(result, Failed)
         assert result.retryable is (outcome == "retryable")

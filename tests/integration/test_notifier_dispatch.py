@@ -110,6 +110,13 @@ async def test_failures_are_recorded_with_their_kind(engine: AsyncEngine) -> Non
         ("t-temp", OutcomeStatus.FAILED, True),
     }
     assert len(publisher.outcomes) == 4
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(send_ledger.c.touch_id, send_ledger.c.retryable, send_ledger.c.error)
+        )
+        stored = {r.touch_id: (r.retryable, r.error) for r in rows}
+    assert stored["t-temp"][0] is True and stored["t-perm"][0] is False
+    assert stored["t-temp"][1].startswith(GREYLISTED)  # the flag is a column, not a prefix
 
 
 async def test_unknown_template_fails_permanently_without_sending(engine: AsyncEngine) -> None:

@@ -59,3 +59,19 @@ async def test_dispatch_waits_for_the_budget_instead_of_dropping(engine: AsyncEn
         elapsed = time.monotonic() - started
     assert len(catcher.messages) == 11
     assert elapsed >= 10 / rate - 0.02
+
+
+async def test_a_batch_claims_its_slots_in_one_reservation_and_others_queue_behind(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    other = create_engine(database_url)
+    try:
+        a = SqlRateLimiter(engine, "smtp", rate_per_s=100, wall=lambda: 2000.0)
+        b = SqlRateLimiter(other, "smtp", rate_per_s=100, wall=lambda: 2000.0)
+        batch = await a.reserve_many(5)
+        after = await b.reserve()
+    finally:
+        await other.dispose()
+    assert [round(s - 2000.0, 6) for s in batch] == [0.0, 0.01, 0.02, 0.03, 0.04]
+    assert round(after - 2000.0, 6) == 0.05
+    assert await a.reserve_many(0) == []

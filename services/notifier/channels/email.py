@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import email.policy
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import Protocol
 
 import aiosmtplib
 
@@ -35,6 +39,18 @@ class SmtpConfig:
         return self.sender.rsplit("@", 1)[-1].strip(">")
 
 
+class CachedHeaderRegistry(HeaderRegistry):
+    """The stdlib registry builds a new header class on every lookup (``type(...)`` per header
+    set or parsed); the classes depend only on the header name, so keep them."""
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one registry per process, never freed
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        return super().__getitem__(name)
+
+
+POLICY = email.policy.default.clone(header_factory=CachedHeaderRegistry())
+
+
 def build_email(
     touch: DispatchTouch,
     message: RenderedMessage,
@@ -43,7 +59,7 @@ def build_email(
     unsubscribe_url: str | None,
     now: datetime,
 ) -> EmailMessage:
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["From"] = sender
     msg["To"] = touch.to
     msg["Subject"] = message.subject
@@ -58,35 +74,52 @@ def build_email(
     return msg
 
 
-async def send_smtp(config: SmtpConfig, msg: EmailMessage) -> SendResult:
-    """Hand ``msg`` to the SMTP server; a 4xx or a failed connection is retryable, 5xx is not."""
-    try:
-        refused, _response = await aiosmtplib.send(
-            msg,
-            hostname=config.host,
-            port=config.port,
-            username=config.username,
-            password=config.password,
-            use_tls=config.use_tls,
-            start_tls=config.start_tls,
-            validate_certs=config.validate_certs,
-            timeout=config.timeout_s,
-        )
-    except aiosmtplib.SMTPRecipientsRefused as exc:
+def smtp_client(config: SmtpConfig) -> aiosmtplib.SMTP:
+    return aiosmtplib.SMTP(
+        hostname=config.host,
+        port=config.port,
+        username=config.username,
+        password=config.password,
+        use_tls=config.use_tls,
+        start_tls=config.start_tls,
+        validate_certs=config.validate_certs,
+        timeout=config.timeout_s,
+    )
+
+
+def failed_from(exc: Exception) -> Failed:
+    """A 4xx or a failed connection is retryable; 5xx is not; anything else may have been
+    accepted by the server, so it is never resent blindly."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = [r.code for r in exc.recipients]
         detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
         return Failed(retryable=all(400 <= c < 500 for c in codes), detail=detail)
-    except aiosmtplib.SMTPResponseException as exc:
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
         return Failed(retryable=400 <= exc.code < 500, detail=f"{exc.code} {exc.message}")
-    except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError) as exc:
+    if isinstance(exc, aiosmtplib.SMTPConnectError | aiosmtplib.SMTPConnectTimeoutError):
         return Failed(retryable=True, detail=f"connect: {exc}")
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        # The server may have accepted the message before the failure: never resend blindly.
-        return Failed(retryable=False, detail=f"unknown: {type(exc).__name__}: {exc}")
+    return Failed(retryable=False, detail=f"unknown: {type(exc).__name__}: {exc}")
+
+
+def result_of(msg: EmailMessage, refused: dict[str, aiosmtplib.SMTPResponse]) -> SendResult:
     if refused:
         detail = "; ".join(f"{rcpt}: {r.code} {r.message}" for rcpt, r in refused.items())
         return Failed(retryable=False, detail=f"refused: {detail}")
     return Sent(provider_id=str(msg["Message-ID"]))
+
+
+async def send_smtp(config: SmtpConfig, msg: EmailMessage) -> SendResult:
+    """Hand ``msg`` to the SMTP server on a connection of its own."""
+    try:
+        async with smtp_client(config) as client:
+            refused, _response = await client.send_message(msg)
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        return failed_from(exc)
+    return result_of(msg, refused)
+
+
+class SmtpSend(Protocol):
+    async def send(self, msg: EmailMessage) -> SendResult: ...
 
 
 class SmtpEmailSender:
@@ -97,13 +130,18 @@ class SmtpEmailSender:
         config: SmtpConfig,
         unsubscribe: UnsubscribeSigner,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        pool: SmtpSend | None = None,
     ) -> None:
         self._config = config
         self._unsubscribe = unsubscribe
         self._clock = clock
+        self._pool = pool
+        """Reused connections (``SmtpConnectionPool``); without one, a connection per message."""
 
     async def send(self, touch: DispatchTouch, message: RenderedMessage) -> SendResult:
         now = self._clock()
         url = self._unsubscribe.url(touch.contact_id, now) if touch.marketing else None
         msg = build_email(touch, message, self._config.sender, self._config.domain, url, now)
+        if self._pool is not None:
+            return await self._pool.send(msg)
         return await send_smtp(self._config, msg)

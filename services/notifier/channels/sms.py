@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 
 from schemas.commands import DispatchTouch
+from services.ingest.callback_tokens import status_callback_url
 from services.notifier.channels.base import Failed, SendResult, Sent
 from services.notifier.render import RenderedMessage
 
@@ -23,6 +25,8 @@ class SmsConfig:
     sender: str
     """A ``From`` number, or a ``MessagingServiceSid`` (``MG...``)."""
     status_callback: str | None = None
+    """Ingest's ``/v1/sms/status``; each message's URL carries a signed contact|touch token."""
+    status_secret: bytes = b""
 
 
 def classify(status: int, body: dict[str, object]) -> Failed:
@@ -48,7 +52,10 @@ class TwilioSmsSender:
         else:
             form["From"] = self._config.sender
         if self._config.status_callback:
-            form["StatusCallback"] = self._config.status_callback
+            form["StatusCallback"] = status_callback_url(
+                self._config.status_callback, self._config.status_secret,
+                touch.contact_id, touch.touch_id, datetime.now(UTC),
+            )  # fmt: skip
         auth = (self._config.account_sid, self._config.auth_token)
         try:
             response = await self._client.post(self._url, data=form, auth=auth)

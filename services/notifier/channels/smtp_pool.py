@@ -1,0 +1,73 @@
+"""Reused SMTP connections: one TCP + TLS + AUTH handshake serves many messages.
+
+At most ``size`` connections to one server are open at once (the bound on concurrent SMTP
+sends). A connection goes back to the pool only after a clean transaction; one that raised, or
+that the server closed while idle, is dropped and a new one is opened on the next send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from email.message import EmailMessage
+from types import TracebackType
+
+import aiosmtplib
+
+from services.notifier.channels.base import SendResult
+from services.notifier.channels.email import SmtpConfig, failed_from, result_of, smtp_client
+
+
+class SmtpConnectionPool:
+    def __init__(self, config: SmtpConfig, size: int = 8) -> None:
+        self._config = config
+        self._slots = asyncio.Semaphore(size)
+        self._idle: list[aiosmtplib.SMTP] = []
+        self.opened = 0
+        """Connections opened so far (for tests and metrics)."""
+
+    async def send(self, msg: EmailMessage) -> SendResult:
+        async with self._slots:
+            conn = self._checkout()
+            try:
+                if conn is None:
+                    conn = smtp_client(self._config)
+                    self.opened += 1
+                    await conn.connect()  # STARTTLS and AUTH as configured
+                refused, _response = await conn.send_message(msg)
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                if conn is not None:
+                    conn.close()
+                return failed_from(exc)
+            except BaseException:
+                if conn is not None:
+                    conn.close()
+                raise
+            self._idle.append(conn)
+            return result_of(msg, refused)
+
+    def _checkout(self) -> aiosmtplib.SMTP | None:
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.is_connected:
+                return conn
+            conn.close()  # the server hung up while it was idle
+        return None
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await conn.quit()
+            conn.close()
+
+    async def __aenter__(self) -> SmtpConnectionPool:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
