@@ -19,7 +19,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -163,7 +163,7 @@ async def upsert_rate(url: str, contacts: int, batch: int = 2000) -> float:
     try:
         start = time.perf_counter()
         for lo in range(0, contacts, batch):
-            states = {f"c{i}": state.model_copy(update={"key": f"c{i}"})
+            states = {f"c{i}": replace(state, key=f"c{i}")
                       for i in range(lo, min(lo + batch, contacts))}  # fmt: skip
             async with engine.begin() as conn:
                 await repo.save_contacts(conn, states, {}, now)
@@ -173,7 +173,12 @@ async def upsert_rate(url: str, contacts: int, batch: int = 2000) -> float:
 
 
 async def one_backend(
-    backend: str, broker: EmbeddedBroker, payloads: list[bytes], contacts: int, repeats: int
+    backend: str,
+    broker: EmbeddedBroker,
+    payloads: list[bytes],
+    contacts: int,
+    repeats: int,
+    max_batch: int | None = None,
 ) -> list[Figure]:
     """Each repeat on a fresh database (the inbox would otherwise skip every event)."""
     orch: list[float] = []
@@ -189,6 +194,8 @@ async def one_backend(
                 database_url=url,
                 orchestrator_group=uuid.uuid4().hex,
             )
+            if max_batch is not None:
+                settings = settings.model_copy(update={"orchestrator_max_batch": max_batch})
             orch.append(await orchestrator_rate(settings, len(payloads)))
             dec.append(await decode_rate(settings, ENGAGEMENT, len(payloads)))
             ups.append(await upsert_rate(url, contacts))
@@ -201,7 +208,9 @@ async def one_backend(
     ]
 
 
-async def main(events: int, contacts: int, backends: list[str], repeats: int) -> None:
+async def main(
+    events: int, contacts: int, backends: list[str], repeats: int, max_batch: int | None = None
+) -> None:
     log = Path(tempfile.mkdtemp()) / "tansu.log"
     broker = EmbeddedBroker("127.0.0.1", free_port(), log_path=log)
     await broker.start()
@@ -223,7 +232,9 @@ async def main(events: int, contacts: int, backends: list[str], repeats: int) ->
             await producer.stop()
         print(f"\nOrchestrator: {events:,} events over {contacts:,} contacts (embedded broker)")
         for backend in backends:
-            dec, ups, orch = await one_backend(backend, broker, payloads, contacts, repeats)
+            dec, ups, orch = await one_backend(
+                backend, broker, payloads, contacts, repeats, max_batch
+            )
             print(dec.line())
             print(ups.line())
             print(orch.line(dec))
@@ -246,10 +257,12 @@ class _Record:
 
 
 async def cost_per_event(backend: str, known: int, measured: int, batch: int = 2000) -> float:
-    """Microseconds per event through ``apply_engagement`` once ``known`` contacts exist."""
+    """Microseconds per event through ``apply_engagement`` once ``known`` contacts exist, with a
+    long-lived state cache as the process keeps (its default size)."""
     url, dbname = await _fresh_database(backend)
     engine = create_engine(url)
     playbook = default_playbook()
+    caches = repo.StateCaches()
     try:
         await upgrade_async(url)
         seed = [
@@ -257,14 +270,14 @@ async def cost_per_event(backend: str, known: int, measured: int, batch: int = 2
             for i, p in enumerate(world(known, known, seed=1, spread=False))
         ]
         for lo in range(0, len(seed), batch):
-            await apply_engagement(seed[lo : lo + batch], engine, playbook)
+            await apply_engagement(seed[lo : lo + batch], engine, playbook, caches=caches)
         hits = [
             _Record("hit", 0, i, p.replace(b'"bench-', b'"hit-'))
             for i, p in enumerate(world(measured, known, 2, start=T0 + timedelta(minutes=known)))
         ]
         start = time.perf_counter()
         for lo in range(0, len(hits), batch):
-            await apply_engagement(hits[lo : lo + batch], engine, playbook)
+            await apply_engagement(hits[lo : lo + batch], engine, playbook, caches=caches)
         return (time.perf_counter() - start) / measured * 1e6
     finally:
         await engine.dispose()
@@ -286,6 +299,9 @@ def cli(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--max-batch", type=int, help="orchestrator_max_batch (default: the settings' default)"
+    )
     parser.add_argument("--scale", help="known-contact counts, e.g. 10000,100000")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
@@ -293,4 +309,4 @@ def cli(argv: Sequence[str] | None = None) -> None:
         sizes = [int(x) for x in args.scale.split(",")]
         asyncio.run(scale(sizes, backends, min(args.events, 20_000)))
     else:
-        asyncio.run(main(args.events, args.contacts, backends, args.repeats))
+        asyncio.run(main(args.events, args.contacts, backends, args.repeats, args.max_batch))

@@ -4,19 +4,35 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import orjson
 import typer
 
+from schemas.events import EngagementEvent
+from schemas.topics import ENGAGEMENT
+from services.notifier.template_files import (
+    DEFAULT_TEMPLATES_DIR,
+    Template,
+    TemplateFileError,
+    load_templates,
+    template_problems,
+)
+from services.orchestrator.adapters.nurture_file import default_nurture, load_nurture
 from services.orchestrator.adapters.playbook_file import (
     PlaybookError,
     default_playbook,
     load_playbook,
 )
+from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.playbook import EntryRule, Playbook
+from services.orchestrator.domain.reminders import ReminderReason
+
+T = TypeVar("T")
 
 playbook_app = typer.Typer(help="Lifecycle playbooks.", no_args_is_help=True)
 
@@ -54,21 +70,64 @@ def summary(playbook: Playbook) -> list[str]:
     return lines
 
 
-@playbook_app.command("check")
-def check(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-) -> None:
-    """Validate a playbook file and print its stages, thresholds and version."""
+def template_problems_of(nurture: NurtureConfig, templates: Mapping[str, Template]) -> list[str]:
+    """Every template the plan or a reminder rule can send exists and uses declared variables."""
+    wanted = {
+        step.template: f"{seq.id}/{step.id}" for seq in nurture.sequences for step in seq.steps
+    }
+    wanted |= {f"reminders/{r.value}": f"reminder rule {r.value}" for r in ReminderReason}
+    problems = [
+        f"{used_by}: template {tid!r} not found" for tid, used_by in wanted.items()
+        if tid not in templates
+    ]  # fmt: skip
+    for tid in sorted(wanted.keys() & templates.keys()):
+        problems += template_problems(tid, templates[tid])
+    return problems
+
+
+def _or_exit(path: Path, load: Callable[[Path], T]) -> T:
     try:
-        playbook = load_playbook(file)
+        return load(path)
     except PlaybookError as exc:
-        typer.secho(f"{file}: invalid playbook", fg="red", err=True)
+        typer.secho(f"{path}: invalid", fg="red", err=True)
         for line in exc.errors:
             typer.echo(f"  {line}", err=True)
         raise typer.Exit(1) from exc
+
+
+@playbook_app.command("check")
+def check(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    nurture: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Nurture plan (default: the shipped one)."),
+    ] = None,
+    templates: Annotated[
+        Path | None,
+        typer.Option(file_okay=False, help="Template directory (default: the shipped one)."),
+    ] = None,
+) -> None:
+    """Validate a playbook, the nurture plan and every template it sends; print a summary."""
+    playbook = _or_exit(file, load_playbook)
+    plan = _or_exit(nurture, load_nurture) if nurture else default_nurture()
+    try:
+        found = load_templates(templates or DEFAULT_TEMPLATES_DIR)
+    except TemplateFileError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
+    problems = template_problems_of(plan, found)
+    if problems:
+        typer.secho(f"{len(problems)} template problem(s):", fg="red", err=True)
+        for line in problems:
+            typer.echo(f"  {line}", err=True)
+        raise typer.Exit(1)
     typer.echo(f"{file}: ok")
     for line in summary(playbook):
         typer.echo(line)
+    steps = sum(len(s.steps) for s in plan.sequences)
+    typer.echo(
+        f"nurture: {len(plan.sequences)} sequences, {steps} steps; {len(found)} templates ok"
+    )
 
 
 class Format(StrEnum):
@@ -79,8 +138,14 @@ class Format(StrEnum):
 
 def simulate_command(
     events: Annotated[
-        Path, typer.Option(exists=True, dir_okay=False, help="History as JSON lines.")
-    ],
+        Path | None, typer.Option(exists=True, dir_okay=False, help="History as JSON lines.")
+    ] = None,
+    from_topic: Annotated[
+        bool,
+        typer.Option(
+            "--from-topic", help="Read the history from the engagement topic (TRELLIS_KAFKA_*)."
+        ),
+    ] = False,
     playbook: Annotated[
         Path | None, typer.Option(dir_okay=False, help="The proposed playbook.yaml.")
     ] = None,
@@ -90,27 +155,46 @@ def simulate_command(
             dir_okay=False, help="The playbook to compare with (default: the shipped one)."
         ),
     ] = None,
+    nurture: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="The proposed nurture plan.")
+    ] = None,
+    current_nurture: Annotated[
+        Path | None,
+        typer.Option(dir_okay=False, help="The nurture plan to compare with (default: shipped)."),
+    ] = None,
+    horizon_days: Annotated[
+        float, typer.Option(min=0, help="Also decide touches due this long after the last event.")
+    ] = 30.0,
     output: Annotated[Format, typer.Option("--format", help="table, json or csv.")] = Format.TABLE,
     skip_invalid: Annotated[
         bool, typer.Option(help="Skip invalid lines instead of failing.")
     ] = False,
 ) -> None:
-    """Replay history through the live decision code and show what a playbook would change."""
+    """Replay history through the live decision code and show what a playbook would change:
+    stages, touches sent / skipped by reason / deferred, and rep reminders."""
     from services.orchestrator.simulate import HistoryError, compare_table, read_history, simulate
 
+    if (events is None) == (not from_topic):
+        typer.secho("give either --events FILE or --from-topic", fg="red", err=True)
+        raise typer.Exit(2)
     try:
         base = load_playbook(current) if current else default_playbook()
         proposed = load_playbook(playbook) if playbook else base
-        history = read_history(events, skip_invalid)
+        base_plan = load_nurture(current_nurture) if current_nurture else default_nurture()
+        proposed_plan = load_nurture(nurture) if nurture else base_plan
+        history = read_history(events, skip_invalid) if events else _topic_history()
     except (PlaybookError, HistoryError) as exc:
         typer.secho(str(exc), fg="red", err=True)
         for line in getattr(exc, "errors", []):
             typer.echo(f"  {line}", err=True)
         raise typer.Exit(2) from exc
     results = []
-    for label, book in (("current", base), ("proposed", proposed)):
+    horizon = timedelta(days=horizon_days)
+    for label, book, plan in (("current", base, base_plan), ("proposed", proposed, proposed_plan)):
         with typer.progressbar(length=len(history), label=f"{label:>8}", file=sys.stderr) as bar:
-            results.append(simulate(history, book, progress=bar.update))
+            results.append(
+                simulate(history, book, progress=bar.update, nurture=plan, horizon=horizon)
+            )
     rows = compare_table(results[0], results[1])
     if output is Format.JSON:
         payload = {"current": results[0].as_dict(), "proposed": results[1].as_dict()}
@@ -124,3 +208,17 @@ def simulate_command(
         typer.echo(f"{'':<{width}}  {'current':>9}  {'proposed':>9}  change")
         for measure, a, b, change in rows:
             typer.echo(f"{measure:<{width}}  {a:>9}  {b:>9}  {change}")
+
+
+def _topic_history() -> list[EngagementEvent]:
+    import asyncio
+
+    from services.orchestrator.adapters.history_topic import read_history_topic
+    from trellis.settings import TrellisSettings
+
+    settings = TrellisSettings()
+    typer.echo(f"reading {ENGAGEMENT} from {settings.bootstrap_servers}", err=True)
+    found = asyncio.run(read_history_topic(settings))
+    if found.invalid:
+        typer.echo(f"skipped {found.invalid} invalid message(s) on the topic", err=True)
+    return found.events

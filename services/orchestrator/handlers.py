@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +37,7 @@ from services.orchestrator.domain.outcomes import consent_from_event
 from services.orchestrator.domain.playbook import Playbook
 from services.orchestrator.domain.stages import DecisionKind
 from services.orchestrator.domain.state import LogEntry
+from services.orchestrator.nurture import Nurture, plan_for_changes
 from trellis.consumer import Record, Rejected
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ async def apply_engagement(
     playbook: Playbook,
     clock: Clock = utc_now,
     caches: repo.StateCaches | None = None,
+    nurture: Nurture | None = None,
 ) -> list[Rejected]:
     good, rejected = decode_engagement(records)
     now = clock()
@@ -92,7 +95,7 @@ async def apply_engagement(
             if e.id in fresh_ids:
                 fresh.setdefault(e.id, e)
         if fresh:
-            await _apply(conn, list(fresh.values()), playbook, now, caches)
+            await _apply(conn, list(fresh.values()), playbook, now, caches, nurture)
     if len(fresh_ids) < len(good):
         log.debug("skipped %d redelivered engagement events", len(good) - len(fresh_ids))
     return rejected
@@ -104,6 +107,7 @@ async def _apply(
     playbook: Playbook,
     now: datetime,
     caches: repo.StateCaches,
+    nurture: Nurture | None = None,
 ) -> None:
     events.sort(key=lambda e: (e.time, e.id))
     known = await repo.known_aliases(conn, (a for e in events for a in contact_aliases(e)))
@@ -119,9 +123,7 @@ async def _apply(
     for merge in res.merges:
         loser_state = states.pop(merge.loser, None)
         if loser_state is not None:
-            engagements.extend(
-                p.model_copy(update={"contact_key": merge.winner}) for p in loser_state.pending
-            )
+            engagements.extend(replace(p, contact_key=merge.winner) for p in loser_state.pending)
     touched_accounts = {a for a in acc.account_of.values() if a} | {
         s.account_key for s in states.values() if s.account_key
     }
@@ -143,6 +145,8 @@ async def _apply(
         conn,
         [*decision.log, *_merge_log(res, playbook, now), *_consent_log(consent, playbook, now)],
     )
+    if nurture is not None:  # touches planned and reminders created, in this transaction
+        await plan_for_changes(conn, nurture, decision, events, res.contact_of, acc.account_of, now)
 
 
 def _consent_rows(
@@ -163,7 +167,7 @@ def _consent_log(
     return [
         LogEntry(
             kind=DecisionKind.CONSENT_CHANGED,
-            reason=getattr(r.item, "status", None) or getattr(r.item, "kind", "changed"),
+            reason=str(getattr(r.item, "status", None) or getattr(r.item, "kind", "changed")),
             contact_key=r.item.contact_id,
             account_key=None,
             event_id=r.event_id,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import os
+import socket
+import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
@@ -11,42 +14,79 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.topics import ENGAGEMENT, OUTCOMES
 from services.orchestrator.adapters.repository import StateCaches
-from services.orchestrator.handlers import apply_engagement
+from services.orchestrator.handlers import apply_engagement, utc_now
+from services.orchestrator.nurture import Nurture
+from services.orchestrator.ops.app import create_ops_app, reminder_links, serve_ops
 from services.orchestrator.outcomes import apply_outcomes
+from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.settings import OrchestratorSettings
 from trellis.consumer import BatchHandler, LoopPolicy, Record, Rejected
 from trellis.runtime import run_consumer
 
 
-async def run(settings: OrchestratorSettings, stop: asyncio.Event | None = None) -> None:
-    """Consume engagement events and delivery outcomes until SIGINT/SIGTERM or ``stop``."""
+async def run(
+    settings: OrchestratorSettings,
+    stop: asyncio.Event | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> None:
+    """Consume engagement events and delivery outcomes until SIGINT/SIGTERM or ``stop``; next to
+    the consumer, the ``dispatch-due-touches`` scheduler runs on the same engine and producer."""
 
+    stop = stop or asyncio.Event()
     playbook = settings.load_playbook()  # a broken playbook stops start-up, loudly
+    nurture = Nurture(settings.load_nurture(), settings.rep_pool)
+    lock = asyncio.Lock()  # one writer at a time in this process: batches, scheduler rounds
+    tasks: list[asyncio.Task[None]] = []
 
-    async def make_handler(engine: AsyncEngine, _producer: AIOKafkaProducer) -> BatchHandler:
+    async def make_handler(engine: AsyncEngine, producer: AIOKafkaProducer) -> BatchHandler:
         caches = StateCaches()  # parsed states, reused only while the stored text is unchanged
+        me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        scheduler = Scheduler(
+            engine, producer, nurture, me, clock, settings.orchestrator_scheduler_batch,
+            links=reminder_links(settings),
+        )  # fmt: skip
+        if settings.ops_serve:  # the ops API shares this engine and clock
+            ops = create_ops_app(engine, settings, clock)
+            serving = serve_ops(ops, settings.ops_host, settings.ops_port, stop)
+            tasks.append(asyncio.create_task(serving, name="ops-api"))
+        tasks.append(
+            asyncio.create_task(
+                scheduler.run(stop, settings.orchestrator_scheduler_interval_s, lock),
+                name="dispatch-due-touches",
+            )
+        )
 
         async def on_batch(records: Sequence[Record]) -> Sequence[Rejected]:
             # Consent changes first: an unsubscribe in the same batch as an event wins.
             outcomes = [r for r in records if r.topic == OUTCOMES]
             events = [r for r in records if r.topic != OUTCOMES]
             rejected: list[Rejected] = []
-            if outcomes:
-                rejected += await apply_outcomes(
-                    outcomes, engine, playbook.version, datetime.now(UTC)
-                )
-            if events:
-                rejected += await apply_engagement(events, engine, playbook, caches=caches)
+            async with lock:
+                if outcomes:
+                    rejected += await apply_outcomes(
+                        outcomes, engine, playbook.version, datetime.now(UTC)
+                    )
+                if events:
+                    rejected += await apply_engagement(
+                        events, engine, playbook, clock, caches=caches, nurture=nurture
+                    )
+                    # speed to lead: what the batch made due now (rep reminders) goes out now
+                    await scheduler.dispatch_due()
             return rejected
 
         return on_batch
 
-    await run_consumer(
-        "orchestrator",
-        settings,
-        [ENGAGEMENT, OUTCOMES],
-        settings.orchestrator_group,
-        make_handler,
-        LoopPolicy(max_records=settings.orchestrator_max_batch),
-        stop=stop,
-    )
+    try:
+        await run_consumer(
+            "orchestrator",
+            settings,
+            [ENGAGEMENT, OUTCOMES],
+            settings.orchestrator_group,
+            make_handler,
+            LoopPolicy(max_records=settings.orchestrator_max_batch),
+            stop=stop,
+        )
+    finally:
+        stop.set()
+        for task in tasks:  # the scheduler ends its round when stop is set
+            await asyncio.wait_for(task, 15)

@@ -7,23 +7,25 @@ commit — including touches already planned, which are decided again when due.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.outcomes import OutcomeStatus, TouchOutcome
 from services.orchestrator.adapters import consent_store
 from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.inbox import InboxEntry, claim
-from services.orchestrator.adapters.tables import touches
-from services.orchestrator.domain.outcomes import suppression_for
+from services.orchestrator.adapters.tables import contacts, touches
+from services.orchestrator.domain.outcomes import consent_for, suppression_for
 from services.orchestrator.domain.stages import DecisionKind
 from services.orchestrator.domain.state import LogEntry
 from trellis.consumer import Record, Rejected
 
+log = logging.getLogger(__name__)
 OUTCOME_INBOX_PREFIX = "outcome:"  # outcome ids share the inbox with event ids
 
 TOUCH_STATUS = {
@@ -55,17 +57,23 @@ async def apply_outcomes(
             ],
             now,
         )
-        outcomes = {o.id: o for _, o in parsed if OUTCOME_INBOX_PREFIX + o.id in fresh}.values()
+        claimed = {o.id: o for _, o in parsed if OUTCOME_INBOX_PREFIX + o.id in fresh}.values()
+        outcomes = await _by_phone_owner(conn, claimed)
         rows = []
         log = []
         for o in outcomes:
             suppression = suppression_for(o)
             if suppression is not None:
                 rows.append(consent_store.LedgerRow(suppression, OUTCOME_INBOX_PREFIX + o.id))
+            consent = consent_for(o)
+            if consent is not None:
+                rows.append(consent_store.LedgerRow(consent, OUTCOME_INBOX_PREFIX + o.id))
             log.append(
                 LogEntry(
                     kind=(
-                        DecisionKind.CONSENT_CHANGED if suppression else DecisionKind.TOUCH_OUTCOME
+                        DecisionKind.CONSENT_CHANGED
+                        if suppression or consent
+                        else DecisionKind.TOUCH_OUTCOME
                     ),
                     reason=f"{suppression.kind.value}" if suppression else o.status.value,
                     contact_key=o.contact_id,
@@ -96,3 +104,30 @@ async def apply_outcomes(
             )
         await repo.add_decisions(conn, log)
     return rejected
+
+
+async def _by_phone_owner(
+    conn: AsyncConnection, outcomes: Iterable[TouchOutcome]
+) -> list[TouchOutcome]:
+    """SMS keywords arrive keyed by the sender's phone number (``+E.164``), not a contact id:
+    each becomes one outcome per contact with that ``phone`` trait. A number nobody has stays
+    keyed by itself (logged), so the keyword is still on record."""
+    out: list[TouchOutcome] = []
+    phones = {o.contact_id for o in outcomes if o.contact_id.startswith("+")}
+    owners: dict[str, list[str]] = {}
+    if phones:
+        phone = contacts.c.traits["phone"].as_string()
+        found = await conn.execute(
+            select(phone, contacts.c.id).where(phone.in_(sorted(phones))).order_by(contacts.c.id)
+        )
+        for number, cid in found:
+            owners.setdefault(number, []).append(cid)
+    for o in outcomes:
+        ids = owners.get(o.contact_id)
+        if ids is None:
+            if o.contact_id in phones:
+                log.info("SMS %s from a number no contact has; kept under the number", o.status)
+            out.append(o)
+            continue
+        out += [o.model_copy(update={"contact_id": cid}) for cid in ids]
+    return out

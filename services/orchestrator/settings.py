@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field, SecretStr, model_validator
+
+from services.orchestrator.adapters.nurture_file import default_nurture, load_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook, load_playbook
+from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.playbook import Playbook
 from trellis.settings import TrellisSettings
+
+DEV_OPS_LINK_SECRET = "dev-ops-link-secret-change-me"  # noqa: S105 - refused outside dev
 
 
 class OrchestratorSettings(TrellisSettings):
@@ -14,6 +20,34 @@ class OrchestratorSettings(TrellisSettings):
     orchestrator_max_batch: int = 2000
     playbook: Path | None = None
     """``TRELLIS_PLAYBOOK``: a playbook.yaml; the shipped default when unset."""
+
+    nurture: Path | None = None
+    """``TRELLIS_NURTURE``: a nurture plan YAML; the shipped default when unset."""
+    orchestrator_rep_pool: str = ""
+    """Comma-separated rep addresses for contacts without a CRM owner (chosen by account)."""
+    orchestrator_scheduler_interval_s: float = 1.0
+    orchestrator_scheduler_batch: int = 500
+    ops_serve: bool = True
+    """``TRELLIS_OPS_SERVE``: serve the ops API next to the consumer."""
+    ops_host: str = "127.0.0.1"
+    ops_port: int = Field(default=8001, ge=0, le=65535)
+    ops_base_url: str = "http://127.0.0.1:8001"
+    """The ops API as reps reach it: the base of the links in reminder messages."""
+    ops_link_secret: SecretStr = SecretStr(DEV_OPS_LINK_SECRET)
+    ops_link_ttl_days: float = Field(default=7.0, gt=0)
+
+    @model_validator(mode="after")
+    def _real_link_secret_outside_dev(self) -> OrchestratorSettings:
+        if self.env == "prod" and self.ops_link_secret.get_secret_value() == DEV_OPS_LINK_SECRET:
+            raise ValueError("TRELLIS_OPS_LINK_SECRET must be set in prod")
+        return self
+
+    @property
+    def rep_pool(self) -> tuple[str, ...]:
+        return tuple(r.strip() for r in self.orchestrator_rep_pool.split(",") if r.strip())
+
+    def load_nurture(self) -> NurtureConfig:
+        return load_nurture(self.nurture) if self.nurture else default_nurture()
 
     def load_playbook(self) -> Playbook:
         return load_playbook(self.playbook) if self.playbook else default_playbook()

@@ -9,8 +9,9 @@ year of history before it ships.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -20,9 +21,11 @@ from schemas.events import EngagementEvent
 from services.orchestrator.domain.decide import decide
 from services.orchestrator.domain.engagement import to_engagement
 from services.orchestrator.domain.identity import resolve_accounts, resolve_contacts
+from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.playbook import Playbook
 from services.orchestrator.domain.stages import DecisionKind
 from services.orchestrator.domain.state import AccountState, ContactState
+from services.orchestrator.simulate_touches import TouchSimulator, TouchTally
 
 
 class HistoryError(ValueError):
@@ -37,9 +40,11 @@ class SimulationResult:
     account_stages: Counter[str] = field(default_factory=Counter)
     transitions: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
+    touches: TouchTally | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        touches = {"touches": self.touches.as_dict()} if self.touches is not None else {}
+        return touches | {
             "playbook_version": self.playbook_version,
             "events": self.events,
             "contact_stages": dict(sorted(self.contact_stages.items())),
@@ -72,15 +77,20 @@ def simulate(
     playbook: Playbook,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
+    nurture: NurtureConfig | None = None,
+    horizon: timedelta = timedelta(0),
+    max_span: timedelta = timedelta(hours=1),
 ) -> SimulationResult:
+    """Stages by the playbook; with ``nurture``, also the touches and reminders it would make,
+    deciding what falls due up to ``horizon`` after the last event."""
     events = sorted(history, key=lambda e: (e.time, e.id))
     aliases: dict[str, str] = {}
     known_accounts: dict[str, tuple[str, str | None, str | None]] = {}
     contacts: dict[str, ContactState] = {}
     accounts: dict[str, AccountState] = {}
     result = SimulationResult(playbook.version, events=len(events))
-    for lo in range(0, len(events), batch_size):
-        batch = events[lo : lo + batch_size]
+    touches = TouchSimulator(nurture) if nurture is not None else None
+    for batch in _batches(events, batch_size, max_span):
         people = resolve_contacts(batch, aliases)
         orgs = resolve_accounts(batch, list(known_accounts.values()))
         aliases.update(people.new_aliases)
@@ -95,9 +105,16 @@ def simulate(
         engagements = [
             to_engagement(e, people.contact_of[e.id], orgs.account_of[e.id]) for e in batch
         ]
+        if touches is not None:
+            touches.before_batch(batch, people.contact_of)
         decision = decide(contacts, accounts, engagements, playbook, batch[-1].time)
         contacts.update(decision.contacts)
         accounts.update(decision.accounts)
+        if touches is not None:
+            touches.after_batch(
+                batch, decision, people.contact_of, orgs.account_of, contacts, accounts,
+                batch[-1].time,
+            )  # fmt: skip
         for t in decision.transitions:
             result.transitions[f"{t.subject_kind}:{t.to_stage}:{t.reason}"] += 1
         for entry in decision.log:
@@ -105,9 +122,28 @@ def simulate(
                 result.ignored[entry.reason] += 1
         if progress is not None:
             progress(len(batch))
+    if touches is not None:
+        result.touches = touches.finish(
+            (events[-1].time if events else datetime.now(UTC)) + horizon
+        )
     result.contact_stages.update(str(c.stage) for c in contacts.values())
     result.account_stages.update(str(a.stage) for a in accounts.values())
     return result
+
+
+def _batches(
+    events: list[EngagementEvent], size: int, max_span: timedelta
+) -> Iterator[list[EngagementEvent]]:
+    """Consecutive events, at most ``size`` per batch and ``max_span`` of simulated time: live,
+    events are decided minutes after they happen, and touches are planned from that moment."""
+    batch: list[EngagementEvent] = []
+    for e in events:
+        if batch and (len(batch) >= size or e.time - batch[0].time > max_span):
+            yield batch
+            batch = []
+        batch.append(e)
+    if batch:
+        yield batch
 
 
 def compare_table(current: SimulationResult, proposed: SimulationResult) -> list[list[str]]:
@@ -118,6 +154,7 @@ def compare_table(current: SimulationResult, proposed: SimulationResult) -> list
         ("accounts in", current.account_stages, proposed.account_stages),
         ("transitions", current.transitions, proposed.transitions),
         ("ignored", current.ignored, proposed.ignored),
+        *_touch_rows(current.touches, proposed.touches),
     ):
         for key in sorted(set(a) | set(b)):
             delta = b[key] - a[key]
@@ -125,3 +162,21 @@ def compare_table(current: SimulationResult, proposed: SimulationResult) -> list
                 [f"{title} {key}", str(a[key]), str(b[key]), f"{delta:+d}" if delta else ""]
             )
     return rows
+
+
+def _touch_rows(
+    current: TouchTally | None, proposed: TouchTally | None
+) -> list[tuple[str, Counter[str], Counter[str]]]:
+    if current is None or proposed is None:
+        return []
+    return [
+        (f"touches {name}", getattr(current, name), getattr(proposed, name))
+        for name in ("planned", "sent", "skipped", "deferred")
+    ] + [
+        (
+            "touches",
+            Counter(due_after_horizon=current.pending),
+            Counter(due_after_horizon=proposed.pending),
+        ),
+        ("reminders", current.reminders, proposed.reminders),
+    ]

@@ -9,10 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.commands import Channel as WireChannel
+from schemas.events import EngagementEvent
 from schemas.outcomes import OutcomeStatus, TouchOutcome
-from schemas.topics import OUTCOMES, dead_letter
+from schemas.topics import ENGAGEMENT, OUTCOMES, dead_letter
 from services.orchestrator.adapters import consent_store
-from services.orchestrator.adapters.tables import consent_ledger, decisions
+from services.orchestrator.adapters.tables import consent_ledger, contacts, decisions
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.settings import OrchestratorSettings
 from tests.probes import eventually, produce, read_topic
@@ -117,3 +118,60 @@ async def test_consent_events_from_producers_land_in_the_ledger_and_the_latest_w
         ledger = (await consent_store.load(conn, [contact]))[contact]
     assert ledger.allows(Channel.SMS, datetime(2026, 11, 2, tzinfo=UTC))
     assert not ledger.allows(Channel.SMS, datetime(2026, 11, 4, tzinfo=UTC))
+
+
+async def test_sms_keywords_keyed_by_phone_reach_every_contact_with_that_number(
+    orchestrator: OrchestratorSettings, engine: AsyncEngine
+) -> None:
+    phone = f"+1555{uuid.uuid4().int % 10**7:07d}"
+    tag = uuid.uuid4().hex[:8]
+    people = [
+        encode(
+            EngagementEvent.model_validate(
+                {
+                    "id": f"{tag}-{who}",
+                    "type": "page_viewed",
+                    "source": "test",
+                    "time": AT,
+                    "contact": {"external_id": f"{tag}-{who}", "traits": {"phone": phone}},
+                    "properties": {"path": "/"},
+                }
+            )
+        )
+        for who in ("ana", "bo")
+    ]
+    await produce(orchestrator.bootstrap_servers, ENGAGEMENT, [(b"k", p) for p in people])
+
+    async def owners() -> list[str]:
+        async with engine.connect() as conn:
+            phone_of = contacts.c.traits["phone"].as_string()
+            return list(await conn.scalars(select(contacts.c.id).where(phone_of == phone)))
+
+    ids = await eventually(owners, lambda found: len(found) == 2)
+    stop = encode(
+        TouchOutcome(
+            id=f"o-{uuid.uuid4().hex}",
+            contact_id=phone,
+            channel=WireChannel.SMS,
+            status=OutcomeStatus.STOP,
+            occurred_at=AT,
+        )
+    )
+    await produce(orchestrator.bootstrap_servers, OUTCOMES, [(phone.encode(), stop)])
+    await eventually(lambda: _ledger_rows(engine, ids[1]), lambda n: n == 1)
+    later = datetime(2026, 11, 21, tzinfo=UTC)
+    async with engine.connect() as conn:
+        ledgers = await consent_store.load(conn, ids)
+    assert all(not ledgers[c].allows(Channel.SMS, later) for c in ids)
+    assert all(ledgers[c].suppression(Channel.SMS, later) is not None for c in ids)
+
+    start = TouchOutcome(
+        id=f"o-{uuid.uuid4().hex}", contact_id=phone, channel=WireChannel.SMS,
+        status=OutcomeStatus.START, occurred_at=datetime(2026, 11, 20, 13, tzinfo=UTC),
+    )  # fmt: skip
+    await produce(orchestrator.bootstrap_servers, OUTCOMES, [(phone.encode(), encode(start))])
+    await eventually(lambda: _ledger_rows(engine, ids[0]), lambda n: n == 2)
+    async with engine.connect() as conn:
+        ledgers = await consent_store.load(conn, ids)
+    assert all(ledgers[c].allows(Channel.SMS, later) for c in ids), "START lifts the STOP"
+    assert await _ledger_rows(engine, phone) == 0, "nothing is kept under the number itself"

@@ -6,10 +6,12 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.orchestrator.adapters.playbook_file import default_playbook
+from services.orchestrator.adapters.repository import state_json
 from services.orchestrator.domain.decide import decide
 from services.orchestrator.domain.engagement import Engagement
 from services.orchestrator.domain.lifecycle import replay
@@ -82,10 +84,10 @@ def deliver(batches: list[list[Engagement]]) -> dict[str, ContactState]:
         d = decide(contacts, accounts, batch, PLAYBOOK, NOW)
         # Through JSON, as the handler persists them in contacts.state / accounts.state.
         contacts |= {
-            k: ContactState.model_validate_json(v.model_dump_json()) for k, v in d.contacts.items()
+            k: ContactState.from_dict(orjson.loads(state_json(v))) for k, v in d.contacts.items()
         }
         accounts |= {
-            k: AccountState.model_validate_json(v.model_dump_json()) for k, v in d.accounts.items()
+            k: AccountState.from_dict(orjson.loads(state_json(v))) for k, v in d.accounts.items()
         }
     return contacts
 

@@ -1,24 +1,28 @@
 """Bulk load and save of lifecycle state: one statement per table per batch, never per event.
 
-States are stored as JSON (the domain's pydantic models) next to the columns people query
-(stage, score, email, account). Upserts use executemany: SQLAlchemy's multi-row ``.values()``
-measured 5-10x slower above ~100 rows here.
+States are stored as JSON (the domain's dataclasses, serialised by orjson; read back by their
+``from_dict``) next to the columns people query (stage, score, email, account). On PostgreSQL a
+batch is one ``INSERT ... SELECT FROM unnest(arrays)`` per table (``adapters/bulk.py``); on SQLite
+an executemany (SQLAlchemy's multi-row ``.values()`` measured 5-10x slower above ~100 rows).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import orjson
-from pydantic import BaseModel
-from sqlalchemy import Table, Text, bindparam, cast, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Text, any_, bindparam, cast, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.orchestrator.adapters import bulk
+from services.orchestrator.adapters.bulk import is_postgresql
+from services.orchestrator.adapters.state_cache import StateCache as StateCache
+from services.orchestrator.adapters.state_cache import StateCaches as StateCaches
+from services.orchestrator.adapters.state_cache import state_json as state_json
 from services.orchestrator.adapters.tables import (
     accounts,
     contacts,
@@ -27,85 +31,61 @@ from services.orchestrator.adapters.tables import (
     stage_history,
 )
 from services.orchestrator.domain.state import AccountState, ContactState, LogEntry, Transition
-
-S = TypeVar("S", bound=BaseModel)
-
-
-class StateCache(Generic[S]):
-    """Parsed states by id, reused only while the stored JSON text is exactly the text they were
-    parsed from (or saved as): the database stays the truth, a stale or rolled-back entry is a
-    miss. States are frozen and never mutated, so sharing them is safe. Bounded LRU."""
-
-    def __init__(self, model: type[S], size: int = 50_000) -> None:
-        self.model = model
-        self.size = size
-        self._items: OrderedDict[str, tuple[str, S]] = OrderedDict()
-
-    def parse(self, key: str, text: str) -> S:
-        hit = self._items.get(key)
-        if hit is not None and hit[0] == text:
-            self._items.move_to_end(key)
-            return hit[1]
-        state = self.model.model_validate_json(text)  # parsed and validated in pydantic-core
-        self.put(key, text, state)
-        return state
-
-    def put(self, key: str, text: str, state: S) -> None:
-        self._items[key] = (text, state)
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
-
-
-class StateCaches:
-    def __init__(self, size: int = 50_000) -> None:
-        self.contacts = StateCache(ContactState, size)
-        self.accounts = StateCache(AccountState, size)
-
+from trellis.db import json_dumps
 
 # SQLite allows 32,766 bound parameters per statement; stay well below for IN lists.
 CHUNK = 5000
 
 
-def _insert(conn: AsyncConnection, table: Table) -> Any:
-    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+def _parts(conn: AsyncConnection, items: Iterable[str]) -> Iterable[list[str]]:
+    """The distinct items, sorted; in chunks for SQLite's IN lists, whole for PostgreSQL's ANY."""
+    wanted = sorted(set(items))
+    size = len(wanted) if is_postgresql(conn) else CHUNK
+    for i in range(0, len(wanted), max(size, 1)):
+        yield wanted[i : i + size]
 
 
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(items), CHUNK):
-        yield items[i : i + CHUNK]
+def _one_of(conn: AsyncConnection, column: Any, values: list[str]) -> Any:
+    """``column = ANY(:array)`` on PostgreSQL: one statement text (and one prepared statement)
+    for any number of values, where ``IN (...)`` would be a new one for every count."""
+    if is_postgresql(conn):
+        return column == any_(bindparam(None, values, type_=ARRAY(Text)))
+    return column.in_(values)
 
 
 async def known_aliases(conn: AsyncConnection, aliases: Iterable[str]) -> dict[str, str]:
-    wanted = sorted(set(aliases))
     found: dict[str, str] = {}
-    for part in _chunks(wanted):
-        rows = await conn.execute(
-            select(identity_aliases.c.alias, identity_aliases.c.contact_id).where(
-                identity_aliases.c.alias.in_(part)
-            )
-        )
+    cols = (identity_aliases.c.alias, identity_aliases.c.contact_id)
+    for part in _parts(conn, aliases):
+        rows = await conn.execute(select(*cols).where(_one_of(conn, cols[0], part)))
         found.update({alias: cid for alias, cid in rows})
     return found
+
+
+_ALIAS_COLUMNS = (("alias", "text"), ("contact_id", "text"), ("created_at", "timestamptz"))
 
 
 async def save_aliases(
     conn: AsyncConnection, new: Mapping[str, str], moved: Mapping[str, str], now: datetime
 ) -> None:
-    if new:
-        stmt = _insert(conn, identity_aliases).on_conflict_do_nothing(
+    if new and is_postgresql(conn):
+        rows = [(a, c, now) for a, c in new.items()]
+        tail = "ON CONFLICT (alias) DO NOTHING"
+        await bulk.insert_rows(conn, "identity_aliases", _ALIAS_COLUMNS, rows, tail)
+    elif new:
+        stmt = sqlite_insert(identity_aliases).on_conflict_do_nothing(
             index_elements=[identity_aliases.c.alias]
         )
         await conn.execute(
             stmt, [{"alias": a, "contact_id": c, "created_at": now} for a, c in new.items()]
         )
     if moved:
-        stmt = (
+        move = (
             update(identity_aliases)
             .where(identity_aliases.c.alias == bindparam("b_alias"))
             .values(contact_id=bindparam("b_contact"))
         )
-        await conn.execute(stmt, [{"b_alias": a, "b_contact": c} for a, c in moved.items()])
+        await conn.execute(move, [{"b_alias": a, "b_contact": c} for a, c in moved.items()])
 
 
 async def known_accounts(
@@ -115,8 +95,8 @@ async def known_accounts(
     found: dict[str, tuple[str, str | None, str | None]] = {}
     cols = (accounts.c.id, accounts.c.external_id, accounts.c.domain)
     for column, values in ((accounts.c.external_id, external_ids), (accounts.c.domain, domains)):
-        for part in _chunks(sorted(set(values))):
-            rows = await conn.execute(select(*cols).where(column.in_(part)))
+        for part in _parts(conn, values):
+            rows = await conn.execute(select(*cols).where(_one_of(conn, column, part)))
             found.update({row[0]: (row[0], row[1], row[2]) for row in rows})
     return list(found.values())
 
@@ -124,11 +104,13 @@ async def known_accounts(
 async def load_contacts(
     conn: AsyncConnection, ids: Iterable[str], cache: StateCache[ContactState] | None = None
 ) -> dict[str, ContactState]:
-    cache = cache or StateCache(ContactState, 0)
+    cache = cache or StateCache(ContactState.from_dict, 0)
     found: dict[str, ContactState] = {}
-    for part in _chunks(sorted(set(ids))):
+    for part in _parts(conn, ids):
         rows = await conn.execute(
-            select(contacts.c.id, cast(contacts.c.state, Text)).where(contacts.c.id.in_(part))
+            select(contacts.c.id, cast(contacts.c.state, Text)).where(
+                _one_of(conn, contacts.c.id, part)
+            )
         )
         for cid, state in rows:
             if state and state != "{}":
@@ -139,16 +121,35 @@ async def load_contacts(
 async def load_accounts(
     conn: AsyncConnection, ids: Iterable[str], cache: StateCache[AccountState] | None = None
 ) -> dict[str, AccountState]:
-    cache = cache or StateCache(AccountState, 0)
+    cache = cache or StateCache(AccountState.from_dict, 0)
     found: dict[str, AccountState] = {}
-    for part in _chunks(sorted(set(ids))):
+    for part in _parts(conn, ids):
         rows = await conn.execute(
-            select(accounts.c.id, cast(accounts.c.state, Text)).where(accounts.c.id.in_(part))
+            select(accounts.c.id, cast(accounts.c.state, Text)).where(
+                _one_of(conn, accounts.c.id, part)
+            )
         )
         for aid, state in rows:
             if state and state != "{}":
                 found[aid] = cache.parse(aid, state)
     return found
+
+
+_CONTACT_COLUMNS: bulk.Columns = (
+    ("id", "text"), ("external_id", "text"), ("email", "text"), ("account_id", "text"),
+    ("role", "text"), ("timezone", "text"), ("stage", "text"), ("score", "float8"),
+    ("fit", "float8"), ("traits", "json"), ("state", "json"), ("stage_entered_at", "timestamptz"),
+    ("last_event_at", "timestamptz"), ("created_at", "timestamptz"), ("updated_at", "timestamptz"),
+)  # fmt: skip
+_CONTACT_UPSERT = (
+    "ON CONFLICT (id) DO UPDATE SET external_id = coalesce(excluded.external_id, "
+    "contacts.external_id), email = coalesce(excluded.email, contacts.email), "
+    "account_id = excluded.account_id, role = excluded.role, timezone = excluded.timezone, "
+    "stage = excluded.stage, score = excluded.score, fit = excluded.fit, "
+    "traits = excluded.traits, state = excluded.state, "
+    "stage_entered_at = excluded.stage_entered_at, last_event_at = excluded.last_event_at, "
+    "updated_at = excluded.updated_at"
+)
 
 
 async def save_contacts(
@@ -164,50 +165,49 @@ async def save_contacts(
     rows = []
     for cid, s in states.items():
         known = identity.get(cid, {})
-        text = s.model_dump_json()
+        text = state_json(s)
         if cache is not None:
             cache.put(cid, text, s)
         traits = s.current.contact_traits
         rows.append(
-            {
-                "id": cid,
-                "external_id": known.get("external_id"),
-                "email": known.get("email"),
-                "account_id": s.account_key,
-                "role": _str(traits.get("role")),
-                "timezone": _str(traits.get("timezone")),
-                "stage": (s.stage or "awareness"),
-                "score": s.score,
-                "fit": s.current.fit,
-                "traits": traits,
-                "state": orjson.Fragment(text),
-                "stage_entered_at": s.current.stage_entered_at,
-                "last_event_at": s.current.as_of,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    stmt = _insert(conn, contacts)
+            (
+                cid, known.get("external_id"), known.get("email"), s.account_key,
+                _str(traits.get("role")), _str(traits.get("timezone")),
+                s.current.stage or "awareness", s.score, s.current.fit, json_dumps(traits),
+                text, s.current.stage_entered_at, s.current.as_of, now, now,
+            )
+        )  # fmt: skip
+    if is_postgresql(conn):
+        await bulk.insert_rows(conn, "contacts", _CONTACT_COLUMNS, rows, _CONTACT_UPSERT)
+        return
+    stmt = sqlite_insert(contacts)
     excluded = stmt.excluded
     stmt = stmt.on_conflict_do_update(
         index_elements=[contacts.c.id],
         set_={
             "external_id": _coalesce(excluded.external_id, contacts.c.external_id),
             "email": _coalesce(excluded.email, contacts.c.email),
-            "account_id": excluded.account_id,
-            "role": excluded.role,
-            "timezone": excluded.timezone,
-            "stage": excluded.stage,
-            "score": excluded.score,
-            "fit": excluded.fit,
-            "traits": excluded.traits,
-            "state": excluded.state,
-            "stage_entered_at": excluded.stage_entered_at,
-            "last_event_at": excluded.last_event_at,
-            "updated_at": excluded.updated_at,
+            **{c: excluded[c] for c in ("account_id", "role", "timezone", "stage", "score")},
+            **{c: excluded[c] for c in ("fit", "traits", "state", "stage_entered_at")},
+            **{c: excluded[c] for c in ("last_event_at", "updated_at")},
         },
     )
-    await conn.execute(stmt, rows)
+    await conn.execute(stmt, _dicts(_CONTACT_COLUMNS, rows))
+
+
+_ACCOUNT_COLUMNS: bulk.Columns = (
+    ("id", "text"), ("external_id", "text"), ("domain", "text"), ("stage", "text"),
+    ("score", "float8"), ("fit", "float8"), ("traits", "json"), ("state", "json"),
+    ("stage_entered_at", "timestamptz"), ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+)  # fmt: skip
+_ACCOUNT_UPSERT = (
+    "ON CONFLICT (id) DO UPDATE SET "
+    "external_id = coalesce(accounts.external_id, excluded.external_id), "
+    "domain = coalesce(accounts.domain, excluded.domain), stage = excluded.stage, "
+    "score = excluded.score, state = excluded.state, "
+    "stage_entered_at = excluded.stage_entered_at, updated_at = excluded.updated_at"
+)
 
 
 async def save_accounts(
@@ -219,42 +219,41 @@ async def save_accounts(
 ) -> None:
     if not states:
         return
-    texts = {aid: s.model_dump_json() for aid, s in states.items()}
-    if cache is not None:
-        for aid, s in states.items():
-            cache.put(aid, texts[aid], s)
-    rows = [
-        {
-            "id": aid,
-            "external_id": identity.get(aid, {}).get("external_id"),
-            "domain": identity.get(aid, {}).get("domain"),
-            "name": None,
-            "stage": s.stage or "awareness",
-            "score": s.score,
-            "fit": 0.0,
-            "traits": identity.get(aid, {}).get("traits", {}),
-            "state": orjson.Fragment(texts[aid]),
-            "stage_entered_at": s.stage_entered_at,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for aid, s in states.items()
-    ]
-    stmt = _insert(conn, accounts)
+    rows = []
+    for aid, s in states.items():
+        known = identity.get(aid, {})
+        text = state_json(s)
+        if cache is not None:
+            cache.put(aid, text, s)
+        rows.append(
+            (
+                aid, known.get("external_id"), known.get("domain"), s.stage or "awareness",
+                s.score, 0.0, json_dumps(known.get("traits", {})), text, s.stage_entered_at,
+                now, now,
+            )
+        )  # fmt: skip
+    if is_postgresql(conn):
+        await bulk.insert_rows(conn, "accounts", _ACCOUNT_COLUMNS, rows, _ACCOUNT_UPSERT)
+        return
+    stmt = sqlite_insert(accounts)
     excluded = stmt.excluded
     stmt = stmt.on_conflict_do_update(
         index_elements=[accounts.c.id],
         set_={
             "external_id": _coalesce(accounts.c.external_id, excluded.external_id),
             "domain": _coalesce(accounts.c.domain, excluded.domain),
-            "stage": excluded.stage,
-            "score": excluded.score,
-            "state": excluded.state,
-            "stage_entered_at": excluded.stage_entered_at,
+            **{c: excluded[c] for c in ("stage", "score", "state", "stage_entered_at")},
             "updated_at": excluded.updated_at,
         },
     )
-    await conn.execute(stmt, rows)
+    await conn.execute(stmt, _dicts(_ACCOUNT_COLUMNS, rows))
+
+
+_HISTORY_COLUMNS: bulk.Columns = (
+    ("subject_kind", "text"), ("subject_id", "text"), ("from_stage", "text"),
+    ("to_stage", "text"), ("reason", "text"), ("event_id", "text"),
+    ("occurred_at", "timestamptz"), ("playbook_version", "text"),
+)  # fmt: skip
 
 
 async def add_history(
@@ -262,44 +261,49 @@ async def add_history(
 ) -> None:
     if not transitions:
         return
-    await conn.execute(
-        stage_history.insert(),
-        [
-            {
-                "subject_kind": t.subject_kind,
-                "subject_id": t.subject_key,
-                "from_stage": t.from_stage,
-                "to_stage": t.to_stage,
-                "reason": t.reason,
-                "event_id": t.event_id,
-                "occurred_at": t.occurred_at,
-                "playbook_version": playbook_version,
-            }
-            for t in transitions
-        ],
-    )
+    rows = [
+        (t.subject_kind, t.subject_key, t.from_stage, t.to_stage, t.reason, t.event_id,
+         t.occurred_at, playbook_version)
+        for t in transitions
+    ]  # fmt: skip
+    if is_postgresql(conn):
+        await bulk.insert_rows(conn, "stage_history", _HISTORY_COLUMNS, rows)
+    else:
+        await conn.execute(stage_history.insert(), _dicts(_HISTORY_COLUMNS, rows))
+
+
+_DECISION_COLUMNS: bulk.Columns = (
+    ("contact_id", "text"), ("account_id", "text"), ("kind", "text"), ("reason", "text"),
+    ("facts", "json"), ("event_id", "text"), ("playbook_version", "text"),
+    ("decided_at", "timestamptz"),
+)  # fmt: skip
 
 
 async def add_decisions(conn: AsyncConnection, log: Sequence[LogEntry]) -> None:
     if not log:
         return
-    await conn.execute(
-        decisions.insert(),
-        [
-            {
-                "contact_id": e.contact_key,
-                "account_id": e.account_key,
-                "touch_id": None,
-                "kind": e.kind,
-                "reason": e.reason,
-                "facts": e.facts,
-                "event_id": e.event_id,
-                "playbook_version": e.playbook_version,
-                "decided_at": e.decided_at,
-            }
-            for e in log
-        ],
-    )
+    rows = [
+        (e.contact_key, e.account_key, e.kind, e.reason, json_dumps(e.facts), e.event_id,
+         e.playbook_version, e.decided_at)
+        for e in log
+    ]  # fmt: skip
+    if is_postgresql(conn):
+        await bulk.insert_rows(conn, "decisions", _DECISION_COLUMNS, rows)
+    else:
+        await conn.execute(decisions.insert(), _dicts(_DECISION_COLUMNS, rows))
+
+
+def _dicts(columns: bulk.Columns, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows as executemany parameters; JSON columns hold serialised text, embedded as is."""
+    names = [c for c, _ in columns]
+    json_at = [i for i, (_, t) in enumerate(columns) if t == "json"]
+    out = []
+    for row in rows:
+        d = dict(zip(names, row, strict=True))
+        for i in json_at:
+            d[names[i]] = orjson.Fragment(row[i])
+        out.append(d)
+    return out
 
 
 def _str(value: object) -> str | None:

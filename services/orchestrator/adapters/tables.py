@@ -161,3 +161,16 @@ reminders = Table(
     Column("updated_at", TZ, nullable=False),
     Column("suppressed", Boolean, nullable=False, default=False),
 )
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("scope", String(16), nullable=False, comment="admin | rep | read"),
+    Column("rep", String(200), comment="the rep address a rep key is bound to"),
+    Column("key_hash", String(64), nullable=False, unique=True, comment="sha256 of the key"),
+    Column("created_at", TZ, nullable=False),
+    Column("revoked_at", TZ),
+    comment="Ops API keys: shown once when issued, only their hash is kept.",
+)

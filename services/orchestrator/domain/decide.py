@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from operator import attrgetter
 
 from services.orchestrator.domain.accounts import roll_up
-from services.orchestrator.domain.engagement import Engagement
+from services.orchestrator.domain.engagement import Engagement, plain_tz
 from services.orchestrator.domain.lifecycle import replay
 from services.orchestrator.domain.playbook import Playbook
 from services.orchestrator.domain.stages import DecisionKind, IgnoreReason
@@ -21,6 +22,7 @@ from services.orchestrator.domain.state import (
 )
 
 _EMPTY = Progress()  # frozen and never mutated: shared, instead of deep-copied defaults
+_SORT_KEY = attrgetter("occurred_at", "event_id")  # Engagement.sort_key, without the property call
 
 
 def decide(
@@ -31,6 +33,7 @@ def decide(
     now: datetime,
 ) -> Decision:
     """Pure: the states of the batch's contacts and accounts (missing ones start empty)."""
+    now = plain_tz(now)
     by_contact: dict[str, list[Engagement]] = defaultdict(list)
     for e in events:
         by_contact[e.contact_key].append(e)
@@ -105,8 +108,8 @@ def decide_contact(
             log.append(
                 _entry(DecisionKind.EVENT_IGNORED, reason, state, e.event_id, {}, playbook, now)
             )
-    fresh.sort(key=lambda e: e.sort_key)
-    pending = sorted((*state.pending, *fresh), key=lambda e: e.sort_key)
+    fresh.sort(key=_SORT_KEY)
+    pending = sorted((*state.pending, *fresh), key=_SORT_KEY)
     if _appends(state, fresh, playbook):
         # The common case: everything new happened after all we know; fold it onto current.
         current, new = replay(state.current, fresh, playbook, state.key, now)
@@ -121,8 +124,7 @@ def decide_contact(
     account_key = next(
         (e.account_key for e in reversed(pending) if e.account_key), state.account_key
     )
-    # model_construct: every value below is already of its declared type (no re-validation)
-    updated = ContactState.model_construct(
+    updated = ContactState(
         key=state.key,
         account_key=account_key,
         checkpoint=checkpoint,
@@ -169,7 +171,7 @@ def _entry(
     playbook: Playbook,
     now: datetime,
 ) -> LogEntry:
-    return LogEntry.model_construct(
+    return LogEntry(
         kind=kind,
         reason=str(reason),
         contact_key=state.key,

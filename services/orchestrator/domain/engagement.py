@@ -2,32 +2,40 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import EngagementEvent
 
 
-class Engagement(BaseModel):
-    """One event as the lifecycle sees it: what, when, who, and the traits known at that time."""
+@dataclass(slots=True, frozen=True, kw_only=True)
+class Engagement:
+    """One event as the lifecycle sees it: what, when, who, and the traits known at that time.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A plain frozen dataclass: built from an envelope pydantic has validated already (or from
+    stored state), so nothing is validated again on the hot path.
+    """
 
     event_id: str
     type: str
     occurred_at: datetime
-    properties: dict[str, Any] = Field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
     contact_key: str
     account_key: str | None = None
-    contact_traits: dict[str, Any] = Field(default_factory=dict)
-    account_traits: dict[str, Any] = Field(default_factory=dict)
+    contact_traits: dict[str, Any] = field(default_factory=dict)
+    account_traits: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sort_key(self) -> tuple[datetime, str]:
         """Replay order: occurred_at, ties broken by event id (never by arrival)."""
         return (self.occurred_at, self.event_id)
+
+    def model_copy(self, *, update: Mapping[str, Any]) -> Engagement:
+        """A copy with some fields replaced (the name callers used when this was a pydantic
+        model; ``dataclasses.replace`` is the same thing)."""
+        return replace(self, **update)
 
 
 def contact_key(event: EngagementEvent) -> str:
@@ -59,17 +67,34 @@ def derived_properties(type_: str, properties: dict[str, Any]) -> dict[str, Any]
     return props
 
 
+_ZONES: dict[timedelta, timezone] = {timedelta(0): UTC}
+
+
+def plain_tz(when: datetime) -> datetime:
+    """The same instant and offset with a ``datetime.timezone`` as its tzinfo.
+
+    Envelope times carry pydantic's own tzinfo class, and comparing two of those costs a method
+    call per operand (30x a comparison of two ``timezone.utc`` times); the domain compares times
+    on every event (ordering, windows, decay). Naive times are left alone.
+    """
+    offset = when.utcoffset()
+    if offset is None or type(when.tzinfo) is timezone:
+        return when
+    zone = _ZONES.get(offset)
+    if zone is None:
+        zone = _ZONES.setdefault(offset, timezone(offset))
+    return when.replace(tzinfo=zone)
+
+
 def to_engagement(
     event: EngagementEvent, contact: str | None = None, account: str | None = None
 ) -> Engagement:
     """``contact`` / ``account``: the resolved keys (else derived from the event's identifiers).
-
-    ``model_construct``: the envelope is validated already and every value has its declared type.
-    """
-    return Engagement.model_construct(
+    The envelope is validated already: every value has its declared type."""
+    return Engagement(
         event_id=event.id,
         type=event.type,
-        occurred_at=event.time,
+        occurred_at=plain_tz(event.time),
         properties=derived_properties(event.type, event.properties),
         contact_key=contact if contact is not None else contact_key(event),
         account_key=account if contact is not None else account_key(event),

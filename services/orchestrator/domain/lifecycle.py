@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from services.orchestrator.domain.engagement import Engagement
-from services.orchestrator.domain.playbook import EntryRule, Playbook
+from services.orchestrator.domain.playbook import EntryRule, ExplicitRule, Playbook
 from services.orchestrator.domain.scoring import ScoreState, apply_points, fit_score
 from services.orchestrator.domain.stages import Stage, TransitionReason
 from services.orchestrator.domain.state import Progress, Transition
@@ -15,13 +16,7 @@ from services.orchestrator.domain.state import Progress, Transition
 def _move(
     p: Progress, key: str, to: Stage, reason: TransitionReason, event_id: str | None, at: datetime
 ) -> tuple[Progress, Transition]:
-    moved = p.model_copy(
-        update={
-            "stage": to,
-            "stage_entered_at": at,
-            "parked_at": at if to.parked else None,
-        }
-    )
+    moved = replace(p, stage=to, stage_entered_at=at, parked_at=at if to.parked else None)
     return moved, Transition(
         subject_kind="contact",
         subject_key=key,
@@ -50,16 +45,59 @@ def _recycle_due(
     due = p.parked_at + timedelta(days=days)
     if until < due:
         return p, []
-    fresh = p.model_copy(
-        update={"score": ScoreState(), "engagements": 0, "distinct": (), "met": ()}
-    )
+    fresh = replace(p, score=ScoreState(), engagements=0, distinct=(), met=())
     moved, t = _move(fresh, key, Stage.AWARENESS, TransitionReason.RECYCLED, None, due)
     return moved, [t]
 
 
-def _qualifies(rule: EntryRule, p: Progress, playbook: Playbook) -> bool:
-    current = p.stage.rank if p.stage is not None else -1
-    if rule.from_stage is not None and current < rule.from_stage.rank:
+@dataclass(slots=True, frozen=True)
+class _Forward:
+    """An entry rule with what checking it needs precomputed (ranks, any_of keys)."""
+
+    rank: int
+    rule: EntryRule
+    from_rank: int | None
+    keys: tuple[str, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class _Index:
+    """Per playbook: explicit rules by event type, entry rules by descending rank."""
+
+    explicit: dict[str, tuple[ExplicitRule, ...]]
+    forward: tuple[_Forward, ...]
+
+
+_INDEXES: dict[int, tuple[Playbook, _Index]] = {}
+
+
+def _index(playbook: Playbook) -> _Index:
+    """Built once per playbook (keyed by identity, holding it so the id is not reused)."""
+    hit = _INDEXES.get(id(playbook))
+    if hit is not None and hit[0] is playbook:
+        return hit[1]
+    explicit: dict[str, list[ExplicitRule]] = {}
+    for x in playbook.explicit:
+        explicit.setdefault(x.event.type, []).append(x)
+    forward = tuple(
+        _Forward(
+            r.stage.rank,
+            r,
+            r.from_stage.rank if r.from_stage is not None else None,
+            tuple(f"{r.stage}:{i}" for i in range(len(r.any_of))),
+        )
+        for r in reversed(playbook.stages)
+    )
+    index = _Index({k: tuple(v) for k, v in explicit.items()}, forward)
+    if len(_INDEXES) > 16:
+        _INDEXES.clear()
+    _INDEXES[id(playbook)] = (playbook, index)
+    return index
+
+
+def _qualifies(f: _Forward, p: Progress, current: int) -> bool:
+    rule = f.rule
+    if f.from_rank is not None and current < f.from_rank:
         return False
     if rule.min_score is not None and p.score.value < rule.min_score:
         return False
@@ -67,7 +105,7 @@ def _qualifies(rule: EntryRule, p: Progress, playbook: Playbook) -> bool:
         return False
     if rule.min_fit is not None and p.fit < rule.min_fit:
         return False
-    return not rule.any_of or any(f"{rule.stage}:{i}" in p.met for i in range(len(rule.any_of)))
+    return not f.keys or any(k in p.met for k in f.keys)
 
 
 def _changes(known: dict[str, object], update: dict[str, object]) -> bool:
@@ -85,28 +123,37 @@ def _absorb(p: Progress, e: Engagement, playbook: Playbook) -> Progress:
         contact_traits = {**contact_traits, **e.contact_traits}
         account_traits = {**account_traits, **e.account_traits}
         fit = fit_score(playbook.fit, contact_traits, account_traits)
-    score, engagements, distinct = p.score, p.engagements, set(p.distinct)
-    rule = playbook.scoring.rule_for(e.type, e.properties)
+    score, engagements, distinct = p.score, p.engagements, p.distinct
+    rule = next(
+        (
+            r
+            for r in playbook.scoring.rules_by_type.get(e.type, ())
+            if r.event.matches(e.type, e.properties)
+        ),
+        None,
+    )
     if rule is not None:
         score, _ = apply_points(p.score, rule, e.occurred_at, playbook.scoring)
         if rule.points > 0:
             engagements += 1
-            distinct.add(rule.name)
-    met = set(p.met)
+            if rule.name not in distinct:
+                distinct = tuple(sorted((*distinct, rule.name)))
+    met = p.met
     for requirement, match in playbook.requirements_by_type.get(e.type, ()):
-        if match.matches(e.type, e.properties):
-            met.add(requirement)
-    return p.model_copy(
-        update={
-            "contact_traits": contact_traits,
-            "account_traits": account_traits,
-            "fit": fit,
-            "score": score,
-            "engagements": engagements,
-            "distinct": tuple(sorted(distinct)),
-            "met": tuple(sorted(met)),
-            "as_of": e.occurred_at,
-        }
+        if requirement not in met and match.matches(e.type, e.properties):
+            met = tuple(sorted((*met, requirement)))
+    return Progress(
+        stage=p.stage,
+        stage_entered_at=p.stage_entered_at,
+        score=score,
+        engagements=engagements,
+        distinct=distinct,
+        met=met,
+        contact_traits=contact_traits,
+        account_traits=account_traits,
+        fit=fit,
+        parked_at=p.parked_at,
+        as_of=e.occurred_at,
     )
 
 
@@ -116,7 +163,10 @@ def apply_event(
     """One event at its occurred_at: recycle timer, evidence, explicit CRM rule, forward rules."""
     p, out = _recycle_due(p, playbook, key, e.occurred_at)
     p = _absorb(p, e, playbook)
-    explicit = next((r for r in playbook.explicit if r.event.matches(e.type, e.properties)), None)
+    index = _index(playbook)
+    explicit = next(
+        (r for r in index.explicit.get(e.type, ()) if r.event.matches(e.type, e.properties)), None
+    )
     if explicit is not None:
         if explicit.stage != p.stage:
             p, t = _move(
@@ -132,14 +182,13 @@ def apply_event(
     if p.stage is not None and p.stage.parked:
         return p, out
     current = p.stage.rank if p.stage is not None else -1
-    target = next(
-        (
-            r.stage
-            for r in reversed(playbook.stages)
-            if r.stage.rank > current and _qualifies(r, p, playbook)
-        ),
-        None,
-    )
+    target = None
+    for f in index.forward:  # descending rank: the furthest stage that qualifies
+        if f.rank <= current:
+            break
+        if _qualifies(f, p, current):
+            target = f.rule.stage
+            break
     if target is not None:
         p, t = _move(p, key, target, TransitionReason.EVIDENCE, e.event_id, e.occurred_at)
         out.append(t)

@@ -28,6 +28,10 @@ class NurtureConfig(BaseModel):
     )
     caps: Caps = Caps()
     sequences: tuple[NurtureSequence, ...] = ()
+    renewal_lead_days: float = Field(default=60, ge=0, le=730)
+    """How long before a ``renewal_date`` the owner rep is reminded."""
+    reminder_expire_days: float = Field(default=14, gt=0, le=365)
+    """A reminder nobody acknowledged, snoozed or completed this long after it was due expires."""
 
     @field_validator("default_timezone")
     @classmethod

@@ -49,6 +49,16 @@ def suppression_for(outcome: TouchOutcome) -> Suppression | None:
     )
 
 
+def consent_for(outcome: TouchOutcome) -> ConsentEntry | None:
+    """An SMS START is an opt-in with the keyword as evidence (it lifts an earlier STOP)."""
+    if outcome.status is not OutcomeStatus.START:
+        return None
+    return ConsentEntry(
+        outcome.contact_id, _CONTACT_CHANNEL[outcome.channel], ConsentStatus.GRANTED,
+        "outcome:start", outcome.detail or "keyword START", outcome.occurred_at,
+    )  # fmt: skip
+
+
 def consent_from_event(
     contact_id: str, event_type: str, properties: dict[str, Any], source: str, occurred_at: Any
 ) -> ConsentEntry | Suppression | None:

@@ -3,29 +3,39 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from services.orchestrator.domain.playbook import Fit, FitCriterion, Scoring, ScoringRule
 
 
-class Award(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(slots=True, frozen=True)
+class Award:
     at: datetime
     points: float
 
 
-class ScoreState(BaseModel):
+@dataclass(slots=True, frozen=True)
+class ScoreState:
     """Score as of ``as_of`` (decays from there) plus the awards still inside each rule's window."""
-
-    model_config = ConfigDict(frozen=True)
 
     value: float = 0.0
     as_of: datetime | None = None
-    awards: dict[str, tuple[Award, ...]] = Field(default_factory=dict)
+    awards: dict[str, tuple[Award, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ScoreState:
+        as_of, parse = d.get("as_of"), datetime.fromisoformat
+        return cls(
+            float(d.get("value", 0.0)),
+            datetime.fromisoformat(as_of) if as_of else None,
+            {
+                name: tuple([Award(parse(a["at"]), float(a["points"])) for a in aw])
+                for name, aw in (d.get("awards") or {}).items()
+            },
+        )
 
     def at(self, when: datetime, half_life_days: float) -> float:
         if self.as_of is None or when <= self.as_of:
@@ -52,11 +62,9 @@ def apply_points(
     points, recent = _capped(rule, state.awards.get(rule.name, ()), at)
     value = min(scoring.max_score, max(0.0, state.at(at, scoring.half_life_days) + points))
     awards = dict(state.awards)
-    # model_construct on this hot path: every value is already of its declared type.
-    award = Award.model_construct(at=at, points=points)
-    awards[rule.name] = (*recent, award) if points > 0 else recent
+    awards[rule.name] = (*recent, Award(at, points)) if points > 0 else recent
     as_of = max(at, state.as_of) if state.as_of else at
-    return ScoreState.model_construct(value=value, as_of=as_of, awards=awards), points
+    return ScoreState(value, as_of, awards), points
 
 
 def _trait(criterion: FitCriterion, contact: dict[str, Any], account: dict[str, Any]) -> Any:

@@ -1,0 +1,52 @@
+"""Parsed lifecycle states kept between batches, and the JSON text states are stored as."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from services.orchestrator.domain.state import AccountState, ContactState
+
+S = TypeVar("S")
+
+
+def state_json(state: ContactState | AccountState) -> str:
+    """The stored text of a state: its fields as JSON (UTC times end in ``Z``); a contact's in
+    the compact shape of ``ContactState.to_dict``."""
+    value = state.to_dict() if isinstance(state, ContactState) else state
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()
+
+
+class StateCache(Generic[S]):
+    """Parsed states by id, reused only while the stored JSON text is exactly the text they were
+    parsed from (or saved as): the database stays the truth, a stale or rolled-back entry is a
+    miss. States are frozen and never mutated, so sharing them is safe. Bounded LRU."""
+
+    def __init__(self, read: Callable[[Mapping[str, Any]], S], size: int = 50_000) -> None:
+        self.read = read
+        self.size = size
+        self._items: OrderedDict[str, tuple[str, S]] = OrderedDict()
+
+    def parse(self, key: str, text: str) -> S:
+        hit = self._items.get(key)
+        if hit is not None and hit[0] == text:
+            self._items.move_to_end(key)
+            return hit[1]
+        state = self.read(orjson.loads(text))
+        self.put(key, text, state)
+        return state
+
+    def put(self, key: str, text: str, state: S) -> None:
+        self._items[key] = (text, state)
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+class StateCaches:
+    def __init__(self, size: int = 50_000) -> None:
+        self.contacts = StateCache(ContactState.from_dict, size)
+        self.accounts = StateCache(AccountState.from_dict, size)

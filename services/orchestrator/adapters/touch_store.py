@@ -1,0 +1,133 @@
+"""Touches and reminders tables: idempotent inserts, claiming due touches, marking outcomes.
+
+Claiming: on PostgreSQL ``SELECT ... FOR UPDATE SKIP LOCKED`` inside the claimer's transaction,
+then the rows are stamped ``claimed_by``; on SQLite (one writer at a time) one atomic
+``UPDATE ... SET claimed_by = me WHERE status = 'planned' AND due_at <= now AND claimed_by IS
+NULL``, then the claimer selects its own rows. Either way a touch has one claimer at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.orchestrator.adapters.tables import reminders, touches
+from services.orchestrator.domain.caps import SentTouch
+from services.orchestrator.domain.channels import TouchChannel
+
+PLANNED, DISPATCHED, SKIPPED = "planned", "dispatched", "skipped"
+CLAIM_LEASE = timedelta(minutes=5)  # a claimer that died lets go after this
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Any:
+    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+
+
+async def add_touches(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert planned touches; a touch id already present is left as it is."""
+    if rows:
+        await conn.execute(_insert(conn, touches).on_conflict_do_nothing(), list(rows))
+
+
+async def add_reminders(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(_insert(conn, reminders).on_conflict_do_nothing(), list(rows))
+
+
+async def recent_reminders(
+    conn: AsyncConnection, contact_ids: Iterable[str], since: datetime
+) -> set[tuple[str, str]]:
+    """(contact, reason) pairs that already have a reminder created after ``since``."""
+    wanted = sorted(set(contact_ids))
+    if not wanted:
+        return set()
+    rows = await conn.execute(
+        select(reminders.c.contact_id, reminders.c.reason).where(
+            reminders.c.contact_id.in_(wanted), reminders.c.created_at > since
+        )
+    )
+    return {(r[0], r[1]) for r in rows}
+
+
+def _claimable(now: datetime) -> Any:
+    return and_(
+        touches.c.status == PLANNED,
+        touches.c.due_at <= now,
+        or_(touches.c.claimed_by.is_(None), touches.c.claimed_at < now - CLAIM_LEASE),
+    )
+
+
+async def claim_due(
+    conn: AsyncConnection, me: str, now: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """Claim up to ``limit`` due touches for ``me`` in the caller's transaction."""
+    if conn.dialect.name == "postgresql":
+        ids = list(
+            await conn.scalars(
+                select(touches.c.id)
+                .where(_claimable(now))
+                .order_by(touches.c.due_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not ids:
+            return []
+        await conn.execute(
+            update(touches).where(touches.c.id.in_(ids)).values(claimed_by=me, claimed_at=now)
+        )
+    else:
+        due = select(touches.c.id).where(_claimable(now)).order_by(touches.c.due_at).limit(limit)
+        await conn.execute(
+            update(touches)
+            .where(touches.c.id.in_(due.scalar_subquery()), _claimable(now))
+            .values(claimed_by=me, claimed_at=now)
+        )
+    rows = await conn.execute(
+        select(touches).where(touches.c.claimed_by == me, touches.c.status == PLANNED)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def sent_history(
+    conn: AsyncConnection, contact_ids: Iterable[str], account_ids: Iterable[str], since: datetime
+) -> list[SentTouch]:
+    """Touches dispatched after ``since`` to these contacts or their accounts (for caps)."""
+    contacts_, accounts_ = sorted(set(contact_ids)), sorted(set(account_ids))
+    rows = await conn.execute(
+        select(
+            touches.c.contact_id, touches.c.account_id, touches.c.channel, touches.c.dispatched_at
+        ).where(
+            touches.c.status == DISPATCHED,
+            touches.c.dispatched_at > since,
+            or_(touches.c.contact_id.in_(contacts_), touches.c.account_id.in_(accounts_)),
+        )
+    )
+    return [SentTouch(r[0], r[1], TouchChannel(r[2]), r[3]) for r in rows]
+
+
+async def finish(
+    conn: AsyncConnection,
+    touch_id: str,
+    me: str,
+    *,
+    status: str,
+    reason: str | None,
+    now: datetime,
+    due_at: datetime | None = None,
+) -> None:
+    """Mark a claimed touch dispatched / skipped, or release it with a new ``due_at``."""
+    values: dict[str, Any] = {"status": status, "reason": reason, "claimed_by": None}
+    if status == DISPATCHED:
+        values["dispatched_at"] = now
+    if due_at is not None:
+        values["due_at"] = due_at
+    await conn.execute(
+        update(touches).where(touches.c.id == touch_id, touches.c.claimed_by == me).values(values)
+    )

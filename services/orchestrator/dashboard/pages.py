@@ -1,0 +1,214 @@
+"""The dashboard's read pages: funnel and flow, accounts, contacts, the reminder inbox, dead
+letters. Each handler reads through ``ops.queries`` (the API's read side, so page and API agree)
+or ``dashboard.reads`` and renders one template; no SQL lives here."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
+from markupsafe import Markup
+
+from services.orchestrator.adapters import consent_store
+from services.orchestrator.dashboard import access, dead_letters, reads, words
+from services.orchestrator.dashboard.flow import stage_flow
+from services.orchestrator.dashboard.funnel_view import funnel_bars, time_range
+from services.orchestrator.dashboard.svg import flow_chart, funnel_chart
+from services.orchestrator.dashboard.ui import HERE, PageMissing, Ui, viewer
+from services.orchestrator.domain.consent import ConsentLedger
+from services.orchestrator.domain.reminders import ReminderStatus
+from services.orchestrator.domain.stages import Stage
+from services.orchestrator.ops import queries
+from services.orchestrator.ops.auth import WRITERS, Scope
+from services.orchestrator.ops.paging import InvalidCursor
+
+FLOW_POINTS = 31
+BROKER_DEADLINE_S = 20.0
+STATUSES = tuple(s.value for s in ReminderStatus)
+NOTICES = {
+    "acknowledged": "Reminder acknowledged.",
+    "snoozed": "Reminder snoozed.",
+    "done": "Reminder marked done.",
+    "replayed": "Replayed to the original topic; the consumer applies it (once) shortly.",
+    "nothing": "Nothing to replay.",
+}
+
+
+def _notice(request: Request) -> str:
+    return NOTICES.get(request.query_params.get("notice", ""), "")
+
+
+def chart(svg: str) -> Markup:
+    """Chart markup for a template; ``svg.py`` has escaped every value it put in."""
+    return Markup(svg)  # noqa: S704
+
+
+def _count(request: Request) -> str:
+    raw = request.query_params.get("count", "")
+    return raw if raw.isdigit() else ""
+
+
+def add_pages(router: APIRouter, ui: Ui) -> None:
+    @router.get("/static/dashboard.css")
+    async def stylesheet() -> FileResponse:
+        return FileResponse(HERE / "static" / "dashboard.css", media_type="text/css")
+
+    @router.get("/login")
+    async def login_form(request: Request, next: str = "/ui/", problem: str = "") -> Response:
+        return ui.page(request, "login.html", next=access.safe_next(next), problem=bool(problem))
+
+    @router.get("/")
+    async def overview(
+        request: Request,
+        since: str | None = None,
+        until: str | None = None,
+        account: str | None = None,
+    ) -> Response:
+        """The whole funnel, or one account's (``?account=``) and its contacts'."""
+        key = await viewer(ui, request)
+        lo, hi, problem = time_range(since, until, ui.clock())
+        async with ui.engine.connect() as conn:
+            metrics = await queries.funnel(conn, lo, hi, account_id=account or None)
+            moves = await reads.history_moves(conn, "contact", hi, account_id=account or None)
+        flow = stage_flow(moves, lo, hi, FLOW_POINTS)
+        people = funnel_bars(metrics["contacts"], "/ui/contacts")
+        firms = funnel_bars(metrics["accounts"], "/ui/accounts")
+        return ui.page(
+            request,
+            "overview.html",
+            key=key,
+            since=lo,
+            until=hi,
+            account=account or "",
+            problem=problem,
+            metrics=metrics,
+            contacts_chart=chart(funnel_chart(people, "Contacts entering each stage")),
+            accounts_chart=chart(funnel_chart(firms, "Accounts entering each stage")),
+            flow_chart=chart(flow_chart(flow, "Contacts per stage over time", 1100, 300)),
+            since_day=lo.date().isoformat(),
+            until_day=(hi - timedelta(seconds=1)).date().isoformat(),
+        )
+
+    @router.get("/accounts")
+    async def account_list(
+        request: Request, stage: str | None = None, cursor: str | None = None
+    ) -> Response:
+        key = await viewer(ui, request)
+        async with ui.engine.connect() as conn:
+            try:
+                found = await queries.list_accounts(conn, stage=stage or None, cursor=cursor)
+            except InvalidCursor as exc:
+                raise PageMissing("That page of accounts does not exist.") from exc
+        return ui.page(request, "accounts.html", key=key, stage=stage, page=found,
+                       stages=[s.value for s in Stage])  # fmt: skip
+
+    @router.get("/accounts/{account_id}")
+    async def account(request: Request, account_id: str) -> Response:
+        key = await viewer(ui, request)
+        async with ui.engine.connect() as conn:
+            found = await queries.get_account(conn, account_id, ui.committee_roles)
+            if found is None:
+                raise PageMissing(f"No account {account_id}.")
+            journey = await reads.account_journey(conn, account_id)
+            recent = await queries.list_touches(conn, account_id=account_id, limit=50)
+        names = {p["id"]: p["email"] for ps in found["stakeholders"].values() for p in ps}
+        return ui.page(request, "account.html", key=key, account=found, journey=journey,
+                       touches=recent["items"], names=names, humanise=words.humanise)  # fmt: skip
+
+    @router.get("/contacts")
+    async def contact_list(
+        request: Request,
+        stage: str | None = None,
+        account: str | None = None,
+        cursor: str | None = None,
+    ) -> Response:
+        key = await viewer(ui, request)
+        async with ui.engine.connect() as conn:
+            try:
+                found = await queries.list_contacts(
+                    conn, stage=stage or None, account_id=account or None, cursor=cursor
+                )
+            except InvalidCursor as exc:
+                raise PageMissing("That page of contacts does not exist.") from exc
+        return ui.page(request, "contacts.html", key=key, stage=stage, account=account,
+                       page=found, stages=[s.value for s in Stage])  # fmt: skip
+
+    @router.get("/contacts/{contact_id}")
+    async def contact(request: Request, contact_id: str) -> Response:
+        key = await viewer(ui, request)
+        now = ui.clock()
+        async with ui.engine.connect() as conn:
+            found = await queries.get_contact(conn, contact_id, now=now, bases=ui.bases)
+            if found is None:
+                raise PageMissing(f"No contact {contact_id}.")
+            timeline = await queries.contact_timeline(conn, contact_id, 300) or []
+            answer = await queries.why(conn, contact_id, now=now, bases=ui.bases)
+            touched = await reads.touches_by_id(
+                conn, (str(i["touch_id"]) for i in timeline if i.get("touch_id"))
+            )
+            stored = (await consent_store.load(conn, [contact_id]))[contact_id]
+        ledger = ConsentLedger(stored.entries, stored.suppressions, ui.bases)
+        entries = [
+            {
+                **item,
+                "happened": words.happened(item),
+                "words": words.describe(
+                    item, found, touched.get(str(item.get("touch_id"))), ledger, now
+                ),
+                "tone": words.tone(item),
+            }
+            for item in timeline
+        ]
+        entries.sort(key=lambda e: e["happened"], reverse=True)
+        return ui.page(request, "contact.html", key=key, contact=found, timeline=entries,
+                       why=answer, humanise=words.humanise,
+                       reminder_reason=words.reminder_reason)  # fmt: skip
+
+    @router.get("/reminders")
+    async def inbox(
+        request: Request,
+        rep: str | None = None,
+        status: str = ReminderStatus.OPEN.value,
+        cursor: str | None = None,
+    ) -> Response:
+        key = await viewer(ui, request)
+        if key.scope is Scope.REP:
+            rep = key.rep  # a rep key works its own inbox only
+        wanted = status if status in STATUSES else None
+        async with ui.engine.connect() as conn:
+            try:
+                found = await queries.list_reminders(
+                    conn, rep=rep or None, status=wanted, limit=50, cursor=cursor
+                )
+            except InvalidCursor as exc:
+                raise PageMissing("That page of reminders does not exist.") from exc
+            reps = [] if key.scope is Scope.REP else await reads.reps_with_reminders(conn)
+        return ui.page(
+            request, "reminders.html", key=key, rep=rep or "", status=wanted or "all",
+            statuses=STATUSES, page=found, reps=reps, can_act=key.scope in WRITERS,
+            notice=_notice(request), reminder_reason=words.reminder_reason,
+            next_url=access.without_key(request, ("key", "notice", "count")),
+        )  # fmt: skip
+
+    @router.get("/dead-letters")
+    async def dead_letter_list(request: Request) -> Response:
+        key = await viewer(ui, request)
+        access.need(key, Scope.ADMIN, Scope.READ)
+        problem = ""
+        try:
+            letters = await asyncio.wait_for(
+                dead_letters.list_dead_letters(ui.settings), BROKER_DEADLINE_S
+            )
+        except (KafkaError, OSError, TimeoutError) as exc:
+            letters, problem = [], f"The broker did not answer ({type(exc).__name__}); try again."
+        async with ui.engine.connect() as conn:
+            done = await dead_letters.replays(conn)
+        topics = sorted({d.topic for d in letters})
+        return ui.page(
+            request, "dead_letters.html", 503 if problem else 200, key=key, letters=letters,
+            replays=done, topics=topics, can_replay=key.scope is Scope.ADMIN, problem=problem,
+            notice=_notice(request), count=_count(request),
+        )  # fmt: skip

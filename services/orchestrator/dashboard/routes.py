@@ -1,0 +1,96 @@
+"""The dashboard's composition: ``dashboard_router(engine, settings)`` -> the ``/ui`` pages.
+
+Server-rendered Jinja2 (autoescaped) with inline SVG charts and plain HTML forms: no JavaScript,
+no front-end build. Include it in any FastAPI app (``app.include_router(dashboard_router(...))``);
+it brings its own error pages (login redirect, 403, 404) through a route class, because routers
+cannot register app-wide exception handlers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.orchestrator.dashboard import access, actions, pages
+from services.orchestrator.dashboard.ui import (
+    Clock,
+    KeyGiven,
+    PageMissing,
+    Ui,
+    make_templates,
+    set_key_cookie,
+    utc_now,
+)
+from services.orchestrator.settings import OrchestratorSettings
+
+HEADERS = {
+    # No script at all, nothing from elsewhere, forms only to us, never framed.
+    "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "cache-control": "no-store",  # pages hold personal data
+    "referrer-policy": "same-origin",
+    "x-content-type-options": "nosniff",
+}
+
+
+def _route_class(ui: Ui) -> type[APIRoute]:
+    class UiRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def guarded(request: Request) -> Response:
+                response = await answer(request)
+                response.headers.update(HEADERS)
+                return response
+
+            async def answer(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except KeyGiven as given:
+                    reply = RedirectResponse(given.next_url, status_code=303)
+                    set_key_cookie(reply, request, given.secret)
+                    return reply
+                except access.LoginNeeded as exc:
+                    target = f"{access.PREFIX}/login?next={quote(exc.next_url, safe='')}"
+                    if exc.problem:
+                        target += "&problem=1"
+                    return RedirectResponse(target, status_code=303)
+                except (access.NotAllowed, access.CrossSite) as exc:
+                    return ui.page(request, "message.html", 403, title="Not allowed",
+                                   message=str(exc))  # fmt: skip
+                except PageMissing as exc:
+                    return ui.page(request, "message.html", 404, title="Not found",
+                                   message=str(exc))  # fmt: skip
+
+            return guarded
+
+    return UiRoute
+
+
+def dashboard_router(
+    engine: AsyncEngine, settings: OrchestratorSettings, clock: Clock = utc_now
+) -> APIRouter:
+    """The dashboard under ``/ui`` on ``engine`` (owned by the caller)."""
+    ui = Ui(
+        engine=engine,
+        settings=settings,
+        clock=clock,
+        templates=make_templates(),
+        committee_roles=tuple(settings.load_playbook().accounts.committee_roles),
+        bases=dict(settings.load_nurture().legal_basis),
+    )
+    router = APIRouter(
+        prefix=access.PREFIX,
+        tags=["dashboard"],
+        include_in_schema=False,
+        route_class=_route_class(ui),
+    )
+    pages.add_pages(router, ui)
+    actions.add_actions(router, ui)
+    return router

@@ -1,0 +1,101 @@
+"""What every dashboard page shares: the ``Ui`` context, templates and their filters, and the
+signals a page raises (``PageMissing``, ``KeyGiven``) for the router's route class to answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.orchestrator.dashboard import access
+from services.orchestrator.domain.channels import Channel
+from services.orchestrator.domain.consent import LegalBasis
+from services.orchestrator.ops.auth import ApiKey
+from services.orchestrator.settings import OrchestratorSettings
+
+HERE = Path(__file__).parent
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def when(value: Any) -> str:
+    """Times as people read them in an ops tool: minutes, UTC, no microseconds."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return str(value)
+    if not isinstance(value, datetime):
+        return "—"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def percent(value: Any) -> str:
+    return "—" if value is None else f"{float(value) * 100:.0f}%"
+
+
+def make_templates() -> Jinja2Templates:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
+    env.filters["when"] = when
+    env.filters["percent"] = percent
+    env.filters["q"] = lambda v: quote(str(v), safe="")
+    return Jinja2Templates(env=env)
+
+
+@dataclass(frozen=True)
+class Ui:
+    """What every page needs, built once per router (nothing at import time)."""
+
+    engine: AsyncEngine
+    settings: OrchestratorSettings
+    clock: Clock
+    templates: Jinja2Templates
+    committee_roles: tuple[str, ...]
+    bases: dict[Channel, LegalBasis]
+
+    def page(self, request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+        return self.templates.TemplateResponse(
+            request, name, {"now": self.clock(), **context}, status_code=status_code
+        )
+
+
+class KeyGiven(Exception):
+    """``?key=`` was valid: store it in the cookie and reload without it."""
+
+    def __init__(self, secret: str, next_url: str) -> None:
+        super().__init__()
+        self.secret, self.next_url = secret, next_url
+
+
+class PageMissing(LookupError):
+    pass
+
+
+def set_key_cookie(response: Response, request: Request, secret: str) -> None:
+    response.set_cookie(
+        access.COOKIE, secret, max_age=access.COOKIE_MAX_AGE_S, path=access.PREFIX,
+        httponly=True, samesite="strict", secure=request.url.scheme == "https",
+    )  # fmt: skip
+
+
+async def viewer(ui: Ui, request: Request) -> ApiKey:
+    """The caller's key. ``?key=`` wins (valid: raise ``KeyGiven`` to store it and reload
+    without it); otherwise the cookie; otherwise ``access.LoginNeeded``."""
+    given = request.query_params.get("key")
+    if given:
+        found = await access.check_secret(ui.engine, given)
+        if found is None:
+            raise access.LoginNeeded(access.safe_next(access.without_key(request)), "bad key")
+        raise KeyGiven(given.strip(), access.safe_next(access.without_key(request)))
+    return await access.current_key(request, ui.engine)

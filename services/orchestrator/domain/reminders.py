@@ -1,0 +1,190 @@
+"""Rep reminders (pure): which engagements call for a human, and a reminder's life cycle.
+
+Rules: a demo or contact-sales request, a contact entering SQL, an NPS detractor (score <= 6),
+pricing-page views by two or more stakeholders of an MQL account. A reminder is deduplicated per
+contact and reason inside ``DEDUP_WINDOW``. States: open -> acknowledged | snoozed(until) | done |
+expired; snoozed -> open when the snooze ends; done and expired are final.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+DEDUP_WINDOW = timedelta(days=7)
+DETRACTOR_MAX = 6
+
+
+class ReminderReason(StrEnum):
+    DEMO_REQUESTED = "demo_requested"
+    CONTACT_SALES = "contact_sales"
+    BECAME_SQL = "became_sql"
+    NPS_DETRACTOR = "nps_detractor"
+    PRICING_COMMITTEE = "pricing_committee"
+    RENEWAL_WINDOW = "renewal_window"
+
+
+TALKING_POINTS: dict[ReminderReason, tuple[str, ...]] = {
+    ReminderReason.DEMO_REQUESTED: ("Confirm the use case behind the demo request", "Book a slot"),
+    ReminderReason.CONTACT_SALES: ("Answer their question first", "Qualify timeline and budget"),
+    ReminderReason.BECAME_SQL: ("Review recent engagement", "Propose a discovery call"),
+    ReminderReason.NPS_DETRACTOR: ("Listen: ask what went wrong", "Offer a fix, no upsell"),
+    ReminderReason.PRICING_COMMITTEE: (
+        "Several stakeholders viewed pricing",
+        "Offer a pricing walk-through",
+    ),
+    ReminderReason.RENEWAL_WINDOW: (
+        "Review usage and outcomes since the last renewal",
+        "Ask about new teams or use cases before the renewal date",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One engagement, as the reminder rules see it."""
+
+    event_id: str
+    contact_id: str
+    account_id: str | None
+    type: str
+    properties: dict[str, Any]
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderNeed:
+    contact_id: str
+    account_id: str | None
+    reason: ReminderReason
+    evidence: tuple[str, ...]
+    due_from: datetime | None = None  # not before (a renewal's window opens ahead of its date)
+    dedup_key: str | None = None  # one reminder per key for ever (a renewal: account + date)
+
+    @property
+    def talking_points(self) -> tuple[str, ...]:
+        return TALKING_POINTS[self.reason]
+
+
+def reminders_needed(
+    signals: list[Signal],
+    became_sql: set[str],
+    mql_accounts: set[str],
+    pricing_viewers: dict[str, dict[str, str]],
+    renewal_lead: timedelta = timedelta(days=60),
+) -> list[ReminderNeed]:
+    """What the batch calls for. ``pricing_viewers``: account -> {contact: event id} (recent).
+    A ``renewal_date`` (ISO date in an event's properties) asks for one reminder per account
+    and date, due ``renewal_lead`` before it."""
+    needs: dict[tuple[str, ReminderReason], ReminderNeed] = {}
+
+    def add(contact: str, account: str | None, reason: ReminderReason, ev: tuple[str, ...]) -> None:
+        needs.setdefault((contact, reason), ReminderNeed(contact, account, reason, ev))
+
+    for s in signals:
+        if s.type == "demo_requested":
+            add(s.contact_id, s.account_id, ReminderReason.DEMO_REQUESTED, (s.event_id,))
+        elif s.type == "contact_sales_requested":
+            add(s.contact_id, s.account_id, ReminderReason.CONTACT_SALES, (s.event_id,))
+        elif s.type == "nps_submitted" and _detractor(s.properties):
+            add(s.contact_id, s.account_id, ReminderReason.NPS_DETRACTOR, (s.event_id,))
+    requested = {
+        c for c, r in needs if r in (ReminderReason.DEMO_REQUESTED, ReminderReason.CONTACT_SALES)
+    }
+    for s in signals:
+        if s.contact_id in became_sql and s.contact_id not in requested:
+            add(s.contact_id, s.account_id, ReminderReason.BECAME_SQL, (s.event_id,))
+    for s in signals:
+        renewal = renewal_date(s.properties)
+        if renewal is not None and s.account_id is not None:
+            key = f"{s.account_id}/renewal/{renewal.isoformat()}"
+            due = datetime.combine(renewal, time(), tzinfo=UTC) - renewal_lead
+            needs.setdefault(
+                (s.account_id, ReminderReason.RENEWAL_WINDOW),
+                ReminderNeed(
+                    s.contact_id, s.account_id, ReminderReason.RENEWAL_WINDOW, (s.event_id,),
+                    due_from=due, dedup_key=key,
+                ),
+            )  # fmt: skip
+    for account, viewers in sorted(pricing_viewers.items()):
+        if account in mql_accounts and len(viewers) >= 2:
+            first = min(viewers)
+            add(first, account, ReminderReason.PRICING_COMMITTEE, tuple(sorted(viewers.values())))
+    return list(needs.values())
+
+
+def renewal_date(properties: dict[str, Any]) -> date | None:
+    raw = properties.get("renewal_date")
+    if not isinstance(raw, str):
+        return None
+    try:
+        return date.fromisoformat(raw[:10])
+    except ValueError:
+        return None
+
+
+def _detractor(props: dict[str, Any]) -> bool:
+    value = props.get("score")
+    return isinstance(value, int) and not isinstance(value, bool) and value <= DETRACTOR_MAX
+
+
+class ReminderStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    SNOOZED = "snoozed"
+    DONE = "done"
+    EXPIRED = "expired"
+
+
+class ReminderAction(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    SNOOZE = "snooze"
+    COMPLETE = "complete"
+    EXPIRE = "expire"
+    WAKE = "wake"
+
+
+class InvalidTransition(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    status: ReminderStatus = ReminderStatus.OPEN
+    snoozed_until: datetime | None = None
+
+
+FINAL = frozenset({ReminderStatus.DONE, ReminderStatus.EXPIRED})
+_ALLOWED: dict[ReminderAction, frozenset[ReminderStatus]] = {
+    ReminderAction.ACKNOWLEDGE: frozenset({ReminderStatus.OPEN, ReminderStatus.SNOOZED}),
+    ReminderAction.SNOOZE: frozenset({ReminderStatus.OPEN, ReminderStatus.ACKNOWLEDGED}),
+    ReminderAction.COMPLETE: frozenset(
+        {ReminderStatus.OPEN, ReminderStatus.ACKNOWLEDGED, ReminderStatus.SNOOZED}
+    ),
+    ReminderAction.EXPIRE: frozenset({ReminderStatus.OPEN, ReminderStatus.SNOOZED}),
+    ReminderAction.WAKE: frozenset({ReminderStatus.SNOOZED}),
+}
+
+
+def transition(
+    reminder: Reminder, action: ReminderAction, now: datetime, until: datetime | None = None
+) -> Reminder:
+    """The reminder after ``action`` at ``now``; an action its state does not allow raises."""
+    if reminder.status not in _ALLOWED[action]:
+        raise InvalidTransition(f"cannot {action} a {reminder.status} reminder")
+    if action is ReminderAction.SNOOZE:
+        if until is None or until <= now:
+            raise InvalidTransition("snooze needs a time in the future")
+        return Reminder(ReminderStatus.SNOOZED, until)
+    if action is ReminderAction.WAKE:
+        if reminder.snoozed_until is not None and reminder.snoozed_until > now:
+            raise InvalidTransition("still snoozed")
+        return Reminder(ReminderStatus.OPEN)
+    target = {
+        ReminderAction.ACKNOWLEDGE: ReminderStatus.ACKNOWLEDGED,
+        ReminderAction.COMPLETE: ReminderStatus.DONE,
+        ReminderAction.EXPIRE: ReminderStatus.EXPIRED,
+    }[action]
+    return replace(reminder, status=target, snoozed_until=None)

@@ -1,0 +1,1 @@
+"""The ops API: contacts, accounts, touches, decisions, reminders, consent, funnel, sources."""

@@ -1,0 +1,139 @@
+"""The ops API application factory and its server inside the orchestrator process.
+
+The app shares the orchestrator's engine and clock; it only reads state, except for the few
+writes people make on purpose (consent, reminder actions, sources). ``OpsServer`` runs uvicorn in
+the caller's event loop and leaves signals to the orchestrator (uvicorn's own handlers would
+take SIGINT from it), and a port that cannot be bound is logged, never a process exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.orchestrator.dashboard.routes import dashboard_router
+from services.orchestrator.ops import reminder_routes, routes, source_routes
+from services.orchestrator.ops.errors import invalid
+from services.orchestrator.ops.links import ReminderLinks
+from services.orchestrator.ops.paging import InvalidCursor
+from services.orchestrator.settings import OrchestratorSettings
+from trellis import __version__
+
+log = logging.getLogger(__name__)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def reminder_links(settings: OrchestratorSettings) -> ReminderLinks:
+    return ReminderLinks(
+        settings.ops_link_secret.get_secret_value().encode(),
+        settings.ops_base_url,
+        timedelta(days=settings.ops_link_ttl_days),
+    )
+
+
+def create_ops_app(
+    engine: AsyncEngine,
+    settings: OrchestratorSettings,
+    clock: Callable[[], datetime] = _utc_now,
+) -> FastAPI:
+    """The ops API on ``engine`` (owned by the caller: the app never disposes of it)."""
+    app = FastAPI(
+        title="Trellis ops API",
+        version=__version__,
+        description="Contacts, accounts, touches, decisions (why), rep reminders, consent, "
+        "funnel metrics and ingest sources. Authenticate with `Authorization: Bearer <key>` "
+        "(`trellis keys add --scope admin|rep|read`).",
+    )
+    app.state.engine = engine
+    app.state.clock = clock
+    app.state.links = reminder_links(settings)
+    app.state.bases = settings.load_nurture().legal_basis
+    app.state.committee_roles = tuple(settings.load_playbook().accounts.committee_roles)
+    for router in (
+        routes.contacts_router, routes.accounts_router, routes.touches_router,
+        reminder_routes.router, routes.funnel_router, routes.decisions_router, source_routes.router,
+    ):  # fmt: skip
+        app.include_router(router)
+    app.include_router(dashboard_router(engine, settings, clock))  # the pages under /ui
+
+    @app.exception_handler(InvalidCursor)
+    async def _bad_cursor(_request: Request, exc: InvalidCursor) -> JSONResponse:
+        error = invalid("query", "cursor", str(exc))
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+class _SharedLoopServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the orchestrator owns SIGINT/SIGTERM and stops us through ``stop``
+
+
+class OpsServerFailed(RuntimeError):
+    pass
+
+
+class OpsServer:
+    """uvicorn on ``host:port`` in the running loop: ``start`` returns once it listens."""
+
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        config = uvicorn.Config(
+            app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+        )
+        self.server = _SharedLoopServer(config)
+        self.address = f"{host}:{port}"
+        self._task: asyncio.Task[None] | None = None
+
+    async def _serve(self) -> None:
+        try:
+            await self.server.serve()
+        except SystemExit:  # uvicorn exits the process when it cannot bind; we must not
+            raise OpsServerFailed(f"ops API could not listen on {self.address}") from None
+
+    async def start(self, deadline_s: float = 10.0) -> None:
+        self._task = asyncio.create_task(self._serve(), name="ops-api")
+        end = asyncio.get_running_loop().time() + deadline_s
+        while not self.server.started:
+            if self._task.done():
+                self._task.result()  # raises OpsServerFailed
+                raise OpsServerFailed(f"ops API stopped before listening on {self.address}")
+            if asyncio.get_running_loop().time() > end:
+                raise OpsServerFailed(
+                    f"ops API not listening on {self.address} after {deadline_s}s"
+                )
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            await self._task
+
+
+async def serve_ops(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serve until ``stop``; a failure to listen is logged and the orchestrator carries on
+    (consuming events matters more than the ops API)."""
+    server = OpsServer(app, host, port)
+    try:
+        await server.start()
+    except OpsServerFailed as exc:
+        log.error("%s; the orchestrator keeps consuming without it", exc)
+        return
+    log.info("ops API on http://%s (OpenAPI at /docs)", server.address)
+    await stop.wait()
+    await server.stop()

@@ -1,0 +1,385 @@
+"""Read side of the ops API: plain dicts from the orchestrator's tables (the dashboard uses them).
+
+Every function takes an ``AsyncConnection`` and only reads. Lists are keyset-paginated
+(``{"items": [...], "next_cursor": ...}``); a bad cursor raises ``paging.InvalidCursor``.
+Detail functions return ``None`` for an unknown id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.orchestrator.adapters import consent_store
+from services.orchestrator.adapters.playbook_file import default_playbook
+from services.orchestrator.adapters.tables import (
+    accounts,
+    consent_ledger,
+    contacts,
+    decisions,
+    reminders,
+    stage_history,
+    touches,
+)
+from services.orchestrator.domain.channels import Channel
+from services.orchestrator.domain.consent import ConsentLedger, LegalBasis
+from services.orchestrator.domain.funnel import FunnelMetrics, Move, funnel_metrics
+from services.orchestrator.domain.stages import Stage
+from services.orchestrator.domain.touch_log import TouchDecision
+from services.orchestrator.ops.explain import consent_view, explain
+from services.orchestrator.ops.paging import finish, page
+
+SUMMARY = (
+    contacts.c.id, contacts.c.email, contacts.c.external_id, contacts.c.account_id,
+    contacts.c.role, contacts.c.stage, contacts.c.score, contacts.c.fit, contacts.c.owner_rep,
+    contacts.c.stage_entered_at, contacts.c.last_event_at,
+)  # fmt: skip
+TOUCH_KINDS = tuple(
+    k.value
+    for k in (
+        TouchDecision.TOUCH_PLANNED,
+        TouchDecision.TOUCH_DISPATCHED,
+        TouchDecision.TOUCH_DEFERRED,
+        TouchDecision.TOUCH_SKIPPED,
+    )
+)
+Bases = Mapping[Channel, LegalBasis] | None
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+async def _rows(conn: AsyncConnection, query: Any) -> list[dict[str, Any]]:
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def _history(conn: AsyncConnection, kind: str, subject: str) -> list[dict[str, Any]]:
+    rows = await _rows(
+        conn,
+        select(stage_history.c.from_stage, stage_history.c.to_stage, stage_history.c.reason,
+               stage_history.c.event_id, stage_history.c.occurred_at)
+        .where(stage_history.c.subject_kind == kind, stage_history.c.subject_id == subject)
+        .order_by(stage_history.c.occurred_at, stage_history.c.id),
+    )  # fmt: skip
+    for here, after in zip(rows, [*rows[1:], None], strict=True):
+        left = after["occurred_at"] if after else None
+        here["left_at"] = left
+        here["days_in_stage"] = (
+            round((left - here["occurred_at"]).total_seconds() / 86400, 3) if left else None
+        )
+    return rows
+
+
+def _score_breakdown(row: Any) -> dict[str, Any]:
+    """Points per scoring rule inside each rule's window (before decay), from the stored state."""
+    score = ((row["state"] or {}).get("current") or {}).get("score") or {}
+    rules = [
+        {"rule": name, "points": round(sum(a["points"] for a in awards), 6), "events": len(awards)}
+        for name, awards in sorted((score.get("awards") or {}).items())
+        if awards
+    ]
+    return {
+        "total": row["score"],
+        "undecayed": score.get("value"),
+        "as_of": score.get("as_of"),
+        "fit": row["fit"],
+        "by_rule": rules,
+    }
+
+
+async def _ledger(conn: AsyncConnection, contact_id: str, bases: Bases) -> ConsentLedger:
+    ledger = (await consent_store.load(conn, [contact_id]))[contact_id]
+    return ConsentLedger(ledger.entries, ledger.suppressions, bases) if bases else ledger
+
+
+async def consent_state(
+    conn: AsyncConnection, contact_id: str, *, now: datetime | None = None, bases: Bases = None
+) -> dict[str, Any]:
+    """Per channel: allowed now, the latest entry, the suppression in force, and the ledger."""
+    ledger = await _ledger(conn, contact_id, bases)
+    entries = await _rows(
+        conn,
+        select(consent_ledger.c.channel, consent_ledger.c.status, consent_ledger.c.source,
+               consent_ledger.c.evidence, consent_ledger.c.recorded_at)
+        .where(consent_ledger.c.contact_id == contact_id)
+        .order_by(consent_ledger.c.recorded_at, consent_ledger.c.id),
+    )  # fmt: skip
+    return {"channels": consent_view(ledger, _now(now)), "ledger": entries}
+
+
+async def get_contact(
+    conn: AsyncConnection, contact_id: str, *, now: datetime | None = None, bases: Bases = None
+) -> dict[str, Any] | None:
+    row = (await conn.execute(select(contacts).where(contacts.c.id == contact_id))).first()
+    if row is None:
+        return None
+    r = row._mapping
+    out = {k: r[k] for k in (c.key for c in SUMMARY)}
+    out |= {"timezone": r["timezone"], "traits": r["traits"], "created_at": r["created_at"]}
+    out["score_breakdown"] = _score_breakdown(r)
+    out["stage_history"] = await _history(conn, "contact", contact_id)
+    out["consent"] = await consent_state(conn, contact_id, now=now, bases=bases)
+    recent = select(touches).where(touches.c.contact_id == contact_id)
+    out["touches"] = await _rows(conn, recent.order_by(touches.c.due_at.desc()).limit(20))
+    mine = select(reminders).where(reminders.c.contact_id == contact_id)
+    out["reminders"] = await _rows(conn, mine.order_by(reminders.c.created_at.desc()).limit(20))
+    return out
+
+
+async def contact_timeline(
+    conn: AsyncConnection, contact_id: str, limit: int = 100
+) -> list[dict[str, Any]] | None:
+    """Newest first: the decision log merged with the events still held in the contact's state
+    (the lateness window; older events live on only as aggregates and stage history)."""
+    row = (await conn.execute(select(contacts.c.state).where(contacts.c.id == contact_id))).first()
+    if row is None:
+        return None
+    items = [
+        {"at": d["decided_at"], "type": "decision", "kind": d["kind"], "reason": d["reason"],
+         "touch_id": d["touch_id"], "event_id": d["event_id"], "facts": d["facts"]}
+        for d in await _rows(conn, select(decisions).where(decisions.c.contact_id == contact_id)
+                             .order_by(decisions.c.decided_at.desc(), decisions.c.id.desc())
+                             .limit(limit))
+    ]  # fmt: skip
+    for e in (row[0] or {}).get("pending") or ():
+        items.append(
+            {"at": datetime.fromisoformat(e["occurred_at"]), "type": "event", "kind": e["type"],
+             "event_id": e["event_id"], "properties": e.get("properties") or {}}
+        )  # fmt: skip
+    items.sort(key=lambda i: i["at"], reverse=True)
+    return items[:limit]
+
+
+async def list_contacts(
+    conn: AsyncConnection,
+    stage: str | None = None,
+    account_id: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    query = select(*SUMMARY)
+    if stage:
+        query = query.where(contacts.c.stage == stage)
+    if account_id:
+        query = query.where(contacts.c.account_id == account_id)
+    query = page(query, contacts.c.id, contacts.c.id, cursor, limit, descending=False, timed=False)
+    return finish(await _rows(conn, query), limit, "id")
+
+
+ACCOUNT_SUMMARY = (
+    accounts.c.id, accounts.c.name, accounts.c.domain, accounts.c.external_id, accounts.c.stage,
+    accounts.c.score, accounts.c.owner_rep, accounts.c.stage_entered_at,
+)  # fmt: skip
+
+
+async def list_accounts(
+    conn: AsyncConnection, stage: str | None = None, limit: int = 50, cursor: str | None = None
+) -> dict[str, Any]:
+    query = select(*ACCOUNT_SUMMARY)
+    if stage:
+        query = query.where(accounts.c.stage == stage)
+    query = page(query, accounts.c.id, accounts.c.id, cursor, limit, descending=False, timed=False)
+    return finish(await _rows(conn, query), limit, "id")
+
+
+async def get_account(
+    conn: AsyncConnection, account_id: str, committee_roles: tuple[str, ...] | None = None
+) -> dict[str, Any] | None:
+    """The account, its stakeholders by role and its buying-committee coverage (against the
+    playbook's ``committee_roles``; the shipped playbook's when not given)."""
+    if committee_roles is None:
+        committee_roles = tuple(default_playbook().accounts.committee_roles)
+    row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
+    if row is None:
+        return None
+    r = row._mapping
+    out = {k: r[k] for k in (c.key for c in ACCOUNT_SUMMARY)} | {"traits": r["traits"]}
+    people = await _rows(
+        conn, select(*SUMMARY).where(contacts.c.account_id == account_id).order_by(contacts.c.id)
+    )
+    by_role: dict[str, list[dict[str, Any]]] = {}
+    for p in people:
+        by_role.setdefault(p["role"] or "unknown", []).append(p)
+    covered = list((r["state"] or {}).get("coverage") or ())
+    out["stakeholders"] = by_role
+    out["committee"] = {
+        "roles": list(committee_roles),
+        "covered": covered,
+        "missing": [role for role in committee_roles if role not in covered],
+        "coverage": round(len(covered) / len(committee_roles), 4) if committee_roles else None,
+    }
+    out["stage_history"] = await _history(conn, "account", account_id)
+    return out
+
+
+async def list_touches(
+    conn: AsyncConnection,
+    status: str | None = None,
+    reason: str | None = None,
+    channel: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    contact_id: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    account_id: str | None = None,
+) -> dict[str, Any]:
+    """Touches by ``due_at``, newest first; ``since`` <= ``due_at`` < ``until``."""
+    query = select(touches)
+    for column, value in (
+        (touches.c.status, status), (touches.c.reason, reason), (touches.c.channel, channel),
+        (touches.c.contact_id, contact_id), (touches.c.account_id, account_id),
+    ):  # fmt: skip
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(touches.c.due_at >= since)
+    if until is not None:
+        query = query.where(touches.c.due_at < until)
+    query = page(query, touches.c.due_at, touches.c.id, cursor, limit, descending=True, timed=True)
+    return finish(await _rows(conn, query), limit, "due_at")
+
+
+async def list_reminders(
+    conn: AsyncConnection,
+    rep: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    query = select(reminders, contacts.c.email.label("contact_email")).outerjoin(
+        contacts, contacts.c.id == reminders.c.contact_id
+    )
+    if rep is not None:
+        query = query.where(reminders.c.rep == rep)
+    if status is not None:
+        query = query.where(reminders.c.status == status)
+    query = page(
+        query, reminders.c.due_at, reminders.c.id, cursor, limit, descending=True, timed=True
+    )
+    return finish(await _rows(conn, query), limit, "due_at")
+
+
+async def list_decisions(
+    conn: AsyncConnection,
+    kind: str | None = None,
+    reason: str | None = None,
+    contact_id: str | None = None,
+    account_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """The decision log, newest first; ``since`` <= ``decided_at`` < ``until``."""
+    query = select(decisions)
+    for column, value in (
+        (decisions.c.kind, kind), (decisions.c.reason, reason),
+        (decisions.c.contact_id, contact_id), (decisions.c.account_id, account_id),
+    ):  # fmt: skip
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(decisions.c.decided_at >= since)
+    if until is not None:
+        query = query.where(decisions.c.decided_at < until)
+    query = page(query, decisions.c.decided_at, decisions.c.id, cursor, limit,
+                 descending=True, timed=True, numeric_id=True)  # fmt: skip
+    return finish(await _rows(conn, query), limit, "decided_at")
+
+
+async def get_reminder(conn: AsyncConnection, reminder_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(reminders).where(reminders.c.id == reminder_id))).first()
+    return None if row is None else dict(row._mapping)
+
+
+async def why(
+    conn: AsyncConnection, contact_id: str, *, now: datetime | None = None, bases: Bases = None
+) -> dict[str, Any] | None:
+    """Why the contact's last touch was or was not sent, in plain words plus the facts."""
+    row = (await conn.execute(select(contacts).where(contacts.c.id == contact_id))).first()
+    if row is None:
+        return None
+    contact = dict(row._mapping)
+    last = (
+        await conn.execute(
+            select(decisions)
+            .where(decisions.c.contact_id == contact_id, decisions.c.kind.in_(TOUCH_KINDS),
+                   decisions.c.touch_id.isnot(None))
+            .order_by(decisions.c.decided_at.desc(), decisions.c.id.desc())
+            .limit(1)
+        )
+    ).first()  # fmt: skip
+    decision = dict(last._mapping) if last else None
+    touch = None
+    if decision is not None:
+        found = await conn.execute(select(touches).where(touches.c.id == decision["touch_id"]))
+        found_touch = found.first()
+        touch = dict(found_touch._mapping) if found_touch else None
+    account = None
+    if contact["account_id"]:
+        found = await conn.execute(select(accounts).where(accounts.c.id == contact["account_id"]))
+        found_account = found.first()
+        account = dict(found_account._mapping) if found_account else None
+    ledger = await _ledger(conn, contact_id, bases)
+    return explain(contact, account, decision, touch, ledger, _now(now))
+
+
+async def funnel(
+    conn: AsyncConnection, since: datetime, until: datetime, account_id: str | None = None
+) -> dict[str, Any]:
+    """Funnel metrics of contacts and of accounts (one account and its contacts if given)."""
+    base = select(
+        stage_history.c.subject_id, stage_history.c.to_stage, stage_history.c.occurred_at,
+        stage_history.c.id,
+    ).where(stage_history.c.occurred_at < until)  # fmt: skip
+    people = base.where(stage_history.c.subject_kind == "contact")
+    firms = base.where(stage_history.c.subject_kind == "account")
+    if account_id is not None:
+        members = select(contacts.c.id).where(contacts.c.account_id == account_id)
+        people = people.where(stage_history.c.subject_id.in_(members))
+        firms = firms.where(stage_history.c.subject_id == account_id)
+    out: dict[str, Any] = {"since": since, "until": until, "account_id": account_id}
+    for name, query in (("contacts", people), ("accounts", firms)):
+        moves = [
+            Move(sid, Stage(to), at, seq)
+            for sid, to, at, seq in await conn.execute(query)
+            if to in Stage._value2member_map_
+        ]
+        out[name] = funnel_dict(funnel_metrics(moves, since, until))
+    return out
+
+
+def funnel_dict(m: FunnelMetrics) -> dict[str, Any]:
+    return {
+        "in_stage": {s.value: n for s, n in m.in_stage.items()},
+        "entered": {s.value: n for s, n in m.entered.items()},
+        "conversion": [
+            {
+                "from": c.from_stage.value,
+                "to": c.to_stage.value,
+                "entered": c.entered,
+                "converted": c.converted,
+                "rate": None if c.rate is None else round(c.rate, 4),
+            }
+            for c in m.conversions
+        ],
+        "median_days_in_stage": {s.value: d for s, d in m.median_days_in_stage.items()},
+        "velocity": {
+            "forward_moves_per_day": m.forward_moves_per_day,
+            "median_days_to_reach": {s.value: d for s, d in m.median_days_to_reach.items()},
+        },
+    }
+
+
+async def contact_exists(conn: AsyncConnection, contact_id: str) -> bool:
+    return (await conn.scalar(select(contacts.c.id).where(contacts.c.id == contact_id))) is not None
+
+
+async def account_exists(conn: AsyncConnection, account_id: str) -> bool:
+    return (await conn.scalar(select(accounts.c.id).where(accounts.c.id == account_id))) is not None

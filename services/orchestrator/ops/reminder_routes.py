@@ -1,0 +1,149 @@
+"""Reminders for a rep: list, read, acknowledge, snooze, complete — with an API key or a signed
+link from the reminder message.
+
+A link (``GET .../{action}?token=``) only shows what will happen and a button that POSTs; the
+action itself is a POST. Mail scanners and chat unfurlers fetch every link in a message, so a GET
+that acknowledged would acknowledge reminders nobody read.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import AwareDatetime
+
+from services.orchestrator.domain.reminders import (
+    InvalidTransition,
+    ReminderAction,
+    ReminderStatus,
+)
+from services.orchestrator.ops import queries
+from services.orchestrator.ops.auth import (
+    WRITERS,
+    MaybeKey,
+    Principal,
+    ReadKey,
+    Scope,
+    forbidden,
+    unauthorized,
+)
+from services.orchestrator.ops.errors import conflict, not_found
+from services.orchestrator.ops.links import LinkProblem, ReminderLinks
+from services.orchestrator.ops.reminders import Actor, NotYourReminder, ReminderNotFound, act
+from services.orchestrator.ops.routes import Conn, Cursor, Limit
+
+DEFAULT_SNOOZE = timedelta(hours=1)
+MAX_SNOOZE_MINUTES = 60 * 24 * 30
+Action = Literal["acknowledge", "snooze", "complete"]
+Token = Annotated[str | None, Query(description="the signed token of a reminder link")]
+
+router = APIRouter(prefix="/v1/reminders", tags=["reminders"])
+
+
+def _own_rep(principal: Principal, rep: str | None) -> str | None:
+    """The rep filter a key may use: a rep key sees its own reminders only."""
+    if principal.scope is not Scope.REP:
+        return rep
+    if rep not in (None, principal.rep):
+        raise forbidden("a rep key reads only its own rep's reminders", (Scope.ADMIN, Scope.READ))
+    return principal.rep
+
+
+@router.get("")
+async def list_reminders(
+    key: ReadKey,
+    conn: Conn,
+    rep: str | None = None,
+    status: ReminderStatus | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Reminders by due time, newest first (a rep key: its own only)."""
+    return await queries.list_reminders(conn, _own_rep(key, rep), status, limit, cursor)
+
+
+@router.get("/{reminder_id}")
+async def get_reminder(reminder_id: str, key: ReadKey, conn: Conn) -> dict[str, Any]:
+    found = await queries.get_reminder(conn, reminder_id)
+    if found is None:
+        raise not_found("reminder", reminder_id)
+    if key.scope is Scope.REP and found["rep"] != key.rep:
+        raise forbidden("this reminder belongs to another rep", (Scope.ADMIN, Scope.READ))
+    return found
+
+
+def _check_link(request: Request, token: str | None, reminder_id: str, action: Action) -> None:
+    links: ReminderLinks = request.app.state.links
+    problem = links.check(token, reminder_id, ReminderAction(action), request.app.state.clock())
+    if problem is LinkProblem.MISSING:
+        raise unauthorized("send an API key ('Authorization: Bearer <key>') or a link token")
+    if problem is LinkProblem.EXPIRED:
+        raise forbidden("this link has expired; open the reminder with your API key")
+    if problem is not None:
+        raise forbidden(f"this link is not valid for {action} on reminder {reminder_id!r}")
+
+
+@router.post("/{reminder_id}/{action}")
+async def act_on_reminder(
+    reminder_id: str,
+    action: Action,
+    request: Request,
+    principal: MaybeKey,
+    token: Token = None,
+    minutes: Annotated[int | None, Query(ge=1, le=MAX_SNOOZE_MINUTES)] = None,
+    until: Annotated[AwareDatetime | None, Query(description="snooze until")] = None,
+) -> dict[str, Any]:
+    """Acknowledge, snooze (``minutes`` or ``until``; default one hour) or complete."""
+    if principal is None:
+        _check_link(request, token, reminder_id, action)
+        actor = Actor("signed link")
+    elif principal.scope not in WRITERS:
+        raise forbidden(f"{action} needs a key with scope admin or rep", WRITERS)
+    else:
+        actor = Actor(principal.label, principal.rep)
+    now: datetime = request.app.state.clock()
+    if action == "snooze" and until is None:
+        until = now + (timedelta(minutes=minutes) if minutes else DEFAULT_SNOOZE)
+    try:
+        async with request.app.state.engine.begin() as conn:
+            return await act(conn, reminder_id, ReminderAction(action), now, actor, until)
+    except ReminderNotFound:
+        raise not_found("reminder", reminder_id) from None
+    except NotYourReminder:
+        raise forbidden("this reminder belongs to another rep", (Scope.ADMIN,)) from None
+    except InvalidTransition as exc:
+        raise conflict(str(exc)) from None
+
+
+@router.get("/{reminder_id}/{action}", response_model=None)
+async def reminder_link(
+    reminder_id: str, action: Action, request: Request, conn: Conn, token: Token = None
+) -> Response:
+    """Where a reminder link lands: what the action will do, and a button that does it."""
+    _check_link(request, token, reminder_id, action)
+    found = await queries.get_reminder(conn, reminder_id)
+    if found is None:
+        raise not_found("reminder", reminder_id)
+    target = f"{request.url.path}?{request.url.query}"  # relative: right behind a proxy too
+    if "text/html" not in request.headers.get("accept", ""):
+        body = {"reminder": found, "action": action, "confirm": {"method": "POST", "url": target}}
+        return JSONResponse(_jsonable(body))
+    title = f"{action.capitalize()} reminder: {found['reason'].replace('_', ' ')}"
+    page = (
+        f"<!doctype html><title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>"
+        f"<p>Status: {html.escape(found['status'])}. "
+        f"Contact: {html.escape(found['contact_id'] or '')}"
+        f'</p><form method=post action="{html.escape(target)}">'
+        f"<button type=submit>{html.escape(action.capitalize())}</button></form>"
+    )
+    return HTMLResponse(page)
+
+
+def _jsonable(value: Any) -> Any:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(value)

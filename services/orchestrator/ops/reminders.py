@@ -1,0 +1,93 @@
+"""Rep actions on a reminder (acknowledge, snooze, complete) through the pure state machine.
+
+The row is read and written in one transaction (``SELECT ... FOR UPDATE`` on PostgreSQL) so two
+clicks at once cannot both pass the transition check. Every action lands in the decision log.
+Completing a reminder whose call touch is still waiting (e.g. deferred to working hours) skips
+that touch: there is nothing left to remind the rep of.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.orchestrator.adapters import touch_store
+from services.orchestrator.adapters.tables import decisions, reminders, touches
+from services.orchestrator.domain.reminders import (
+    Reminder,
+    ReminderAction,
+    ReminderStatus,
+    transition,
+)
+
+CLOSED_BY_REP = "REMINDER_DONE"
+
+
+class ReminderNotFound(LookupError):
+    pass
+
+
+class NotYourReminder(PermissionError):
+    pass
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: ``rep`` set means only that rep's reminders; ``label`` goes to the log."""
+
+    label: str
+    rep: str | None = None
+
+
+async def act(
+    conn: AsyncConnection,
+    reminder_id: str,
+    action: ReminderAction,
+    now: datetime,
+    actor: Actor,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    """Apply ``action``; raises ``ReminderNotFound``, ``NotYourReminder`` or
+    ``InvalidTransition`` (the action is not allowed in the reminder's state)."""
+    query = select(reminders).where(reminders.c.id == reminder_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise ReminderNotFound(reminder_id)
+    r = row._mapping
+    if actor.rep is not None and actor.rep != r["rep"]:
+        raise NotYourReminder(reminder_id)
+    before = Reminder(ReminderStatus(r["status"]), r["snoozed_until"])
+    after = transition(before, action, now, until)
+    await conn.execute(
+        update(reminders)
+        .where(reminders.c.id == reminder_id)
+        .values(status=after.status.value, snoozed_until=after.snoozed_until, updated_at=now)
+    )
+    if action is ReminderAction.COMPLETE:
+        await conn.execute(
+            update(touches)
+            .where(touches.c.id == reminder_id, touches.c.status == touch_store.PLANNED)
+            .values(status=touch_store.SKIPPED, reason=CLOSED_BY_REP)
+        )
+    facts: dict[str, Any] = {"from": before.status.value, "to": after.status.value,
+                             "by": actor.label}  # fmt: skip
+    if after.snoozed_until is not None:
+        facts["until"] = after.snoozed_until.isoformat()
+    await conn.execute(
+        decisions.insert().values(
+            contact_id=r["contact_id"], account_id=r["account_id"], touch_id=reminder_id,
+            kind=f"reminder_{after.status.value}", reason=action.value.upper(), facts=facts,
+            event_id=None, playbook_version="ops-api", decided_at=now,
+        )
+    )  # fmt: skip
+    return dict(r) | {
+        "status": after.status.value,
+        "snoozed_until": after.snoozed_until,
+        "updated_at": now,
+    }

@@ -1,0 +1,214 @@
+"""Read routes (contacts, accounts, touches, funnel) and recording consent.
+
+Route functions only parse, authorise and call ``queries``; no SQL here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.orchestrator.adapters import consent_store
+from services.orchestrator.adapters import repository as repo
+from services.orchestrator.domain.channels import Channel, TouchChannel
+from services.orchestrator.domain.consent import ConsentEntry, ConsentStatus
+from services.orchestrator.domain.stages import DecisionKind, Stage
+from services.orchestrator.domain.state import LogEntry
+from services.orchestrator.ops import queries
+from services.orchestrator.ops.auth import ReadKey, WriteKey
+from services.orchestrator.ops.errors import invalid, not_found
+from services.orchestrator.ops.paging import MAX_LIMIT
+
+CONSENT_SOURCE = "ops-api"
+TouchStatus = Literal[
+    "planned", "dispatched", "skipped", "sent", "delivered", "failed", "bounced", "complained"
+]
+
+
+async def _read(request: Request) -> AsyncIterator[AsyncConnection]:
+    async with request.app.state.engine.connect() as conn:
+        yield conn
+
+
+Conn = Annotated[AsyncConnection, Depends(_read)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+Since = Annotated[AwareDatetime | None, Query(description="from this instant (with a zone)")]
+Until = Annotated[AwareDatetime | None, Query(description="before this instant (with a zone)")]
+
+contacts_router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+accounts_router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+touches_router = APIRouter(prefix="/v1/touches", tags=["touches"])
+funnel_router = APIRouter(prefix="/v1/funnel", tags=["funnel"])
+decisions_router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
+
+
+@contacts_router.get("")
+async def list_contacts(
+    _key: ReadKey,
+    conn: Conn,
+    stage: Stage | None = None,
+    account_id: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Contacts by id, filtered by stage and/or account."""
+    return await queries.list_contacts(conn, stage, account_id, limit, cursor)
+
+
+@contacts_router.get("/{contact_id}")
+async def get_contact(
+    contact_id: str, _key: ReadKey, conn: Conn, request: Request
+) -> dict[str, Any]:
+    """State, score breakdown, stage history, consent, recent touches and reminders."""
+    found = await queries.get_contact(
+        conn, contact_id, now=request.app.state.clock(), bases=request.app.state.bases
+    )
+    if found is None:
+        raise not_found("contact", contact_id)
+    return found
+
+
+@contacts_router.get("/{contact_id}/timeline")
+async def contact_timeline(
+    contact_id: str, _key: ReadKey, conn: Conn, limit: Limit = 100
+) -> dict[str, Any]:
+    """Events still in the contact's state and every decision about them, newest first."""
+    items = await queries.contact_timeline(conn, contact_id, limit)
+    if items is None:
+        raise not_found("contact", contact_id)
+    return {"contact_id": contact_id, "items": items}
+
+
+@contacts_router.get("/{contact_id}/why")
+async def why(contact_id: str, _key: ReadKey, conn: Conn, request: Request) -> dict[str, Any]:
+    """Why the last touch was or was not sent: ``answer`` in plain words, plus the facts."""
+    found = await queries.why(
+        conn, contact_id, now=request.app.state.clock(), bases=request.app.state.bases
+    )
+    if found is None:
+        raise not_found("contact", contact_id)
+    return found
+
+
+@contacts_router.get("/{contact_id}/consent")
+async def get_consent(
+    contact_id: str, _key: ReadKey, conn: Conn, request: Request
+) -> dict[str, Any]:
+    if not await queries.contact_exists(conn, contact_id):
+        raise not_found("contact", contact_id)
+    return await queries.consent_state(
+        conn, contact_id, now=request.app.state.clock(), bases=request.app.state.bases
+    )
+
+
+class ConsentIn(BaseModel):
+    channel: Channel
+    status: ConsentStatus
+    evidence: str = Field(min_length=1, max_length=2000, description="how and where it was given")
+
+
+@contacts_router.post("/{contact_id}/consent", status_code=201)
+async def record_consent(
+    contact_id: str, body: ConsentIn, key: WriteKey, request: Request
+) -> dict[str, Any]:
+    """Append to the consent ledger (source ``ops-api``); answers the derived current state."""
+    now = request.app.state.clock()
+    evidence = f"{body.evidence} [{key.label}]"
+    entry = ConsentEntry(contact_id, body.channel, body.status, CONSENT_SOURCE, evidence, now)
+    async with request.app.state.engine.begin() as conn:
+        if not await queries.contact_exists(conn, contact_id):
+            raise not_found("contact", contact_id)
+        await consent_store.append(conn, [consent_store.LedgerRow(entry, None)])
+        await repo.add_decisions(conn, [LogEntry(
+            kind=DecisionKind.CONSENT_CHANGED, reason=body.status.value, contact_key=contact_id,
+            account_key=None, event_id=None,
+            facts={"source": CONSENT_SOURCE, "channel": body.channel.value, "evidence": evidence},
+            playbook_version=CONSENT_SOURCE, decided_at=now)])  # fmt: skip
+        return await queries.consent_state(conn, contact_id, now=now, bases=request.app.state.bases)
+
+
+@accounts_router.get("")
+async def list_accounts(
+    _key: ReadKey, conn: Conn, stage: Stage | None = None, limit: Limit = 50, cursor: Cursor = None
+) -> dict[str, Any]:
+    return await queries.list_accounts(conn, stage, limit, cursor)
+
+
+@accounts_router.get("/{account_id}")
+async def get_account(
+    account_id: str, _key: ReadKey, conn: Conn, request: Request
+) -> dict[str, Any]:
+    """Stage, stakeholders by role and buying-committee coverage."""
+    found = await queries.get_account(conn, account_id, request.app.state.committee_roles)
+    if found is None:
+        raise not_found("account", account_id)
+    return found
+
+
+@touches_router.get("")
+async def list_touches(
+    _key: ReadKey,
+    conn: Conn,
+    status: TouchStatus | None = None,
+    reason: Annotated[str | None, Query(max_length=64, description="e.g. NO_CONSENT")] = None,
+    channel: TouchChannel | None = None,
+    since: Since = None,
+    until: Until = None,
+    contact_id: str | None = None,
+    account_id: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Touches by due time, newest first."""
+    if since is not None and until is not None and until <= since:
+        raise invalid("query", "until", "until must be after since")
+    return await queries.list_touches(
+        conn, status, reason, channel, since, until, contact_id, limit, cursor, account_id
+    )
+
+
+@funnel_router.get("")
+async def funnel(
+    _key: ReadKey,
+    conn: Conn,
+    request: Request,
+    since: Since = None,
+    until: Until = None,
+    account_id: str | None = None,
+) -> dict[str, Any]:
+    """Counts per stage, stage-to-stage conversion, median time in stage and velocity, for
+    contacts and accounts (one account and its contacts with ``account_id``)."""
+    end = until or request.app.state.clock()
+    start = since or end - timedelta(days=30)
+    if end <= start:
+        raise invalid("query", "until", "until must be after since")
+    if account_id is not None and not await queries.account_exists(conn, account_id):
+        raise not_found("account", account_id)
+    return await queries.funnel(conn, start, end, account_id)
+
+
+@decisions_router.get("")
+async def list_decisions(
+    _key: ReadKey,
+    conn: Conn,
+    kind: Annotated[str | None, Query(max_length=32, description="e.g. touch_skipped")] = None,
+    reason: Annotated[str | None, Query(max_length=64, description="e.g. QUIET_HOURS")] = None,
+    contact_id: str | None = None,
+    account_id: str | None = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """The decision log (every yes and no, with its reason), newest first."""
+    if since is not None and until is not None and until <= since:
+        raise invalid("query", "until", "until must be after since")
+    return await queries.list_decisions(
+        conn, kind, reason, contact_id, account_id, since, until, limit, cursor
+    )

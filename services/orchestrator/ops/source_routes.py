@@ -1,0 +1,94 @@
+"""Ingest sources (producer credentials), admin only: list, add, rotate, disable, enable.
+
+A write key or webhook secret is in the answer to ``add`` and ``rotate`` only, never in a list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+
+from services.ingest.sources import (
+    Issued,
+    Source,
+    SourceKind,
+    SourceNotFound,
+    SqlAlchemySourceRepository,
+)
+from services.orchestrator.ops.auth import AdminKey
+from services.orchestrator.ops.errors import conflict, not_found
+
+router = APIRouter(prefix="/v1/sources", tags=["sources"])
+
+
+def _repo(request: Request) -> SqlAlchemySourceRepository:
+    return SqlAlchemySourceRepository(request.app.state.engine)
+
+
+def _public(source: Source) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": source.id, "name": source.name, "kind": source.kind.value,
+        "disabled": source.disabled, "rate_limit_per_s": source.rate_limit_per_s,
+    }  # fmt: skip
+    if source.kind is SourceKind.WEBHOOK:
+        out["active_secrets"] = len(source.secrets)
+        out["webhook_url_path"] = f"/v1/webhooks/{source.id}"
+    return out
+
+
+def _issued(issued: Issued) -> dict[str, Any]:
+    what = "write_key" if issued.source.kind is SourceKind.SDK else "webhook_secret"
+    return {"source": _public(issued.source), what: issued.credential, "shown_once": True}
+
+
+class SourceIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[\w.\-]+$")
+    kind: SourceKind = SourceKind.SDK
+    rate_limit_per_s: int | None = Field(default=None, ge=1)
+
+
+@router.get("")
+async def list_sources(_key: AdminKey, request: Request) -> list[dict[str, Any]]:
+    return [_public(s) for s in await _repo(request).list()]
+
+
+@router.post("", status_code=201)
+async def add_source(body: SourceIn, _key: AdminKey, request: Request) -> dict[str, Any]:
+    try:
+        issued = await _repo(request).add(
+            body.name, body.kind, request.app.state.clock(), body.rate_limit_per_s
+        )
+    except IntegrityError:
+        raise conflict(f"a source named {body.name!r} already exists") from None
+    return _issued(issued)
+
+
+@router.post("/{source}/rotate")
+async def rotate_source(
+    source: str, _key: AdminKey, request: Request, keep_previous: bool = True
+) -> dict[str, Any]:
+    """A new credential; webhook sources keep previous secrets valid unless told not to."""
+    try:
+        issued = await _repo(request).rotate(source, request.app.state.clock(), keep_previous)
+    except SourceNotFound:
+        raise not_found("source", source) from None
+    return _issued(issued)
+
+
+@router.post("/{source}/disable")
+async def disable_source(source: str, _key: AdminKey, request: Request) -> dict[str, Any]:
+    try:
+        return _public(await _repo(request).disable(source, request.app.state.clock()))
+    except SourceNotFound:
+        raise not_found("source", source) from None
+
+
+@router.post("/{source}/enable")
+async def enable_source(source: str, _key: AdminKey, request: Request) -> dict[str, Any]:
+    try:
+        return _public(await _repo(request).disable(source, request.app.state.clock(), False))
+    except SourceNotFound:
+        raise not_found("source", source) from None

@@ -1,0 +1,204 @@
+"""What the nurture plan would do over history: touches sent, skipped by reason, rep reminders.
+
+The live path plans touches when a contact's stage changes (``nurture.plan_for_changes``) and the
+scheduler decides again when each one is due (``scheduler.Scheduler``). Here the same pure rules
+run on simulated time: a touch is decided at its ``due_at`` against the consent ledger, the caps
+over what the simulation already sent, the send window and the contact's state at that moment;
+deferred touches come back at their ``retry_at``. Rep reminders follow the same rules and
+deduplication window as live. No I/O.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from schemas.events import EngagementEvent
+from services.orchestrator.domain.caps import SentTouch
+from services.orchestrator.domain.channels import TouchChannel
+from services.orchestrator.domain.consent import ConsentEntry, ConsentLedger
+from services.orchestrator.domain.eligibility import (
+    PlannedTouch,
+    Recipient,
+    Skipped,
+    check_eligibility,
+    plan_touches,
+)
+from services.orchestrator.domain.nurture_config import NurtureConfig
+from services.orchestrator.domain.outcomes import consent_from_event
+from services.orchestrator.domain.reminders import (
+    DEDUP_WINDOW,
+    ReminderReason,
+    Signal,
+    reminders_needed,
+)
+from services.orchestrator.domain.stages import Stage
+from services.orchestrator.domain.state import AccountState, ContactState, Decision
+from services.orchestrator.nurture import PRICING_LOOKBACK, is_pricing_view, recipient_of
+
+_CALL_REASONS = {
+    ReminderReason.DEMO_REQUESTED,
+    ReminderReason.CONTACT_SALES,
+    ReminderReason.BECAME_SQL,
+}
+
+
+@dataclass
+class TouchTally:
+    """Counts a team compares between two plans."""
+
+    planned: Counter[str] = field(default_factory=Counter)  # by channel
+    sent: Counter[str] = field(default_factory=Counter)  # by "stage/channel"
+    skipped: Counter[str] = field(default_factory=Counter)  # by reason code
+    deferred: Counter[str] = field(default_factory=Counter)  # by reason code
+    reminders: Counter[str] = field(default_factory=Counter)  # by rule
+    pending: int = 0  # still due after the end of the history
+
+    def as_dict(self) -> dict[str, Any]:
+        counters = ("planned", "sent", "skipped", "deferred", "reminders")
+        return {n: dict(sorted(getattr(self, n).items())) for n in counters} | {
+            "pending": self.pending
+        }
+
+
+class TouchSimulator:
+    """Fed batch by batch by ``simulate``; ``finish`` decides what fell due by the end."""
+
+    def __init__(self, config: NurtureConfig) -> None:
+        self.config = config
+        self.tally = TouchTally()
+        self._due: list[tuple[datetime, str, PlannedTouch]] = []
+        self._ledgers: dict[str, ConsentLedger] = {}
+        self._history: list[SentTouch] = []
+        self._reminded: dict[tuple[str, ReminderReason], datetime] = {}
+        self._keys: set[str] = set()
+        self._pricing: dict[str, dict[str, tuple[str, datetime]]] = {}
+        self._contacts: Mapping[str, ContactState] = {}
+        self._accounts: Mapping[str, AccountState] = {}
+
+    def before_batch(self, batch: Sequence[EngagementEvent], contact_of: Mapping[str, str]) -> None:
+        """Decide what fell due before this batch, then record its consent changes."""
+        self._run_until(batch[0].time)
+        for e in batch:
+            item = consent_from_event(contact_of[e.id], e.type, e.properties, e.source, e.time)
+            if item is None:
+                continue
+            ledger = self._ledger(item.contact_id)
+            if isinstance(item, ConsentEntry):
+                ledger = replace(ledger, entries=(*ledger.entries, item))
+            else:
+                ledger = replace(ledger, suppressions=(*ledger.suppressions, item))
+            self._ledgers[item.contact_id] = ledger
+
+    def after_batch(
+        self,
+        batch: Sequence[EngagementEvent],
+        decision: Decision,
+        contact_of: Mapping[str, str],
+        account_of: Mapping[str, str | None],
+        contacts: Mapping[str, ContactState],
+        accounts: Mapping[str, AccountState],
+        now: datetime,
+    ) -> None:
+        """Plan for stage changes and create reminders, as ``plan_for_changes`` does live."""
+        self._contacts, self._accounts = contacts, accounts
+        signals = [
+            Signal(e.id, contact_of[e.id], account_of.get(e.id), e.type, e.properties, e.time)
+            for e in batch
+        ]
+        changed = {t.subject_key for t in decision.transitions if t.subject_kind == "contact"}
+        became_sql = {
+            t.subject_key
+            for t in decision.transitions
+            if t.subject_kind == "contact" and t.to_stage is Stage.SQL
+        }
+        mql = {k for k, a in decision.accounts.items() if a.stage is Stage.MQL}
+        lead = timedelta(days=self.config.renewal_lead_days)
+        needs = reminders_needed(
+            signals, became_sql, mql, self._pricing_viewers(signals, now), lead
+        )
+        called: set[str] = set()
+        for n in needs:
+            if n.reason in _CALL_REASONS:
+                called.add(n.contact_id)
+            if n.dedup_key is not None:
+                if n.dedup_key in self._keys:
+                    continue
+                self._keys.add(n.dedup_key)
+            last = self._reminded.get((n.contact_id, n.reason))
+            if last is not None and last > now - DEDUP_WINDOW:
+                continue
+            self._reminded[(n.contact_id, n.reason)] = now
+            self.tally.reminders[n.reason.value] += 1
+        for cid in sorted(changed):
+            who = self._recipient(cid)
+            if who is None:
+                continue
+            for p in plan_touches(self.config, who, None, now):
+                if p.channel is TouchChannel.REP_CALL_REMINDER and cid in called:
+                    continue  # the rule's reminder already calls the rep
+                self.tally.planned[p.channel.value] += 1
+                heapq.heappush(self._due, (p.due_at, p.touch_id, p))
+
+    def finish(self, until: datetime) -> TouchTally:
+        self._run_until(until)
+        self.tally.pending = len(self._due)
+        return self.tally
+
+    def _run_until(self, until: datetime) -> None:
+        while self._due and self._due[0][0] <= until:
+            due_at, _, touch = heapq.heappop(self._due)
+            who = self._recipient(touch.contact_id)
+            if who is None:
+                self.tally.skipped["UNKNOWN_CONTACT"] += 1
+                continue
+            ledger = replace(self._ledger(touch.contact_id), bases=self.config.legal_basis)
+            verdict = check_eligibility(touch, who, ledger, self._history, self.config, due_at)
+            if not isinstance(verdict, Skipped):
+                self._history.append(
+                    SentTouch(who.contact_id, who.account_id, touch.channel, due_at)
+                )
+                self.tally.sent[f"{touch.stage}/{touch.channel.value}"] += 1
+            elif verdict.retry_at is not None and verdict.retry_at > due_at:
+                self.tally.deferred[verdict.reason.value] += 1
+                heapq.heappush(self._due, (verdict.retry_at, touch.touch_id, touch))
+            else:
+                self.tally.skipped[verdict.reason.value] += 1
+
+    def _ledger(self, contact_id: str) -> ConsentLedger:
+        return self._ledgers.get(contact_id) or ConsentLedger(bases=self.config.legal_basis)
+
+    def _recipient(self, contact_id: str) -> Recipient | None:
+        state = self._contacts.get(contact_id)
+        if state is None or state.stage is None:
+            return None
+        traits = dict(state.current.contact_traits)
+        account = self._accounts.get(state.account_key or "")
+        row = {
+            "id": contact_id,
+            "account_id": state.account_key,
+            "stage": str(state.stage),
+            "traits": traits,
+            "timezone": traits.get("timezone") if isinstance(traits.get("timezone"), str) else None,
+            "role": traits.get("role") if isinstance(traits.get("role"), str) else None,
+        }
+        acc_row = {"traits": {}, "stage": str(account.stage)} if account is not None else None
+        return recipient_of(row, acc_row, self.config)
+
+    def _pricing_viewers(
+        self, signals: Sequence[Signal], now: datetime
+    ) -> dict[str, dict[str, str]]:
+        """account -> {contact: event id} over the lookback, like the live decision log query."""
+        views = [s for s in signals if is_pricing_view(s) and s.account_id]
+        for s in views:
+            assert s.account_id is not None
+            self._pricing.setdefault(s.account_id, {})[s.contact_id] = (s.event_id, s.occurred_at)
+        horizon = now - PRICING_LOOKBACK
+        return {
+            aid: {cid: eid for cid, (eid, at) in self._pricing[aid].items() if at > horizon}
+            for aid in {s.account_id for s in views if s.account_id}
+        }

@@ -1,0 +1,84 @@
+"""Plain-words answers to "why?" (pure): one sentence per reason code, with the ledger's detail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.orchestrator.domain.channels import Channel
+from services.orchestrator.domain.consent import (
+    ConsentEntry,
+    ConsentLedger,
+    ConsentStatus,
+    Suppression,
+    SuppressionKind,
+)
+from services.orchestrator.ops.explain import explain
+
+NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
+JANE = {"id": "c1", "email": "jane@x.example", "stage": "engaged", "traits": {"first_name": "Jane"}}
+TOUCH = {"id": "t1", "channel": "email", "template_id": "onboarding/kickoff", "stage": "engaged",
+         "due_at": datetime(2026, 11, 18, 14, 0, tzinfo=UTC), "status": "skipped"}  # fmt: skip
+RETRY = {"retry_at": "2026-11-19T08:00:00+00:00"}
+
+
+def _decision(kind: str, reason: str, facts: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"kind": kind, "reason": reason, "facts": facts or {}, "touch_id": "t1",
+            "decided_at": NOW}  # fmt: skip
+
+
+def _answer(kind: str, reason: str, ledger: ConsentLedger | None = None, **facts: Any) -> str:
+    result = explain(
+        JANE, None, _decision(kind, reason, facts), TOUCH, ledger or ConsentLedger(), NOW
+    )
+    return str(result["answer"])
+
+
+PLANNED = "The onboarding kickoff email planned for 14:00 UTC on Wed 18 Nov 2026"
+
+
+def test_no_consent_record_is_said_as_such() -> None:
+    assert _answer("touch_skipped", "NO_CONSENT") == (
+        f"{PLANNED} was not sent: Jane has not opted in to email (no consent record)."
+    )
+
+
+def test_a_withdrawal_names_its_date_and_source() -> None:
+    ledger = ConsentLedger([ConsentEntry("c1", Channel.EMAIL, ConsentStatus.WITHDRAWN, "crm", "",
+                                         NOW - timedelta(days=3))])  # fmt: skip
+    assert _answer("touch_skipped", "NO_CONSENT", ledger).endswith(
+        "Jane withdrew consent for email on 15 Nov 2026 (crm)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason", "facts", "expected"),
+    [
+        ("touch_deferred", "QUIET_HOURS", RETRY, "has not been sent yet: it fell in quiet hours "
+         "in Jane's time zone; it is deferred to 08:00 UTC on Thu 19 Nov 2026."),
+        ("touch_deferred", "FREQUENCY_CAP", RETRY, "Jane already had the most email touches"),
+        ("touch_skipped", "SALES_OWNED", {}, "sales-owned stage (engaged)"),
+        ("touch_skipped", "STAGE_EXITED", {}, "planned for the engaged stage"),
+        ("touch_skipped", "NO_ADDRESS", {}, "there is no email address for Jane."),
+        ("touch_planned", "STAGE_ENTERED", {}, "is planned for 14:00 UTC"),
+    ],
+)  # fmt: skip
+def test_each_reason_has_its_sentence(
+    kind: str, reason: str, facts: dict[str, Any], expected: str
+) -> None:
+    assert expected in _answer(kind, reason, **facts)
+
+
+def test_a_suppression_says_what_happened() -> None:
+    gone = Suppression("c1", SuppressionKind.UNSUBSCRIBED, "one-click", "", NOW - timedelta(days=1))
+    ledger = ConsentLedger(suppressions=[gone])
+    assert "Jane unsubscribed from email (one-click, 17 Nov 2026)" in _answer(
+        "touch_skipped", "SUPPRESSED", ledger
+    )
+
+
+def test_without_any_touch_the_answer_says_so() -> None:
+    result = explain(JANE, None, None, None, ConsentLedger(), NOW)
+    assert result["answer"] == "No touch has been planned for Jane yet." and result["sent"] is None

@@ -1,0 +1,141 @@
+"""Rep reminder rules and the reminder life cycle (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.orchestrator.domain.reminders import (
+    FINAL,
+    InvalidTransition,
+    Reminder,
+    ReminderAction,
+    ReminderReason,
+    ReminderStatus,
+    Signal,
+    reminders_needed,
+    transition,
+)
+from services.orchestrator.domain.touch_log import pick_rep, stable_id
+
+NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
+
+
+def sig(eid: str, contact: str, kind: str, **props: Any) -> Signal:
+    return Signal(eid, contact, "acc", kind, props, NOW)
+
+
+@pytest.mark.parametrize(
+    ("kind", "props", "reason"),
+    [
+        ("demo_requested", {}, ReminderReason.DEMO_REQUESTED),
+        ("contact_sales_requested", {"topic": "pricing"}, ReminderReason.CONTACT_SALES),
+        ("nps_submitted", {"score": 0}, ReminderReason.NPS_DETRACTOR),
+        ("nps_submitted", {"score": 6}, ReminderReason.NPS_DETRACTOR),
+    ],
+)
+def test_each_rule_asks_for_a_reminder_with_its_evidence(
+    kind: str, props: dict[str, Any], reason: ReminderReason
+) -> None:
+    (need,) = reminders_needed([sig("e1", "c1", kind, **props)], set(), set(), {})
+    assert (need.contact_id, need.reason, need.evidence) == ("c1", reason, ("e1",))
+    assert need.talking_points
+
+
+@pytest.mark.parametrize("score", [7, 9, 10])
+def test_a_passive_or_promoter_nps_does_not_call_the_rep(score: int) -> None:
+    assert reminders_needed([sig("e1", "c1", "nps_submitted", score=score)], set(), set(), {}) == []
+
+
+def test_a_demo_request_that_makes_a_contact_sql_is_one_reminder_not_two() -> None:
+    needs = reminders_needed([sig("e1", "c1", "demo_requested")], {"c1"}, set(), {})
+    assert [n.reason for n in needs] == [ReminderReason.DEMO_REQUESTED]
+
+
+def test_becoming_sql_without_a_request_calls_the_rep() -> None:
+    needs = reminders_needed([sig("e1", "c1", "crm_lead_status_changed")], {"c1"}, set(), {})
+    assert [n.reason for n in needs] == [ReminderReason.BECAME_SQL]
+
+
+def test_pricing_views_by_two_stakeholders_of_an_mql_account_make_one_reminder() -> None:
+    viewers = {"acc": {"c1": "e1", "c2": "e2"}}
+    (need,) = reminders_needed([], set(), {"acc"}, viewers)
+    assert need.reason is ReminderReason.PRICING_COMMITTEE and need.evidence == ("e1", "e2")
+    assert reminders_needed([], set(), set(), viewers) == [], "not while the account is not MQL"
+    assert reminders_needed([], set(), {"acc"}, {"acc": {"c1": "e1"}}) == [], "one is not enough"
+
+
+def test_the_same_contact_and_reason_twice_in_a_batch_is_one_reminder() -> None:
+    needs = reminders_needed(
+        [sig("e1", "c1", "demo_requested"), sig("e2", "c1", "demo_requested")], set(), set(), {}
+    )
+    assert len(needs) == 1 and needs[0].evidence == ("e1",)
+
+
+def test_a_reminder_is_acknowledged_snoozed_woken_and_done() -> None:
+    r = transition(Reminder(), ReminderAction.ACKNOWLEDGE, NOW)
+    r = transition(r, ReminderAction.SNOOZE, NOW, until=NOW + timedelta(hours=2))
+    assert r == Reminder(ReminderStatus.SNOOZED, NOW + timedelta(hours=2))
+    with pytest.raises(InvalidTransition):
+        transition(r, ReminderAction.WAKE, NOW + timedelta(hours=1))
+    r = transition(r, ReminderAction.WAKE, NOW + timedelta(hours=2))
+    assert r.status is ReminderStatus.OPEN
+    assert transition(r, ReminderAction.COMPLETE, NOW).status is ReminderStatus.DONE
+
+
+def test_a_snooze_must_end_in_the_future() -> None:
+    with pytest.raises(InvalidTransition):
+        transition(Reminder(), ReminderAction.SNOOZE, NOW, until=NOW)
+
+
+@given(st.lists(st.sampled_from(list(ReminderAction)), max_size=12))
+def test_done_and_expired_reminders_never_change_again(actions: list[ReminderAction]) -> None:
+    r, final_seen = Reminder(), None
+    for i, action in enumerate(actions):
+        at = NOW + timedelta(hours=i)
+        try:
+            r = transition(r, action, at, until=at + timedelta(minutes=30))
+        except InvalidTransition:
+            continue
+        if final_seen is not None:
+            raise AssertionError(f"{final_seen} changed to {r.status}")
+        if r.status in FINAL:
+            final_seen = r.status
+    assert r.status in ReminderStatus
+
+
+@given(st.text(min_size=1), st.lists(st.emails(), min_size=1, max_size=5, unique=True))
+def test_the_round_robin_rep_is_a_pool_member_and_the_same_for_one_account(
+    account: str, pool: list[str]
+) -> None:
+    rep = pick_rep(tuple(pool), account)
+    assert rep in pool and rep == pick_rep(tuple(pool), account)
+
+
+def test_ids_are_stable_and_fit_the_touch_id_column() -> None:
+    a = stable_id("t_", "c1", "seq", "step", NOW.isoformat())
+    assert a == stable_id("t_", "c1", "seq", "step", NOW.isoformat()) and len(a) <= 64
+    assert a != stable_id("t_", "c1", "seq", "step2", NOW.isoformat())
+
+
+def test_a_renewal_date_asks_for_one_reminder_per_account_due_ahead_of_it() -> None:
+    signals = [
+        sig("e1", "c1", "usage_milestone", renewal_date="2027-03-01"),
+        sig("e2", "c2", "seats_changed", renewal_date="2027-03-01T00:00:00Z"),
+    ]
+    (need,) = reminders_needed(signals, set(), set(), {}, timedelta(days=60))
+    assert need.reason is ReminderReason.RENEWAL_WINDOW and need.evidence == ("e1",)
+    assert need.due_from == datetime(2026, 12, 31, tzinfo=UTC)
+    assert need.dedup_key == "acc/renewal/2027-03-01"
+
+
+@pytest.mark.parametrize("raw", ["soon", 20270301, None, "2027-13-01"])
+def test_an_unreadable_renewal_date_asks_for_nothing(raw: object) -> None:
+    assert (
+        reminders_needed([sig("e1", "c1", "seats_changed", renewal_date=raw)], set(), set(), {})
+        == []
+    )

@@ -1,0 +1,90 @@
+"""`trellis simulate` with the nurture plan: touches sent, skipped by reason, reminders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from schemas.events import EngagementEvent
+from services.orchestrator.adapters.nurture_file import default_nurture
+from services.orchestrator.adapters.playbook_file import default_playbook
+from services.orchestrator.simulate import simulate
+from trellis.cli import app
+from trellis.demo_world import build_world
+
+START = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def _world(accounts: int, seed: int) -> list[dict[str, Any]]:
+    return build_world(accounts, seed=seed, start=START)
+
+
+def _events(raw: list[dict[str, Any]]) -> list[EngagementEvent]:
+    return [EngagementEvent.model_validate(e) for e in raw]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_planned_touch_ends_sent_skipped_or_still_due(seed: int) -> None:
+    result = simulate(
+        _events(_world(25, seed)), default_playbook(), nurture=default_nurture(),
+        horizon=timedelta(days=60),
+    )  # fmt: skip
+    t = result.touches
+    assert t is not None and t.planned.total() > 0
+    assert t.planned.total() == t.sent.total() + t.skipped.total() + t.pending
+    assert t.sent.total() > 0 and t.reminders.total() > 0
+
+
+def test_without_any_consent_no_email_or_sms_is_sent_and_the_reason_says_so() -> None:
+    raw = [e for e in _world(25, 4) if e["type"] != "consent_given"]
+    t = simulate(_events(raw), default_playbook(), nurture=default_nurture()).touches
+    assert t is not None
+    assert not [k for k in t.sent if k.endswith(("/email", "/sms"))]
+    assert t.skipped["NO_CONSENT"] > 0
+
+
+def test_a_longer_horizon_only_moves_touches_from_still_due_to_decided() -> None:
+    events = _events(_world(20, 5))
+    short = simulate(events, default_playbook(), nurture=default_nurture()).touches
+    long = simulate(
+        events, default_playbook(), nurture=default_nurture(), horizon=timedelta(days=90)
+    ).touches
+    assert short is not None and long is not None
+    assert short.planned == long.planned
+    assert long.pending <= short.pending
+    assert long.sent.total() >= short.sent.total()
+
+
+def test_dropping_the_awareness_emails_shows_up_in_the_comparison(tmp_path: Path) -> None:
+    history = tmp_path / "history.jsonl"
+    history.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in _world(30, 6)))
+    text = (resources.files("services.orchestrator") / "default_nurture.yaml").read_text()
+    dropped = "\n".join(
+        line for line in text.splitlines() if "template: awareness/industry_report" not in line
+    )
+    proposed = tmp_path / "nurture.yaml"
+    proposed.write_text(dropped)
+    result = CliRunner().invoke(
+        app,
+        ["simulate", "--events", str(history), "--nurture", str(proposed), "--format", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(result.stdout[result.stdout.index("{") :])
+    cur, new = report["current"]["touches"], report["proposed"]["touches"]
+    assert new["planned"]["email"] < cur["planned"]["email"]
+    assert report["current"]["contact_stages"] == report["proposed"]["contact_stages"]
+
+
+def test_simulate_needs_exactly_one_source_of_history(tmp_path: Path) -> None:
+    neither = CliRunner().invoke(app, ["simulate"])
+    assert neither.exit_code == 2 and "--events FILE or --from-topic" in neither.output
+    path = tmp_path / "h.jsonl"
+    path.write_text("")
+    both = CliRunner().invoke(app, ["simulate", "--events", str(path), "--from-topic"])
+    assert both.exit_code == 2
