@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint unit integration install clean bench
+.PHONY: run test lint unit integration install clean bench bench-e2e chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,18 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Debian's headless Chromium for the dashboard's browser tests (never a browser download).
+# Without apt-get it only warns, and those tests skip saying why.
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CHROMIUM := $(VENV)/.chromium
+$(CHROMIUM): | $(BIN)/python
+	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends chromium; } || \
+	  echo "warning: chromium not installed: the dashboard browser tests will skip"
+	@command -v chromium >/dev/null && touch $(CHROMIUM) || true
+
+install: $(STAMP) $(CHROMIUM)
 
 run: install
 	$(BIN)/trellis dev
@@ -26,7 +37,7 @@ lint: install
 	$(BIN)/mypy
 
 test: install lint
-	$(BIN)/pytest -q -rs -p no:cacheprovider
+	$(BIN)/pytest -q -rs -p no:cacheprovider -n 3 --dist loadfile
 
 unit: install
 	$(BIN)/pytest -q tests/unit
@@ -36,6 +47,15 @@ integration: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# The whole stack end to end (~3 min; needs PostgreSQL on 127.0.0.1:5432). The 1M-event memory
+# run: $(BIN)/python -m bench e2e --events 1000000
+bench-e2e: install
+	$(BIN)/python -m bench e2e
+
+# Kill -9, database cut, provider faults, poison messages; then the invariants (~4 min).
+chaos: install
+	$(BIN)/python -m chaos
 
 clean:
 	rm -rf $(VENV) .trellis .mypy_cache .ruff_cache .pytest_cache

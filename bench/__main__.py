@@ -9,6 +9,9 @@ BENCHMARKS = {
     "kafka": "bench.kafka",
     "orchestrator": "bench.orchestrator",
     "notifier": "bench.notifier",
+    "ingest": "bench.ingest",
+    "speed_to_lead": "bench.speed_to_lead",
+    "e2e": "bench.e2e",
 }
 
 

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from services.ingest.cli import sources_app
-from services.orchestrator.cli import playbook_app
+from services.ingest.cli import send_command, sources_app
+from services.orchestrator.cli import playbook_app, simulate_command
+from services.orchestrator.ops.cli import keys_app
 from trellis.settings import TrellisSettings
 
 app = typer.Typer(help="Trellis: event-driven B2B nurture orchestration.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(sources_app, name="sources")
+app.command("send")(send_command)
 app.add_typer(playbook_app, name="playbook")
+app.add_typer(keys_app, name="keys")
+app.command("simulate")(simulate_command)
 
 
 def _settings() -> TrellisSettings:
@@ -31,6 +36,54 @@ def dev() -> None:
     settings = _settings()
     configure_logging("dev", settings.log_level)
     raise typer.Exit(asyncio.run(run_dev(settings)))
+
+
+@app.command()
+def demo(
+    accounts: Annotated[int, typer.Option(help="How many accounts (with their committees).")] = 50,
+    seed: Annotated[int, typer.Option(help="Same seed, same world.")] = 1,
+    span_days: Annotated[int, typer.Option(help="The journeys are squeezed into these days.")] = 90,
+    url: Annotated[str, typer.Option(help="Ingest's base URL.")] = "http://127.0.0.1:8000",
+    write_key: Annotated[str | None, typer.Option(help="Default: the dev write key file.")] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="Events per second (default: as fast as accepted).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write JSON lines here instead of sending.")
+    ] = None,
+) -> None:
+    """Stream a synthetic B2B world (accounts, buying committees, consent) into a running stack."""
+    import sys
+
+    import orjson
+
+    from trellis.demo import DemoRefused, now_utc, shifted_world, stream
+
+    events = shifted_world(accounts, seed, span_days, now_utc())
+    if out is not None:
+        out.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+        typer.echo(f"wrote {len(events)} events of {accounts} accounts to {out}")
+        return
+    key = write_key or _dev_write_key()
+    with typer.progressbar(length=len(events), label="demo events", file=sys.stderr) as bar:
+        try:
+            sent = asyncio.run(stream(url, key, events, rate, bar.update))
+        except (DemoRefused, OSError) as exc:
+            typer.secho(f"demo stopped: {exc}", fg="red", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(f"{sent} events of {accounts} accounts accepted by {url}")
+
+
+def _dev_write_key() -> str:
+    key_file = _settings().data_dir / "dev-write-key"
+    if not key_file.exists():
+        typer.secho(
+            f"no {key_file}: start the stack with `make run` first, or pass --write-key",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(1)
+    return key_file.read_text().strip()
 
 
 @app.command()
@@ -148,6 +201,21 @@ def notifier() -> None:
     settings = NotifierSettings()
     configure_logging("notifier", settings.log_level, settings.log_json)
     asyncio.run(run(settings))
+
+
+@app.command("dev-sinks")
+def dev_sinks(
+    smtp: Annotated[bool, typer.Option(help="Run the SMTP catcher (.eml files).")] = True,
+    sms: Annotated[bool, typer.Option(help="Run the SMS sink (.json files).")] = True,
+) -> None:
+    """Run the local SMTP catcher and SMS sink writing to <data_dir>/outbox (dev default)."""
+    from services.notifier.devsinks import serve_dev_sinks
+    from services.notifier.settings import NotifierSettings
+    from trellis.logs import configure_logging
+
+    settings = NotifierSettings()
+    configure_logging("dev-sinks", settings.log_level, settings.log_json)
+    asyncio.run(serve_dev_sinks(settings, smtp, sms))
 
 
 def main() -> None:

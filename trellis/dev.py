@@ -2,8 +2,10 @@
 
 Starts the embedded broker (unless ``TRELLIS_KAFKA_BOOTSTRAP`` names a real one), migrates the
 database, creates the topics, then runs ingest, orchestrator and notifier as child processes whose
-output is prefixed with their name. Ctrl-C (or SIGTERM) stops them all; children also die with
-the supervisor if it is killed outright (PR_SET_PDEATHSIG), so nothing is left orphaned.
+output is prefixed with their name. With no SMTP server or SMS API configured, a ``sinks`` child
+(``trellis dev-sinks``) stands in for them and keeps every message in ``<data_dir>/outbox/``.
+Ctrl-C (or SIGTERM) stops them all; children also die with the supervisor if it is killed
+outright (PR_SET_PDEATHSIG), so nothing is left orphaned.
 """
 
 from __future__ import annotations
@@ -19,12 +21,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from trellis.broker import MEMORY_ONLY_WARNING, EmbeddedBroker, wait_for_metadata
+from trellis.broker import MEMORY_ONLY_WARNING, EmbeddedBroker, port_in_use, wait_for_metadata
 from trellis.kafka import ensure_topics
 from trellis.migrate import upgrade_async
 from trellis.settings import TrellisSettings
 
-COLOURS = {"broker": 35, "ingest": 36, "orchestrator": 33, "notifier": 32, "dev": 1}
+COLOURS = {
+    "broker": 35,
+    "ingest": 36,
+    "orchestrator": 33,
+    "notifier": 32,
+    "sinks": 34,
+    "dev": 1,
+}
 PR_SET_PDEATHSIG = 1
 
 
@@ -91,6 +100,33 @@ def service_children() -> list[Child]:
     ]
 
 
+def dev_sinks_child(env: dict[str, str]) -> tuple[Child | None, list[int]]:
+    """The local SMTP catcher / SMS sink for whichever provider nobody configured, and the
+    ports to wait for; ``env`` gains the variables pointing the notifier at them."""
+    from services.notifier.devsinks import dev_env
+    from services.notifier.settings import NotifierSettings
+
+    extra = dict(dev_env(NotifierSettings()))
+    if not extra:
+        return None, []
+    env.update(extra)
+    argv = [sys.executable, "-m", "trellis.cli", "dev-sinks"]
+    argv += ["--smtp" if "TRELLIS_SMTP_PORT" in extra else "--no-smtp"]
+    argv += ["--sms" if "TRELLIS_SMS_BASE_URL" in extra else "--no-sms"]
+    ports = [int(extra["TRELLIS_SMTP_PORT"])] if "TRELLIS_SMTP_PORT" in extra else []
+    if "TRELLIS_SMS_BASE_URL" in extra:
+        ports.append(int(extra["TRELLIS_SMS_BASE_URL"].rsplit(":", 1)[1]))
+    return Child("sinks", argv), ports
+
+
+async def wait_for_ports(ports: Sequence[int], deadline_s: float) -> None:
+    end = asyncio.get_running_loop().time() + deadline_s
+    while not all(port_in_use("127.0.0.1", p) for p in ports):
+        if asyncio.get_running_loop().time() > end:
+            raise RuntimeError(f"dev sinks not listening on {list(ports)} after {deadline_s}s")
+        await asyncio.sleep(0.05)
+
+
 async def run_dev(settings: TrellisSettings) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -99,6 +135,7 @@ async def run_dev(settings: TrellisSettings) -> int:
 
     env = dict(os.environ)
     broker: Child | None = None
+    sinks: Child | None = None
     children = service_children()
     try:
         if settings.uses_embedded_broker:
@@ -117,7 +154,14 @@ async def run_dev(settings: TrellisSettings) -> int:
         say("dev", f"topics ready ({len(created)} created)")
         key_file = await ensure_dev_source(settings)
         say("dev", f"dev write key (HTTP Basic username) in {key_file}")
-        for child in children:
+        say("dev", await ensure_dev_admin_key(settings))
+        sinks, ports = dev_sinks_child(env)
+        if sinks is not None:
+            children.insert(0, sinks)
+            await sinks.start(env)
+            await wait_for_ports(ports, deadline_s=15)
+            say("dev", f"sent messages are written to {settings.data_dir / 'outbox'}")
+        for child in children[1 if sinks else 0 :]:
             await child.start(env)
         say("dev", "pipeline running; Ctrl-C stops everything")
         # The broker is watched too: a restarted memory-only broker has forgotten every topic,
@@ -133,7 +177,10 @@ async def run_dev(settings: TrellisSettings) -> int:
         return 0
     finally:
         say("dev", "stopping")
-        await asyncio.gather(*(c.stop() for c in children))
+        services = [c for c in children if c is not sinks]
+        await asyncio.gather(*(c.stop() for c in services))  # the notifier before its sinks
+        if sinks is not None:
+            await sinks.stop()
         if broker is not None:
             await broker.stop()
         say("dev", "stopped")
@@ -170,6 +217,39 @@ async def ensure_dev_source(settings: TrellisSettings) -> Path:
     key_file.write_text(issued.credential + "\n")
     key_file.chmod(0o600)
     return key_file
+
+
+async def ensure_dev_admin_key(settings: TrellisSettings) -> str:
+    """An admin key for the ops API in ``data_dir/dev-admin-key`` (mode 600); a line to print.
+
+    As with the write key only the hash is stored: a missing file (or a key no longer valid)
+    gets a fresh key and the previous dev admin keys are revoked.
+    """
+    from services.orchestrator.ops.auth import Scope, issue_key, key_for, revoke_key
+    from services.orchestrator.settings import OrchestratorSettings
+    from trellis.db import create_engine, transaction
+
+    ops = OrchestratorSettings()
+    key_file = settings.data_dir / "dev-admin-key"
+    base = f"http://{ops.ops_host}:{ops.ops_port}"
+    where = f"dashboard on {base}/ui/ and ops API on {base}/docs; admin key in {key_file}"
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with transaction(engine) as conn:
+            if key_file.exists() and await key_for(conn, key_file.read_text().strip()):
+                return where
+            now = datetime.now(UTC)
+            await revoke_key(conn, DEV_ADMIN_KEY, now)
+            issued = await issue_key(conn, Scope.ADMIN, now, name=DEV_ADMIN_KEY)
+    finally:
+        await engine.dispose()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(issued.secret + "\n")
+    key_file.chmod(0o600)
+    return where
+
+
+DEV_ADMIN_KEY = "dev-admin"
 
 
 def _redact(url: str) -> str:

@@ -46,7 +46,7 @@ def make_producer(settings: TrellisSettings, **overrides: Any) -> AIOKafkaProduc
 
 
 def make_consumer(
-    settings: TrellisSettings, *topics: str, group_id: str, **overrides: Any
+    settings: TrellisSettings, *topics: str, group_id: str | None, **overrides: Any
 ) -> AIOKafkaConsumer:
     """A consumer that never commits on its own: offsets move only after effects are durable."""
     options: dict[str, Any] = {
@@ -57,6 +57,7 @@ def make_consumer(
         "auto_offset_reset": "earliest",
         "isolation_level": "read_committed",
         "max_partition_fetch_bytes": 4 * 1024 * 1024,
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)

@@ -38,3 +38,7 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = Fals
     root.setLevel(level.upper())
     # aiokafka is chatty at INFO about every group join; keep its warnings.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # httpx logs every request's full URL at INFO: Slack and rep webhook URLs carry their
+    # credential in the path or query. Keep its warnings only.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -31,6 +31,9 @@ class TrellisSettings(BaseSettings):
     )
     kafka_client_id: str = "trellis"
     kafka_linger_ms: int = Field(default=5, ge=0, le=1000)
+    kafka_fetch_max_wait_ms: int = Field(
+        default=50, ge=1, le=10_000, description="how long a fetch waits for data (latency bound)"
+    )
     kafka_request_timeout_ms: int = Field(default=10_000, ge=1000)
     topic_partitions: int = Field(default=6, ge=1, le=1024)
     embedded_broker_host: str = "127.0.0.1"

@@ -6,6 +6,8 @@ and signals to the supervisor.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import signal
@@ -14,12 +16,17 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from schemas.commands import Channel, DispatchTouch
+from schemas.topics import TOUCHES
 from trellis.broker import free_port
+from trellis.kafka import encode, make_producer
+from trellis.settings import TrellisSettings
 
 DEADLINE_S = 60
 
@@ -52,7 +59,10 @@ def dev_stack(tmp_path: Path):  # type: ignore[no-untyped-def]
         "TRELLIS_INGEST_PORT": str(port),
         "TRELLIS_DATA_DIR": str(tmp_path / "data"),
         "TRELLIS_TOPIC_PARTITIONS": "2",
+        "TRELLIS_DEV_SMTP_PORT": str(free_port()),
+        "TRELLIS_DEV_SMS_PORT": str(free_port()),
     }
+    (tmp_path / "env.json").write_text(json.dumps(env))
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "trellis.cli", "dev"],
@@ -108,8 +118,8 @@ def test_an_event_posted_to_ingest_is_consumed_by_the_orchestrator_and_ctrl_c_st
 
     _wait_for(consumed, f"event {event_id} in the orchestrator's inbox", log)
 
-    pids = [int(p) for p in re.findall(r"started \w+ \(pid (\d+)\)", log.read_text())]
-    assert len(pids) == 4  # broker, ingest, orchestrator, notifier
+    pids = [int(p) for p in re.findall(r"started [\w-]+ \(pid (\d+)\)", log.read_text())]
+    assert len(pids) >= 4  # broker, ingest, orchestrator, notifier (+ dev sinks)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
     assert [p for p in pids if _alive(p)] == [], "children left running after Ctrl-C"
@@ -123,8 +133,8 @@ def test_killing_the_supervisor_outright_leaves_no_orphans(
 ) -> None:
     proc, _port, _db, log = dev_stack
     _wait_for(lambda: "pipeline running" in log.read_text(), "pipeline running", log)
-    pids = [int(p) for p in re.findall(r"started \w+ \(pid (\d+)\)", log.read_text())]
-    assert len(pids) == 4
+    pids = [int(p) for p in re.findall(r"started [\w-]+ \(pid (\d+)\)", log.read_text())]
+    assert len(pids) >= 4
     proc.kill()
     proc.wait()
     end = time.monotonic() + 30
@@ -139,8 +149,57 @@ def test_if_the_embedded_broker_dies_the_whole_stack_stops_with_an_error(
     proc, _port, _db, log = dev_stack
     _wait_for(lambda: "pipeline running" in log.read_text(), "pipeline running", log)
     broker_pid = int(re.findall(r"started broker \(pid (\d+)\)", log.read_text())[0])
-    pids = [int(p) for p in re.findall(r"started \w+ \(pid (\d+)\)", log.read_text())]
+    pids = [int(p) for p in re.findall(r"started [\w-]+ \(pid (\d+)\)", log.read_text())]
     os.kill(broker_pid, signal.SIGKILL)
     assert proc.wait(timeout=60) == 1
     assert "broker exited" in log.read_text()
     assert [p for p in pids if _alive(p)] == []
+
+
+def _publish_touches(env_file: Path, touches: list[DispatchTouch]) -> None:
+    env = json.loads(env_file.read_text())
+    settings = TrellisSettings(embedded_broker_port=int(env["TRELLIS_EMBEDDED_BROKER_PORT"]))
+
+    async def publish() -> None:
+        producer = make_producer(settings)
+        await producer.start()
+        try:
+            for t in touches:
+                await producer.send_and_wait(TOUCHES, encode(t), key=t.contact_id.encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(publish())
+
+
+def test_with_no_providers_configured_sent_messages_land_in_the_dev_outbox(
+    dev_stack: tuple[subprocess.Popen[bytes], int, Path, Path],
+) -> None:
+    proc, _port, db, log = dev_stack
+    _wait_for(lambda: "pipeline running" in log.read_text(), "pipeline running", log)
+    assert re.search(r"started sinks \(pid \d+\)", log.read_text())
+    run = uuid.uuid4().hex[:8]
+    common = {
+        "contact_id": "c-dev",
+        "template_id": "generic",
+        "stage": "engaged",
+        "variables": {"subject": "Hello", "body": f"dev outbox {run}"},
+        "decided_at": datetime.now(UTC),
+    }
+    _publish_touches(
+        db.parent.parent / "env.json",
+        [
+            DispatchTouch(touch_id=f"{run}-m", channel=Channel.EMAIL, to="ana@acme.test", **common),
+            DispatchTouch(touch_id=f"{run}-s", channel=Channel.SMS, to="+15551230000", **common),
+        ],
+    )
+    outbox = db.parent / "outbox"
+
+    def delivered() -> bool:
+        emls = [p.read_text() for p in outbox.glob("*.eml")]
+        sms = [p.read_text() for p in (outbox / "sms").glob("*.json")]
+        return any(f"{run}-m" in e for e in emls) and any(run in m for m in sms)
+
+    _wait_for(delivered, "an .eml and an SMS .json in the dev outbox", log)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]

@@ -13,7 +13,13 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from schemas.topics import ALL_TOPICS
-from trellis.broker import EmbeddedBroker, free_port, port_in_use, wait_for_metadata
+from trellis.broker import (
+    BrokerError,
+    EmbeddedBroker,
+    free_port,
+    port_in_use,
+    wait_for_metadata,
+)
 from trellis.cli import app
 
 
@@ -31,7 +37,12 @@ def test_trellis_broker_serves_until_ctrl_c_and_leaves_nothing_behind() -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        asyncio.run(wait_for_metadata(f"127.0.0.1:{port}", deadline_s=30))
+        try:
+            asyncio.run(wait_for_metadata(f"127.0.0.1:{port}", deadline_s=30))
+        except BrokerError:
+            proc.kill()
+            out = proc.communicate()[0]
+            raise AssertionError(f"broker never answered; its output:\n{out!r}") from None
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     finally:

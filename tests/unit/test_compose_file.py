@@ -71,3 +71,21 @@ def test_production_runs_two_orchestrators_on_kafka_with_idempotence(
 def test_a_misspelt_command_is_detected() -> None:
     assert not _command_exists(["trellis", "orchestrater"])
     assert _command_exists(["trellis", "topics", "create", "--replication-factor", "1"])
+
+
+def test_production_sets_every_secret_prod_refuses_to_default(compose: dict[str, Any]) -> None:
+    from services.notifier.settings import NotifierSettings
+    from services.orchestrator.settings import OrchestratorSettings
+
+    env = compose["services"]["orchestrator"]["environment"]
+    assert env["TRELLIS_ENV"] == "prod"
+    for name in ("TRELLIS_UNSUBSCRIBE_SECRET", "TRELLIS_OPS_LINK_SECRET"):
+        assert env[name].startswith("${" + name + ":?"), f"{name} must be required, not defaulted"
+    values = {k.removeprefix("TRELLIS_").lower(): v for k, v in env.items()}
+    values |= {"unsubscribe_secret": "s1", "ops_link_secret": "s2"}  # what the operator exports
+    OrchestratorSettings(**values)
+    NotifierSettings(**values)
+    for settings in (OrchestratorSettings, NotifierSettings):  # without them, start-up stops
+        with pytest.raises(ValueError, match="must be set in prod"):
+            settings(**{k: v for k, v in values.items() if not k.endswith("secret")})
+    assert env["TRELLIS_OPS_HOST"] == "0.0.0.0"
