@@ -1,15 +1,17 @@
 """``dispatch-due-touches``: claim due touches, decide again, publish ``DispatchTouch``.
 
-Each round claims a batch (see ``touch_store.claim_due``: ``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, one atomic claiming UPDATE on SQLite) and commits the claim, then re-checks every
-touch with ``check_eligibility`` against the state *now* (consent ledger, caps over dispatched
-touches, quiet hours, stage still current). Allowed touches are published with acks=all and only
-then marked dispatched; the rest are skipped or deferred (new ``due_at`` = ``retry_at``), each with
-its reason in the decision log.
+Each round is one transaction: claim a batch (see ``touch_store.claim_due``: ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, one atomic claiming UPDATE on SQLite), lock the recipients' accounts
+(``touch_store.lock_recipients``) so that instances sharing a database count caps one after
+another, re-check every touch with ``check_eligibility`` against the state *now* (consent
+ledger, caps over dispatched touches, quiet hours, stage still current), publish the allowed ones
+with acks=all and mark them dispatched; the rest are skipped or deferred (new ``due_at`` =
+``retry_at``), each with its reason in the decision log; commit.
 
-Crash between publish and mark: the touch stays claimed until the lease ends, then is claimed and
-published again. That is safe because ``touch_id`` is the notifier's idempotency key: a touch is
-*sent* at most once even when its command is on the topic twice.
+Crash or publish failure before the commit: the claim is rolled back with everything else, and
+the touch is claimed and published again by a later round. That is safe because ``touch_id`` is
+the notifier's idempotency key: a touch is *sent* at most once even when its command is on the
+topic twice.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.commands import Channel as WireChannel
 from schemas.commands import DispatchTouch
@@ -88,14 +90,29 @@ class Scheduler:
         now = self.clock()
         async with self.engine.begin() as conn:
             claimed = await touch_store.claim_due(conn, self.me, now, self.batch)
-        if not claimed:
-            return 0
-        cfg = self.nurture.config
-        async with self.engine.connect() as conn:
+            if not claimed:
+                return 0
             people, accs = await load_people(conn, {t["contact_id"] for t in claimed})
-            ledgers = await consent_store.load(conn, people)
-            history = await touch_store.sent_history(conn, people, (a for a in accs), now - HISTORY)
-            notes = await _reminder_rows(conn, claimed)
+            await touch_store.lock_recipients(conn, _cap_keys(claimed, people))
+            await self._decide_and_publish(conn, claimed, people, accs, now)
+        return len(claimed)
+
+    async def _decide_and_publish(
+        self,
+        conn: AsyncConnection,
+        claimed: list[dict[str, Any]],
+        people: dict[str, dict[str, Any]],
+        accs: dict[str, dict[str, Any]],
+        now: datetime,
+    ) -> None:
+        """Runs inside the claiming transaction, holding the recipients' locks: the caps are
+        counted over what other instances committed before, and what this round dispatches
+        is committed before the next instance counts (two instances never overrun a cap)."""
+        cfg = self.nurture.config
+        ledgers = await consent_store.load(conn, people)
+        accounts = {p["account_id"] for p in people.values() if p["account_id"]}
+        history = await touch_store.sent_history(conn, people, accounts, now - HISTORY)
+        notes = await _reminder_rows(conn, claimed)
         sends: list[tuple[dict[str, Any], DispatchTouch]] = []
         results: list[tuple[dict[str, Any], str, str | None, datetime | None]] = []
         for row in claimed:
@@ -137,16 +154,24 @@ class Scheduler:
         )
         self.dispatched += len(sends)
         results += [(row, touch_store.DISPATCHED, PlanReason.ALLOWED, None) for row, _ in sends]
-        async with self.engine.begin() as conn:
-            for row, status, reason, retry_at in results:
-                await touch_store.finish(
-                    conn, row["id"], self.me, status=status, reason=reason, now=now, due_at=retry_at
-                )
-            await conn.execute(
-                decisions.insert(),
-                [_log(r, s, why, at, now, cfg.version) for r, s, why, at in results],
+        for row, status, reason, retry_at in results:
+            await touch_store.finish(
+                conn, row["id"], self.me, status=status, reason=reason, now=now, due_at=retry_at
             )
-        return len(claimed)
+        await conn.execute(
+            decisions.insert(),
+            [_log(r, s, why, at, now, cfg.version) for r, s, why, at in results],
+        )
+
+
+def _cap_keys(claimed: list[dict[str, Any]], people: dict[str, dict[str, Any]]) -> set[str]:
+    """What the caps count per: the recipient's account (the account cap spans its people),
+    else the contact."""
+    keys = set()
+    for row in claimed:
+        account = (people.get(row["contact_id"]) or {}).get("account_id") or row["account_id"]
+        keys.add(f"a:{account}" if account else f"c:{row['contact_id']}")
+    return keys
 
 
 def _planned(row: dict[str, Any], sequence_of: Callable[[str], Any]) -> PlannedTouch | None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.topics import ENGAGEMENT, TOUCHES
@@ -88,6 +88,42 @@ async def test_two_schedulers_on_one_database_dispatch_every_touch_exactly_once(
     async with engine.connect() as conn:
         statuses = set(await conn.scalars(select(touches.c.status).where(touches.c.id.in_(ids))))
     assert statuses == {"dispatched"}
+
+
+async def test_two_schedulers_never_send_one_account_more_than_its_daily_cap(
+    settings: TrellisSettings, engine: AsyncEngine
+) -> None:
+    """Each instance counts the account's touches before sending; without serialising those
+    counts per account, both saw 2 of 3 and both sent (4 > 3, found by the QA audit)."""
+    tag = _tag()
+    people = await _seed(engine, tag, 8)
+    account = f"a_{tag}_shared"
+    async with engine.begin() as conn:
+        await conn.execute(update(contacts).where(contacts.c.id.in_(people)).values(
+            account_id=account))  # fmt: skip
+        await conn.execute(update(touches).where(touches.c.contact_id.in_(people)).values(
+            account_id=account))  # fmt: skip
+    nurture = Nurture(default_nurture(), ("rep@x.example",))
+    cap = nurture.config.caps.account_per_day
+    assert cap is not None and cap < len(people)
+    producer = make_producer(settings)
+    await producer.start()
+    other = create_engine(settings.resolved_database_url)
+    try:
+        a = Scheduler(engine, producer, nurture, "a", lambda: NOW, batch=1)
+        b = Scheduler(other, producer, nurture, "b", lambda: NOW, batch=1)
+        for _ in range(len(people) + 2):
+            if await asyncio.gather(a.dispatch_due(), b.dispatch_due()) == [0, 0]:
+                break
+    finally:
+        await other.dispose()
+        await producer.stop()
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(touches.c.status, touches.c.reason).where(
+            touches.c.contact_id.in_(people)))).all()  # fmt: skip
+    assert Counter(status for status, _ in rows) == {"dispatched": cap, "planned": 8 - cap}
+    assert {reason for status, reason in rows if status == "planned"} == {"ACCOUNT_CAP"}
+    assert a.dispatched + b.dispatched == cap
 
 
 async def test_consent_withdrawn_after_planning_skips_the_touch_and_never_publishes_it(

@@ -8,11 +8,12 @@ NULL``, then the claimer selects its own rows. Either way a touch has one claime
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -93,6 +94,27 @@ async def claim_due(
         select(touches).where(touches.c.claimed_by == me, touches.c.status == PLANNED)
     )
     return [dict(r) for r in rows.mappings()]
+
+
+async def lock_recipients(conn: AsyncConnection, keys: Iterable[str]) -> None:
+    """Hold ``keys`` until the caller's transaction ends, so that cap checks for the same account
+    or contact never interleave across instances. PostgreSQL: transaction-scoped advisory locks,
+    taken in one global order (no deadlock); SQLite: the claiming UPDATE already holds the
+    database's single write lock until commit."""
+    if conn.dialect.name != "postgresql":
+        return
+    ids = sorted({_lock_id(k) for k in keys})
+    if ids:
+        await conn.execute(
+            text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:ids AS bigint[])) k"),
+            {"ids": ids},
+        )
+
+
+def _lock_id(key: str) -> int:
+    """A stable signed 64-bit advisory lock id (Python's ``hash`` is salted per process)."""
+    digest = hashlib.blake2b(f"trellis.touch:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 async def sent_history(
