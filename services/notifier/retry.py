@@ -1,6 +1,8 @@
 """Retries for transient provider failures: exponential backoff with full jitter, a cap on
 attempts and a maximum touch age. Only ``Failed(retryable=True)`` is retried — adapters return it
-only when the provider certainly did not accept the message — so a retry never duplicates."""
+only when the provider certainly did not accept the message — so a retry never duplicates.
+These are the quick, in-process retries; a touch still failing after them is reported
+``failed(retryable)`` and the orchestrator plans a new touch later (``domain/touch_retry.py``)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -64,7 +64,7 @@ async def run(
             async with lock:
                 if outcomes:
                     rejected += await apply_outcomes(
-                        outcomes, engine, playbook.version, datetime.now(UTC)
+                        outcomes, engine, playbook.version, clock(), nurture.config.retry
                     )
                 if events:
                     rejected += await apply_engagement(

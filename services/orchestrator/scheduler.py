@@ -43,6 +43,7 @@ from services.orchestrator.domain.eligibility import (
 )
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.touch_log import DispatchProblem, PlanReason, TouchDecision
+from services.orchestrator.domain.touch_retry import origin_of
 from services.orchestrator.nurture import Nurture, load_people, recipient_of, rep_for
 from services.orchestrator.ops.links import ReminderLinks
 from services.orchestrator.reminder_clock import reminder_of_step, tend_reminders
@@ -194,9 +195,11 @@ def _planned(row: dict[str, Any], sequence_of: Callable[[str], Any]) -> PlannedT
 
 
 async def _reminder_rows(conn: Any, claimed: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """touch id -> its reminder: a reminder's first touch has the reminder's id, a touch made
-    when a snooze ended names the reminder in its step."""
-    reminder_of = {t["id"]: reminder_of_step(t["sequence_step"]) or t["id"] for t in claimed}
+    """touch id -> its reminder: a reminder's first touch has the reminder's id (its retries
+    that id plus ``~r<n>``), a touch made when a snooze ended names the reminder in its step."""
+    reminder_of = {
+        t["id"]: reminder_of_step(t["sequence_step"]) or origin_of(t["id"])[0] for t in claimed
+    }
     rows = await conn.execute(
         select(reminders).where(reminders.c.id.in_(set(reminder_of.values())))
     )

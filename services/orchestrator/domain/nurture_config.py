@@ -13,6 +13,7 @@ from services.orchestrator.domain.consent import DEFAULT_BASES, LegalBasis
 from services.orchestrator.domain.quiet_hours import SendWindow
 from services.orchestrator.domain.sequences import NurtureSequence
 from services.orchestrator.domain.stages import Stage
+from services.orchestrator.domain.touch_retry import TouchRetryPolicy
 
 
 class NurtureConfig(BaseModel):
@@ -32,6 +33,8 @@ class NurtureConfig(BaseModel):
     """How long before a ``renewal_date`` the owner rep is reminded."""
     reminder_expire_days: float = Field(default=14, gt=0, le=365)
     """A reminder nobody acknowledged, snoozed or completed this long after it was due expires."""
+    retry: TouchRetryPolicy = TouchRetryPolicy()
+    """Touches that failed transiently (``failed(retryable)``) are planned again with backoff."""
 
     @field_validator("default_timezone")
     @classmethod

@@ -11,6 +11,8 @@ class TouchDecision(StrEnum):
     TOUCH_DISPATCHED = "touch_dispatched"
     TOUCH_DEFERRED = "touch_deferred"
     TOUCH_SKIPPED = "touch_skipped"
+    TOUCH_RETRY_PLANNED = "touch_retry_planned"
+    TOUCH_FAILED = "touch_failed"
     REMINDER_CREATED = "reminder_created"
     REMINDER_DEDUPLICATED = "reminder_deduplicated"
     OWNER_CHANGED = "owner_changed"
