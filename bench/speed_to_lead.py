@@ -5,7 +5,8 @@
 
 Events at ``--rate`` per second (background engagement over 5,000 contacts, every
 ``--demo-every``-th a demo request from a new contact) through the real orchestrator (consumer +
-``dispatch-due-touches`` scheduler, woken after each committed batch) on the embedded broker.
+``dispatch-due-touches`` scheduler, woken after each committed batch) on the embedded broker;
+the producer and the probe reading trellis.touches.v1 run in a separate process.
 The clock starts on a Wednesday at noon UTC and runs at wall speed, so the reminder is inside
 the rep's working hours. Prints latency p50/p99/max per backend (target: p99 < 1 s).
 """
@@ -15,12 +16,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import statistics
 import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import orjson
@@ -52,6 +56,88 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+@dataclass
+class Load:
+    """What the load process did: when each demo request was produced and its reminder seen
+    (``time.monotonic()`` is one clock for every process on the machine)."""
+
+    sent: dict[str, float]
+    seen: dict[str, float]
+    events: int
+    produced_s: float
+    error: str | None = None
+
+
+def _load_process(bootstrap: str, tag: str, args: argparse.Namespace, out: Connection) -> None:
+    """The producer and the probe, in a process of their own like any real event source: on a
+    2-core machine, sharing the orchestrator's event loop added their CPU to its latency."""
+    try:
+        out.send(asyncio.run(_load(bootstrap, tag, args)))
+    except BaseException as exc:  # the parent must hear about it, not wait forever
+        out.send(Load({}, {}, 0, 0.0, f"{type(exc).__name__}: {exc}"))
+
+
+async def _load(bootstrap: str, tag: str, args: argparse.Namespace) -> Load:
+    settings = OrchestratorSettings(kafka_bootstrap=bootstrap, kafka_idempotence=False)
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    consumer = make_consumer(settings, TOUCHES, group_id=f"stl-probe-{tag}", fetch_max_wait_ms=10)
+    await consumer.start()
+    producer = make_producer(settings)
+    await producer.start()
+    produced, all_seen, done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def watch() -> None:
+        while not done.is_set():
+            batch = await consumer.getmany(timeout_ms=50)
+            at = time.monotonic()
+            for part in batch.values():
+                for r in part:
+                    cmd = orjson.loads(r.value)
+                    if cmd["channel"] == "rep_call_reminder":
+                        for eid in cmd["variables"].get("evidence", []):
+                            seen.setdefault(eid, at)
+            if produced.is_set() and sent.keys() <= seen.keys():
+                all_seen.set()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        # warm up: the groups join and the first reminder goes through
+        await producer.send_and_wait(ENGAGEMENT, _demo(-1, tag), key=b"warm")
+        deadline = time.monotonic() + 60
+        while f"demo-{tag}--1" not in seen:
+            if time.monotonic() > deadline:
+                raise RuntimeError("warm-up reminder never arrived")
+            await asyncio.sleep(0.05)
+        background = world(args.rate * args.seconds, 5000, seed=11)
+        per_tick = max(1, args.rate // 100)  # bursts every 10 ms
+        start, n, demos = time.monotonic(), 0, 0
+        while n < len(background):
+            for _ in range(per_tick):
+                if n % args.demo_every == 0:
+                    demos += 1
+                    payload, key = _demo(demos, tag), f"lead-{demos}".encode()
+                    sent[f"demo-{tag}-{demos}"] = time.monotonic()
+                else:
+                    payload = background[n].replace(b'"bench-', f'"bg-{tag}-'.encode())
+                    key = b"acc-" + str(n % 1000).encode()
+                await producer.send(ENGAGEMENT, payload, key=key)
+                n += 1
+            lag = start + n / args.rate - time.monotonic()
+            if lag > 0:
+                await asyncio.sleep(lag)
+        produced_s = time.monotonic() - start
+        produced.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_seen.wait(), 30)
+    finally:
+        done.set()
+        await watcher
+        await producer.stop()
+        await consumer.stop()
+    return Load(sent, seen, n, produced_s)
+
+
 async def one_backend(broker: EmbeddedBroker, backend: str, args: argparse.Namespace) -> None:
     url, dbname = await _fresh_database(backend)
     tag = uuid.uuid4().hex[:6]
@@ -67,72 +153,29 @@ async def one_backend(broker: EmbeddedBroker, backend: str, args: argparse.Names
         orch = asyncio.create_task(
             run(settings, stop, clock=lambda: BASE + timedelta(seconds=time.monotonic() - t0))
         )
-        sent: dict[str, float] = {}
-        seen: dict[str, float] = {}
-        consumer = make_consumer(
-            settings, TOUCHES, group_id=f"stl-probe-{tag}", fetch_max_wait_ms=10
+        receive, send = multiprocessing.get_context("spawn").Pipe(duplex=False)
+        loader = multiprocessing.get_context("spawn").Process(
+            target=_load_process, args=(broker.bootstrap, tag, args, send), daemon=True
         )
-        await consumer.start()
-        producer = make_producer(settings)
-        await producer.start()
-
-        produced, all_seen = asyncio.Event(), asyncio.Event()
-
-        async def watch() -> None:
-            while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=50)
-                at = time.perf_counter()
-                for part in batch.values():
-                    for r in part:
-                        cmd = orjson.loads(r.value)
-                        if cmd["channel"] == "rep_call_reminder":
-                            for eid in cmd["variables"].get("evidence", []):
-                                seen.setdefault(eid, at)
-                if produced.is_set() and sent.keys() <= seen.keys():
-                    all_seen.set()
-
-        watcher = asyncio.create_task(watch())
+        loader.start()
         try:
-            # warm up: the group joins and the first reminder goes through
-            await producer.send_and_wait(ENGAGEMENT, _demo(-1, tag), key=b"warm")
-            deadline = time.monotonic() + 60
-            while f"demo-{tag}--1" not in seen:
-                if time.monotonic() > deadline or orch.done():
-                    orch.result() if orch.done() else None
-                    raise SystemExit("warm-up reminder never arrived")
-                await asyncio.sleep(0.05)
-            background = world(args.rate * args.seconds, 5000, seed=11)
-            per_tick = max(1, args.rate // 100)  # bursts every 10 ms
-            start, n, demos = time.perf_counter(), 0, 0
-            while n < len(background):
-                for _ in range(per_tick):
-                    if n % args.demo_every == 0:
-                        demos += 1
-                        payload, key = _demo(demos, tag), f"lead-{demos}".encode()
-                        sent[f"demo-{tag}-{demos}"] = time.perf_counter()
-                    else:
-                        payload = background[n].replace(b'"bench-', f'"bg-{tag}-'.encode())
-                        key = b"acc-" + str(n % 1000).encode()
-                    await producer.send(ENGAGEMENT, payload, key=key)
-                    n += 1
-                lag = start + n / args.rate - time.perf_counter()
-                if lag > 0:
-                    await asyncio.sleep(lag)
-            produced_s = time.perf_counter() - start
-            produced.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(all_seen.wait(), 30)
+            while not await asyncio.to_thread(receive.poll, 0.5):
+                if orch.done():
+                    orch.result()  # raises what stopped the orchestrator
+                    raise SystemExit("the orchestrator stopped during the run")
+            load: Load = receive.recv()
         finally:
             stop.set()
-            watcher.cancel()
-            await producer.stop()
-            await consumer.stop()
             await orch
-        lat = [seen[e] - sent[e] for e in sent if e in seen]
-        missing = len(sent) - len(lat)
+            loader.join(10)
+        if load.error is not None:
+            raise SystemExit(f"load process failed: {load.error}")
+        lat = [load.seen[e] - load.sent[e] for e in load.sent if e in load.seen]
+        missing = len(load.sent) - len(lat)
         print(
-            f"{backend}: {n:,} events in {produced_s:.1f}s ({n / produced_s:,.0f} ev/s), "
-            f"{len(sent)} demo requests, {missing} without a reminder"
+            f"{backend}: {load.events:,} events in {load.produced_s:.1f}s "
+            f"({load.events / load.produced_s:,.0f} ev/s), "
+            f"{len(load.sent)} demo requests, {missing} without a reminder"
         )
         if lat:
             print(

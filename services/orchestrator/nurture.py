@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas.events import EngagementEvent
-from services.orchestrator.adapters import touch_store
+from services.orchestrator.adapters import bulk, touch_store
 from services.orchestrator.adapters.tables import accounts, contacts, decisions
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.eligibility import Recipient, plan_touches
@@ -83,17 +83,27 @@ def rep_for(
     )
 
 
+def _without_state(table: Any) -> list[Any]:
+    """Every column but the lifecycle ``state`` document: touches never read it, and decoding
+    it was most of what loading recipients cost."""
+    return [c for c in table.c if c.name != "state"]
+
+
 async def load_people(
     conn: AsyncConnection, contact_ids: set[str]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     if not contact_ids:
         return {}, {}
-    rows = await conn.execute(select(contacts).where(contacts.c.id.in_(sorted(contact_ids))))
+    rows = await conn.execute(
+        select(*_without_state(contacts)).where(contacts.c.id.in_(sorted(contact_ids)))
+    )
     people = {r["id"]: dict(r) for r in rows.mappings()}
     account_ids = sorted({p["account_id"] for p in people.values() if p["account_id"]})
     accs: dict[str, dict[str, Any]] = {}
     if account_ids:
-        rows = await conn.execute(select(accounts).where(accounts.c.id.in_(account_ids)))
+        rows = await conn.execute(
+            select(*_without_state(accounts)).where(accounts.c.id.in_(account_ids))
+        )
         accs = {r["id"]: dict(r) for r in rows.mappings()}
     return people, accs
 
@@ -172,7 +182,7 @@ async def plan_for_changes(
             )
     await touch_store.add_touches(conn, rows)
     if log:
-        await conn.execute(decisions.insert(), log)
+        await bulk.insert_dicts(conn, decisions, log)
 
 
 def _touch_row(

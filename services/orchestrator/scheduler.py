@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from schemas.commands import Channel as WireChannel
 from schemas.commands import DispatchTouch
 from schemas.topics import TOUCHES
-from services.orchestrator.adapters import consent_store, touch_store
+from services.orchestrator.adapters import bulk, consent_store, touch_store
 from services.orchestrator.adapters.tables import decisions, reminders
 from services.orchestrator.domain.caps import SentTouch
 from services.orchestrator.domain.channels import TouchChannel
@@ -159,9 +159,8 @@ class Scheduler:
             await touch_store.finish(
                 conn, row["id"], self.me, status=status, reason=reason, now=now, due_at=retry_at
             )
-        await conn.execute(
-            decisions.insert(),
-            [_log(r, s, why, at, now, cfg.version) for r, s, why, at in results],
+        await bulk.insert_dicts(
+            conn, decisions, [_log(r, s, why, at, now, cfg.version) for r, s, why, at in results]
         )
 
 

@@ -27,6 +27,9 @@ class OrchestratorSettings(TrellisSettings):
     """Comma-separated rep addresses for contacts without a CRM owner (chosen by account)."""
     orchestrator_scheduler_interval_s: float = 1.0
     orchestrator_scheduler_batch: int = 500
+    orchestrator_tune_gc: bool = Field(
+        default=True, description="freeze start-up objects, collect less often (main.tune_gc)"
+    )
     ops_serve: bool = True
     """``TRELLIS_OPS_SERVE``: serve the ops API next to the consumer."""
     ops_host: str = "127.0.0.1"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from services.orchestrator.domain.caps import Caps
 from services.orchestrator.domain.channels import Channel, TouchChannel
@@ -33,6 +33,9 @@ class NurtureConfig(BaseModel):
     """How long before a ``renewal_date`` the owner rep is reminded."""
     reminder_expire_days: float = Field(default=14, gt=0, le=365)
     """A reminder nobody acknowledged, snoozed or completed this long after it was due expires."""
+    _chosen: dict[tuple[Stage, str | None], NurtureSequence | None] = PrivateAttr(
+        default_factory=dict
+    )
     retry: TouchRetryPolicy = TouchRetryPolicy()
     """Touches that failed transiently (``failed(retryable)``) are planned again with backoff."""
 
@@ -59,11 +62,21 @@ class NurtureConfig(BaseModel):
     def window_for(self, channel: TouchChannel, name: str | None = None) -> SendWindow:
         return self.windows[name or self.channel_windows[channel]]
 
+    def model_post_init(self, context: Any, /) -> None:
+        """The stage x role -> sequence table (a ``model_copy`` changing ``sequences`` would keep
+        the old one: build a new plan instead)."""
+        roles = {r for q in self.sequences for r in q.roles} | {None}
+        for st in Stage:
+            for r in roles:
+                serving = [q for q in self.sequences if q.serves(st, r)]
+                serving.sort(key=lambda q: not q.roles)
+                self._chosen[(st, r)] = serving[0] if serving else None
+
     def sequence_for(self, stage: Stage, role: str | None) -> NurtureSequence | None:
-        """The role-specific sequence for the stage if any, else the stage's generic one."""
-        serving = [q for q in self.sequences if q.serves(stage, role)]
-        serving.sort(key=lambda q: not q.roles)
-        return serving[0] if serving else None
+        """The role-specific sequence for the stage if any, else the stage's generic one
+        (from a table built with the plan: this is asked for every contact planned)."""
+        # a role no sequence names is served as no role: by the generic sequences only
+        return self._chosen.get((stage, role), self._chosen[(stage, None)])
 
     def sequence(self, sequence_id: str) -> NurtureSequence | None:
         return next((q for q in self.sequences if q.id == sequence_id), None)
