@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from services.ingest import cloudevents, email_status, native, segment, sms, unsubscribe
 from services.ingest.observability import IngestMetrics, ObservabilityMiddleware, metrics_endpoint
@@ -21,6 +23,12 @@ from services.ingest.validation import InvalidEvents
 from trellis import __version__
 from trellis.db import create_engine
 from trellis.kafka import make_producer
+
+log = logging.getLogger(__name__)
+
+# A database that is down or unreachable surfaces as one of these (SQLAlchemy wraps the driver's
+# errors; a refused or reset TCP connection can arrive unwrapped); TimeoutError: a hung connect.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (DBAPIError, OSError, TimeoutError)
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
@@ -72,6 +80,19 @@ def create_app(settings: IngestSettings) -> FastAPI:
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(settings.ingest_retry_after_s)},
         )
+
+    async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
+        """Credentials could not be checked (the source cache was cold and the database did not
+        answer): nothing was accepted, so the sender must retry, as for a broker outage."""
+        log.warning("database unavailable for a request: %s", type(exc).__name__)
+        return JSONResponse(
+            {"detail": "credential store unavailable; nothing was accepted, retry later"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(settings.ingest_retry_after_s)},
+        )
+
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_down)
 
     @app.exception_handler(InvalidEvents)
     async def _invalid(_request: Request, exc: InvalidEvents) -> JSONResponse:
