@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import socket
 import uuid
@@ -23,6 +24,9 @@ from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.settings import OrchestratorSettings
 from trellis.consumer import BatchHandler, LoopPolicy, Record, Rejected
 from trellis.runtime import run_consumer
+
+log = logging.getLogger(__name__)
+SHUTDOWN_GRACE_S = 5.0  # below the usual 10 s between SIGTERM and SIGKILL
 
 
 async def run(
@@ -92,7 +96,11 @@ async def run(
     finally:
         stop.set()
         for task in tasks:  # the scheduler ends its round when stop is set
-            await asyncio.wait_for(task, 15)
+            try:
+                await asyncio.wait_for(task, SHUTDOWN_GRACE_S)
+            except TimeoutError:  # e.g. stuck on a dead database: its round rolls back, safely
+                log.warning("%s still busy %ss after stop; cancelled", task.get_name(),
+                            SHUTDOWN_GRACE_S)  # fmt: skip
 
 
 def tune_gc() -> None:

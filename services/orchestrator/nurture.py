@@ -21,7 +21,7 @@ from schemas.events import EngagementEvent
 from services.orchestrator.adapters import bulk, touch_store
 from services.orchestrator.adapters.tables import accounts, contacts, decisions
 from services.orchestrator.domain.channels import TouchChannel
-from services.orchestrator.domain.eligibility import Recipient, plan_touches
+from services.orchestrator.domain.eligibility import Recipient, SkipReason, plan_touches
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.quiet_hours import resolve_timezone
 from services.orchestrator.domain.reminders import (
@@ -181,8 +181,36 @@ async def plan_for_changes(
                 )
             )
     await touch_store.add_touches(conn, rows)
+    await _exit_sequences(conn, nurture, signals, now, log)
     if log:
         await bulk.insert_dicts(conn, decisions, log)
+
+
+async def _exit_sequences(
+    conn: AsyncConnection,
+    nurture: Nurture,
+    signals: Sequence[Signal],
+    now: datetime,
+    log: list[dict[str, Any]],
+) -> None:
+    """An event a sequence lists in ``exit_on`` (a demo request ends the education emails)
+    skips the contact's planned touches of that sequence, including any planned just now."""
+    ended: dict[str, dict[str, str]] = {}  # sequence -> contact -> event id
+    for s in signals:
+        for seq in nurture.config.exited_by(s.type):
+            ended.setdefault(seq, {}).setdefault(s.contact_id, s.event_id)
+    for seq, who in sorted(ended.items()):
+        skipped = await touch_store.skip_sequence(
+            conn, seq, sorted(who), SkipReason.SEQUENCE_EXITED
+        )
+        for touch_id, contact_id, account_id in skipped:
+            log.append(
+                _log(
+                    TouchDecision.TOUCH_SKIPPED, SkipReason.SEQUENCE_EXITED, contact_id,
+                    account_id, touch_id, now, nurture.config.version, {"sequence": seq},
+                    event_id=who[contact_id],
+                )
+            )  # fmt: skip
 
 
 def _touch_row(

@@ -25,6 +25,7 @@ from services.orchestrator.domain.eligibility import (
     PlannedTouch,
     Recipient,
     Skipped,
+    SkipReason,
     check_eligibility,
     plan_touches,
 )
@@ -143,6 +144,18 @@ class TouchSimulator:
                     continue  # the rule's reminder already calls the rep
                 self.tally.planned[p.channel.value] += 1
                 heapq.heappush(self._due, (p.due_at, p.touch_id, p))
+        self._exit_sequences(signals)
+
+    def _exit_sequences(self, signals: Sequence[Signal]) -> None:
+        """As live (``nurture._exit_sequences``): an ``exit_on`` event skips the contact's
+        planned touches of that sequence at once."""
+        ended = {(seq, s.contact_id) for s in signals for seq in self.config.exited_by(s.type)}
+        if not ended:
+            return
+        kept = [d for d in self._due if (d[2].sequence_id, d[2].contact_id) not in ended]
+        self.tally.skipped[SkipReason.SEQUENCE_EXITED.value] += len(self._due) - len(kept)
+        heapq.heapify(kept)
+        self._due = kept
 
     def finish(self, until: datetime) -> TouchTally:
         self._run_until(until)

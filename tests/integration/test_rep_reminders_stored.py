@@ -129,3 +129,37 @@ async def test_a_renewal_date_plans_one_reminder_for_the_window_not_one_per_even
     # 60 days before 2027-03-15 is Thursday 2027-01-14, at the opening of rep hours
     assert reminder.due_at.date() == datetime(2027, 1, 14).date()
     assert reminder.due_at > later
+
+
+async def test_an_exit_event_skips_the_rest_of_the_sequence_at_once_with_its_reason(
+    engine: AsyncEngine,
+) -> None:
+    """``exit_on: [demo_requested, ...]``: the education emails stop when the lead asks for a
+    demo, at once and explained, not only when a later stage check catches them at send time."""
+    w = World()
+    at = WEDNESDAY_NOON
+    await _apply(engine, [w.event("ana", "page_viewed", at, path="/blog/a"),
+                          w.event("bo", "page_viewed", at, path="/blog/b")], at)  # fmt: skip
+
+    async def education(who: str) -> dict[str, tuple[str, str | None]]:
+        async with engine.connect() as conn:
+            cid = select(contacts.c.id).where(contacts.c.email == f"{who}@{w.tag}.example")
+            rows = await conn.execute(
+                select(touches.c.id, touches.c.status, touches.c.reason).where(
+                    touches.c.contact_id.in_(cid),
+                    touches.c.sequence_step.like("awareness-education/%"),
+                )
+            )
+            return {r.id: (r.status, r.reason) for r in rows}
+
+    planned = await education("ana")
+    assert len(planned) == 3 and {s for s, _ in planned.values()} == {"planned"}
+    await _apply(engine, [w.event("ana", "demo_requested", at)], at + timedelta(minutes=1))
+
+    assert await education("ana") == {t: ("skipped", "SEQUENCE_EXITED") for t in planned}
+    assert {s for s, _ in (await education("bo")).values()} == {"planned"}, "only ana asked"
+    async with engine.connect() as conn:
+        logged = set(await conn.scalars(select(decisions.c.touch_id).where(
+            decisions.c.reason == "SEQUENCE_EXITED",
+            decisions.c.event_id == f"{w.tag}-3")))  # fmt: skip
+    assert logged == set(planned)

@@ -242,3 +242,21 @@ def test_a_resumed_sequence_never_plans_a_touch_in_the_past() -> None:
     planned = plan_touches(CONFIG, who(Stage.AWARENESS), progress, much_later)
     assert [t.step_id for t in planned] == ["industry-report", "how-others-solve"]
     assert all(t.due_at >= much_later for t in planned)
+
+
+def test_a_demo_request_ends_every_marketing_sequence_that_lists_it_and_nothing_else() -> None:
+    ended = CONFIG.exited_by("demo_requested")
+    assert "awareness-education" in ended and "mql-proof" in ended
+    assert ended == {q.id for q in CONFIG.sequences if "demo_requested" in q.exit_on}
+    assert not any(CONFIG.sequence(s).stage in (Stage.SQL, Stage.OPPORTUNITY) for s in ended)  # type: ignore[union-attr]
+    assert CONFIG.exited_by("page_viewed") == frozenset()
+
+
+def test_the_sequence_table_answers_as_a_scan_of_the_sequences_would() -> None:
+    roles = {r for q in CONFIG.sequences for r in q.roles} | {None, "someone-else"}
+    for stage in Stage:
+        for role in roles:
+            serving = sorted(
+                (q for q in CONFIG.sequences if q.serves(stage, role)), key=lambda q: not q.roles
+            )
+            assert CONFIG.sequence_for(stage, role) == (serving[0] if serving else None)

@@ -88,3 +88,23 @@ def test_simulate_needs_exactly_one_source_of_history(tmp_path: Path) -> None:
     path.write_text("")
     both = CliRunner().invoke(app, ["simulate", "--events", str(path), "--from-topic"])
     assert both.exit_code == 2
+
+
+def test_a_demo_request_ends_the_education_sequence_in_the_simulation_as_live() -> None:
+    def event(n: int, kind: str, minutes: int) -> dict[str, Any]:
+        return {
+            "id": f"e{n}", "type": kind, "source": "test",
+            "time": (START + timedelta(days=2, hours=12, minutes=minutes)).isoformat(),
+            "contact": {"external_id": "ana", "email": "ana@acme.example"},
+            "account": {"external_id": "acme", "domain": "acme.example"},
+            "properties": {"path": "/blog"} if kind == "page_viewed" else {},
+        }  # fmt: skip
+
+    quiet = simulate(_events([event(1, "page_viewed", 0)]), default_playbook(),
+                     nurture=default_nurture()).touches  # fmt: skip
+    asked = simulate(_events([event(1, "page_viewed", 0), event(2, "demo_requested", 120)]),
+                     default_playbook(), nurture=default_nurture()).touches  # fmt: skip
+    assert quiet is not None and asked is not None
+    assert quiet.skipped["SEQUENCE_EXITED"] == 0
+    assert asked.skipped["SEQUENCE_EXITED"] >= 1
+    assert asked.planned.total() == asked.sent.total() + asked.skipped.total() + asked.pending

@@ -39,6 +39,26 @@ async def add_touches(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> 
         await conn.execute(_insert(conn, touches).on_conflict_do_nothing(), list(rows))
 
 
+async def skip_sequence(
+    conn: AsyncConnection, sequence_id: str, contact_ids: Sequence[str], reason: str
+) -> list[tuple[str, str, str | None]]:
+    """Mark the planned touches of ``sequence_id`` for these contacts skipped; (id, contact,
+    account) of each. Retries (``<id>~r<n>``) keep their step, so they are included."""
+    if not contact_ids:
+        return []
+    found = await conn.execute(
+        update(touches)
+        .where(
+            touches.c.status == PLANNED,
+            touches.c.contact_id.in_(list(contact_ids)),
+            touches.c.sequence_step.startswith(f"{sequence_id}/", autoescape=True),
+        )
+        .values(status=SKIPPED, reason=reason, claimed_by=None)
+        .returning(touches.c.id, touches.c.contact_id, touches.c.account_id)
+    )
+    return [(r[0], r[1], r[2]) for r in found]
+
+
 async def add_reminders(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         await conn.execute(_insert(conn, reminders).on_conflict_do_nothing(), list(rows))

@@ -78,5 +78,9 @@ class NurtureConfig(BaseModel):
         # a role no sequence names is served as no role: by the generic sequences only
         return self._chosen.get((stage, role), self._chosen[(stage, None)])
 
+    def exited_by(self, event_type: str) -> frozenset[str]:
+        """The ids of the sequences an event of this type ends (their ``exit_on``)."""
+        return frozenset(q.id for q in self.sequences if event_type in q.exit_on)
+
     def sequence(self, sequence_id: str) -> NurtureSequence | None:
         return next((q for q in self.sequences if q.id == sequence_id), None)
