@@ -14,7 +14,7 @@ from typing import Any
 INDUSTRIES = ("software", "fintech", "manufacturing", "healthcare", "retail", "logistics")
 REGIONS = {
     "emea": ("Europe/Berlin", "Europe/London", "Europe/Paris"),
-    "amer": ("America/New_York", "America/Chicago", "America/Los_Angeles"),
+    "na": ("America/New_York", "America/Chicago", "America/Los_Angeles"),
     "apac": ("Asia/Singapore", "Australia/Sydney", "Asia/Tokyo"),
 }
 ROLES = ("technical", "user", "manager", "finance", "executive")

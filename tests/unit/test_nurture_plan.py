@@ -260,3 +260,19 @@ def test_the_sequence_table_answers_as_a_scan_of_the_sequences_would() -> None:
                 (q for q in CONFIG.sequences if q.serves(stage, role)), key=lambda q: not q.roles
             )
             assert CONFIG.sequence_for(stage, role) == (serving[0] if serving else None)
+
+
+def test_every_region_the_playbook_or_the_demo_world_uses_has_a_time_zone() -> None:
+    """The ICP's regions, the demo's and the plan's fallbacks must be one vocabulary: a region
+    without a zone silently falls back to the default zone (UTC), i.e. night sends in the US."""
+    from services.orchestrator.adapters.playbook_file import default_playbook
+    from trellis.demo_world import REGIONS
+
+    icp = {
+        v
+        for rule in default_playbook().fit.criteria
+        if rule.trait == "account.region"
+        for v in rule.in_
+    }
+    assert icp and set(REGIONS)
+    assert icp | set(REGIONS) <= set(CONFIG.region_timezones)
