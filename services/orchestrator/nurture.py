@@ -52,8 +52,12 @@ class Nurture:
 
 
 def recipient_of(
-    contact: Mapping[str, Any], account: Mapping[str, Any] | None, config: NurtureConfig
+    contact: Mapping[str, Any],
+    account: Mapping[str, Any] | None,
+    config: NurtureConfig,
+    rep: str | None = None,
 ) -> Recipient | None:
+    """``rep``: the rep a reminder goes to, whose zone (rep directory) sets its window."""
     if contact["stage"] not in Stage._value2member_map_:
         return None
     traits = contact["traits"] or {}
@@ -70,6 +74,7 @@ def recipient_of(
         role=contact["role"],
         account_stage=Stage(acc_stage) if acc_stage in Stage._value2member_map_ else None,
         nps=nps if isinstance(nps, int) else None,
+        rep_timezone=config.rep_zone(rep),
     )
 
 
@@ -376,7 +381,7 @@ async def _reminders(
             )
             continue
         window = nurture.config.window_for(TouchChannel.REP_CALL_REMINDER)
-        who = recipient_of(person, account, nurture.config)
+        who = recipient_of(person, account, nurture.config, rep)
         tz = (
             who.rep_timezone or who.timezone
             if who

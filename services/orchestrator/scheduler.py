@@ -119,8 +119,12 @@ class Scheduler:
         for row in claimed:
             person = people.get(row["contact_id"])
             account = accs.get((person or {}).get("account_id") or "")
-            who = recipient_of(person, account, cfg) if person else None
             touch = _planned(row, cfg.sequence)
+            rep = None
+            if person and TouchChannel(row["channel"]).is_reminder:
+                rep = _address(TouchChannel(row["channel"]), person, account,
+                               notes.get(row["id"]), self.nurture)  # fmt: skip
+            who = recipient_of(person, account, cfg, rep) if person else None
             if who is None or touch is None:
                 problem = (
                     DispatchProblem.UNKNOWN_CONTACT if who is None else DispatchProblem.UNKNOWN_STEP
@@ -139,7 +143,10 @@ class Scheduler:
                 results.append((row, touch_store.SKIPPED, DispatchProblem.NO_ADDRESS, None))
                 continue
             history.append(SentTouch(who.contact_id, who.account_id, touch.channel, now))
-            sends.append((row, _command(row, to, person or {}, account, notes.get(row["id"]), now)))
+            sends.append(
+                (row, _command(row, to, cfg.rep_channel, person or {}, account,
+                               notes.get(row["id"]), now))
+            )  # fmt: skip
         if self.links is not None:  # ack/snooze/contact/account links for the rep
             for row, cmd in sends:
                 if (note := notes.get(row["id"])) is not None:
@@ -247,6 +254,7 @@ def people_variables(
 def _command(
     row: dict[str, Any],
     to: str,
+    channel_of_rep: Callable[[str], str | None],
     person: dict[str, Any],
     account: dict[str, Any] | None,
     note: dict[str, Any] | None,
@@ -255,6 +263,8 @@ def _command(
     channel = TouchChannel(row["channel"])
     rep = to if channel.is_reminder else None
     variables: dict[str, Any] = {"stage": row["stage"], **people_variables(person, account, rep)}
+    if rep and (via := channel_of_rep(rep)):
+        variables["rep_channel"] = via  # the notifier's RepReminderRouter honours it
     if note is not None:
         variables |= {
             "reason": note["reason"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -14,6 +14,24 @@ from services.orchestrator.domain.quiet_hours import SendWindow
 from services.orchestrator.domain.sequences import NurtureSequence
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.touch_retry import TouchRetryPolicy
+
+
+class RepProfile(BaseModel):
+    """What the directory knows about one rep (keyed by the rep's email)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timezone: str | None = None
+    """Reminders fall in the rep's working hours in this zone (else the contact's zone)."""
+    channel: Literal["email", "slack", "webhook"] | None = None
+    """How the notifier reaches this rep (else its ``TRELLIS_REP_REMINDER_VIA``)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            ZoneInfo(name)  # raises for unknown zones
+        return name
 
 
 class NurtureConfig(BaseModel):
@@ -36,8 +54,15 @@ class NurtureConfig(BaseModel):
     _chosen: dict[tuple[Stage, str | None], NurtureSequence | None] = PrivateAttr(
         default_factory=dict
     )
+    reps: dict[str, RepProfile] = Field(default_factory=dict)
+    """The rep directory: time zone and reminder channel per rep email."""
     retry: TouchRetryPolicy = TouchRetryPolicy()
     """Touches that failed transiently (``failed(retryable)``) are planned again with backoff."""
+
+    @field_validator("reps")
+    @classmethod
+    def _rep_emails_lowercase(cls, reps: dict[str, RepProfile]) -> dict[str, RepProfile]:
+        return {email.strip().lower(): profile for email, profile in reps.items()}
 
     @field_validator("default_timezone")
     @classmethod
@@ -77,6 +102,14 @@ class NurtureConfig(BaseModel):
         (from a table built with the plan: this is asked for every contact planned)."""
         # a role no sequence names is served as no role: by the generic sequences only
         return self._chosen.get((stage, role), self._chosen[(stage, None)])
+
+    def rep_zone(self, rep: str | None) -> ZoneInfo | None:
+        profile = self.reps.get((rep or "").lower())
+        return ZoneInfo(profile.timezone) if profile and profile.timezone else None
+
+    def rep_channel(self, rep: str | None) -> str | None:
+        profile = self.reps.get((rep or "").lower())
+        return profile.channel if profile else None
 
     def exited_by(self, event_type: str) -> frozenset[str]:
         """The ids of the sequences an event of this type ends (their ``exit_on``)."""
