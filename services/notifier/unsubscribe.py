@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+from trellis import b64url
 
 
 @dataclass(frozen=True)
@@ -28,7 +21,7 @@ class UnsubscribeSigner:
         expires = int((now + self.ttl).timestamp())
         payload = f"{contact_id}|{expires}".encode()
         sig = hmac.new(self.secret, payload, hashlib.sha256).digest()
-        return f"{_b64(payload)}.{_b64(sig)}"
+        return f"{b64url.encode(payload)}.{b64url.encode(sig)}"
 
     def url(self, contact_id: str, now: datetime) -> str:
         return f"{self.base_url}?{urlencode({'token': self.token(contact_id, now)})}"
@@ -37,8 +30,8 @@ class UnsubscribeSigner:
         """The contact id the token was issued for, or ``None`` if forged, malformed or expired."""
         try:
             payload_b64, sig_b64 = token.split(".", 1)
-            payload = _unb64(payload_b64)
-            sig = _unb64(sig_b64)
+            payload = b64url.decode(payload_b64)
+            sig = b64url.decode(sig_b64)
             contact_id, expires = payload.decode().rsplit("|", 1)
             expiry = int(expires)
         except (ValueError, UnicodeDecodeError):

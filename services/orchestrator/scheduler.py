@@ -120,10 +120,13 @@ class Scheduler:
             person = people.get(row["contact_id"])
             account = accs.get((person or {}).get("account_id") or "")
             touch = _planned(row, cfg.sequence)
-            rep = None
-            if person and TouchChannel(row["channel"]).is_reminder:
-                rep = _address(TouchChannel(row["channel"]), person, account,
-                               notes.get(row["id"]), self.nurture)  # fmt: skip
+            channel = TouchChannel(row["channel"])
+            to = (
+                _address(channel, person, account, notes.get(row["id"]), self.nurture)
+                if person
+                else None
+            )
+            rep = to if channel.is_reminder else None  # whose working hours the window is
             who = recipient_of(person, account, cfg, rep) if person else None
             if who is None or touch is None:
                 problem = (
@@ -138,7 +141,6 @@ class Scheduler:
                 results.append((row, status, verdict.reason.value, verdict.retry_at))
                 continue
             assert isinstance(verdict, Allowed)
-            to = _address(touch.channel, person or {}, account, notes.get(row["id"]), self.nurture)
             if to is None:
                 results.append((row, touch_store.SKIPPED, DispatchProblem.NO_ADDRESS, None))
                 continue

@@ -24,8 +24,9 @@ import pytest
 
 from schemas.commands import Channel, DispatchTouch
 from schemas.topics import TOUCHES
+from tests.probes import produce
 from trellis.broker import free_port
-from trellis.kafka import encode, make_producer
+from trellis.kafka import encode
 from trellis.settings import TrellisSettings
 
 DEADLINE_S = 60
@@ -156,20 +157,15 @@ def test_if_the_embedded_broker_dies_the_whole_stack_stops_with_an_error(
     assert [p for p in pids if _alive(p)] == []
 
 
-def _publish_touches(env_file: Path, touches: list[DispatchTouch]) -> None:
+def _publish(env_file: Path, topic: str, items: list[tuple[bytes, bytes]]) -> None:
+    """Produce to the running dev stack's broker (its port is in the stack's env file)."""
     env = json.loads(env_file.read_text())
     settings = TrellisSettings(embedded_broker_port=int(env["TRELLIS_EMBEDDED_BROKER_PORT"]))
+    asyncio.run(produce(settings.bootstrap_servers, topic, items))
 
-    async def publish() -> None:
-        producer = make_producer(settings)
-        await producer.start()
-        try:
-            for t in touches:
-                await producer.send_and_wait(TOUCHES, encode(t), key=t.contact_id.encode())
-        finally:
-            await producer.stop()
 
-    asyncio.run(publish())
+def _publish_touches(env_file: Path, touches: list[DispatchTouch]) -> None:
+    _publish(env_file, TOUCHES, [(t.contact_id.encode(), encode(t)) for t in touches])
 
 
 def test_with_no_providers_configured_sent_messages_land_in_the_dev_outbox(

@@ -14,7 +14,6 @@ credential in the URL.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import signal
@@ -33,10 +32,8 @@ from schemas.topics import ENGAGEMENT
 from services.ingest.settings import DEV_UNSUBSCRIBE_SECRET
 from services.ingest.twilio import twilio_signature
 from services.notifier.unsubscribe import UnsubscribeSigner
-from tests.e2e.test_dev_pipeline import _publish_touches, _wait_for, dev_stack
-from trellis.kafka import make_producer
+from tests.e2e.test_dev_pipeline import _publish, _publish_touches, _wait_for, dev_stack
 from trellis.logs import configure_logging
-from trellis.settings import TrellisSettings
 
 __all__ = ["dev_stack"]  # the fixture, shared with the e2e tests
 
@@ -57,21 +54,6 @@ def _ready(base: str) -> bool:
         return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def _publish_poison(env_file: Path, value: bytes) -> None:
-    env = json.loads(env_file.read_text())
-    settings = TrellisSettings(embedded_broker_port=int(env["TRELLIS_EMBEDDED_BROKER_PORT"]))
-
-    async def publish() -> None:
-        producer = make_producer(settings)
-        await producer.start()
-        try:
-            await producer.send_and_wait(ENGAGEMENT, value, key=b"a:poison")
-        finally:
-            await producer.stop()
-
-    asyncio.run(publish())
 
 
 def test_emails_phones_and_credentials_never_reach_the_info_logs(
@@ -139,7 +121,9 @@ def test_emails_phones_and_credentials_never_reach_the_info_logs(
         ],
     )
     poison = {"id": f"poison-{run}", "contact": {"email": poison_email}, "time": "not a time"}
-    _publish_poison(db.parent.parent / "env.json", json.dumps(poison).encode())
+    _publish(
+        db.parent.parent / "env.json", ENGAGEMENT, [(b"a:poison", json.dumps(poison).encode())]
+    )
 
     outbox = db.parent / "outbox"
 

@@ -9,7 +9,6 @@ secret. Expired tokens are told apart from forged ones (a clearer error for the 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from enum import StrEnum
 from urllib.parse import quote, urlencode
 
 from services.orchestrator.domain.reminders import ReminderAction
+from trellis import b64url
 
 LINK_ACTIONS = (ReminderAction.ACKNOWLEDGE, ReminderAction.SNOOZE, ReminderAction.COMPLETE)
 _CONTEXT = b"trellis/reminder-links/v1"
@@ -27,14 +27,6 @@ class LinkProblem(StrEnum):
     MISSING = "missing"
     INVALID = "invalid"  # forged, malformed, or for another reminder or action
     EXPIRED = "expired"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @dataclass(frozen=True)
@@ -50,7 +42,7 @@ class ReminderLinks:
     def token(self, reminder_id: str, action: ReminderAction, now: datetime) -> str:
         expires = int((now + self.ttl).timestamp())
         payload = f"v1|{reminder_id}|{action.value}|{expires}".encode()
-        return f"{_b64(payload)}.{_b64(self._sign(payload))}"
+        return f"{b64url.encode(payload)}.{b64url.encode(self._sign(payload))}"
 
     def check(
         self, token: str | None, reminder_id: str, action: ReminderAction, now: datetime
@@ -60,7 +52,7 @@ class ReminderLinks:
             return LinkProblem.MISSING
         try:
             payload_b64, sig_b64 = token.split(".", 1)
-            payload, sig = _unb64(payload_b64), _unb64(sig_b64)
+            payload, sig = b64url.decode(payload_b64), b64url.decode(sig_b64)
             version, rid, act, expires = payload.decode().split("|")
             expiry = int(expires)
         except (ValueError, UnicodeDecodeError):

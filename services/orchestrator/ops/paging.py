@@ -6,7 +6,6 @@ strictly after it. The same cursor works on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,6 +13,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Select, and_, or_
+
+from trellis import b64url
 
 MAX_LIMIT = 500
 
@@ -24,13 +25,13 @@ class InvalidCursor(ValueError):
 
 def encode_cursor(*values: Any) -> str:
     plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-    return base64.urlsafe_b64encode(orjson.dumps(plain)).rstrip(b"=").decode()
+    return b64url.encode(orjson.dumps(plain))
 
 
 def decode_cursor(cursor: str, timed: bool, numeric_id: bool = False) -> tuple[Any, Any]:
     """(sort value, id); ``timed``: the sort value is a datetime; ``numeric_id``: an int id."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        raw = b64url.decode(cursor)
         value, ident = orjson.loads(raw)
         if not isinstance(ident, int if numeric_id else str) or isinstance(ident, bool):
             raise TypeError("id")
