@@ -6,11 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, status
+from fastapi import Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 
 from services.ingest import cloudevents, email_status, native, segment, sms, unsubscribe
+from services.ingest.direct import IngestApp
 from services.ingest.observability import IngestMetrics, ObservabilityMiddleware, metrics_endpoint
 from services.ingest.pipeline import Pipeline
 from services.ingest.publisher import BrokerUnavailable, KafkaEventPublisher
@@ -21,6 +22,7 @@ from services.ingest.source_cache import CachedWriteKeys
 from services.ingest.sources import SqlAlchemySourceRepository
 from services.ingest.validation import InvalidEvents
 from trellis import __version__
+from trellis.collector import tune_gc
 from trellis.db import create_engine
 from trellis.kafka import make_producer
 
@@ -31,11 +33,11 @@ log = logging.getLogger(__name__)
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (DBAPIError, OSError, TimeoutError)
 
 
-def create_app(settings: IngestSettings) -> FastAPI:
+def create_app(settings: IngestSettings) -> IngestApp:
     metrics = IngestMetrics()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: IngestApp) -> AsyncIterator[None]:
         engine = create_engine(settings.resolved_database_url)
         producer = make_producer(settings)
         await producer.start()
@@ -47,6 +49,10 @@ def create_app(settings: IngestSettings) -> FastAPI:
         app.state.write_keys = CachedWriteKeys(app.state.sources, settings.ingest_source_cache_s)
         publisher = KafkaEventPublisher(producer, settings.ingest_publish_timeout_s)
         app.state.pipeline = Pipeline(settings, publisher, metrics)
+        if settings.ingest_tune_gc:
+            tune_gc()
+        if app.telemetry_configured():  # traced requests go through FastAPI's instrumentation
+            app.direct_enabled = False
         try:
             yield
         finally:
@@ -56,7 +62,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
 
     # The body cap for every route, form-reading callbacks included (``read_raw`` enforces the
     # same cap on the JSON routes, and again after gzip).
-    app = FastAPI(
+    app = IngestApp(
         title="Trellis ingest",
         version=__version__,
         lifespan=lifespan,
@@ -64,6 +70,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     )
     app.state.metrics = metrics
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    app.wrap_direct(lambda inner: ObservabilityMiddleware(inner, metrics=metrics))
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     native.add_event_route(app)
     app.include_router(native.router)

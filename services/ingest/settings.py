@@ -30,6 +30,9 @@ class IngestSettings(TrellisSettings):
         ge=0,
         description="Cache write key lookups this long (0: every request asks the database).",
     )
+    ingest_tune_gc: bool = Field(
+        default=True, description="freeze start-up objects, collect less often (collector.tune_gc)"
+    )
     unsubscribe_secret: SecretStr = SecretStr(DEV_UNSUBSCRIBE_SECRET)
     sms_auth_token: SecretStr = SecretStr(DEV_SMS_AUTH_TOKEN)
     ingest_public_url: str | None = Field(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import socket
@@ -22,6 +21,7 @@ from services.orchestrator.ops.app import create_ops_app, reminder_links, serve_
 from services.orchestrator.outcomes import apply_outcomes
 from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.settings import OrchestratorSettings
+from trellis.collector import tune_gc
 from trellis.consumer import BatchHandler, LoopPolicy, Record, Rejected
 from trellis.runtime import run_consumer
 
@@ -101,14 +101,3 @@ async def run(
             except TimeoutError:  # e.g. stuck on a dead database: its round rolls back, safely
                 log.warning("%s still busy %ss after stop; cancelled", task.get_name(),
                             SHUTDOWN_GRACE_S)  # fmt: skip
-
-
-def tune_gc() -> None:
-    """Fewer, shorter collector pauses inside batches. The parsed-state caches hold tens of
-    thousands of long-lived objects, and every full collection walked them all (pauses up to
-    184 ms, 1.7 s per 10 s, measured under bench/speed_to_lead); the domain objects hold no
-    reference cycles, so reference counting frees them without the collector. What start-up
-    allocated is frozen out of collection, and young collections run ~70x less often."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)

@@ -28,7 +28,7 @@ class OrchestratorSettings(TrellisSettings):
     orchestrator_scheduler_interval_s: float = 1.0
     orchestrator_scheduler_batch: int = 500
     orchestrator_tune_gc: bool = Field(
-        default=True, description="freeze start-up objects, collect less often (main.tune_gc)"
+        default=True, description="freeze start-up objects, collect less often (collector.tune_gc)"
     )
     ops_serve: bool = True
     """``TRELLIS_OPS_SERVE``: serve the ops API next to the consumer."""
