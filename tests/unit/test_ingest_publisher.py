@@ -10,7 +10,12 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from schemas.events import ContactRef, EngagementEvent
-from services.ingest.publisher import BrokerUnavailable, KafkaEventPublisher, partition_for
+from services.ingest.publisher import (
+    FLIGHT_WAIT_S,
+    BrokerUnavailable,
+    KafkaEventPublisher,
+    partition_for,
+)
 
 
 class FakeProducer:
@@ -92,4 +97,68 @@ async def test_records_never_acknowledged_fail_at_the_publish_timeout() -> None:
     publisher = KafkaEventPublisher(producer, timeout_s=0.05)
     with pytest.raises(BrokerUnavailable, match="TimeoutError"):
         await publisher.publish([_event(n) for n in range(4)])
+    await publisher.close()
+
+
+async def test_records_queued_during_a_flight_wait_for_its_acknowledgement_then_go_together() -> (
+    None
+):
+    producer = FakeProducer(partitions=1)
+    publisher = KafkaEventPublisher(producer, timeout_s=5)
+    first = asyncio.create_task(publisher.publish([_event(0)]))
+    await producer.batches(1)
+    later = [asyncio.create_task(publisher.publish([_event(n)])) for n in range(1, 6)]
+    await asyncio.sleep(FLIGHT_WAIT_S / 4)
+    assert len(producer.sent) == 1  # the flight is not acknowledged yet: the rest queue up
+    producer.sent[0][3].set_result(None)
+    await first
+    await producer.batches(2)
+    assert [count for _, _, count, _ in producer.sent] == [1, 5]  # one produce for all five
+    producer.sent[1][3].set_result(None)
+    await asyncio.gather(*later)
+    await publisher.close()
+
+
+async def test_an_unacknowledged_flight_delays_the_next_one_by_the_flight_wait_at_most() -> None:
+    producer = FakeProducer(partitions=1)
+    publisher = KafkaEventPublisher(producer, timeout_s=0.5)
+    stuck = asyncio.create_task(publisher.publish([_event(0)]))
+    await producer.batches(1)
+    loop = asyncio.get_running_loop()
+    queued_at = loop.time()
+    nxt = asyncio.create_task(publisher.publish([_event(1)]))
+    await producer.batches(2)  # sent although the first flight never answered
+    assert loop.time() - queued_at < 0.4  # well before the first one's publish timeout
+    producer.sent[1][3].set_result(None)
+    await nxt
+    assert not stuck.done()
+    with pytest.raises(BrokerUnavailable, match="TimeoutError"):  # still failed in time
+        await stuck
+    await publisher.close()
+
+
+async def test_a_request_spanning_partitions_is_answered_when_all_are_acknowledged() -> None:
+    producer = FakeProducer(partitions=4)
+    publisher = KafkaEventPublisher(producer, timeout_s=5)
+    events = [_event(n) for n in range(40)]
+    request = asyncio.create_task(publisher.publish(events))
+    await producer.batches(2)
+    await asyncio.sleep(0)
+    batches = list(producer.sent)
+    assert len(batches) > 1 and sum(count for _, _, count, _ in batches) == 40
+    for _, _, _, acked in batches[:-1]:
+        acked.set_result(None)
+    await asyncio.sleep(0.01)
+    assert not request.done()  # one partition still unacknowledged
+    batches[-1][3].set_result(None)
+    await request
+    failing = asyncio.create_task(publisher.publish(events))
+    await producer.batches(len(batches) + 2)
+    await asyncio.sleep(0)
+    again = producer.sent[len(batches) :]
+    again[0][3].set_exception(OSError("one partition's leader is gone"))
+    for _, _, _, acked in again[1:]:
+        acked.set_result(None)
+    with pytest.raises(BrokerUnavailable, match="OSError"):
+        await failing
     await publisher.close()
