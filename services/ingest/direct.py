@@ -23,6 +23,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -86,6 +87,12 @@ class IngestApp(FastAPI):
         await response(scope, receive, send)
 
     def _handler_for(self, exc: Exception) -> Callable[..., Any] | None:
+        """As Starlette's ``ExceptionMiddleware``: a handler for the HTTP status first, then
+        the nearest class in the exception's MRO."""
+        if isinstance(exc, StarletteHTTPException):
+            by_status = self.exception_handlers.get(exc.status_code)
+            if by_status is not None:
+                return by_status
         for cls in type(exc).__mro__:
             handler = self.exception_handlers.get(cls)
             if handler is not None:

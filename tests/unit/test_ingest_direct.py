@@ -93,6 +93,18 @@ async def test_the_apps_exception_handlers_answer_for_a_direct_route() -> None:
     assert bug.status_code == 500  # unhandled: the server answers, as behind ServerErrorMiddleware
 
 
+async def test_a_handler_registered_for_a_status_code_wins_as_in_starlette() -> None:
+    app = build([])
+
+    @app.exception_handler(429)
+    async def _too_many(_request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"later": exc.detail}, status_code=429)
+
+    async with client(app) as http:
+        limited = await http.post("/v1/hot?raise=http")
+    assert limited.json() == {"later": "slow down"}
+
+
 async def test_a_direct_route_is_documented_like_any_other() -> None:
     app = build([])
     route = next(r for r in app.routes if getattr(r, "path", None) == "/v1/hot")
