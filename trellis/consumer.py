@@ -60,6 +60,12 @@ class ConsumerStopped(Exception):
     """Raised out of a retry loop when shutdown was requested; the batch stays uncommitted."""
 
 
+class HandlerInterrupted(Exception):
+    """Raised by a handler that stopped part-way through a batch for shutdown, having left what
+    it did not do to be redone: the batch stays uncommitted (redelivered), never retried here
+    and never dead-lettered."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """Infrastructure failures (database or broker unreachable) are retried until they clear;
     they must never send a good message to the dead-letter topic."""
@@ -152,6 +158,8 @@ class BatchConsumer:
                 return list(await self._handler(records))
             except asyncio.CancelledError:
                 raise
+            except HandlerInterrupted as exc:
+                raise ConsumerStopped(str(exc)) from exc
             except Exception as exc:  # the exception's kind decides the records' fate below
                 error = f"{type(exc).__name__}: {exc}"
                 self.stats.retries += 1

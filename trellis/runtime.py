@@ -67,12 +67,13 @@ async def run_consumer(
             except TimeoutError:
                 task.cancel()
             except ConsumerStopped as exc:
-                log.warning(
-                    "%s stopped while retrying (batch not committed, redelivers): %s", name, exc
-                )
+                log.warning("%s stopped mid-batch (not committed, redelivers): %s", name, exc)
         else:
             stopper.cancel()
-            task.result()  # a crashed loop is an error exit, not a quiet one
+            try:
+                task.result()  # a crashed loop is an error exit, not a quiet one
+            except ConsumerStopped as exc:  # stopped mid-batch, ahead of the stop signal's task
+                log.warning("%s stopped mid-batch (not committed, redelivers): %s", name, exc)
         log.info(
             "%s stopped: %d records in %d batches, %d dead-lettered",
             name, loop_.stats.records, loop_.stats.batches, loop_.stats.dead_lettered,

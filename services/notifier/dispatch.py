@@ -11,14 +11,21 @@ Redelivery after a crash:
   message accepted by the provider just before the crash is reported failed although it went out.
 - between (3) and (4): the row is final; its outcome is published again from the ledger with the
   same outcome id (``<touch id>:<status>``), so consumers deduplicate it.
+
+Stopping (SIGTERM) mid-batch: no new provider call starts, and waits (the provider budget, retry
+back-off) end at once. The calls in progress finish and are recorded; the touches not yet sent
+are released (``queued``) and the batch is left uncommitted, so it is redelivered and they are
+sent then, once. Before this, a rate-limited batch could outlive the shutdown grace, be killed,
+and leave every unsent touch ``sending``: reported failed, never sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, assert_never
@@ -37,13 +44,23 @@ from services.notifier.ledger import (
     load_rows,
     record_result,
     record_results,
+    release,
 )
 from services.notifier.render import JinjaRenderer, RenderError
 from services.notifier.retry import RetryPolicy, Sleep, send_with_retries
+from trellis.consumer import HandlerInterrupted
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_AFTER_CRASH = "unknown: found 'sending' on redelivery (crash mid-send); not resent"
+
+
+class DispatchInterrupted(HandlerInterrupted):
+    """The service is stopping: the batch's unsent touches were released; it must redeliver."""
+
+
+class _Released(Exception):
+    """Raised inside a send when the service stops before the provider call."""
 
 
 class OutcomePublisher(Protocol):
@@ -81,6 +98,7 @@ class Dispatcher:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limits: Mapping[Channel, RateLimiter] = field(default_factory=dict)
     sleep: Sleep = asyncio.sleep
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def dispatch(self, commands: Sequence[tuple[DispatchTouch, int]]) -> None:
         unique = list({c.touch_id: (c, off) for c, off in reversed(commands)}.values())[::-1]
@@ -103,24 +121,58 @@ class Dispatcher:
         slots = await self._reserve_slots(fresh)
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def one(touch: DispatchTouch) -> tuple[DispatchTouch, SendResult, int]:
+        async def one(touch: DispatchTouch) -> tuple[DispatchTouch, SendResult | None, int]:
             async with gate:
-                result, attempts = await send_with_retries(
-                    lambda: self._send(touch, slots.get(touch.channel)),
-                    self.retry,
-                    touch.decided_at,
-                    self.clock,
-                    self.sleep,
-                )
+                if self.stopping.is_set():
+                    return touch, None, 0
+                try:
+                    result, attempts = await send_with_retries(
+                        lambda: self._send(touch, slots.get(touch.channel)),
+                        self.retry,
+                        touch.decided_at,
+                        self.clock,
+                        lambda seconds: self._unless_stopping(self.sleep(seconds)),
+                    )
+                except _Released:
+                    return touch, None, 0
                 return touch, result, attempts
 
         results = await asyncio.gather(*(one(t) for t in fresh))
         done = self.clock()
+        released = [touch.touch_id for touch, result, _ in results if result is None]
         async with self.engine.begin() as conn:
-            final = [(touch, _to_row(touch.touch_id, result), n) for touch, result, n in results]
+            final = [
+                (touch, _to_row(touch.touch_id, result), n)
+                for touch, result, n in results
+                if result is not None
+            ]
             await record_results(conn, [(row, n) for _, row, n in final], done)
+            await release(conn, released, done)
         outcomes.extend(_from_row(touch, row, done) for touch, row, _ in final)
         await self.publisher.publish(outcomes)
+        if released:
+            raise DispatchInterrupted(
+                f"stopping: {len(released)} of {len(fresh)} touches released unsent; "
+                "the batch is redelivered"
+            )
+
+    async def _unless_stopping(self, waiting: Awaitable[None]) -> None:
+        """Wait, or raise ``_Released`` as soon as the service is stopping."""
+        if self.stopping.is_set():
+            if inspect.iscoroutine(waiting):
+                waiting.close()
+            raise _Released
+        task = asyncio.ensure_future(waiting)
+        stopped = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not task.done():
+                task.cancel()
+        if not task.done() or task.cancelled():
+            raise _Released
+        task.result()
 
     async def _reserve_slots(self, fresh: Sequence[DispatchTouch]) -> dict[Channel, deque[float]]:
         """The batch's share of each provider budget, claimed in one transaction per provider."""
@@ -141,9 +193,11 @@ class Dispatcher:
         limiter = self.limits.get(touch.channel)
         if limiter is not None:  # back-pressure: the batch waits for the shared budget
             if slots:
-                await limiter.wait_until(slots.popleft())
+                await self._unless_stopping(limiter.wait_until(slots.popleft()))
             else:  # a retry, beyond the slots claimed for the batch
-                await limiter.wait()
+                await self._unless_stopping(limiter.wait())
+        if self.stopping.is_set():
+            raise _Released
         try:
             return await sender.send(touch, message)
         except Exception as exc:  # an adapter bug must not turn into a resend on batch retry

@@ -61,6 +61,19 @@ async def claim_for_sending(
     return claimed | set(promoted.scalars())
 
 
+async def release(conn: AsyncConnection, touch_ids: Sequence[str], now: datetime) -> None:
+    """Hand claimed touches back unsent (``sending`` -> ``queued``): no provider call was made
+    for them, so whoever next receives their command claims and sends them."""
+    if not touch_ids:
+        return
+    await conn.execute(
+        update(send_ledger)
+        .where(send_ledger.c.touch_id.in_(list(touch_ids)))
+        .where(send_ledger.c.status == "sending")
+        .values(status="queued", updated_at=now)
+    )
+
+
 async def load_rows(conn: AsyncConnection, touch_ids: Sequence[str]) -> dict[str, LedgerRow]:
     if not touch_ids:
         return {}

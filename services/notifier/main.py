@@ -58,6 +58,7 @@ async def on_touches(records: Sequence[Record], dispatcher: Dispatcher) -> list[
 
 async def run(settings: NotifierSettings, stop: asyncio.Event | None = None) -> None:
     renderer = JinjaRenderer(settings.load_templates())  # a broken template stops start-up
+    stop = stop or asyncio.Event()  # set by SIGINT/SIGTERM (run_consumer); ends sends in a batch
     async with (
         httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as http,
         SmtpConnectionPool(smtp_config(settings), settings.smtp_pool_size) as smtp_pool,
@@ -79,6 +80,7 @@ async def run(settings: NotifierSettings, stop: asyncio.Event | None = None) -> 
                     max_age=timedelta(seconds=settings.notifier_max_age_s),
                 ),
                 limits=build_limits(settings, engine),
+                stopping=stop,
             )
 
             async def handle(records: Sequence[Record]) -> Sequence[Rejected]:

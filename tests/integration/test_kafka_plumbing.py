@@ -13,7 +13,14 @@ from schemas.dead_letter import DLQ_HEADER_ERROR, DLQ_HEADER_OFFSET
 from schemas.topics import ALL_TOPICS, dead_letter
 from tests.probes import produce, read_topic
 from trellis.broker import EmbeddedBroker
-from trellis.consumer import BatchConsumer, LoopPolicy, Record, Rejected
+from trellis.consumer import (
+    BatchConsumer,
+    ConsumerStopped,
+    HandlerInterrupted,
+    LoopPolicy,
+    Record,
+    Rejected,
+)
 from trellis.kafka import describe_topics, ensure_topics, make_consumer, make_producer
 from trellis.settings import TrellisSettings
 
@@ -189,3 +196,54 @@ async def test_stopping_the_embedded_broker_ends_its_process(
     isolated_broker.stop()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_a_handler_interrupted_for_shutdown_leaves_its_batch_for_redelivery(
+    isolated_broker: EmbeddedBroker,
+) -> None:
+    settings = _settings(isolated_broker)
+    topic = "loop.interrupted"
+    await ensure_topics(settings, [topic, dead_letter(topic)], partitions=1)
+    await produce(settings.bootstrap_servers, topic, [(None, f"m{i}".encode()) for i in range(3)])
+    group = f"g-{uuid.uuid4().hex}"
+
+    async def interrupted(records: Sequence[Record]) -> Sequence[Rejected]:
+        raise HandlerInterrupted("stopping: 2 released")
+
+    consumer = make_consumer(settings, topic, group_id=group)
+    producer = make_producer(settings)
+    await consumer.start()
+    await producer.start()
+    try:
+        loop = BatchConsumer("test", consumer, producer, interrupted, LoopPolicy(attempts=2))
+        with pytest.raises(ConsumerStopped, match="2 released"):
+            async with asyncio.timeout(30):
+                await loop.run()
+        assert await consumer.committed(TopicPartition(topic, 0)) is None  # nothing acknowledged
+        assert (loop.stats.retries, loop.stats.dead_lettered) == (0, 0)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    applied: list[bytes] = []
+
+    async def handler(records: Sequence[Record]) -> Sequence[Rejected]:
+        applied.extend(r.value or b"" for r in records)
+        return []
+
+    settings_again = _settings(isolated_broker)
+    consumer = make_consumer(settings_again, topic, group_id=group)
+    producer = make_producer(settings_again)
+    await consumer.start()
+    await producer.start()
+    loop = BatchConsumer("test", consumer, producer, handler, LoopPolicy())
+    task = asyncio.create_task(loop.run())
+    try:
+        async with asyncio.timeout(30):
+            while len(applied) < 3:  # noqa: ASYNC110 - polling a list the handler fills
+                await asyncio.sleep(0.05)
+    finally:
+        loop.stop()
+        await task
+        await consumer.stop()
+        await producer.stop()
+    assert applied == [b"m0", b"m1", b"m2"]  # redelivered to the next owner of the group

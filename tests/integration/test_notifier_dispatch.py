@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,8 +15,9 @@ from schemas.commands import Channel, DispatchTouch
 from schemas.outcomes import OutcomeStatus, TouchOutcome
 from services.notifier.channels.email import SmtpConfig, SmtpEmailSender
 from services.notifier.channels.sms import SmsConfig, TwilioSmsSender
-from services.notifier.dispatch import Dispatcher
+from services.notifier.dispatch import Dispatcher, DispatchInterrupted
 from services.notifier.ledger import claim_for_sending
+from services.notifier.rate_limit import SqlRateLimiter
 from services.notifier.render import JinjaRenderer
 from services.notifier.retry import RetryPolicy
 from services.notifier.tables import send_ledger
@@ -197,3 +200,48 @@ async def test_a_touch_older_than_the_max_age_expires_unsent(engine: AsyncEngine
     assert catcher.messages == []
     [outcome] = publisher.outcomes
     assert not outcome.retryable and outcome.detail and "expired" in outcome.detail
+
+
+async def test_stopping_mid_batch_releases_unsent_touches_and_redelivery_sends_them_once(
+    engine: AsyncEngine,
+) -> None:
+    """A rate-limited batch (4/s) is stopped after its first email: that one is recorded sent,
+    the rest go back to ``queued`` without a provider call, the batch must be redelivered, and
+    the redelivery sends exactly the rest."""
+    publisher = MemoryPublisher()
+    commands = [cmd(f"t-{i}") for i in range(5)]
+    async with smtp_server() as (catcher, port):
+        first = dispatcher(engine, port, publisher)
+        first.limits = {Channel.EMAIL: SqlRateLimiter(engine, "smtp", rate_per_s=4)}
+        running = asyncio.create_task(first.dispatch(commands))
+        async with asyncio.timeout(10):
+            while not catcher.messages:  # noqa: ASYNC110 - polling the SMTP server's inbox
+                await asyncio.sleep(0.005)
+        first.stopping.set()
+        with pytest.raises(DispatchInterrupted, match="4 of 5 touches released"):
+            await running
+        assert [m["X-Trellis-Touch-Id"] for m in catcher.messages] == ["t-0"]
+        assert await statuses(engine) == {"t-0": ("sent", None)} | {
+            f"t-{i}": ("queued", None) for i in range(1, 5)
+        }
+        assert [o.id for o in publisher.outcomes] == ["t-0:sent"]
+
+        again = dispatcher(engine, port, publisher)  # the next owner of the partition
+        again.limits = {Channel.EMAIL: SqlRateLimiter(engine, "smtp", rate_per_s=50)}
+        await again.dispatch(commands)
+    assert sorted(m["X-Trellis-Touch-Id"] for m in catcher.messages) == [f"t-{i}" for i in range(5)]
+    assert set((await statuses(engine)).values()) == {("sent", None)}
+    assert sorted(o.id for o in publisher.outcomes) == sorted(
+        ["t-0:sent"] + [f"t-{i}:sent" for i in range(5)]
+    )  # t-0's outcome republished from the ledger, same id
+
+
+async def test_a_stopped_dispatcher_makes_no_provider_call(engine: AsyncEngine) -> None:
+    publisher = MemoryPublisher()
+    async with smtp_server() as (catcher, port):
+        stopped = dispatcher(engine, port, publisher)
+        stopped.stopping.set()
+        with pytest.raises(DispatchInterrupted, match="2 of 2"):
+            await stopped.dispatch([cmd("t-a"), cmd("t-b")])
+    assert catcher.messages == [] and publisher.outcomes == []
+    assert await statuses(engine) == {"t-a": ("queued", None), "t-b": ("queued", None)}
