@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas.dead_letter import DLQ_HEADER_ERROR, DLQ_HEADER_OFFSET
 from schemas.topics import ALL_TOPICS, dead_letter
@@ -58,37 +59,52 @@ async def test_one_key_always_lands_on_one_partition(isolated_broker: EmbeddedBr
     assert all(len(p) == 1 for p in parts.values()), parts
 
 
-async def _run_loop(
-    settings: TrellisSettings, topic: str, handler: object, expect: int, **policy: float
-) -> BatchConsumer:
-    consumer = make_consumer(settings, topic, group_id=f"g-{uuid.uuid4().hex}")
+@contextlib.asynccontextmanager
+async def _clients(
+    settings: TrellisSettings, topic: str, group: str
+) -> AsyncIterator[tuple[AIOKafkaConsumer, AIOKafkaProducer]]:
+    consumer = make_consumer(settings, topic, group_id=group)
     producer = make_producer(settings)
     await consumer.start()
     await producer.start()
-    loop = BatchConsumer(
-        "test",
-        consumer,
-        producer,
-        handler,
-        LoopPolicy(attempts=2, backoff_s=0.01, **policy),  # type: ignore[arg-type]
-    )
-    task = asyncio.create_task(loop.run())
     try:
-        async with asyncio.timeout(30):
-            while loop.stats.records < expect:  # noqa: ASYNC110 - polling a counter we don't own
-                await asyncio.sleep(0.05)
-        # committed offsets are the proof that the loop acknowledged the batch
-        async with asyncio.timeout(10):
-            while True:
-                tp = TopicPartition(topic, 0)
-                if await consumer.committed(tp) == expect:
-                    break
-                await asyncio.sleep(0.05)
+        yield consumer, producer
     finally:
-        loop.stop()
-        await task
         await consumer.stop()
         await producer.stop()
+
+
+async def _run_loop(
+    settings: TrellisSettings,
+    topic: str,
+    handler: object,
+    expect: int,
+    group: str | None = None,
+    **policy: float,
+) -> BatchConsumer:
+    async with _clients(settings, topic, group or f"g-{uuid.uuid4().hex}") as (consumer, producer):
+        loop = BatchConsumer(
+            "test",
+            consumer,
+            producer,
+            handler,  # type: ignore[arg-type]
+            LoopPolicy(attempts=2, backoff_s=0.01, **policy),  # type: ignore[arg-type]
+        )
+        task = asyncio.create_task(loop.run())
+        try:
+            async with asyncio.timeout(30):
+                while loop.stats.records < expect:  # noqa: ASYNC110 - polling a counter
+                    await asyncio.sleep(0.05)
+            # committed offsets are the proof that the loop acknowledged the batch
+            async with asyncio.timeout(10):
+                while True:
+                    tp = TopicPartition(topic, 0)
+                    if await consumer.committed(tp) == expect:
+                        break
+                    await asyncio.sleep(0.05)
+        finally:
+            loop.stop()
+            await task
     return loop
 
 
@@ -210,40 +226,18 @@ async def test_a_handler_interrupted_for_shutdown_leaves_its_batch_for_redeliver
     async def interrupted(records: Sequence[Record]) -> Sequence[Rejected]:
         raise HandlerInterrupted("stopping: 2 released")
 
-    consumer = make_consumer(settings, topic, group_id=group)
-    producer = make_producer(settings)
-    await consumer.start()
-    await producer.start()
-    try:
+    async with _clients(settings, topic, group) as (consumer, producer):
         loop = BatchConsumer("test", consumer, producer, interrupted, LoopPolicy(attempts=2))
         with pytest.raises(ConsumerStopped, match="2 released"):
             async with asyncio.timeout(30):
                 await loop.run()
         assert await consumer.committed(TopicPartition(topic, 0)) is None  # nothing acknowledged
         assert (loop.stats.retries, loop.stats.dead_lettered) == (0, 0)
-    finally:
-        await consumer.stop()
-        await producer.stop()
     applied: list[bytes] = []
 
     async def handler(records: Sequence[Record]) -> Sequence[Rejected]:
         applied.extend(r.value or b"" for r in records)
         return []
 
-    settings_again = _settings(isolated_broker)
-    consumer = make_consumer(settings_again, topic, group_id=group)
-    producer = make_producer(settings_again)
-    await consumer.start()
-    await producer.start()
-    loop = BatchConsumer("test", consumer, producer, handler, LoopPolicy())
-    task = asyncio.create_task(loop.run())
-    try:
-        async with asyncio.timeout(30):
-            while len(applied) < 3:  # noqa: ASYNC110 - polling a list the handler fills
-                await asyncio.sleep(0.05)
-    finally:
-        loop.stop()
-        await task
-        await consumer.stop()
-        await producer.stop()
+    await _run_loop(settings, topic, handler, expect=3, group=group)
     assert applied == [b"m0", b"m1", b"m2"]  # redelivered to the next owner of the group
