@@ -176,8 +176,8 @@ async def run(args: argparse.Namespace) -> int:
         await sms.start()
         sinks.start()
         sinks.wait_for_port(http_port)
-        for name in SERVICES:
-            stack.start(name)
+        for name in SERVICES:  # in a thread, as the proxies on this loop must keep pumping
+            await asyncio.to_thread(stack.start, name)
         await probe.start()
         injector = Injector(stack, db, smtp, sms, f"http://127.0.0.1:{http_port}/control",
                             outage_s=args.outage)  # fmt: skip
@@ -201,7 +201,9 @@ async def run(args: argparse.Namespace) -> int:
             await conn.close()
         check_messages(report, read_received(received), probe.commands, acked, external_of, nurture)
         await check_dead_letters(report, stack.broker.bootstrap, injector.poison)
-        stopped = stack.stop_all()
+        # In a thread: the database and provider proxies run on this event loop, and a service
+        # stopping gracefully still talks to them (final commits, closing pooled connections).
+        stopped = await asyncio.to_thread(stack.stop_all)
         print_summary(report, injector, client, unexpected, stopped, time.monotonic() - started)
         return 1 if report.failures else 0
     finally:
@@ -209,7 +211,7 @@ async def run(args: argparse.Namespace) -> int:
         await probe.stop()
         if client is not None:
             await client.aclose()
-        stack.stop_all()
+        await asyncio.to_thread(stack.stop_all)
         stack.broker.stop()
         for proxy in (db, smtp, sms):
             await proxy.close()

@@ -1,5 +1,6 @@
 """A very short chaos round (``python -m chaos``), so CI proves the harness itself works: every
-service killed once, a database cut, provider faults and poison messages, then the invariants."""
+service killed once, a database cut, provider faults and poison messages, then the invariants
+and a graceful stop of every service."""
 
 from __future__ import annotations
 
@@ -24,3 +25,5 @@ def test_a_short_chaos_round_loses_nothing_and_sends_nothing_twice() -> None:
     assert "all invariants hold" in out
     for fault in ("kill -9 orchestrator", "database cut", "kill -9 notifier", "poison messages"):
         assert fault in out, f"{fault!r} was not injected:\n{out[-3000:]}"
+    (stops,) = [line for line in out.splitlines() if "graceful stop (SIGTERM)" in line]
+    assert "did not stop" not in stops, stops  # every service ends within 10 s of SIGTERM
