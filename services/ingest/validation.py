@@ -53,9 +53,12 @@ def check_vocabulary(
             continue
         except ValidationError as exc:
             for err in exc.errors(include_url=False, include_context=False, include_input=False):
-                field = [p for p in err["loc"] if p != event.type]
                 errors.append(
-                    {"loc": [*loc, "properties", *field], "msg": err["msg"], "type": err["type"]}
+                    {
+                        "loc": [*loc, "properties", *err["loc"]],
+                        "msg": err["msg"],
+                        "type": err["type"],
+                    }
                 )
             continue
         checked.append(_restamped(event, props, received_at))
