@@ -34,6 +34,8 @@ class SmtpCatcher:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []
+        """Each accepted message's DATA exactly as received (headers as on the wire)."""
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -50,6 +52,7 @@ class SmtpCatcher:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
         self.messages.append(msg)
+        self.raw.append(raw)
         return "250 Message accepted"
 
     def by_touch(self, touch_id: str) -> list[EmailMessage]:

@@ -7,8 +7,9 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import BaseHeader, HeaderRegistry
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime, make_msgid
 from typing import Protocol
 
@@ -48,7 +49,35 @@ class CachedHeaderRegistry(HeaderRegistry):
         return super().__getitem__(name)
 
 
-POLICY = email.policy.default.clone(header_factory=CachedHeaderRegistry())
+MAX_LINE = 998
+"""RFC 5322's hard limit on a line, CRLF excluded."""
+
+
+class LiteralUrlHeader(UnstructuredHeader, BaseHeader):
+    """A ``<https://...>`` list header (RFC 2369 / RFC 8058) written as it is: the stdlib folds a
+    token longer than the line length into RFC 2047 encoded-words (``=?utf-8?q?=3Chttps...``),
+    which mailbox providers do not read as a URL, so one-click unsubscribe silently breaks. The
+    value goes on one line, or on the continuation line when the header would exceed the
+    policy's line length; a URL is never split."""
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, object]) -> None:
+        value = value.strip()
+        if not value.isascii() or any(c.isspace() for c in value):
+            raise ValueError("a list header URL must be ASCII without white space")
+        super().parse(value, kwds)
+
+    def fold(self, *, policy: Policy) -> str:
+        line = f"{self.name}: {self}"
+        limit = policy.max_line_length or MAX_LINE
+        if len(line) > limit:
+            line = f"{self.name}:{policy.linesep} {self}"
+        return line + policy.linesep
+
+
+HEADERS = CachedHeaderRegistry()
+HEADERS.map_to_type("list-unsubscribe", LiteralUrlHeader)
+POLICY = email.policy.default.clone(header_factory=HEADERS)
 
 
 def build_email(
@@ -67,6 +96,8 @@ def build_email(
     msg["Message-ID"] = make_msgid(idstring=touch.touch_id.replace("@", "_"), domain=domain)
     msg["X-Trellis-Touch-Id"] = touch.touch_id
     if unsubscribe_url is not None:
+        if len(unsubscribe_url) + 3 > MAX_LINE:  # " <url>" on a line of its own
+            raise ValueError(f"unsubscribe URL longer than a {MAX_LINE}-character line")
         msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(message.text)
@@ -141,7 +172,10 @@ class SmtpEmailSender:
     async def send(self, touch: DispatchTouch, message: RenderedMessage) -> SendResult:
         now = self._clock()
         url = self._unsubscribe.url(touch.contact_id, now) if touch.marketing else None
-        msg = build_email(touch, message, self._config.sender, self._config.domain, url, now)
+        try:
+            msg = build_email(touch, message, self._config.sender, self._config.domain, url, now)
+        except ValueError as exc:  # no mail without a working unsubscribe header
+            return Failed(retryable=False, detail=f"message: {exc}")
         if self._pool is not None:
             return await self._pool.send(msg)
         return await send_smtp(self._config, msg)
