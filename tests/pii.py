@@ -1,0 +1,98 @@
+"""Finds personal data (email addresses, phone numbers) in log lines, and captures every log
+record at INFO or above while a test runs so it can be checked (docs/security.md, boundary 5).
+
+The patterns aim at what our services could leak: any email address (also ``%40``-encoded) and
+phone numbers in E.164 (``+14155550123``, ``%2B14155550123``, ``+44 20 7946 0958``) or the common
+North American spellings (``(415) 555-0123``, ``415-555-0123``, ``415.555.0123``). They stay clear
+of what logs are full of: timestamps, IPs and ports, offsets, hex ids and hashes. A bare run of
+digits is not flagged (it is an offset or an epoch far more often than a phone number).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+EMAIL = re.compile(
+    r"(?<![\w.%+-])[\w.%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"
+)
+"""The last label is alphabetic: ``postgres@127.0.0.1`` in a DSN is a user at a host."""
+E164 = re.compile(r"(?<![\w+%])(?:\+|%2B)\d[\d ().-]{6,20}\d(?![\w])", re.IGNORECASE)
+NANP = re.compile(r"(?<![\w+.:-])(?:1[ .-])?(?:\(\d{3}\) ?|\d{3}[.-])\d{3}[.-]\d{4}(?![\w.:-])")
+
+
+def _is_phone(candidate: str) -> bool:
+    digits = sum(c.isdigit() for c in candidate.removeprefix("%2B").removeprefix("%2b"))
+    return 8 <= digits <= 15
+
+
+def find_personal_data(lines: Iterable[str]) -> list[str]:
+    """The lines holding an email address or a phone number, each prefixed by what was found."""
+    found: list[str] = []
+    for line in lines:
+        hits = [m.group(0) for m in EMAIL.finditer(line)]
+        hits += [m.group(0) for m in E164.finditer(line) if _is_phone(m.group(0))]
+        hits += [m.group(0) for m in NANP.finditer(line)]
+        if hits:
+            found.append(f"{', '.join(hits)}  <-  {line}")
+    return found
+
+
+class RecordCapture(logging.Handler):
+    """Keeps every record at INFO+ that reaches it, once."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: dict[int, logging.LogRecord] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records[id(record)] = record
+
+    def lines(self) -> list[str]:
+        """Each record as an operator would read it: the message, then any traceback. Records
+        of disabled loggers never reach a handler and are left out."""
+        formatter = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+        return [
+            line
+            for r in self.records.values()
+            if r.levelno >= logging.INFO and not logging.getLogger(r.name).disabled
+            for line in formatter.format(r).splitlines()
+        ]
+
+
+@contextmanager
+def no_personal_data_logged() -> Iterator[RecordCapture]:
+    """Capture every record at INFO+ made inside the block, in any thread; fail, showing the
+    lines, if one carries an email address or a phone number.
+
+    A handler on the root logger sees what propagates. Records of loggers that do not propagate
+    (uvicorn's) or whose handlers a test replaced (``configure_logging`` sets the root's) are
+    caught where every record is made, the log record factory. The root is lowered to INFO for
+    the block when it is above, so loggers without a level of their own make INFO records.
+    """
+    capture = RecordCapture()
+    root = logging.getLogger()
+    saved_level = root.level
+    if root.getEffectiveLevel() > logging.INFO:
+        root.setLevel(logging.INFO)
+    root.addHandler(capture)
+    factory = logging.getLogRecordFactory()
+
+    def record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        if record.levelno >= logging.INFO:
+            capture.emit(record)
+        return record
+
+    logging.setLogRecordFactory(record_factory)
+    try:
+        yield capture
+    finally:
+        logging.setLogRecordFactory(factory)
+        root.removeHandler(capture)
+        root.setLevel(saved_level)
+    leaks = find_personal_data(capture.lines())
+    assert not leaks, "personal data in log records at INFO+:\n" + "\n".join(leaks[:40])

@@ -1,0 +1,93 @@
+"""The personal-data scanner the log tests rely on: it must see addresses and phone numbers in
+their usual spellings, and must not cry wolf at what every log line is made of."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+
+import pytest
+
+from tests.pii import find_personal_data, no_personal_data_logged
+
+SHA256 = hashlib.sha256(b"trellis").hexdigest()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ana@acme.example",
+        "poison suspect: Key (email)=(ana@acme.example) already exists",
+        "to=Ana.Smith+news@sub.acme-corp.co.uk;",
+        "GET /v1/unsubscribe?email=ana%40acme.example",
+        "+14155550123",
+        "sms to +14155550123 failed",
+        "From=%2B14155550123&Body=STOP",
+        "+44 20 7946 0958",
+        "+1 (415) 555-0123",
+        "(415) 555-0123",
+        "call 415-555-0123 now",
+        "415.555.0123",
+        "1-415-555-0123",
+    ],
+)
+def test_emails_and_phone_numbers_are_found(line: str) -> None:
+    [found] = find_personal_data([line])
+    assert found.endswith(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "2026-11-26T10:00:00Z",
+        "2026-11-26 10:00:00,123 INFO    notifier trellis.runtime: notifier consuming",
+        "2026-11-26T10:00:00+00:00 and +0000 and 10:00:00.123456",
+        "ingest on 127.0.0.1:8000, broker 127.0.0.1:19092",
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/trellis_e2e_0123456789",
+        "c_0123456789abcdef",
+        SHA256,
+        f"sha256:{SHA256}",
+        "trellis.engagement.v1[2]@1234567890: dead-lettered",
+        "offset 1764151200000 epoch 1764151200",
+        "uuid 123e4567-e89b-12d3-a456-426614174000",
+        "touch 5f0c1d2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f:sent took +12.5 s",
+        "version 1.26.3, python 3.11.9, 10.0.0.12",
+        '  File "/work/main/trellis/consumer.py", line 158, in _apply',
+        "    @functools.lru_cache(maxsize=256)",
+        "batch of 2000 records in 0.123 s (16254.1 rec/s)",
+    ],
+)
+def test_log_furniture_is_not_flagged(line: str) -> None:
+    assert find_personal_data([line]) == []
+
+
+def test_the_capture_fails_on_a_leak_from_any_logger_or_thread_and_shows_the_line() -> None:
+    isolated = logging.getLogger("tests.pii.isolated")
+    isolated.propagate = False  # like uvicorn's loggers
+    try:
+        with pytest.raises(AssertionError) as failed, no_personal_data_logged():
+            logging.getLogger("tests.pii").info("contact %s", "ana@acme.example")
+            worker = threading.Thread(target=isolated.warning, args=("sms to +14155550123",))
+            worker.start()
+            worker.join()
+            logging.getLogger("tests.pii").debug("below INFO: bob@acme.example")
+    finally:
+        isolated.propagate = True
+    message = str(failed.value)
+    assert "contact ana@acme.example" in message
+    assert "sms to +14155550123" in message
+    assert "bob@acme.example" not in message
+
+
+def test_the_capture_passes_clean_logs_and_restores_the_root_logger() -> None:
+    root = logging.getLogger()
+    level, handlers, factory = root.level, root.handlers[:], logging.getLogRecordFactory()
+    with no_personal_data_logged() as capture:
+        logging.getLogger("tests.pii").info("contact %s sent touch %s", "c-42", "t-1")
+    assert capture.lines() == ["INFO tests.pii: contact c-42 sent touch t-1"]
+    assert (root.level, root.handlers, logging.getLogRecordFactory()) == (
+        level,
+        handlers,
+        factory,
+    )
