@@ -33,6 +33,7 @@ from schemas.dead_letter import (
     DLQ_HEADER_TOPIC,
 )
 from schemas.topics import dead_letter
+from trellis.logs import error_kind, redact
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,14 @@ def is_transient(exc: BaseException) -> bool:
         return True
     cause = exc.__cause__ or exc.__context__
     return cause is not None and cause is not exc and is_transient(cause)
+
+
+def offsets(records: Sequence[Record]) -> str:
+    """Where a batch sits, for a log line: ``topic[partition]@first..last`` per partition."""
+    spans: dict[tuple[str, int], list[int]] = {}
+    for r in records:
+        spans.setdefault((r.topic, r.partition), []).append(r.offset)
+    return ", ".join(f"{t}[{p}]@{min(o)}..{max(o)}" for (t, p), o in sorted(spans.items()))
 
 
 @dataclass(frozen=True)
@@ -161,22 +170,25 @@ class BatchConsumer:
             except HandlerInterrupted as exc:
                 raise ConsumerStopped(str(exc)) from exc
             except Exception as exc:  # the exception's kind decides the records' fate below
-                error = f"{type(exc).__name__}: {exc}"
+                error = f"{type(exc).__name__}: {exc}"  # for the dead-letter header only
                 self.stats.retries += 1
                 transient = is_transient(exc)
                 if not transient:
                     attempt += 1
+                # Exception text echoes input (a constraint's DETAIL, a validator's message):
+                # the log line names the records by offset and the error by its kind.
                 log.warning(
-                    "%s: batch of %d failed (%s, attempt %d/%d): %s",
+                    "%s: batch of %d %s failed (%s, attempt %d/%d): %s",
                     self.name,
                     len(records),
+                    offsets(records),
                     "transient, retrying until it clears" if transient else "poison suspect",
                     attempt,
                     self._policy.attempts,
-                    error,
+                    error_kind(exc),
                 )
                 if self._stopping.is_set():
-                    raise ConsumerStopped(error) from exc
+                    raise ConsumerStopped(error_kind(exc)) from exc
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._policy.max_backoff_s)
         if len(records) == 1:
@@ -204,7 +216,7 @@ class BatchConsumer:
             record.topic,
             record.partition,
             record.offset,
-            item.error[:300],
+            redact(item.error[:300]),  # the header has it whole; handlers' own are value-free
         )
 
     async def _commit(self, batches: dict[TopicPartition, list[Record]]) -> None:

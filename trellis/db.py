@@ -61,7 +61,11 @@ def json_dumps(value: Any) -> str:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine with the pragmas and pool settings Trellis expects for ``url``."""
+    """An async engine with the pragmas and pool settings Trellis expects for ``url``.
+
+    Parameters are hidden from SQLAlchemy's error messages and logs: its ``[parameters: ...]``
+    would put contacts' emails and phone numbers into every logged database error."""
+    kwargs["hide_parameters"] = True
     kwargs.setdefault("json_serializer", json_dumps)
     kwargs.setdefault("json_deserializer", orjson.loads)
     if is_sqlite(url):

@@ -1,12 +1,48 @@
-"""Logging setup: readable lines by default, JSON lines when ``TRELLIS_LOG_JSON`` is on."""
+"""Logging setup: readable lines by default, JSON lines when ``TRELLIS_LOG_JSON`` is on.
+
+Logs reach more people and live longer than the databases, so nothing personal goes into a
+record at INFO or above (docs/security.md, boundary 5): records name contacts, touches and
+reminders by id. Exception text is the risk, as libraries echo their input (a database error's
+``DETAIL: Key (email)=(...)``, an SMTP refusal naming the recipient): log ``error_kind(exc)``, and
+pass any other free text that may hold input through ``redact``.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
 import orjson
+
+_PERSONAL = re.compile(
+    r"[\w.%+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+"  # email, also URL-encoded
+    r"|(?:\+|%2B)\d[\d ().-]{6,20}\d"  # E.164, with or without separators
+    r"|(?<!\w)(?:\(\d{3}\) ?|\d{3}[.-])\d{3}[.-]\d{4}(?!\w)",  # (415) 555-0123, 415-555-0123
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with email addresses and phone numbers replaced by ``<redacted>``."""
+    return _PERSONAL.sub("<redacted>", text)
+
+
+def error_kind(exc: BaseException) -> str:
+    """An exception as a log line may show it: its type and its causes' types, never a
+    message (``IntegrityError <- UniqueViolationError``). The full text belongs where personal
+    data may be (a dead-letter record's header), not in the log."""
+    kinds: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(kinds) < 4:
+        name = type(current).__name__
+        if name not in kinds:
+            kinds.append(name)
+        orig = getattr(current, "orig", None)  # SQLAlchemy's wrapped DBAPI error
+        nxt = orig if isinstance(orig, BaseException) else current.__cause__ or current.__context__
+        current = None if nxt is current else nxt
+    return " <- ".join(kinds)
 
 
 class JsonFormatter(logging.Formatter):

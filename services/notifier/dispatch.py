@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import traceback
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ from services.notifier.ledger import (
 from services.notifier.render import JinjaRenderer, RenderError
 from services.notifier.retry import RetryPolicy, Sleep, send_with_retries
 from trellis.consumer import HandlerInterrupted
+from trellis.logs import error_kind
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +203,16 @@ class Dispatcher:
         try:
             return await sender.send(touch, message)
         except Exception as exc:  # an adapter bug must not turn into a resend on batch retry
-            log.exception("sender for %s raised on touch %s", touch.channel, touch.touch_id)
+            # Where, not the exception's text: adapters' errors echo the address they sent to.
+            frames = traceback.extract_tb(exc.__traceback__)
+            log.error(
+                "sender for %s raised %s on touch %s (contact %s) at %s",
+                touch.channel.value,
+                error_kind(exc),
+                touch.touch_id,
+                touch.contact_id,
+                " <- ".join(f"{f.filename}:{f.lineno} {f.name}" for f in reversed(frames)),
+            )
             return Failed(retryable=False, detail=f"unknown: {type(exc).__name__}: {exc}")
 
 

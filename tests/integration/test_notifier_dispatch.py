@@ -119,7 +119,8 @@ async def test_failures_are_recorded_with_their_kind(engine: AsyncEngine) -> Non
         )
         stored = {r.touch_id: (r.retryable, r.error) for r in rows}
     assert stored["t-temp"][0] is True and stored["t-perm"][0] is False
-    assert stored["t-temp"][1].startswith(GREYLISTED)  # the flag is a column, not a prefix
+    assert stored["t-temp"][1].startswith("451 ")  # the flag is a column, not a prefix
+    assert all(GREYLISTED not in e and REFUSED not in e for _, e in stored.values())
 
 
 async def test_unknown_template_fails_permanently_without_sending(engine: AsyncEngine) -> None:

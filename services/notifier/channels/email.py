@@ -122,8 +122,8 @@ def failed_from(exc: Exception) -> Failed:
     """A 4xx or a failed connection is retryable; 5xx is not; anything else may have been
     accepted by the server, so it is never resent blindly."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        codes = [r.code for r in exc.recipients]
-        detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+        codes = [r.code for r in exc.recipients]  # one recipient per message: not named here
+        detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
         return Failed(retryable=all(400 <= c < 500 for c in codes), detail=detail)
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return Failed(retryable=400 <= exc.code < 500, detail=f"{exc.code} {exc.message}")
@@ -134,7 +134,7 @@ def failed_from(exc: Exception) -> Failed:
 
 def result_of(msg: EmailMessage, refused: dict[str, aiosmtplib.SMTPResponse]) -> SendResult:
     if refused:
-        detail = "; ".join(f"{rcpt}: {r.code} {r.message}" for rcpt, r in refused.items())
+        detail = "; ".join(f"{r.code} {r.message}" for r in refused.values())
         return Failed(retryable=False, detail=f"refused: {detail}")
     return Sent(provider_id=str(msg["Message-ID"]))
 
