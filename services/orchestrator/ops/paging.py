@@ -6,14 +6,14 @@ strictly after it. The same cursor works on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Select, and_, or_
 
+from schemas.plausibility import has_control_characters
 from trellis import b64url
 
 MAX_LIMIT = 500
@@ -29,15 +29,33 @@ def encode_cursor(*values: Any) -> str:
 
 
 def decode_cursor(cursor: str, timed: bool, numeric_id: bool = False) -> tuple[Any, Any]:
-    """(sort value, id); ``timed``: the sort value is a datetime; ``numeric_id``: an int id."""
+    """(sort value, id); ``timed``: the sort value is a datetime; ``numeric_id``: an int id.
+
+    A cursor is client input: everything in it is checked to be what ``encode_cursor`` could
+    have written (a text without NUL, an aware time that converts to UTC, a 64-bit id) so a
+    forged one is a 422, never a driver error."""
     try:
         raw = b64url.decode(cursor)
         value, ident = orjson.loads(raw)
-        if not isinstance(ident, int if numeric_id else str) or isinstance(ident, bool):
+        if numeric_id:
+            if not isinstance(ident, int) or isinstance(ident, bool) or not 0 <= ident < 2**63:
+                raise TypeError("id")
+        elif not _text(ident):
             raise TypeError("id")
-        return (datetime.fromisoformat(value) if timed else value), ident
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+        if timed:
+            value = datetime.fromisoformat(value)
+            if value.tzinfo is None:
+                raise ValueError("a naive time")
+            value.astimezone(UTC)  # OverflowError near datetime.max/min
+        elif not _text(value):
+            raise TypeError("sort value")
+        return value, ident
+    except (ValueError, TypeError, OverflowError) as exc:  # binascii and orjson errors too
         raise InvalidCursor("not a cursor this API returned") from exc
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and not has_control_characters(value)
 
 
 def page(

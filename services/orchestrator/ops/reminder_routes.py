@@ -31,15 +31,26 @@ from services.orchestrator.ops.auth import (
     forbidden,
     unauthorized,
 )
-from services.orchestrator.ops.errors import conflict, not_found
+from services.orchestrator.ops.errors import conflict, invalid, not_found
 from services.orchestrator.ops.links import LinkProblem, ReminderLinks
-from services.orchestrator.ops.reminders import Actor, NotYourReminder, ReminderNotFound, act
+from services.orchestrator.ops.params import MAX_ID, IdFilter, PathId
+from services.orchestrator.ops.reminders import (
+    MAX_SNOOZE,
+    Actor,
+    NotYourReminder,
+    ReminderNotFound,
+    act,
+    snooze_end,
+    snooze_problem,
+)
 from services.orchestrator.ops.routes import Conn, Cursor, Limit
 
 DEFAULT_SNOOZE = timedelta(hours=1)
-MAX_SNOOZE_MINUTES = 60 * 24 * 30
+MAX_SNOOZE_MINUTES = int(MAX_SNOOZE.total_seconds()) // 60
 Action = Literal["acknowledge", "snooze", "complete"]
-Token = Annotated[str | None, Query(description="the signed token of a reminder link")]
+Token = Annotated[
+    str | None, Query(max_length=4 * MAX_ID, description="the signed token of a reminder link")
+]
 
 router = APIRouter(prefix="/v1/reminders", tags=["reminders"])
 
@@ -57,7 +68,7 @@ def _own_rep(principal: Principal, rep: str | None) -> str | None:
 async def list_reminders(
     key: ReadKey,
     conn: Conn,
-    rep: str | None = None,
+    rep: IdFilter = None,
     status: ReminderStatus | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -67,7 +78,7 @@ async def list_reminders(
 
 
 @router.get("/{reminder_id}")
-async def get_reminder(reminder_id: str, key: ReadKey, conn: Conn) -> dict[str, Any]:
+async def get_reminder(reminder_id: PathId, key: ReadKey, conn: Conn) -> dict[str, Any]:
     found = await queries.get_reminder(conn, reminder_id)
     if found is None:
         raise not_found("reminder", reminder_id)
@@ -89,15 +100,18 @@ def _check_link(request: Request, token: str | None, reminder_id: str, action: A
 
 @router.post("/{reminder_id}/{action}")
 async def act_on_reminder(
-    reminder_id: str,
+    reminder_id: PathId,
     action: Action,
     request: Request,
     principal: MaybeKey,
     token: Token = None,
     minutes: Annotated[int | None, Query(ge=1, le=MAX_SNOOZE_MINUTES)] = None,
-    until: Annotated[AwareDatetime | None, Query(description="snooze until")] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="snooze until (30 days at most)")
+    ] = None,
 ) -> dict[str, Any]:
-    """Acknowledge, snooze (``minutes`` or ``until``; default one hour) or complete."""
+    """Acknowledge, snooze (``minutes`` or ``until``, up to ``MAX_SNOOZE``; default one hour) or
+    complete."""
     if principal is None:
         _check_link(request, token, reminder_id, action)
         actor = Actor("signed link")
@@ -106,7 +120,11 @@ async def act_on_reminder(
     else:
         actor = Actor(principal.label, principal.rep)
     now: datetime = request.app.state.clock()
-    if action == "snooze" and until is None:
+    if until is not None:  # checked whatever the action: a bad parameter is never ignored
+        if problem := snooze_problem(until, now):
+            raise invalid("query", "until", problem)
+        until = snooze_end(until, now)
+    elif action == "snooze":
         until = now + (timedelta(minutes=minutes) if minutes else DEFAULT_SNOOZE)
     try:
         async with request.app.state.engine.begin() as conn:
@@ -121,7 +139,7 @@ async def act_on_reminder(
 
 @router.get("/{reminder_id}/{action}", response_model=None)
 async def reminder_link(
-    reminder_id: str, action: Action, request: Request, conn: Conn, token: Token = None
+    reminder_id: PathId, action: Action, request: Request, conn: Conn, token: Token = None
 ) -> Response:
     """Where a reminder link lands: what the action will do, and a button that does it."""
     _check_link(request, token, reminder_id, action)

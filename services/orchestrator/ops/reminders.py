@@ -9,12 +9,13 @@ that touch: there is nothing left to remind the rep of.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from schemas.plausibility import TimeWindow
 from services.orchestrator.adapters import touch_store
 from services.orchestrator.adapters.tables import decisions, reminders, touches
 from services.orchestrator.domain.reminders import (
@@ -23,8 +24,26 @@ from services.orchestrator.domain.reminders import (
     ReminderStatus,
     transition,
 )
+from services.orchestrator.ops.params import window_problem
 
 CLOSED_BY_REP = "REMINDER_DONE"
+MAX_SNOOZE = timedelta(days=30)
+"""Longest snooze, by ``minutes`` or ``until``, from the API or the dashboard."""
+SNOOZE_SKEW = timedelta(minutes=5)
+"""How far in the past an ``until`` may be (a client's clock behind ours); it snoozes for
+``MIN_SNOOZE``, as ``minutes=1`` would. Further back is a mistake, not skew: a 422."""
+MIN_SNOOZE = timedelta(minutes=1)
+
+
+def snooze_problem(until: datetime, now: datetime) -> str | None:
+    """Why ``until`` is not a snooze end we take (more than ``MAX_SNOOZE`` ahead, or before
+    ``now - SNOOZE_SKEW``, or not representable), or None."""
+    return window_problem(TimeWindow(now - SNOOZE_SKEW, MAX_SNOOZE), until, now)
+
+
+def snooze_end(until: datetime, now: datetime) -> datetime:
+    """``until`` as stored: one within the skew (``<= now``) becomes ``now + MIN_SNOOZE``."""
+    return max(until, now + MIN_SNOOZE)
 
 
 class ReminderNotFound(LookupError):

@@ -6,11 +6,11 @@ Route functions only parse, authorise and call ``queries``; no SQL here.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orchestrator.adapters import consent_store
@@ -23,6 +23,7 @@ from services.orchestrator.ops import queries
 from services.orchestrator.ops.auth import ReadKey, WriteKey
 from services.orchestrator.ops.errors import invalid, not_found
 from services.orchestrator.ops.paging import MAX_LIMIT
+from services.orchestrator.ops.params import MAX_ID, MAX_TEXT, IdFilter, PathId, Printable, Range
 
 CONSENT_SOURCE = "ops-api"
 TouchStatus = Literal[
@@ -37,9 +38,9 @@ async def _read(request: Request) -> AsyncIterator[AsyncConnection]:
 
 Conn = Annotated[AsyncConnection, Depends(_read)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
-Since = Annotated[AwareDatetime | None, Query(description="from this instant (with a zone)")]
-Until = Annotated[AwareDatetime | None, Query(description="before this instant (with a zone)")]
+Cursor = Annotated[
+    str | None, Query(max_length=2 * MAX_ID, description="next_cursor of the previous page")
+]
 
 contacts_router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 accounts_router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
@@ -53,7 +54,7 @@ async def list_contacts(
     _key: ReadKey,
     conn: Conn,
     stage: Stage | None = None,
-    account_id: str | None = None,
+    account_id: IdFilter = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
@@ -63,7 +64,7 @@ async def list_contacts(
 
 @contacts_router.get("/{contact_id}")
 async def get_contact(
-    contact_id: str, _key: ReadKey, conn: Conn, request: Request
+    contact_id: PathId, _key: ReadKey, conn: Conn, request: Request
 ) -> dict[str, Any]:
     """State, score breakdown, stage history, consent, recent touches and reminders."""
     found = await queries.get_contact(
@@ -76,7 +77,7 @@ async def get_contact(
 
 @contacts_router.get("/{contact_id}/timeline")
 async def contact_timeline(
-    contact_id: str, _key: ReadKey, conn: Conn, limit: Limit = 100
+    contact_id: PathId, _key: ReadKey, conn: Conn, limit: Limit = 100
 ) -> dict[str, Any]:
     """Events still in the contact's state and every decision about them, newest first."""
     items = await queries.contact_timeline(conn, contact_id, limit)
@@ -86,7 +87,7 @@ async def contact_timeline(
 
 
 @contacts_router.get("/{contact_id}/why")
-async def why(contact_id: str, _key: ReadKey, conn: Conn, request: Request) -> dict[str, Any]:
+async def why(contact_id: PathId, _key: ReadKey, conn: Conn, request: Request) -> dict[str, Any]:
     """Why the last touch was or was not sent: ``answer`` in plain words, plus the facts."""
     found = await queries.why(
         conn, contact_id, now=request.app.state.clock(), bases=request.app.state.bases
@@ -98,7 +99,7 @@ async def why(contact_id: str, _key: ReadKey, conn: Conn, request: Request) -> d
 
 @contacts_router.get("/{contact_id}/consent")
 async def get_consent(
-    contact_id: str, _key: ReadKey, conn: Conn, request: Request
+    contact_id: PathId, _key: ReadKey, conn: Conn, request: Request
 ) -> dict[str, Any]:
     if not await queries.contact_exists(conn, contact_id):
         raise not_found("contact", contact_id)
@@ -142,7 +143,7 @@ async def list_accounts(
 
 @accounts_router.get("/{account_id}")
 async def get_account(
-    account_id: str, _key: ReadKey, conn: Conn, request: Request
+    account_id: PathId, _key: ReadKey, conn: Conn, request: Request
 ) -> dict[str, Any]:
     """Stage, stakeholders by role and buying-committee coverage."""
     found = await queries.get_account(conn, account_id, request.app.state.committee_roles)
@@ -155,19 +156,19 @@ async def get_account(
 async def list_touches(
     _key: ReadKey,
     conn: Conn,
+    window: Range,
     status: TouchStatus | None = None,
-    reason: Annotated[str | None, Query(max_length=64, description="e.g. NO_CONSENT")] = None,
+    reason: Annotated[
+        str | None, Query(max_length=MAX_TEXT, description="e.g. NO_CONSENT"), Printable
+    ] = None,
     channel: TouchChannel | None = None,
-    since: Since = None,
-    until: Until = None,
-    contact_id: str | None = None,
-    account_id: str | None = None,
+    contact_id: IdFilter = None,
+    account_id: IdFilter = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Touches by due time, newest first."""
-    if since is not None and until is not None and until <= since:
-        raise invalid("query", "until", "until must be after since")
+    """Touches by due time, newest first (``since``/``until``: see ``params.QUERY_WINDOW``)."""
+    since, until = window.since, window.until
     return await queries.list_touches(
         conn, status, reason, channel, since, until, contact_id, limit, cursor, account_id
     )
@@ -178,14 +179,13 @@ async def funnel(
     _key: ReadKey,
     conn: Conn,
     request: Request,
-    since: Since = None,
-    until: Until = None,
-    account_id: str | None = None,
+    window: Range,
+    account_id: IdFilter = None,
 ) -> dict[str, Any]:
     """Counts per stage, stage-to-stage conversion, median time in stage and velocity, for
     contacts and accounts (one account and its contacts with ``account_id``)."""
-    end = until or request.app.state.clock()
-    start = since or end - timedelta(days=30)
+    end: datetime = window.until or request.app.state.clock()
+    start = window.since or end - timedelta(days=30)
     if end <= start:
         raise invalid("query", "until", "until must be after since")
     if account_id is not None and not await queries.account_exists(conn, account_id):
@@ -197,18 +197,20 @@ async def funnel(
 async def list_decisions(
     _key: ReadKey,
     conn: Conn,
-    kind: Annotated[str | None, Query(max_length=32, description="e.g. touch_skipped")] = None,
-    reason: Annotated[str | None, Query(max_length=64, description="e.g. QUIET_HOURS")] = None,
-    contact_id: str | None = None,
-    account_id: str | None = None,
-    since: Since = None,
-    until: Until = None,
+    window: Range,
+    kind: Annotated[
+        str | None, Query(max_length=32, description="e.g. touch_skipped"), Printable
+    ] = None,
+    reason: Annotated[
+        str | None, Query(max_length=MAX_TEXT, description="e.g. QUIET_HOURS"), Printable
+    ] = None,
+    contact_id: IdFilter = None,
+    account_id: IdFilter = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     """The decision log (every yes and no, with its reason), newest first."""
-    if since is not None and until is not None and until <= since:
-        raise invalid("query", "until", "until must be after since")
+    since, until = window.since, window.until
     return await queries.list_decisions(
         conn, kind, reason, contact_id, account_id, since, until, limit, cursor
     )

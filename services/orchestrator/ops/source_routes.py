@@ -20,6 +20,11 @@ from services.ingest.sources import (
 )
 from services.orchestrator.ops.auth import AdminKey
 from services.orchestrator.ops.errors import conflict, not_found
+from services.orchestrator.ops.params import PathId
+
+MAX_RATE_LIMIT_PER_S = 100_000
+"""Far above what one producer sends, far below where an integer column overflows (a bigger
+number was a 500 from the database driver; now it is a 422)."""
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
 
@@ -47,7 +52,7 @@ def _issued(issued: Issued) -> dict[str, Any]:
 class SourceIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[\w.\-]+$")
     kind: SourceKind = SourceKind.SDK
-    rate_limit_per_s: int | None = Field(default=None, ge=1)
+    rate_limit_per_s: int | None = Field(default=None, ge=1, le=MAX_RATE_LIMIT_PER_S)
 
 
 @router.get("")
@@ -68,7 +73,7 @@ async def add_source(body: SourceIn, _key: AdminKey, request: Request) -> dict[s
 
 @router.post("/{source}/rotate")
 async def rotate_source(
-    source: str, _key: AdminKey, request: Request, keep_previous: bool = True
+    source: PathId, _key: AdminKey, request: Request, keep_previous: bool = True
 ) -> dict[str, Any]:
     """A new credential; webhook sources keep previous secrets valid unless told not to."""
     try:
@@ -79,7 +84,7 @@ async def rotate_source(
 
 
 @router.post("/{source}/disable")
-async def disable_source(source: str, _key: AdminKey, request: Request) -> dict[str, Any]:
+async def disable_source(source: PathId, _key: AdminKey, request: Request) -> dict[str, Any]:
     try:
         return _public(await _repo(request).disable(source, request.app.state.clock()))
     except SourceNotFound:
@@ -87,7 +92,7 @@ async def disable_source(source: str, _key: AdminKey, request: Request) -> dict[
 
 
 @router.post("/{source}/enable")
-async def enable_source(source: str, _key: AdminKey, request: Request) -> dict[str, Any]:
+async def enable_source(source: PathId, _key: AdminKey, request: Request) -> dict[str, Any]:
     try:
         return _public(await _repo(request).disable(source, request.app.state.clock(), False))
     except SourceNotFound:
