@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.orchestrator.dashboard.routes import dashboard_router
 from services.orchestrator.ops import reminder_routes, routes, source_routes
 from services.orchestrator.ops.errors import invalid
+from services.orchestrator.ops.framing import NoFraming
 from services.orchestrator.ops.links import ReminderLinks
 from services.orchestrator.ops.paging import InvalidCursor
 from services.orchestrator.settings import OrchestratorSettings
@@ -66,6 +67,7 @@ def create_ops_app(
     ):  # fmt: skip
         app.include_router(router)
     app.include_router(dashboard_router(engine, settings, clock))  # the pages under /ui
+    app.add_middleware(NoFraming)  # /docs, /redoc and the link pages: never in a frame
 
     @app.exception_handler(InvalidCursor)
     async def _bad_cursor(_request: Request, exc: InvalidCursor) -> JSONResponse:
