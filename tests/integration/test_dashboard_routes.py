@@ -27,7 +27,7 @@ from services.orchestrator.settings import OrchestratorSettings
 from tests.probes import StoredRecord
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday noon: reminders are due now
-NURTURE = Nurture(default_nurture(), ("pool@x.example",))
+NURTURE = Nurture(default_nurture(), ("pool@x.example",), ("x.example",))
 
 
 @dataclass
@@ -106,12 +106,18 @@ async def test_pages_need_a_key_and_the_login_returns_to_the_page(seeded: Seeded
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/ui" in cookie
 
 
-async def test_a_key_in_the_address_becomes_a_cookie_and_leaves_the_address(
-    seeded: Seeded,
-) -> None:
-    reply = await seeded.http.get(f"/ui/reminders?key={seeded.keys['admin']}&status=open")
-    assert reply.status_code == 303 and reply.headers["location"] == "/ui/reminders?status=open"
-    assert seeded.keys["admin"] in reply.headers["set-cookie"]
+async def test_a_key_in_the_address_does_not_log_in_and_is_not_echoed(seeded: Seeded) -> None:
+    secret = seeded.keys["admin"]
+    reply = await seeded.http.get(f"/ui/reminders?key={secret}&status=open")
+    assert reply.status_code == 303 and "set-cookie" not in reply.headers
+    assert reply.headers["location"] == "/ui/login?next=%2Fui%2Freminders%3Fstatus%3Dopen"
+    form = await seeded.http.get(
+        f"/ui/login?next=/ui/reminders%3Fkey%3D{secret}", follow_redirects=True
+    )
+    assert form.status_code == 200 and "<form" in form.text and secret not in form.text
+    with_cookie = await seeded.http.get(f"/ui/?key={secret}", headers=_as(seeded, "read"))
+    assert with_cookie.status_code == 200 and secret not in with_cookie.text
+    assert "read-key · read" in with_cookie.text  # still the cookie's key, not the address's
 
 
 async def test_a_rep_sees_only_their_own_inbox_and_can_acknowledge(seeded: Seeded) -> None:
@@ -151,8 +157,9 @@ async def test_a_rep_cannot_touch_another_reps_reminder(seeded: Seeded) -> None:
 async def test_snooze_takes_one_of_the_offered_durations(seeded: Seeded) -> None:
     theirs = await _reminder(seeded, "rep-b@x.example")
     url = f"/ui/reminders/{theirs['id']}/snooze"
-    odd = await seeded.http.post(url, data={"hours": "5"}, headers=_as(seeded, "admin"))
-    assert odd.status_code == 403
+    for hours in ("5", "0", "-1", str(10**30)):  # 10**30 hours overflowed timedelta: a 500
+        odd = await seeded.http.post(url, data={"hours": hours}, headers=_as(seeded, "admin"))
+        assert odd.status_code == 422 and "Snooze for one of" in odd.text, hours
     ok = await seeded.http.post(url, data={"hours": "4"}, headers=_as(seeded, "admin"))
     assert ok.status_code == 303
     after = await _reminder(seeded, "rep-b@x.example")

@@ -73,7 +73,11 @@ def test_until_is_inclusive_of_its_day() -> None:
     assert lo == datetime(2026, 11, 1, tzinfo=UTC) and hi == datetime(2026, 11, 3, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("since", "until"), [("yesterday", None), ("2026-11-05", "2026-11-01")])
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [("yesterday", None), ("2026-11-05", "2026-11-01"), (None, "9999-12-31"),
+     ("9999-12-31", None), ("1999-12-31", None), ("2026-11-01", "2032-01-01")],
+)  # fmt: skip
 def test_a_bad_range_falls_back_with_a_note(since: str, until: str | None) -> None:
     _, hi, problem = time_range(since, until, NOW)
     assert hi == NOW and "not valid" in problem
@@ -93,7 +97,8 @@ def test_funnel_bars_cover_every_stage_with_conversion_notes() -> None:
 @pytest.mark.parametrize(
     ("target", "expected"),
     [("/ui/reminders?rep=a", "/ui/reminders?rep=a"), ("https://evil.example", "/ui/"),
-     ("//evil.example/ui", "/ui/"), ("/admin", "/ui/"), (None, "/ui/")],
+     ("//evil.example/ui", "/ui/"), ("/admin", "/ui/"), (None, "/ui/"),
+     ("/ui/reminders?key=tok_x&rep=a", "/ui/reminders?rep=a"), ("/ui/?key=tok_x", "/ui/")],
 )  # fmt: skip
 def test_login_only_returns_to_dashboard_pages(target: str | None, expected: str) -> None:
     assert access.safe_next(target) == expected

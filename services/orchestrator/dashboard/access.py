@@ -1,15 +1,15 @@
 """Who is looking at the dashboard: the ops API's keys, carried by a cookie instead of a header.
 
-A browser cannot send ``Authorization: Bearer`` on a link click, so the key is given once — in the
-login form or as ``?key=`` (then removed from the address bar by a redirect, so it does not stay
-in history or logs) — and kept in an HttpOnly, SameSite=Strict cookie. Every request checks it
+A browser cannot send ``Authorization: Bearer`` on a link click, so the key is given once, in the
+login form (a POST: never in a URL, where it would stay in history, proxy logs and ``Referer``
+headers), and kept in an HttpOnly, SameSite=Strict cookie. Every request checks it
 again with ``ops.auth.key_for``: a revoked key is out at once. Forms POST only from our own pages
 (SameSite=Strict plus an ``Origin`` check), so another site cannot press a button for you.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -39,10 +39,13 @@ class CrossSite(Exception):
 
 
 def safe_next(target: str | None) -> str:
-    """Only dashboard paths are followed after login (no open redirect)."""
-    if target and target.startswith(PREFIX) and not target.startswith("//"):
-        return target
-    return PREFIX + "/"
+    """Only dashboard paths are followed after login (no open redirect), never with a ``key``
+    parameter (a key is not taken from an address, nor echoed into one)."""
+    if not target or not target.startswith(PREFIX) or target.startswith("//"):
+        return PREFIX + "/"
+    path, _, query = target.partition("?")
+    rest = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "key"]
+    return path + (f"?{urlencode(rest)}" if rest else "")
 
 
 def without_key(request: Request, drop: tuple[str, ...] = ("key",)) -> str:

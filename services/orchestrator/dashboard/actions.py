@@ -13,12 +13,23 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from services.orchestrator.dashboard import access, dead_letters
-from services.orchestrator.dashboard.ui import PageMissing, Ui, set_key_cookie, viewer
+from services.orchestrator.dashboard.ui import BadInput, PageMissing, Ui, set_key_cookie, viewer
 from services.orchestrator.domain.reminders import InvalidTransition, ReminderAction
 from services.orchestrator.ops.auth import WRITERS, ApiKey, Scope
-from services.orchestrator.ops.reminders import Actor, NotYourReminder, ReminderNotFound, act
+from services.orchestrator.ops.params import Printable
+from services.orchestrator.ops.reminders import (
+    Actor,
+    NotYourReminder,
+    ReminderNotFound,
+    act,
+    snooze_problem,
+)
 
 SNOOZE_HOURS = (1, 4, 24, 72)
+MAX_TOPIC = 249  # Kafka's own limit on a topic name
+Partition = Annotated[int, Form(ge=0, le=2**31 - 1)]  # Kafka: int32
+Offset = Annotated[int, Form(ge=0, le=2**63 - 1)]  # Kafka: int64
+Topic = Annotated[str, Form(min_length=1, max_length=MAX_TOPIC), Printable]
 DONE_WORDS = {
     ReminderAction.ACKNOWLEDGE: "acknowledged",
     ReminderAction.SNOOZE: "snoozed",
@@ -83,9 +94,13 @@ def add_actions(router: APIRouter, ui: Ui) -> None:
             raise PageMissing(f"No reminder action {action}.")
         assert isinstance(chosen, ReminderAction)
         now = ui.clock()
-        until = now + timedelta(hours=hours) if chosen is ReminderAction.SNOOZE else None
-        if until is not None and hours not in SNOOZE_HOURS:
-            raise access.NotAllowed(f"Snooze for one of {SNOOZE_HOURS} hours.")
+        until = None
+        if chosen is ReminderAction.SNOOZE:  # the API's bound too, should the menu ever grow
+            if hours not in SNOOZE_HOURS:
+                raise BadInput(f"Snooze for one of {SNOOZE_HOURS} hours.")
+            until = now + timedelta(hours=hours)
+            if problem := snooze_problem(until, now):
+                raise BadInput(f"Not a snooze the dashboard takes: {problem}.")
         actor = Actor(label(key), key.rep if key.scope is Scope.REP else None)
         try:
             async with ui.engine.begin() as conn:
@@ -102,9 +117,9 @@ def add_actions(router: APIRouter, ui: Ui) -> None:
     @router.post("/dead-letters/replay")
     async def replay_one(
         request: Request,
-        topic: Annotated[str, Form()],
-        partition: Annotated[int, Form()],
-        offset: Annotated[int, Form()],
+        topic: Topic,
+        partition: Partition,
+        offset: Offset,
     ) -> Response:
         access.same_origin(request)
         key = await viewer(ui, request)
@@ -121,7 +136,7 @@ def add_actions(router: APIRouter, ui: Ui) -> None:
         return _back("/ui/dead-letters", notice="replayed", count=len(done))
 
     @router.post("/dead-letters/replay-all")
-    async def replay_all(request: Request, topic: Annotated[str, Form()]) -> Response:
+    async def replay_all(request: Request, topic: Topic) -> Response:
         """Every message of ``topic`` not replayed yet (one that failed again after a replay
         is a new message on the topic, so it is included)."""
         access.same_origin(request)

@@ -8,6 +8,7 @@ from typing import Any
 
 from services.orchestrator.dashboard.svg import Bar
 from services.orchestrator.domain.stages import Stage
+from services.orchestrator.ops.params import QUERY_WINDOW
 
 DEFAULT_DAYS = 30
 
@@ -21,22 +22,28 @@ def _day(text: str | None) -> date | None:
         return None
 
 
+def _start_of(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day, datetime.min.time(), UTC)
+
+
 def time_range(
     since: str | None, until: str | None, now: datetime
 ) -> tuple[datetime, datetime, str]:
     """``[since, until)`` from ``YYYY-MM-DD`` days (``until`` inclusive); the last 30 days by
-    default. A bad or reversed range falls back to the default with a note, never a 500."""
-    start, end = _day(since), _day(until)
-    hi = datetime.combine(end, datetime.min.time(), UTC) + timedelta(days=1) if end else now
-    lo = (
-        datetime.combine(start, datetime.min.time(), UTC) if start else hi - timedelta(DEFAULT_DAYS)
-    )
-    problem = ""
-    if (since and start is None) or (until and end is None) or lo >= hi:
-        problem = "That range is not valid (use YYYY-MM-DD, since before until); showing the last "
-        problem += f"{DEFAULT_DAYS} days."
-        hi, lo = now, now - timedelta(DEFAULT_DAYS)
-    return lo, hi, problem
+    default. A bad, reversed or implausible range (outside the ops API's ``QUERY_WINDOW``; the
+    day after 9999-12-31 does not exist) falls back to the default with a note, never a 500."""
+    start, end = _start_of(_day(since)), _start_of(_day(until))
+    fine = not ((since and start is None) or (until and end is None))
+    fine = fine and not any(d and QUERY_WINDOW.problem(d, now) for d in (start, end))
+    if fine:
+        hi = end + timedelta(days=1) if end else now
+        lo = start or hi - timedelta(DEFAULT_DAYS)
+        if lo < hi:
+            return lo, hi, ""
+    problem = "That range is not valid (use YYYY-MM-DD, since before until, from "
+    problem += f"{QUERY_WINDOW.earliest.year} to at most {QUERY_WINDOW.ahead.days} days ahead); "
+    problem += f"showing the last {DEFAULT_DAYS} days."
+    return now - timedelta(DEFAULT_DAYS), now, problem
 
 
 def funnel_bars(metrics: dict[str, Any], link: str | None) -> list[Bar]:

@@ -17,17 +17,20 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from schemas.plausibility import has_control_characters
 from services.orchestrator.dashboard import access, actions, pages
 from services.orchestrator.dashboard.ui import (
+    BadInput,
     Clock,
-    KeyGiven,
     PageMissing,
     Ui,
     make_templates,
-    set_key_cookie,
     utc_now,
 )
 from services.orchestrator.settings import OrchestratorSettings
+
+MAX_VALUE = 400
+"""Longest path or query value a page takes (ids are 64 characters, cursors a few hundred)."""
 
 HEADERS = {
     # No script at all, nothing from elsewhere, forms only to us, never framed.
@@ -36,7 +39,20 @@ HEADERS = {
     "cache-control": "no-store",  # pages hold personal data
     "referrer-policy": "same-origin",
     "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",  # frame-ancestors for browsers without CSP level 2
 }
+
+
+def check_address(request: Request) -> None:
+    """Refuse control characters (PostgreSQL refuses NUL in text) and absurd lengths in any path
+    or query value, before a page hands one to a query."""
+    values = [*request.path_params.values(), *request.query_params.values()]
+    for value in values:
+        if isinstance(value, str) and (len(value) > MAX_VALUE or has_control_characters(value)):
+            raise BadInput(
+                f"The address holds a value no page takes (over {MAX_VALUE} characters, "
+                "or a control character)."
+            )
 
 
 def _route_class(ui: Ui) -> type[APIRoute]:
@@ -51,11 +67,8 @@ def _route_class(ui: Ui) -> type[APIRoute]:
 
             async def answer(request: Request) -> Response:
                 try:
+                    check_address(request)
                     return await handler(request)
-                except KeyGiven as given:
-                    reply = RedirectResponse(given.next_url, status_code=303)
-                    set_key_cookie(reply, request, given.secret)
-                    return reply
                 except access.LoginNeeded as exc:
                     target = f"{access.PREFIX}/login?next={quote(exc.next_url, safe='')}"
                     if exc.problem:
@@ -66,6 +79,9 @@ def _route_class(ui: Ui) -> type[APIRoute]:
                                    message=str(exc))  # fmt: skip
                 except PageMissing as exc:
                     return ui.page(request, "message.html", 404, title="Not found",
+                                   message=str(exc))  # fmt: skip
+                except BadInput as exc:
+                    return ui.page(request, "message.html", 422, title="Not valid",
                                    message=str(exc))  # fmt: skip
 
             return guarded

@@ -1,5 +1,5 @@
 """What every dashboard page shares: the ``Ui`` context, templates and their filters, and the
-signals a page raises (``PageMissing``, ``KeyGiven``) for the router's route class to answer."""
+signals a page raises (``PageMissing``, ``BadInput``) for the router's route class to answer."""
 
 from __future__ import annotations
 
@@ -70,16 +70,12 @@ class Ui:
         )
 
 
-class KeyGiven(Exception):
-    """``?key=`` was valid: store it in the cookie and reload without it."""
-
-    def __init__(self, secret: str, next_url: str) -> None:
-        super().__init__()
-        self.secret, self.next_url = secret, next_url
-
-
 class PageMissing(LookupError):
     pass
+
+
+class BadInput(ValueError):
+    """A value no page or form takes (a control character, an absurd length or number)."""
 
 
 def set_key_cookie(response: Response, request: Request, secret: str) -> None:
@@ -90,12 +86,7 @@ def set_key_cookie(response: Response, request: Request, secret: str) -> None:
 
 
 async def viewer(ui: Ui, request: Request) -> ApiKey:
-    """The caller's key. ``?key=`` wins (valid: raise ``KeyGiven`` to store it and reload
-    without it); otherwise the cookie; otherwise ``access.LoginNeeded``."""
-    given = request.query_params.get("key")
-    if given:
-        found = await access.check_secret(ui.engine, given)
-        if found is None:
-            raise access.LoginNeeded(access.safe_next(access.without_key(request)), "bad key")
-        raise KeyGiven(given.strip(), access.safe_next(access.without_key(request)))
+    """The caller's key, from the cookie only; otherwise ``access.LoginNeeded``. A ``?key=`` in
+    the address is ignored (and dropped from where the login sends you back): a key in a URL
+    lands in history, proxy logs and ``Referer`` headers, so only the login form takes one."""
     return await access.current_key(request, ui.engine)
