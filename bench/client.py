@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 import orjson
+
+from schemas.vocabulary import SourceKind
+from trellis.producers import route
 
 RETRYABLE = (httpx.TransportError,)
 
@@ -21,10 +24,15 @@ class Refused(RuntimeError):
 
 
 class IngestClient:
-    def __init__(self, base_url: str, write_key: str, retry_cap_s: float = 1.0) -> None:
+    """``keys``: one write key per source kind; each event goes with a key allowed to send it
+    (the website's, the CRM's, the consent tool's), as in a real deployment."""
+
+    def __init__(
+        self, base_url: str, keys: Mapping[SourceKind, str], retry_cap_s: float = 1.0
+    ) -> None:
+        self.keys = dict(keys)
         self.http = httpx.AsyncClient(
             base_url=base_url,
-            auth=(write_key, ""),
             timeout=httpx.Timeout(15.0, connect=2.0),
             limits=httpx.Limits(max_connections=32),
         )
@@ -36,13 +44,22 @@ class IngestClient:
         await self.http.aclose()
 
     async def send(self, batch: Sequence[dict[str, Any]]) -> float:
-        """POST until 2xx; returns the wall time (``time.time()``) of the acknowledgement."""
+        """POST until 2xx (one request per source kind in the batch); returns the wall time
+        (``time.time()``) of the last acknowledgement."""
+        at = 0.0
+        for key, run in route(batch, self.keys, len(batch)):
+            at = await self._send(key, run)
+        return at
+
+    async def _send(self, key: str, batch: Sequence[dict[str, Any]]) -> float:
         body = orjson.dumps({"events": list(batch)})
         headers = {"content-type": "application/json"}
         delay = 0.05
         while True:
             try:
-                reply = await self.http.post("/v1/events", content=body, headers=headers)
+                reply = await self.http.post(
+                    "/v1/events", content=body, headers=headers, auth=(key, "")
+                )
             except RETRYABLE as exc:
                 self.retries[type(exc).__name__] += 1
             else:

@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import orjson
 
+from schemas.vocabulary import SourceKind
 from trellis.broker import EmbeddedBroker, free_port, port_in_use
 from trellis.demo_world import WorldBuilder
 
@@ -284,12 +285,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-async def prepare(stack: Stack, direct_url: str, partitions: int) -> str:
-    """Start the broker, migrate, create the topics and a source; returns its write key."""
-    from services.ingest.sources import SourceKind, SqlAlchemySourceRepository
+async def prepare(stack: Stack, direct_url: str, partitions: int) -> dict[SourceKind, str]:
+    """Start the broker, migrate, create the topics and a source per kind (website, backend,
+    CRM, consent tool); returns their write keys."""
+    from services.ingest.sources import SqlAlchemySourceRepository
     from trellis.db import create_engine
     from trellis.kafka import ensure_topics
     from trellis.migrate import upgrade_async
+    from trellis.producers import DEV_KINDS
     from trellis.settings import TrellisSettings
 
     await stack.broker.start()
@@ -298,10 +301,14 @@ async def prepare(stack: Stack, direct_url: str, partitions: int) -> str:
     await ensure_topics(settings, partitions=partitions)
     engine = create_engine(direct_url)
     try:
-        issued = await SqlAlchemySourceRepository(engine).add("bench", SourceKind.SDK, utc_now())
+        repo = SqlAlchemySourceRepository(engine)
+        keys = {
+            kind: (await repo.add(f"bench-{kind.value}", kind, utc_now())).credential
+            for kind in DEV_KINDS
+        }
     finally:
         await engine.dispose()
-    return issued.credential
+    return keys
 
 
 def sinks_service(stack: Stack, received: Path) -> tuple[Service, int, int]:

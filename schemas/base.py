@@ -17,7 +17,9 @@ def _require_tz(value: datetime) -> datetime:
 AwareDatetime = Annotated[datetime, AfterValidator(_require_tz)]
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-EMAIL_PATTERN = r"^[^@\s<>(),;:\\\"\[\]]+@" + _LABEL + r"(?:\." + _LABEL + r")+$"
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f<>(),;:\\\"\[\]]+@" + _LABEL + r"(?:\." + _LABEL + r")+$"
+NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+"""No NUL or other control character: PostgreSQL's text refuses NUL, and none belongs in an id."""
 
 
 Email = Annotated[

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from schemas.base import AwareDatetime, Email, WireModel
+from schemas.base import NO_CONTROL_PATTERN, AwareDatetime, Email, WireModel
 
 MAX_ID_LENGTH = 200
 
@@ -18,9 +18,13 @@ MAX_ID_LENGTH = 200
 class ContactRef(WireModel):
     """Who did it: external id and/or email (or only an anonymous id, merged on identify)."""
 
-    external_id: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
+    external_id: str | None = Field(
+        default=None, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_PATTERN
+    )
     email: Email | None = None
-    anonymous_id: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
+    anonymous_id: str | None = Field(
+        default=None, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_PATTERN
+    )
     traits: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -33,8 +37,10 @@ class ContactRef(WireModel):
 class AccountRef(WireModel):
     """Which company: external id and/or domain."""
 
-    external_id: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
-    domain: str | None = Field(default=None, max_length=253)
+    external_id: str | None = Field(
+        default=None, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_PATTERN
+    )
+    domain: str | None = Field(default=None, max_length=253, pattern=NO_CONTROL_PATTERN)
     traits: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -47,11 +53,22 @@ class AccountRef(WireModel):
 class EngagementEvent(WireModel):
     """One engagement, as every consumer sees it."""
 
-    id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, description="Stable id; dedup key.")
-    type: str = Field(min_length=1, max_length=100)
-    source: str = Field(min_length=1, max_length=200)
+    id: str = Field(
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        pattern=NO_CONTROL_PATTERN,
+        description="Stable id; dedup key.",
+    )
+    type: str = Field(min_length=1, max_length=100, pattern=NO_CONTROL_PATTERN)
+    source: str = Field(min_length=1, max_length=200, pattern=NO_CONTROL_PATTERN)
     time: AwareDatetime = Field(description="When it happened (occurred_at).")
     received_at: AwareDatetime | None = None
+    received_from: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The authenticated source (name) it came through; stamped by ingest, "
+        "whatever a producer wrote.",
+    )
     contact: ContactRef
     account: AccountRef | None = None
     properties: dict[str, Any] = Field(default_factory=dict)

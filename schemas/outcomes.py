@@ -19,6 +19,7 @@ class OutcomeStatus(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     STOP = "stop"
     START = "start"  # SMS START keyword: the phone's owner opts back in
+    CONFIRMED = "confirmed"  # a signed double-opt-in link clicked by the recipient
 
 
 class TouchOutcome(WireModel):

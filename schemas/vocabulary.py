@@ -7,7 +7,8 @@ events with their own fields) but the documented fields are typed and validated.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -187,15 +188,36 @@ class SubscriptionCancelled(Properties):
 
 
 class ConsentGiven(Properties):
+    """A grant needs evidence a regulator would accept: how, and where or with what proof."""
+
     type: Literal["consent_given"] = "consent_given"
     channel: Channel
-    method: Text | None = Field(default=None, description="form, double_opt_in, import, ...")
+    method: Id = Field(description="form, double_opt_in, import, paper, ...")
+    form: Text | None = Field(default=None, description="the form's id or name")
+    page: Text | None = Field(default=None, description="the page (URL or path) it was given on")
+    ip: Annotated[str, Field(max_length=64)] | None = Field(default=None, description="client IP")
+    proof_id: Id | None = Field(default=None, description="an id in the consent tool's records")
+
+    @model_validator(mode="after")
+    def _evidenced(self) -> ConsentGiven:
+        if not (self.form or self.page or self.ip or self.proof_id):
+            raise ValueError("consent_given needs evidence: form, page, ip or proof_id")
+        return self
 
 
 class ConsentWithdrawn(Properties):
+    """Never refused for want of evidence: losing an opt-out is worse than a thin record."""
+
     type: Literal["consent_withdrawn"] = "consent_withdrawn"
-    channel: Channel
+    channel: Literal["email", "sms", "call", "all"] = Field(
+        description="``all``: do not contact at all, on any channel"
+    )
     reason: Text | None = None
+    method: Id | None = None
+    form: Text | None = None
+    page: Text | None = None
+    ip: Annotated[str, Field(max_length=64)] | None = None
+    proof_id: Id | None = None
 
 
 class ContactIdentified(Properties):
@@ -277,3 +299,67 @@ def validate_properties(
         validated, mode="json", exclude=_NOT_SERIALISED, exclude_none=True
     )
     return dumped
+
+
+class SourceKind(StrEnum):
+    """What a source may assert. Producers are not equally trusted: an SDK key sits in web
+    pages (anyone can read it), so it may only report behaviour; facts that change consent,
+    ownership or deals come from the systems that own them."""
+
+    SDK = "sdk"
+    SERVER = "server"
+    CRM = "crm"
+    CONSENT = "consent"
+    PROVIDER = "provider"
+    """An email provider's delivery callbacks (``POST /v1/email/status``): no engagement events."""
+
+
+_IDENTITY = frozenset({"contact_identified", "account_linked"})
+_BEHAVIOUR = _IDENTITY | {
+    "page_viewed", "content_downloaded", "webinar_registered", "webinar_attended",
+    "email_opened", "email_clicked", "form_submitted", "demo_requested",
+    "contact_sales_requested", "product_activated", "usage_milestone", "nps_submitted",
+}  # fmt: skip
+_PRODUCT_FACTS = frozenset(
+    {"seats_changed", "subscription_cancelled", "support_ticket_opened", "meeting_booked"}
+)
+_CRM_FACTS = frozenset(
+    {
+        "crm_lead_status_changed", "crm_owner_changed", "deal_created", "deal_stage_changed",
+        "deal_closed_won", "deal_closed_lost", "meeting_booked",
+    }
+)  # fmt: skip
+_CONSENT_FACTS = frozenset({"consent_given", "consent_withdrawn"})
+
+MAY_ASSERT: Mapping[SourceKind, frozenset[str]] = {
+    SourceKind.SDK: _BEHAVIOUR,
+    SourceKind.SERVER: _BEHAVIOUR | _PRODUCT_FACTS,
+    SourceKind.CRM: _IDENTITY | _CRM_FACTS,
+    SourceKind.CONSENT: _IDENTITY | _CONSENT_FACTS,
+    SourceKind.PROVIDER: frozenset(),
+}
+"""The one table of who may say what: source kind -> the event types it may assert. Custom
+event types (``TRELLIS_INGEST_CUSTOM_EVENT_TYPES``) count as behaviour (``sdk``, ``server``)."""
+
+_CUSTOM_KINDS = frozenset({SourceKind.SDK, SourceKind.SERVER})
+
+
+def kinds_allowed(event_type: str) -> frozenset[SourceKind]:
+    """The kinds that may assert ``event_type`` (a custom type: the behavioural kinds)."""
+    if event_type not in KNOWN_TYPES:
+        return _CUSTOM_KINDS
+    return frozenset(k for k, types in MAY_ASSERT.items() if event_type in types)
+
+
+def may_assert(kind: SourceKind, event_type: str) -> bool:
+    return kind in kinds_allowed(event_type)
+
+
+def kinds_table() -> list[tuple[str, list[str]]]:
+    """(kinds allowed, event types) rows, types with the same kinds together, for
+    ``trellis sources add --help`` and the README."""
+    rows: dict[str, list[str]] = {}
+    for t in KNOWN_TYPES:
+        kinds = ", ".join(k.value for k in SourceKind if k in kinds_allowed(t))
+        rows.setdefault(kinds, []).append(t)
+    return sorted(rows.items(), key=lambda row: (-len(row[1]), row[0]))

@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
+from schemas.vocabulary import SourceKind
 from services.ingest.cli import send_command, sources_app
 from services.orchestrator.cli import playbook_app, simulate_command
 from services.orchestrator.ops.cli import keys_app
+from trellis.producers import DEV_KINDS, dev_key_file_name
 from trellis.settings import TrellisSettings
 
 app = typer.Typer(help="Trellis: event-driven B2B nurture orchestration.", no_args_is_help=True)
@@ -44,7 +46,10 @@ def demo(
     seed: Annotated[int, typer.Option(help="Same seed, same world.")] = 1,
     span_days: Annotated[int, typer.Option(help="The journeys are squeezed into these days.")] = 90,
     url: Annotated[str, typer.Option(help="Ingest's base URL.")] = "http://127.0.0.1:8000",
-    write_key: Annotated[str | None, typer.Option(help="Default: the dev write key file.")] = None,
+    write_key: Annotated[
+        str | None,
+        typer.Option(help="Send everything with this key (default: the dev sources' keys)."),
+    ] = None,
     rate: Annotated[
         float | None, typer.Option(help="Events per second (default: as fast as accepted).")
     ] = None,
@@ -64,26 +69,29 @@ def demo(
         out.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
         typer.echo(f"wrote {len(events)} events of {accounts} accounts to {out}")
         return
-    key = write_key or _dev_write_key()
+    keys = {kind: write_key for kind in DEV_KINDS} if write_key else _dev_write_keys()
     with typer.progressbar(length=len(events), label="demo events", file=sys.stderr) as bar:
         try:
-            sent = asyncio.run(stream(url, key, events, rate, bar.update))
+            sent = asyncio.run(stream(url, keys, events, rate, bar.update))
         except (DemoRefused, OSError) as exc:
             typer.secho(f"demo stopped: {exc}", fg="red", err=True)
             raise typer.Exit(1) from exc
     typer.echo(f"{sent} events of {accounts} accounts accepted by {url}")
 
 
-def _dev_write_key() -> str:
-    key_file = _settings().data_dir / "dev-write-key"
-    if not key_file.exists():
-        typer.secho(
-            f"no {key_file}: start the stack with `make run` first, or pass --write-key",
-            fg="red",
-            err=True,
-        )
-        raise typer.Exit(1)
-    return key_file.read_text().strip()
+def _dev_write_keys() -> dict[SourceKind, str]:
+    keys = {}
+    for kind in DEV_KINDS:
+        key_file = _settings().data_dir / dev_key_file_name(kind)
+        if not key_file.exists():
+            typer.secho(
+                f"no {key_file}: start the stack with `make run` first, or pass --write-key",
+                fg="red",
+                err=True,
+            )
+            raise typer.Exit(1)
+        keys[kind] = key_file.read_text().strip()
+    return keys
 
 
 @app.command()

@@ -1,21 +1,25 @@
 """``trellis demo``: stream a synthetic B2B world into a running stack through ingest's API.
 
 The world's timeline is shifted to end now, so recent activity looks recent; events go in
-batches to ``POST /v1/events`` with the dev write key, exactly as a producer would send them,
-and a refused batch (503/429) is retried after its ``Retry-After`` — nothing is skipped.
+batches to ``POST /v1/events``, each with the key of a dev source whose kind may send it (the
+website's sdk key, the CRM's, the consent tool's, the backend's), exactly as those producers would
+send them, and a refused batch (503/429) is retried after its ``Retry-After`` — nothing is
+skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from schemas.vocabulary import SourceKind
 from trellis.demo_world import build_world
+from trellis.producers import route
 
 BATCH = 100
 
@@ -37,19 +41,18 @@ def shifted_world(accounts: int, seed: int, span_days: int, now: datetime) -> li
 
 async def stream(
     url: str,
-    write_key: str,
+    keys: Mapping[SourceKind, str],
     events: list[dict[str, Any]],
     rate_per_s: float | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """POST every event; returns how many the server accepted."""
+    """POST every event with a key allowed to send it; returns how many were accepted."""
     accepted = 0
     started = time.monotonic()
-    async with httpx.AsyncClient(base_url=url, auth=(write_key, ""), timeout=30) as http:
-        for lo in range(0, len(events), BATCH):
-            batch = events[lo : lo + BATCH]
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        for key, batch in route(events, keys, BATCH):
             while True:
-                reply = await http.post("/v1/events", json={"events": batch})
+                reply = await http.post("/v1/events", json={"events": batch}, auth=(key, ""))
                 if reply.status_code in (429, 503):
                     await asyncio.sleep(float(reply.headers.get("retry-after", "1")))
                     continue

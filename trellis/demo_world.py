@@ -120,11 +120,19 @@ class WorldBuilder:
         for p in people:
             if rnd.random() < 0.7:
                 self.emit(
-                    later(4), p, account, "consent_given", {"channel": "email", "method": "form"}
+                    later(4),
+                    p,
+                    account,
+                    "consent_given",
+                    {"channel": "email", "method": "form", "form": "newsletter-signup"},
                 )
             if rnd.random() < 0.2:
                 self.emit(
-                    later(4), p, account, "consent_given", {"channel": "sms", "method": "form"}
+                    later(4),
+                    p,
+                    account,
+                    "consent_given",
+                    {"channel": "sms", "method": "form", "form": "sms-alerts-signup"},
                 )
             self.emit(later(), p, account, "page_viewed", {"path": "/blog/b2b-nurture"})
         if depth == "aware":

@@ -100,6 +100,9 @@ def service_children() -> list[Child]:
     ]
 
 
+DEV_REP_DOMAIN = "trellis.example"
+
+
 def dev_sinks_child(env: dict[str, str]) -> tuple[Child | None, list[int]]:
     """The local SMTP catcher / SMS sink for whichever provider nobody configured, and the
     ports to wait for; ``env`` gains the variables pointing the notifier at them."""
@@ -134,6 +137,8 @@ async def run_dev(settings: TrellisSettings) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     env = dict(os.environ)
+    # ``trellis demo``'s CRM names owners at this domain: locally they are reps.
+    env.setdefault("TRELLIS_REP_DOMAINS", DEV_REP_DOMAIN)
     broker: Child | None = None
     sinks: Child | None = None
     children = service_children()
@@ -153,7 +158,11 @@ async def run_dev(settings: TrellisSettings) -> int:
         created = await ensure_topics(settings)
         say("dev", f"topics ready ({len(created)} created)")
         key_file = await ensure_dev_source(settings)
-        say("dev", f"dev write key (HTTP Basic username) in {key_file}")
+        say(
+            "dev",
+            f"dev write key (sdk: behaviour; HTTP Basic username) in {key_file}; crm, consent "
+            "and server keys beside it",
+        )
         say("dev", await ensure_dev_admin_key(settings))
         sinks, ports = dev_sinks_child(env)
         if sinks is not None:
@@ -186,37 +195,41 @@ async def run_dev(settings: TrellisSettings) -> int:
         say("dev", "stopped")
 
 
-DEV_SOURCE = "dev"
-
-
 async def ensure_dev_source(settings: TrellisSettings) -> Path:
-    """A write key for local experiments, kept in ``data_dir/dev-write-key`` (mode 600).
+    """Write keys for local experiments, one source per kind (``dev`` is the sdk one, the
+    others ``dev-server``, ``dev-crm``, ``dev-consent``), kept in ``data_dir/dev-write-key``
+    and ``data_dir/dev-<kind>-write-key`` (mode 600); returns the sdk key's file.
 
-    Only the key's hash is in the database, so the key file is the copy a developer reads; if it
-    is gone, the dev source's key is rotated and the file written again.
+    Only a key's hash is in the database, so the key file is the copy a developer reads; if it
+    is gone, that source's key is rotated and the file written again.
     """
-    from services.ingest.sources import SourceKind, SourceNotFound, SqlAlchemySourceRepository
+    from services.ingest.sources import SourceNotFound, SqlAlchemySourceRepository
     from trellis.db import create_engine
+    from trellis.producers import DEV_KINDS, dev_key_file_name, dev_source_name
 
-    key_file = settings.data_dir / "dev-write-key"
     engine = create_engine(settings.resolved_database_url)
     try:
         repo = SqlAlchemySourceRepository(engine)
-        now = datetime.now(UTC)
-        try:
-            await repo.get(DEV_SOURCE)
-        except SourceNotFound:
-            issued = await repo.add(DEV_SOURCE, SourceKind.SDK, now)
-        else:
-            if key_file.exists():
-                return key_file
-            issued = await repo.rotate(DEV_SOURCE, now)
+        for kind in DEV_KINDS:
+            key_file = settings.data_dir / dev_key_file_name(kind)
+            name = dev_source_name(kind)
+            now = datetime.now(UTC)
+            try:
+                source = await repo.get(name)
+            except SourceNotFound:
+                issued = await repo.add(name, kind, now)
+            else:
+                if source.kind is not kind:  # a dev source from before kinds existed
+                    await repo.set_kind(name, kind, now)
+                if key_file.exists():
+                    continue
+                issued = await repo.rotate(name, now)
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(issued.credential + "\n")
+            key_file.chmod(0o600)
     finally:
         await engine.dispose()
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    key_file.write_text(issued.credential + "\n")
-    key_file.chmod(0o600)
-    return key_file
+    return settings.data_dir / dev_key_file_name(DEV_KINDS[0])
 
 
 async def ensure_dev_admin_key(settings: TrellisSettings) -> str:

@@ -10,9 +10,10 @@ from fastapi import Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 
-from services.ingest import cloudevents, email_status, native, segment, sms, unsubscribe
+from services.ingest import cloudevents, confirm, email_status, native, segment, sms, unsubscribe
 from services.ingest.direct import IngestApp
 from services.ingest.observability import IngestMetrics, ObservabilityMiddleware, metrics_endpoint
+from services.ingest.openapi import document
 from services.ingest.pipeline import Pipeline
 from services.ingest.publisher import BrokerUnavailable, KafkaEventPublisher
 from services.ingest.ratelimit import TokenBucketLimiter
@@ -20,7 +21,7 @@ from services.ingest.replay import DeliveredWebhooks
 from services.ingest.settings import IngestSettings
 from services.ingest.source_cache import CachedWriteKeys
 from services.ingest.sources import SqlAlchemySourceRepository
-from services.ingest.validation import InvalidEvents
+from services.ingest.validation import ForbiddenEvents, InvalidEvents
 from trellis import __version__
 from trellis.collector import tune_gc
 from trellis.db import create_engine
@@ -77,6 +78,7 @@ def create_app(settings: IngestSettings) -> IngestApp:
     app.include_router(segment.router)
     app.include_router(cloudevents.router)
     app.include_router(unsubscribe.router)
+    app.include_router(confirm.router)
     app.include_router(sms.router)
     app.include_router(email_status.router)
 
@@ -105,6 +107,10 @@ def create_app(settings: IngestSettings) -> IngestApp:
     async def _invalid(_request: Request, exc: InvalidEvents) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
+    @app.exception_handler(ForbiddenEvents)
+    async def _forbidden(_request: Request, exc: ForbiddenEvents) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=status.HTTP_403_FORBIDDEN)
+
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -120,4 +126,5 @@ def create_app(settings: IngestSettings) -> IngestApp:
             )
         return JSONResponse({"status": "ready"})
 
+    document(app)  # bodies, errors and credentials the routes' signatures do not show
     return app

@@ -1,5 +1,6 @@
-"""Who is sending: SDK sources by write key (HTTP Basic username), webhook sources by Standard
-Webhooks signature. 401 for wrong or missing credentials, 403 for a disabled source.
+"""Who is sending: write-key sources by HTTP Basic username, webhook sources by Standard Webhooks
+signature. 401 for wrong or missing credentials, 403 for a disabled source. What a source may
+then assert is its kind's business (``Pipeline.accept``).
 
 Credentials never reach a log line or an error message.
 """
@@ -18,7 +19,13 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from services.ingest.body import read_raw
 from services.ingest.ratelimit import enforce_rate_limit
 from services.ingest.source_cache import CachedWriteKeys
-from services.ingest.sources import Source, SourceKind, SourceNotFound, SqlAlchemySourceRepository
+from services.ingest.sources import (
+    Auth,
+    Source,
+    SourceKind,
+    SourceNotFound,
+    SqlAlchemySourceRepository,
+)
 
 UNAUTHORIZED = HTTPException(
     status.HTTP_401_UNAUTHORIZED,
@@ -28,6 +35,11 @@ UNAUTHORIZED = HTTPException(
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 FORBIDDEN = HTTPException(status.HTTP_403_FORBIDDEN, "source is disabled")
 BAD_SIGNATURE = HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid signature")
+PROVIDER_ONLY = HTTPException(
+    status.HTTP_403_FORBIDDEN,
+    "delivery callbacks need a provider credential (a source of kind provider), "
+    "not a producer's key",
+)
 
 
 def write_key_from(authorization: str | None) -> str | None:
@@ -72,14 +84,14 @@ async def get_sources(request: Request) -> SqlAlchemySourceRepository:
 SourcesDep = Annotated[SqlAlchemySourceRepository, Depends(get_sources)]
 
 
-async def sdk_source(request: Request) -> Source:
-    """The SDK source of a write key (cached per ``ingest_source_cache_s``), rate limited.
+async def keyed_source(request: Request) -> Source:
+    """The source of a write key (cached per ``ingest_source_cache_s``), rate limited.
 
     Also called directly by the hot ``POST /v1/events`` route (no dependency injection there)."""
     key = write_key_from(request.headers.get("authorization"))
     write_keys: CachedWriteKeys = request.app.state.write_keys
     source = None if key is None else await write_keys.by_write_key(key)
-    if source is None or source.kind is not SourceKind.SDK:
+    if source is None or source.auth is not Auth.WRITE_KEY:
         raise UNAUTHORIZED
     if source.disabled:
         raise FORBIDDEN
@@ -92,7 +104,7 @@ async def webhook_source(source_id: str, request: Request, repo: SourcesDep) -> 
         source = await repo.get(source_id)
     except SourceNotFound:
         raise BAD_SIGNATURE from None
-    if source.kind is not SourceKind.WEBHOOK:
+    if source.auth is not Auth.WEBHOOK:
         raise BAD_SIGNATURE
     # Signed over the body as sent; kept for the route so the stream is read once, capped.
     request.state.raw_body = await read_raw(
@@ -106,5 +118,26 @@ async def webhook_source(source_id: str, request: Request, repo: SourcesDep) -> 
     return source
 
 
-SdkSourceDep = Annotated[Source, Depends(sdk_source)]
+KeyedSourceDep = Annotated[Source, Depends(keyed_source)]
 WebhookSourceDep = Annotated[Source, Depends(webhook_source)]
+
+
+async def provider_source(request: Request) -> Source:
+    """A delivery callback's sender by write key: only a ``provider`` source may report
+    bounces and complaints (they suppress a contact)."""
+    source = await keyed_source(request)
+    if source.kind is not SourceKind.PROVIDER:
+        raise PROVIDER_ONLY
+    return source
+
+
+async def signed_provider_source(source_id: str, request: Request, repo: SourcesDep) -> Source:
+    """The same, signed with the provider source's webhook secret (rotated with overlap)."""
+    source = await webhook_source(source_id, request, repo)
+    if source.kind is not SourceKind.PROVIDER:
+        raise PROVIDER_ONLY
+    return source
+
+
+ProviderSourceDep = Annotated[Source, Depends(provider_source)]
+SignedProviderSourceDep = Annotated[Source, Depends(signed_provider_source)]

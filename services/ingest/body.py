@@ -13,6 +13,8 @@ import orjson
 from fastapi import HTTPException, Request, status
 from starlette.requests import ClientDisconnect
 
+from services.ingest.validation import check_body_depth
+
 
 def too_large(limit: int) -> HTTPException:
     return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"request body over {limit} bytes")
@@ -62,14 +64,21 @@ def decode(raw: bytes, content_encoding: str | None, limit: int) -> bytes:
         raise too_large(limit)
     if not inflater.eof:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is truncated gzip")
+    if inflater.unused_data:  # a second member or junk: one request, one gzip member
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "body has bytes after the end of its gzip member"
+        )
     return out
 
 
 def parse_json(body: bytes) -> Any:
+    """The parsed body; 400 if it is not JSON, 422 if nested deeper than any event needs."""
     try:
-        return orjson.loads(body)
+        raw = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is not valid JSON") from None
+    check_body_depth(raw)
+    return raw
 
 
 async def read_json(request: Request, limit: int) -> tuple[bytes, Any]:

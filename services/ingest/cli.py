@@ -15,11 +15,14 @@ import httpx
 import orjson
 import typer
 
+from schemas.vocabulary import kinds_table
 from services.ingest.settings import IngestSettings
 from services.ingest.sources import (
+    Auth,
     Issued,
     Source,
     SourceKind,
+    SourceMisconfigured,
     SourceNotFound,
     SqlAlchemySourceRepository,
 )
@@ -43,33 +46,68 @@ def _run(action: Callable[[SqlAlchemySourceRepository], Awaitable[T]]) -> T:
     except SourceNotFound as exc:
         typer.secho(f"no source {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
+    except SourceMisconfigured as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from None
 
 
 def _describe(source: Source) -> str:
     state = "disabled" if source.disabled else "active"
     limit = f"{source.rate_limit_per_s}/s" if source.rate_limit_per_s else "-"
-    extra = f"\tsecrets={len(source.secrets)}" if source.kind is SourceKind.WEBHOOK else ""
-    return f"{source.id}\t{source.name}\t{source.kind.value}\t{state}\t{limit}{extra}"
+    extra = f"\tsecrets={len(source.secrets)}" if source.auth is Auth.WEBHOOK else ""
+    return (
+        f"{source.id}\t{source.name}\t{source.kind.value}\t{source.auth.value}\t{state}"
+        f"\t{limit}{extra}"
+    )
 
 
 def _show(issued: Issued) -> None:
     typer.echo(_describe(issued.source))
-    what = "write key" if issued.source.kind is SourceKind.SDK else "webhook secret"
+    what = "write key" if issued.source.auth is Auth.WRITE_KEY else "webhook secret"
     typer.echo(f"{what} (shown once): {issued.credential}")
-    if issued.source.kind is SourceKind.WEBHOOK:
-        typer.echo(f"post signed events to /v1/webhooks/{issued.source.id}")
+    if issued.source.auth is Auth.WEBHOOK:
+        path = "/v1/email/status/" if issued.source.kind is SourceKind.PROVIDER else "/v1/webhooks/"
+        typer.echo(f"post signed requests to {path}{issued.source.id}")
 
 
-@sources_app.command("add")
+_KINDS_HELP = (
+    "What the source may assert. sdk: behaviour only (its key is public: it sits in web "
+    "pages); server: sdk plus product and billing facts; crm: lead status, owners, deals; "
+    "consent: consent grants (with evidence) and withdrawals; provider: email delivery "
+    "callbacks only."
+)
+
+
+_TABLE = (
+    "\n\n".join(f"{kinds}: {', '.join(types)}" for kinds, types in kinds_table())
+    + "\n\nCustom event types (TRELLIS_INGEST_CUSTOM_EVENT_TYPES): sdk, server."
+)
+
+
+@sources_app.command("add", epilog="Who may send which event type:\n\n" + _TABLE)
 def sources_add(
     name: str,
-    kind: Annotated[SourceKind, typer.Option(help="sdk: write key; webhook: signed.")] = (
-        SourceKind.SDK
-    ),
-    rate_limit: Annotated[int | None, typer.Option(help="Requests per second.")] = None,
+    kind: Annotated[SourceKind, typer.Option(help=_KINDS_HELP)] = SourceKind.SDK,
+    signed: Annotated[
+        bool,
+        typer.Option(
+            "--signed", help="Authenticate by Standard Webhooks signature instead of a write key."
+        ),
+    ] = False,
+    rate_limit: Annotated[
+        int | None, typer.Option(min=1, max=1_000_000, help="Requests per second.")
+    ] = None,
 ) -> None:
     """Create a source and print its credential once."""
-    _show(_run(lambda repo: repo.add(name, kind, datetime.now(UTC), rate_limit)))
+    auth = Auth.WEBHOOK if signed else Auth.WRITE_KEY
+    _show(_run(lambda repo: repo.add(name, kind, datetime.now(UTC), rate_limit, auth)))
+
+
+@sources_app.command("kind")
+def sources_kind(name: str, kind: Annotated[SourceKind, typer.Argument(help=_KINDS_HELP)]) -> None:
+    """Change what a source may assert (after the upgrade that introduced kinds, move CRM and
+    consent producers to ``crm`` and ``consent``)."""
+    typer.echo(_describe(_run(lambda repo: repo.set_kind(name, kind, datetime.now(UTC)))))
 
 
 @sources_app.command("list")
@@ -148,3 +186,26 @@ def send_command(
     typer.echo(f"{response.status_code} {response.text}")
     if response.is_error:
         raise typer.Exit(1)
+
+
+@sources_app.command("confirm-link")
+def sources_confirm_link(
+    contact_id: str,
+    channel: Annotated[str, typer.Option(help="email or sms")] = "email",
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="Ingest's public URL (default: TRELLIS_INGEST_PUBLIC_URL)."),
+    ] = None,
+) -> None:
+    """Print a signed double-opt-in link for a contact (7 days). Only the recipient clicking it
+    (or an SMS START) lifts their own earlier opt-out; send it in the confirmation they asked
+    for."""
+    from services.ingest.confirm import CHANNELS, confirmation_url
+
+    if channel not in CHANNELS:
+        raise typer.BadParameter(f"one of {', '.join(CHANNELS)}", param_hint="--channel")
+    settings = IngestSettings()
+    base = base_url or settings.ingest_public_url
+    base = base or f"http://{settings.ingest_host}:{settings.ingest_port}"
+    secret = settings.unsubscribe_secret.get_secret_value().encode()
+    typer.echo(confirmation_url(base, secret, contact_id, channel, datetime.now(UTC)))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.events import EngagementEvent
 from schemas.vocabulary import KNOWN_TYPES
-from services.ingest.auth import SdkSourceDep
+from services.ingest.auth import KeyedSourceDep
 from services.ingest.body import parse_json, read_json
 from services.ingest.native import Accepted
 from services.ingest.pipeline import PipelineDep, SettingsDep
@@ -93,7 +93,7 @@ def _events(items: list[Any], locs: list[Loc], custom: list[str]) -> list[Engage
 
 @router.post("/cloudevents", status_code=status.HTTP_202_ACCEPTED)
 async def post_cloudevents(
-    request: Request, _source: SdkSourceDep, pipeline: PipelineDep, settings: SettingsDep
+    request: Request, source: KeyedSourceDep, pipeline: PipelineDep, settings: SettingsDep
 ) -> Accepted:
     """Binary (``ce-*`` headers), structured (``application/cloudevents+json``) or batched
     (``application/cloudevents-batch+json``, a JSON array); all-or-nothing."""
@@ -114,5 +114,5 @@ async def post_cloudevents(
             f"expected ce-* headers, {STRUCTURED} or {BATCHED}",
         )
     custom = settings.ingest_custom_event_types
-    accepted = await pipeline.accept(_events(items, locs, custom), locs)
+    accepted = await pipeline.accept(_events(items, locs, custom), locs, source)
     return Accepted(accepted=len(accepted), ids=[e.id for e in accepted])

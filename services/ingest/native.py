@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field, ValidationError
 
 from schemas.events import EngagementEvent
-from services.ingest.auth import WebhookSourceDep, sdk_source
+from services.ingest.auth import WebhookSourceDep, keyed_source
 from services.ingest.body import decode, parse_json, read_json
 from services.ingest.direct import IngestApp
 from services.ingest.pipeline import Pipeline, PipelineDep, SettingsDep
@@ -73,12 +73,12 @@ async def post_events(request: Request) -> Response:
     """One event or ``{"events": [...]}``, authenticated by write key (HTTP Basic username)."""
     # The hot path, served directly (``IngestApp``): the same checks in the same order as the
     # dependency-injected routes, called without dependency injection.
-    await sdk_source(request)
+    source = await keyed_source(request)
     state = request.app.state
     settings: IngestSettings = state.settings
     pipeline: Pipeline = state.pipeline
     _, raw = await read_json(request, settings.ingest_max_body_bytes)
-    return accepted_response(await pipeline.accept(*parse_events(raw)))
+    return accepted_response(await pipeline.accept(*parse_events(raw), source))
 
 
 def add_event_route(app: IngestApp) -> None:
@@ -107,6 +107,6 @@ async def post_webhook(
     events, locs = parse_events(parse_json(body))
     if delivered.seen(source.id, webhook_id):  # a replay: already on the topic
         return Accepted(accepted=0, ids=[e.id for e in events])
-    accepted = await pipeline.accept(events, locs)
+    accepted = await pipeline.accept(events, locs, source)
     delivered.remember(source.id, webhook_id)
     return Accepted(accepted=len(accepted), ids=[e.id for e in accepted])

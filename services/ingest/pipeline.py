@@ -14,7 +14,8 @@ from schemas.outcomes import TouchOutcome
 from services.ingest.observability import IngestMetrics
 from services.ingest.publisher import KafkaEventPublisher
 from services.ingest.settings import IngestSettings
-from services.ingest.validation import Loc, check_vocabulary
+from services.ingest.sources import Source
+from services.ingest.validation import Limits, Loc, check_kinds, check_vocabulary
 
 
 class Pipeline:
@@ -22,6 +23,7 @@ class Pipeline:
         self, settings: IngestSettings, publisher: KafkaEventPublisher, metrics: IngestMetrics
     ) -> None:
         self._settings = settings
+        self._limits = Limits(settings.event_time_window)
         self._publisher = publisher
         self._metrics = metrics
         # Label lookups resolved once: ``labels()`` costs a lock and a dict build per call.
@@ -29,16 +31,25 @@ class Pipeline:
         self._outcomes_accepted = metrics.events_accepted.labels("outcome")
 
     async def accept(
-        self, events: Sequence[EngagementEvent], locs: Sequence[Loc]
+        self, events: Sequence[EngagementEvent], locs: Sequence[Loc], source: Source
     ) -> list[EngagementEvent]:
-        """All-or-nothing: every event valid and acknowledged by the broker, or an error."""
+        """All-or-nothing: every event permitted to ``source``, valid, plausible and
+        acknowledged by the broker, or an error (403, 413, 422, 503)."""
         if len(events) > self._settings.ingest_max_batch:
             raise HTTPException(
                 status.HTTP_413_CONTENT_TOO_LARGE,
                 f"at most {self._settings.ingest_max_batch} events per request",
             )
+        check_kinds(source.kind, events, locs)
         now = datetime.now(UTC)
-        stamped = check_vocabulary(events, locs, self._settings.ingest_custom_event_types, now)
+        stamped = check_vocabulary(
+            events,
+            locs,
+            self._settings.ingest_custom_event_types,
+            now,
+            self._limits,
+            source.name,
+        )
         started = time.perf_counter()
         await self._publisher.publish(stamped)
         self._metrics.produce_seconds.observe(time.perf_counter() - started)

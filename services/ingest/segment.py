@@ -23,7 +23,7 @@ from services.ingest.body import read_json
 from services.ingest.pipeline import PipelineDep, SettingsDep
 from services.ingest.ratelimit import enforce_rate_limit
 from services.ingest.source_cache import CachedWriteKeys
-from services.ingest.sources import Source, SourceKind
+from services.ingest.sources import Auth, Source
 from services.ingest.validation import InvalidEvents, Loc
 
 MAX_EVENT_BYTES = 32 * 1024
@@ -166,7 +166,7 @@ async def _authenticate(request: Request, repo: SourcesDep, body: Any) -> Source
         key = body["writeKey"]
     write_keys: CachedWriteKeys = request.app.state.write_keys
     source = None if not key else await write_keys.by_write_key(key)
-    if source is None or source.kind is not SourceKind.SDK:
+    if source is None or source.auth is not Auth.WRITE_KEY:
         raise UNAUTHORIZED
     if source.disabled:
         raise FORBIDDEN
@@ -198,7 +198,7 @@ async def batch(
             [{"loc": ["body", "batch"], "msg": "a non-empty list", "type": "list_type"}], None
         )
     locs: list[Loc] = [("body", "batch", i) for i in range(len(items))]
-    await pipeline.accept(_to_events(items, source, locs, len(body[0])), locs)
+    await pipeline.accept(_to_events(items, source, locs, len(body[0])), locs, source)
     return Success()
 
 
@@ -210,7 +210,7 @@ def _single(call_type: str) -> Any:
         source = await _authenticate(request, repo, raw)
         item = {**raw, "type": call_type}
         events = _to_events([item], source, [("body",)], len(body[0]))
-        await pipeline.accept(events, [("body",)])
+        await pipeline.accept(events, [("body",)], source)
         return Success()
 
     endpoint.__name__ = call_type

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from datetime import timedelta
 
+from pydantic import AwareDatetime, Field, SecretStr, model_validator
+
+from schemas.plausibility import EARLIEST, MAX_AHEAD, TimeWindow
 from trellis.settings import TrellisSettings
 
 # Same names (and so the same TRELLIS_* variables) as the notifier's: one secret signs, one checks.
@@ -33,6 +36,15 @@ class IngestSettings(TrellisSettings):
     ingest_tune_gc: bool = Field(
         default=True, description="freeze start-up objects, collect less often (collector.tune_gc)"
     )
+    ingest_earliest_event_time: AwareDatetime = Field(
+        default=EARLIEST, description="Events said to happen before this are refused (422)."
+    )
+    ingest_max_event_ahead_s: float = Field(
+        default=MAX_AHEAD.total_seconds(),
+        ge=0,
+        le=366 * 86_400,
+        description="Events more than this far in the future are refused (422): clock skew.",
+    )
     unsubscribe_secret: SecretStr = SecretStr(DEV_UNSUBSCRIBE_SECRET)
     sms_auth_token: SecretStr = SecretStr(DEV_SMS_AUTH_TOKEN)
     ingest_public_url: str | None = Field(
@@ -49,6 +61,12 @@ class IngestSettings(TrellisSettings):
         ):
             raise ValueError("TRELLIS_UNSUBSCRIBE_SECRET must be set in prod")
         return self
+
+    @property
+    def event_time_window(self) -> TimeWindow:
+        return TimeWindow(
+            self.ingest_earliest_event_time, timedelta(seconds=self.ingest_max_event_ahead_s)
+        )
 
     @property
     def sms_callbacks_enabled(self) -> bool:

@@ -1,4 +1,5 @@
-"""Per-source credentials: SDK write keys (stored as SHA-256 hashes) and webhook secrets.
+"""Per-source credentials: write keys (stored as SHA-256 hashes) and webhook secrets, and the
+source's kind, which says what it may assert (``schemas.vocabulary.MAY_ASSERT``).
 
 Write keys are 192-bit random tokens, so a plain SHA-256 is enough to make a leaked table useless
 (no slow hash needed: there is nothing to brute-force). Webhook secrets must stay usable for
@@ -19,17 +20,35 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from schemas.vocabulary import SourceKind
 from services.ingest.tables import sources
 from trellis.db import transaction
+
+__all__ = ["Auth", "Issued", "Source", "SourceKind", "SourceNotFound", "SqlAlchemySourceRepository"]
 
 WRITE_KEY_PREFIX = "wk_"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 MAX_ACTIVE_SECRETS = 3
 
 
-class SourceKind(StrEnum):
-    SDK = "sdk"
+class Auth(StrEnum):
+    """How a source proves who it is: a write key (HTTP Basic username) or a Standard Webhooks
+    signature with its secret."""
+
+    WRITE_KEY = "write_key"
     WEBHOOK = "webhook"
+
+
+class SourceMisconfigured(ValueError):
+    """A kind and an auth that do not go together (an ``sdk`` key is public: never signed)."""
+
+
+def check_combination(kind: SourceKind, auth: Auth) -> None:
+    if kind is SourceKind.SDK and auth is Auth.WEBHOOK:
+        raise SourceMisconfigured(
+            "sdk sources use a write key (it sits in web pages); "
+            "a signed webhook is a server, crm or consent source"
+        )
 
 
 @dataclass(frozen=True)
@@ -40,6 +59,7 @@ class Source:
     disabled: bool
     rate_limit_per_s: int | None
     secrets: tuple[str, ...] = field(default=(), repr=False)  # never in a repr or a log line
+    auth: Auth = Auth.WRITE_KEY
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,7 @@ def _row_to_source(row: Any) -> Source:
         disabled=bool(row.disabled),
         rate_limit_per_s=row.rate_limit_per_s,
         secrets=tuple(row.secrets or ()),
+        auth=Auth(row.auth),
     )
 
 
@@ -82,9 +103,16 @@ class SqlAlchemySourceRepository:
         self._engine = engine
 
     async def add(
-        self, name: str, kind: SourceKind, now: datetime, rate_limit_per_s: int | None = None
+        self,
+        name: str,
+        kind: SourceKind,
+        now: datetime,
+        rate_limit_per_s: int | None = None,
+        auth: Auth = Auth.WRITE_KEY,
     ) -> Issued:
-        credential = new_write_key() if kind is SourceKind.SDK else new_webhook_secret()
+        check_combination(kind, auth)
+        keyed = auth is Auth.WRITE_KEY
+        credential = new_write_key() if keyed else new_webhook_secret()
         source_id = "src_" + uuid.uuid4().hex[:16]
         async with transaction(self._engine) as conn:
             await conn.execute(
@@ -92,8 +120,9 @@ class SqlAlchemySourceRepository:
                     id=source_id,
                     name=name,
                     kind=kind.value,
-                    write_key_hash=hash_write_key(credential) if kind is SourceKind.SDK else None,
-                    secrets=[credential] if kind is SourceKind.WEBHOOK else [],
+                    auth=auth.value,
+                    write_key_hash=hash_write_key(credential) if keyed else None,
+                    secrets=[] if keyed else [credential],
                     rate_limit_per_s=rate_limit_per_s,
                     disabled=False,
                     created_at=now,
@@ -130,11 +159,11 @@ class SqlAlchemySourceRepository:
         return None if row is None else _row_to_source(row)
 
     async def rotate(self, name_or_id: str, now: datetime, keep_previous: bool = True) -> Issued:
-        """A new credential. SDK sources: the old write key stops at once. Webhook sources: the
+        """A new credential. Write keys: the old one stops at once. Webhook sources: the
         new secret signs from now; previous ones stay valid (up to ``MAX_ACTIVE_SECRETS``)
         unless ``keep_previous`` is false."""
         source = await self.get(name_or_id)
-        if source.kind is SourceKind.SDK:
+        if source.auth is Auth.WRITE_KEY:
             credential = new_write_key()
             values: dict[str, Any] = {"write_key_hash": hash_write_key(credential)}
         else:
@@ -143,6 +172,13 @@ class SqlAlchemySourceRepository:
             values = {"secrets": [credential, *kept]}
         await self._update(source.id, now, **values)
         return Issued(await self.get(source.id), credential)
+
+    async def set_kind(self, name_or_id: str, kind: SourceKind, now: datetime) -> Source:
+        """Change what a source may assert (its credential stays)."""
+        source = await self.get(name_or_id)
+        check_combination(kind, source.auth)
+        await self._update(source.id, now, kind=kind.value)
+        return await self.get(source.id)
 
     async def disable(self, name_or_id: str, now: datetime, disabled: bool = True) -> Source:
         source = await self.get(name_or_id)

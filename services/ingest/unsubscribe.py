@@ -32,7 +32,7 @@ _PROBLEMS = {
 }
 
 
-def _page(title: str, body: str, code: int = 200) -> HTMLResponse:
+def page(title: str, body: str, code: int = 200) -> HTMLResponse:
     doc = (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>"
@@ -57,14 +57,14 @@ async def unsubscribe_page(settings: SettingsDep, token: str | None = None) -> H
     try:
         _contact(settings, token)
     except HTTPException as exc:
-        return _page("Unsubscribe", f"<p>{html.escape(str(exc.detail))}.</p>", exc.status_code)
+        return page("Unsubscribe", f"<p>{html.escape(str(exc.detail))}.</p>", exc.status_code)
     action = html.escape(f"/v1/unsubscribe?token={token}", quote=True)
     form = (
         f"<form method='post' action='{action}'>"
         "<input type='hidden' name='List-Unsubscribe' value='One-Click'>"
         "<button type='submit'>Unsubscribe from these emails</button></form>"
     )
-    return _page("Unsubscribe", "<p>Stop receiving nurture emails from us?</p>" + form)
+    return page("Unsubscribe", "<p>Stop receiving nurture emails from us?</p>" + form)
 
 
 @router.post("/unsubscribe", response_class=HTMLResponse)
@@ -86,7 +86,7 @@ async def unsubscribe(
         occurred_at=datetime.now(UTC),
     )
     await pipeline.report([outcome])
-    return _page("Unsubscribed", "<p>You will not receive these emails any more.</p>")
+    return page("Unsubscribed", "<p>You will not receive these emails any more.</p>")
 
 
 def _is_form(request: Request) -> bool:

@@ -176,11 +176,11 @@ async def test_sms_delivery_status_carries_the_signed_contact_and_touch(
     assert "ErrorCode=30003" in got[f"sms-status:{sids[1]}:undelivered"]["detail"]
 
 
-async def test_email_bounce_callback_needs_a_write_key_and_becomes_an_outcome(
+async def test_email_bounce_callback_needs_a_provider_key_and_becomes_an_outcome(
     settings: TrellisSettings,
 ) -> None:
     ingest = _ingest(settings)
-    sdk = await add_source(ingest, "mail-relay", SourceKind.SDK)
+    sdk = await add_source(ingest, "mail-relay", SourceKind.PROVIDER)
     body = {
         "id": f"bounce-{uuid.uuid4().hex}",
         "contact_id": "ct-1",

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
+from services.ingest.sources import Auth, SourceKind
 from tests.integration.ingest_server import (
     add_source,
     arrived,
@@ -82,7 +82,7 @@ async def test_wrong_or_missing_write_key_is_401_and_a_disabled_source_403(
 ) -> None:
     ingest = _ingest(settings)
     issued = await add_source(ingest, "crm", SourceKind.SDK)
-    webhook = await add_source(ingest, "hook", SourceKind.WEBHOOK)
+    webhook = await add_source(ingest, "hook", SourceKind.SERVER, auth=Auth.WEBHOOK)
     event = sample_event()
     async with running_ingest(ingest) as url, httpx.AsyncClient(base_url=url) as http:
         missing = await http.post("/v1/events", json=event)

@@ -30,9 +30,9 @@ async def test_sources_add_list_rotate_disable_drive_what_ingest_accepts(
     key = re.search(r"(wk_\S+)", added)
     assert key is not None
     listed = await _cli(monkeypatch, settings, "list")
-    assert "segment-prod\tsdk\tactive\t50/s" in listed and key.group(1) not in listed
-    hook = await _cli(monkeypatch, settings, "add", "marketo", "--kind", "webhook")
-    assert re.search(r"whsec_\S+", hook)
+    assert "segment-prod\tsdk\twrite_key\tactive\t50/s" in listed and key.group(1) not in listed
+    hook = await _cli(monkeypatch, settings, "add", "marketo", "--kind", "server", "--signed")
+    assert re.search(r"whsec_\S+", hook) and "/v1/webhooks/src_" in hook
 
     ingest = IngestSettings(**{**settings.model_dump(), "kafka_idempotence": False})
     async with running_ingest(ingest) as url, httpx.AsyncClient(base_url=url) as http:
@@ -46,3 +46,36 @@ async def test_sources_add_list_rotate_disable_drive_what_ingest_accepts(
         await _cli(monkeypatch, settings, "disable", "segment-prod")
         off = await http.post("/v1/events", json=sample_event(), headers=basic(rotated.group(1)))
     assert [r.status_code for r in (before, old, new, off)] == [202, 401, 202, 403]
+
+
+async def test_a_sources_kind_decides_what_it_may_send_and_can_be_changed(
+    settings: TrellisSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    added = await _cli(monkeypatch, settings, "add", "hubspot-sync")
+    key = re.search(r"(wk_\S+)", added)
+    assert key is not None
+    deal = sample_event("deal_created", properties={"deal_id": "d-1"})
+    ingest = IngestSettings(**{**settings.model_dump(), "kafka_idempotence": False})
+    async with running_ingest(ingest) as url, httpx.AsyncClient(base_url=url) as http:
+        as_sdk = await http.post("/v1/events", json=deal, headers=basic(key.group(1)))
+        changed = await _cli(monkeypatch, settings, "kind", "hubspot-sync", "crm")
+        as_crm = await http.post("/v1/events", json=deal, headers=basic(key.group(1)))
+        page = await http.post("/v1/events", json=sample_event(), headers=basic(key.group(1)))
+    assert as_sdk.status_code == 403
+    assert as_sdk.json()["event_type"] == "deal_created"
+    assert as_sdk.json()["allowed_kinds"] == ["crm"]
+    assert "hubspot-sync\tcrm\twrite_key" in changed
+    assert as_crm.status_code == 202, as_crm.text
+    assert page.status_code == 403 and set(page.json()["allowed_kinds"]) == {"sdk", "server"}
+
+
+def test_an_sdk_source_cannot_be_a_signed_webhook(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = CliRunner().invoke(app, ["sources", "add", "site", "--kind", "sdk", "--signed"])
+    assert result.exit_code != 0
+
+
+def test_the_help_prints_who_may_send_which_event_type() -> None:
+    result = CliRunner().invoke(app, ["sources", "add", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "consent: consent_given, consent_withdrawn" in result.output
+    assert "crm_owner_changed" in result.output

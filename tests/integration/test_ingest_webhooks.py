@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import Webhook
 
 from schemas.topics import ENGAGEMENT
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind, SqlAlchemySourceRepository
+from services.ingest.sources import Auth, SourceKind, SqlAlchemySourceRepository
 from tests.integration.ingest_server import (
     add_source,
     disable_source,
@@ -42,7 +42,7 @@ async def test_signed_webhook_is_accepted_and_a_replayed_or_forged_one_refused(
     settings: TrellisSettings,
 ) -> None:
     ingest = _ingest(settings)
-    hook = await add_source(ingest, "marketo", SourceKind.WEBHOOK)
+    hook = await add_source(ingest, "marketo", SourceKind.SERVER, auth=Auth.WEBHOOK)
     secret, path = hook.credential, f"/v1/webhooks/{hook.source.id}"
     event = sample_event("form_submitted", properties={"form_id": "f-1"})
     body = orjson.dumps(event)
@@ -77,7 +77,7 @@ async def test_rotation_keeps_the_previous_secret_valid_and_disabling_refuses_40
     settings: TrellisSettings,
 ) -> None:
     ingest = _ingest(settings)
-    hook = await add_source(ingest, "hubspot", SourceKind.WEBHOOK)
+    hook = await add_source(ingest, "hubspot", SourceKind.SERVER, auth=Auth.WEBHOOK)
     engine = create_engine(ingest.resolved_database_url)
     try:
         repo = SqlAlchemySourceRepository(engine)
@@ -101,7 +101,7 @@ async def test_rotation_keeps_the_previous_secret_valid_and_disabling_refuses_40
 
 async def test_signed_but_invalid_body_is_400_or_422(settings: TrellisSettings) -> None:
     ingest = _ingest(settings)
-    hook = await add_source(ingest, "crm", SourceKind.WEBHOOK)
+    hook = await add_source(ingest, "crm", SourceKind.SERVER, auth=Auth.WEBHOOK)
     path = f"/v1/webhooks/{hook.source.id}"
     not_json = b"{nope"
     bad_event = orjson.dumps({"events": [sample_event(), {"id": "x"}]})

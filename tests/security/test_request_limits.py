@@ -17,7 +17,7 @@ import pytest
 
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
+from services.ingest.sources import Auth, SourceKind
 from tests.integration.ingest_server import add_source, basic, running_ingest
 from trellis.settings import TrellisSettings
 
@@ -48,7 +48,7 @@ async def test_an_oversized_body_is_refused_with_413_on_every_post_route(
 ) -> None:
     ingest = _ingest(settings)
     sdk = await add_source(ingest, f"lim-{uuid.uuid4().hex[:6]}", SourceKind.SDK)
-    hook = await add_source(ingest, f"lim-{uuid.uuid4().hex[:6]}", SourceKind.WEBHOOK)
+    hook = await add_source(ingest, f"lim-{uuid.uuid4().hex[:6]}", SourceKind.SERVER, auth=Auth.WEBHOOK)
     url_path = path.replace("{source_id}", hook.source.id)
     headers = {**basic(sdk.credential), "content-type": "application/x-www-form-urlencoded"}
     big = b"x=" + b"a" * (LIMIT + 1)

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.exc import IntegrityError
 
 from services.ingest.sources import (
+    Auth,
     Issued,
     Source,
     SourceKind,
+    SourceMisconfigured,
     SourceNotFound,
     SqlAlchemySourceRepository,
 )
@@ -36,23 +38,37 @@ def _repo(request: Request) -> SqlAlchemySourceRepository:
 def _public(source: Source) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": source.id, "name": source.name, "kind": source.kind.value,
-        "disabled": source.disabled, "rate_limit_per_s": source.rate_limit_per_s,
+        "auth": source.auth.value, "disabled": source.disabled,
+        "rate_limit_per_s": source.rate_limit_per_s,
     }  # fmt: skip
-    if source.kind is SourceKind.WEBHOOK:
+    if source.auth is Auth.WEBHOOK:
         out["active_secrets"] = len(source.secrets)
-        out["webhook_url_path"] = f"/v1/webhooks/{source.id}"
+        where = "email/status" if source.kind is SourceKind.PROVIDER else "webhooks"
+        out["webhook_url_path"] = f"/v1/{where}/{source.id}"
     return out
 
 
 def _issued(issued: Issued) -> dict[str, Any]:
-    what = "write_key" if issued.source.kind is SourceKind.SDK else "webhook_secret"
+    what = "write_key" if issued.source.auth is Auth.WRITE_KEY else "webhook_secret"
     return {"source": _public(issued.source), what: issued.credential, "shown_once": True}
 
 
 class SourceIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[\w.\-]+$")
-    kind: SourceKind = SourceKind.SDK
+    kind: SourceKind = Field(
+        default=SourceKind.SDK, description="what it may assert (see the README's table)"
+    )
+    signed: bool = Field(default=False, description="Standard Webhooks signature, not a key")
     rate_limit_per_s: int | None = Field(default=None, ge=1, le=MAX_RATE_LIMIT_PER_S)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_webhook_kind(cls, data: Any) -> Any:
+        """``{"kind": "webhook"}`` (before kinds said what a source may assert): a signed
+        ``server`` source, which is what the upgrade made of existing webhook sources."""
+        if isinstance(data, dict) and data.get("kind") == "webhook":
+            return {**data, "kind": SourceKind.SERVER.value, "signed": True}
+        return data
 
 
 @router.get("")
@@ -64,8 +80,14 @@ async def list_sources(_key: AdminKey, request: Request) -> list[dict[str, Any]]
 async def add_source(body: SourceIn, _key: AdminKey, request: Request) -> dict[str, Any]:
     try:
         issued = await _repo(request).add(
-            body.name, body.kind, request.app.state.clock(), body.rate_limit_per_s
+            body.name,
+            body.kind,
+            request.app.state.clock(),
+            body.rate_limit_per_s,
+            Auth.WEBHOOK if body.signed else Auth.WRITE_KEY,
         )
+    except SourceMisconfigured as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except IntegrityError:
         raise conflict(f"a source named {body.name!r} already exists") from None
     return _issued(issued)
@@ -97,3 +119,21 @@ async def enable_source(source: PathId, _key: AdminKey, request: Request) -> dic
         return _public(await _repo(request).disable(source, request.app.state.clock(), False))
     except SourceNotFound:
         raise not_found("source", source) from None
+
+
+class KindIn(BaseModel):
+    kind: SourceKind
+
+
+@router.post("/{source}/kind")
+async def set_source_kind(
+    source: PathId, body: KindIn, _key: AdminKey, request: Request
+) -> dict[str, Any]:
+    """Change what a source may assert; its credential stays."""
+    try:
+        changed = await _repo(request).set_kind(source, body.kind, request.app.state.clock())
+    except SourceNotFound:
+        raise not_found("source", source) from None
+    except SourceMisconfigured as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return _public(changed)
