@@ -23,6 +23,7 @@ from services.orchestrator.adapters import consent_store
 from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.inbox import InboxEntry, claim
 from services.orchestrator.adapters.tables import contacts
+from services.orchestrator.domain.consent import summary as consent_summary
 from services.orchestrator.domain.decide import decide
 from services.orchestrator.domain.engagement import Engagement, to_engagement
 from services.orchestrator.domain.identity import (
@@ -139,8 +140,7 @@ async def _apply(
         conn, decision.accounts, _account_identity(events, acc), now, caches.accounts
     )
     await repo.add_history(conn, decision.transitions, playbook.version)
-    consent = _consent_rows(events, res)
-    await consent_store.append(conn, consent)
+    consent = await consent_store.record(conn, _consent_rows(events, res))
     await repo.add_decisions(
         conn,
         [*decision.log, *_merge_log(res, playbook, now), *_consent_log(consent, playbook, now)],
@@ -155,7 +155,8 @@ def _consent_rows(
     """``consent_given`` / ``consent_withdrawn`` events append to the contact's ledger."""
     rows = []
     for e in events:
-        item = consent_from_event(res.contact_of[e.id], e.type, e.properties, e.source, e.time)
+        source = e.received_from or e.source  # the authenticated source, where ingest said
+        item = consent_from_event(res.contact_of[e.id], e.type, e.properties, source, e.time)
         if item is not None:
             rows.append(consent_store.LedgerRow(item, e.id))
     return rows
@@ -164,19 +165,22 @@ def _consent_rows(
 def _consent_log(
     rows: Sequence[consent_store.LedgerRow], playbook: Playbook, now: datetime
 ) -> list[LogEntry]:
-    return [
-        LogEntry(
-            kind=DecisionKind.CONSENT_CHANGED,
-            reason=str(getattr(r.item, "status", None) or getattr(r.item, "kind", "changed")),
-            contact_key=r.item.contact_id,
-            account_key=None,
-            event_id=r.event_id,
-            facts={"source": r.item.source, "evidence": r.item.evidence},
-            playbook_version=playbook.version,
-            decided_at=now,
+    out = []
+    for r in rows:
+        reason, facts = consent_summary(r.item)
+        out.append(
+            LogEntry(
+                kind=DecisionKind.CONSENT_CHANGED,
+                reason=reason,
+                contact_key=r.item.contact_id,
+                account_key=None,
+                event_id=r.event_id,
+                facts=facts,
+                playbook_version=playbook.version,
+                decided_at=now,
+            )
         )
-        for r in rows
-    ]
+    return out
 
 
 def _engagement(event: EngagementEvent, contact_id: str, account_id: str | None) -> Engagement:

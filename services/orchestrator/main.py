@@ -41,7 +41,7 @@ async def run(
     if settings.orchestrator_tune_gc:
         tune_gc()
     playbook = settings.load_playbook()  # a broken playbook stops start-up, loudly
-    nurture = Nurture(settings.load_nurture(), settings.rep_pool)
+    nurture = Nurture(settings.load_nurture(), settings.rep_pool, settings.rep_domain_list)
     lock = asyncio.Lock()  # one writer at a time in this process: batches, scheduler rounds
     tasks: list[asyncio.Task[None]] = []
 

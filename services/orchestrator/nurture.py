@@ -23,6 +23,7 @@ from services.orchestrator.adapters.tables import accounts, contacts, decisions
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.eligibility import Recipient, SkipReason, plan_touches
 from services.orchestrator.domain.nurture_config import NurtureConfig
+from services.orchestrator.domain.owners import OwnerRefused, RepDirectory, resolve_owner
 from services.orchestrator.domain.quiet_hours import resolve_timezone
 from services.orchestrator.domain.reminders import (
     DEDUP_WINDOW,
@@ -45,10 +46,16 @@ _CALL_REASONS = {
 
 @dataclass(frozen=True)
 class Nurture:
-    """What planning needs besides the batch: the plan and the reps' round-robin pool."""
+    """What planning needs besides the batch: the plan, the reps' round-robin pool and the
+    domains whose addresses are reps (``TRELLIS_REP_DOMAINS``)."""
 
     config: NurtureConfig
     rep_pool: tuple[str, ...] = ()
+    rep_domains: tuple[str, ...] = ()
+
+    @property
+    def reps(self) -> RepDirectory:
+        return RepDirectory(self.config.reps, self.rep_pool, self.rep_domains)
 
 
 def recipient_of(
@@ -123,7 +130,7 @@ async def plan_for_changes(
     now: datetime,
 ) -> None:
     log: list[dict[str, Any]] = []
-    await _owner_changes(conn, events, contact_of, account_of, now, log)
+    await _owner_changes(conn, events, contact_of, account_of, now, log, nurture.reps)
     changed = {t.subject_key for t in decision.transitions if t.subject_kind == "contact"}
     signals = [
         Signal(e.id, contact_of[e.id], account_of.get(e.id), e.type, e.properties, e.time)
@@ -249,14 +256,20 @@ async def _owner_changes(
     account_of: Mapping[str, str | None],
     now: datetime,
     log: list[dict[str, Any]],
+    reps: RepDirectory,
 ) -> None:
+    """Owners are reps: a change naming anyone else is logged as refused and changes nothing
+    (reminders go to the previous owner, else the pool)."""
     for e in events:
         if e.type != "crm_owner_changed":
             continue
-        owner = e.properties.get("owner_email") or e.properties.get("owner")
-        if not isinstance(owner, str) or not owner:
-            continue
         cid, aid = contact_of[e.id], account_of.get(e.id)
+        owner = resolve_owner(e.properties, reps)
+        if isinstance(owner, OwnerRefused):
+            facts = {"owner_id": str(e.properties.get("owner_id") or ""), "claimed": owner.claimed}
+            log.append(_log(TouchDecision.OWNER_REFUSED, owner.reason.value, cid, aid, None,
+                            now, "", facts, e.id))  # fmt: skip
+            continue
         await conn.execute(
             update(contacts).where(contacts.c.id == cid).values(owner_rep=owner[:200])
         )

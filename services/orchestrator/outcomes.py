@@ -96,7 +96,7 @@ async def apply_outcomes(
                     decided_at=now,
                 )
             )
-        await consent_store.append(conn, rows)
+        await consent_store.record(conn, rows)
         statuses = [
             {"b_id": o.touch_id, "b_status": TOUCH_STATUS[o.status]}
             for o in outcomes

@@ -25,6 +25,9 @@ class OrchestratorSettings(TrellisSettings):
     """``TRELLIS_NURTURE``: a nurture plan YAML; the shipped default when unset."""
     orchestrator_rep_pool: str = ""
     """Comma-separated rep addresses for contacts without a CRM owner (chosen by account)."""
+    rep_domains: str = ""
+    """``TRELLIS_REP_DOMAINS``: comma-separated domains whose addresses are reps. A CRM owner
+    change naming an address outside them, the directory and the pool is refused."""
     orchestrator_scheduler_interval_s: float = 1.0
     orchestrator_scheduler_batch: int = 500
     orchestrator_tune_gc: bool = Field(
@@ -48,6 +51,10 @@ class OrchestratorSettings(TrellisSettings):
     @property
     def rep_pool(self) -> tuple[str, ...]:
         return tuple(r.strip() for r in self.orchestrator_rep_pool.split(",") if r.strip())
+
+    @property
+    def rep_domain_list(self) -> tuple[str, ...]:
+        return tuple(d.strip().lower() for d in self.rep_domains.split(",") if d.strip())
 
     def load_nurture(self) -> NurtureConfig:
         return load_nurture(self.nurture) if self.nurture else default_nurture()

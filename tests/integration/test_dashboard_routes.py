@@ -27,7 +27,7 @@ from services.orchestrator.settings import OrchestratorSettings
 from tests.probes import StoredRecord
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday noon: reminders are due now
-NURTURE = Nurture(default_nurture(), ("pool@x.example",))
+NURTURE = Nurture(default_nurture(), ("pool@x.example",), ("x.example",))
 
 
 @dataclass

@@ -109,7 +109,7 @@ async def _seed(engine: AsyncEngine, settings: OrchestratorSettings, tag: str) -
         ("ana", "demo_requested", "Ana", "technical", {}),
         ("cy", "demo_requested", "Cy", "manager", {}),
     ]
-    nurture = Nurture(default_nurture(), ("pool@x.example",))
+    nurture = Nurture(default_nurture(), ("pool@x.example",), ("x.example",))
     for n, (who, kind, first, role, props) in enumerate(events):
         record = _event(tag, n, who, kind, first, role, **props)
         await apply_engagement([record], engine, default_playbook(), lambda: T, nurture=nurture)

@@ -59,7 +59,7 @@ async def _seed(engine: AsyncEngine, tag: str) -> None:
             "properties": props,
         })  # fmt: skip
         batch.append(StoredRecord("trellis.engagement.v1", 0, n, value))
-    nurture = Nurture(default_nurture(), ("pool@x.example",))
+    nurture = Nurture(default_nurture(), ("pool@x.example",), ("x.example",))
     await apply_engagement(batch, engine, default_playbook(), lambda: NOW, nurture=nurture)
 
 

@@ -67,7 +67,7 @@ async def test_two_schedulers_on_one_database_dispatch_every_touch_exactly_once(
     settings: TrellisSettings, engine: AsyncEngine
 ) -> None:
     people = await _seed(engine, _tag(), 120)
-    nurture = Nurture(default_nurture(), ("rep@x.example",))
+    nurture = Nurture(default_nurture(), ("rep@x.example",), ("x.example",))
     producer = make_producer(settings)
     await producer.start()
     other = create_engine(settings.resolved_database_url)
@@ -103,7 +103,7 @@ async def test_two_schedulers_never_send_one_account_more_than_its_daily_cap(
             account_id=account))  # fmt: skip
         await conn.execute(update(touches).where(touches.c.contact_id.in_(people)).values(
             account_id=account))  # fmt: skip
-    nurture = Nurture(default_nurture(), ("rep@x.example",))
+    nurture = Nurture(default_nurture(), ("rep@x.example",), ("x.example",))
     cap = nurture.config.caps.account_per_day
     assert cap is not None and cap < len(people)
     producer = make_producer(settings)

@@ -23,7 +23,7 @@ from trellis.kafka import ensure_topics, make_producer
 from trellis.settings import TrellisSettings
 
 WEDNESDAY_NOON = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
-NURTURE = Nurture(default_nurture(), ("pool@x.example",))
+NURTURE = Nurture(default_nurture(), ("pool@x.example",), ("x.example",))
 EXPIRE = timedelta(days=14)
 
 

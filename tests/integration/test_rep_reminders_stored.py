@@ -19,7 +19,7 @@ from tests.probes import StoredRecord
 
 WEDNESDAY_NOON = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
 SATURDAY_NIGHT = datetime(2026, 11, 21, 23, 0, tzinfo=UTC)
-NURTURE = Nurture(default_nurture(), ("pool-a@x.example", "pool-b@x.example"))
+NURTURE = Nurture(default_nurture(), ("pool-a@x.example", "pool-b@x.example"), ("x.example",))
 
 
 class World:

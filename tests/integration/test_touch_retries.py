@@ -27,7 +27,7 @@ from trellis.kafka import encode, make_producer
 from trellis.settings import TrellisSettings
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday noon: inside the email window
-NURTURE = Nurture(default_nurture(), ("rep@x.example",))
+NURTURE = Nurture(default_nurture(), ("rep@x.example",), ("x.example",))
 
 
 async def _dispatched_touch(engine: AsyncEngine) -> tuple[str, str]:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.domain.consent import (
+    Actor,
     ConsentEntry,
     ConsentLedger,
     ConsentStatus,
     LegalBasis,
+    Refusal,
+    RefusedGrant,
     Suppression,
     SuppressionKind,
+    admit_all,
 )
 
 T0 = datetime(2026, 5, 4, 12, tzinfo=UTC)
@@ -102,9 +107,49 @@ def test_do_not_contact_overrides_every_channel_and_every_later_grant() -> None:
 
 
 def test_sms_start_after_stop_lifts_the_suppression() -> None:
+    start = replace(entry(Channel.SMS, G, 10), actor=Actor.RECIPIENT)
     ledger = ConsentLedger(
-        entries=[entry(Channel.SMS, G, 0), entry(Channel.SMS, G, 10)],
+        entries=[entry(Channel.SMS, G, 0), start],
         suppressions=[suppression(SuppressionKind.STOP, 5)],
     )
     assert not ledger.allows(Channel.SMS, T0 + timedelta(minutes=7))
     assert ledger.allows(Channel.SMS, T0 + timedelta(minutes=10))
+
+
+@pytest.mark.parametrize("actor", [Actor.SOURCE, Actor.OPERATOR])
+def test_a_grant_by_anyone_but_the_recipient_never_lifts_their_stop(actor: Actor) -> None:
+    forged = replace(entry(Channel.SMS, G, 10), actor=actor)
+    ledger = ConsentLedger(
+        entries=[entry(Channel.SMS, G, 0), forged],
+        suppressions=[suppression(SuppressionKind.STOP, 5)],
+    )
+    assert not ledger.allows(Channel.SMS, T0 + timedelta(minutes=60))
+    refused = ledger.admit(replace(forged, recorded_at=T0 + timedelta(minutes=20)))
+    assert isinstance(refused, RefusedGrant)
+    assert refused.reason is Refusal.RECIPIENT_OPTED_OUT
+    assert refused.blocked_by is not None and refused.blocked_by.kind is SuppressionKind.STOP
+
+
+def test_a_grant_before_the_opt_out_or_on_another_channel_is_admitted() -> None:
+    ledger = ConsentLedger(suppressions=[suppression(SuppressionKind.UNSUBSCRIBED, 5)])
+    early, other = entry(Channel.EMAIL, G, 1), entry(Channel.SMS, G, 10)
+    assert ledger.admit(early) is early and ledger.admit(other) is other
+
+
+def test_a_withdrawal_is_always_admitted_and_a_grant_after_do_not_contact_refused() -> None:
+    ledger = ConsentLedger(suppressions=[suppression(SuppressionKind.DO_NOT_CONTACT, 5)])
+    withdrawal = entry(Channel.EMAIL, W, 10)
+    assert ledger.admit(withdrawal) is withdrawal
+    refused = ledger.admit(entry(Channel.EMAIL, G, 10))
+    assert isinstance(refused, RefusedGrant) and refused.reason is Refusal.DO_NOT_CONTACT
+    recipient = replace(entry(Channel.EMAIL, G, 10), actor=Actor.RECIPIENT)
+    assert ledger.admit(recipient) is recipient
+    assert not ledger.with_item(recipient).allows(Channel.EMAIL, T0 + timedelta(minutes=11))
+
+
+def test_admitting_a_batch_folds_in_time_order() -> None:
+    stop = suppression(SuppressionKind.STOP, 5, Channel.SMS)
+    late_grant, early_grant = entry(Channel.SMS, G, 9), entry(Channel.SMS, G, 1)
+    admitted = admit_all(ConsentLedger(), [late_grant, stop, early_grant])
+    assert admitted[0] is early_grant and admitted[1] is stop
+    assert isinstance(admitted[2], RefusedGrant) and admitted[2].entry is late_grant

@@ -1,14 +1,17 @@
 """The consent ledger table: append-only rows, loaded per contact into the pure ``ConsentLedger``.
 
-One table holds both kinds of row: consent entries (``granted`` / ``withdrawn`` for a channel)
-and suppressions (``do_not_contact``, ``unsubscribed``, ``stop``, ``hard_bounce``,
-``complaint``); ``channel`` is ``all`` for do-not-contact.
+One table holds three kinds of row: consent entries (``granted`` / ``withdrawn`` for a channel,
+with the ``actor`` who made them), suppressions (``do_not_contact``, ``unsubscribed``, ``stop``,
+``hard_bounce``, ``complaint``; ``channel`` is ``all`` for do-not-contact) and ``refused``
+grants (made after the recipient's opt-out by someone else: kept as evidence, never applied,
+``refusal`` says why).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,53 +19,65 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.orchestrator.adapters.tables import consent_ledger
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.domain.consent import (
+    Actor,
     ConsentEntry,
     ConsentLedger,
     ConsentStatus,
+    LedgerItem,
+    Refusal,
+    RefusedGrant,
     Suppression,
     SuppressionKind,
+    admit_all,
 )
 
 ALL_CHANNELS = "all"
+REFUSED = "refused"
 
 
 @dataclass(frozen=True)
 class LedgerRow:
     """What one appended row says, with the event or outcome id that caused it."""
 
-    item: ConsentEntry | Suppression
+    item: LedgerItem
     event_id: str | None
 
 
 async def append(conn: AsyncConnection, rows: Sequence[LedgerRow]) -> None:
     if not rows:
         return
-    values = []
-    for row in rows:
-        item = row.item
-        if isinstance(item, ConsentEntry):
-            status, channel = item.status.value, item.channel.value
-        else:
-            status = item.kind.value
-            channel = item.blocks.value if item.blocks else ALL_CHANNELS
-        values.append(
-            {
-                "contact_id": item.contact_id,
-                "channel": channel,
-                "status": status,
-                "source": item.source[:200],
-                "evidence": item.evidence,
-                "event_id": row.event_id,
-                "recorded_at": item.recorded_at,
-            }
-        )
-    await conn.execute(consent_ledger.insert(), values)
+    await conn.execute(consent_ledger.insert(), [_values(row) for row in rows])
+
+
+def _values(row: LedgerRow) -> dict[str, object]:
+    item = row.item
+    refusal: str | None = None
+    if isinstance(item, RefusedGrant):
+        refusal, item = item.reason.value, item.entry
+        status, channel, actor = REFUSED, item.channel.value, item.actor.value
+    elif isinstance(item, ConsentEntry):
+        status, channel, actor = item.status.value, item.channel.value, item.actor.value
+    else:
+        status, actor = item.kind.value, None
+        channel = item.blocks.value if item.blocks else ALL_CHANNELS
+    return {
+        "contact_id": item.contact_id,
+        "channel": channel,
+        "status": status,
+        "source": item.source[:200],
+        "evidence": item.evidence,
+        "event_id": row.event_id,
+        "recorded_at": item.recorded_at,
+        "actor": actor,
+        "refusal": refusal,
+    }
 
 
 async def load(conn: AsyncConnection, contact_ids: Iterable[str]) -> dict[str, ConsentLedger]:
     wanted = sorted(set(contact_ids))
     entries: dict[str, list[ConsentEntry]] = {c: [] for c in wanted}
     suppressions: dict[str, list[Suppression]] = {c: [] for c in wanted}
+    refused: dict[str, list[RefusedGrant]] = {c: [] for c in wanted}
     if wanted:
         rows = await conn.execute(
             select(consent_ledger)
@@ -70,17 +85,21 @@ async def load(conn: AsyncConnection, contact_ids: Iterable[str]) -> dict[str, C
             .order_by(consent_ledger.c.id)
         )
         for r in rows.mappings():
-            if r["status"] in (ConsentStatus.GRANTED, ConsentStatus.WITHDRAWN):
-                entries[r["contact_id"]].append(
-                    ConsentEntry(
-                        r["contact_id"],
-                        Channel(r["channel"]),
-                        ConsentStatus(r["status"]),
-                        r["source"],
-                        r["evidence"] or "",
-                        r["recorded_at"],
-                    )
+            if r["status"] in (ConsentStatus.GRANTED, ConsentStatus.WITHDRAWN, REFUSED):
+                refusal = r["refusal"]
+                entry = ConsentEntry(
+                    r["contact_id"],
+                    Channel(r["channel"]),
+                    ConsentStatus.GRANTED if refusal else ConsentStatus(r["status"]),
+                    r["source"],
+                    r["evidence"] or "",
+                    r["recorded_at"],
+                    Actor(r["actor"] or Actor.SOURCE),
                 )
+                if r["status"] == REFUSED:
+                    refused[r["contact_id"]].append(RefusedGrant(entry, Refusal(refusal)))
+                else:
+                    entries[r["contact_id"]].append(entry)
             else:
                 channel = None if r["channel"] == ALL_CHANNELS else Channel(r["channel"])
                 suppressions[r["contact_id"]].append(
@@ -93,4 +112,29 @@ async def load(conn: AsyncConnection, contact_ids: Iterable[str]) -> dict[str, C
                         channel,
                     )
                 )
-    return {c: ConsentLedger(entries[c], suppressions[c]) for c in wanted}
+    return {c: ConsentLedger(entries[c], suppressions[c], refused=refused[c]) for c in wanted}
+
+
+async def record(conn: AsyncConnection, rows: Sequence[LedgerRow]) -> list[LedgerRow]:
+    """Admit each change against the contact's ledger (``admit_all``: a grant after the
+    recipient's opt-out by anyone else becomes a refused row), append them, return what was
+    written. The one way consent changes enter the ledger."""
+    if not rows:
+        return []
+    ledgers = await load(conn, {r.item.contact_id for r in rows})
+    by_contact: dict[str, list[LedgerRow]] = {}
+    for row in rows:
+        by_contact.setdefault(row.item.contact_id, []).append(row)
+    written: list[LedgerRow] = []
+    for contact_id, theirs in by_contact.items():
+        ordered = sorted(theirs, key=lambda r: _recorded_at(r.item))
+        admitted = admit_all(ledgers[contact_id], [r.item for r in ordered])
+        written.extend(
+            LedgerRow(item, r.event_id) for item, r in zip(admitted, ordered, strict=True)
+        )
+    await append(conn, written)
+    return written
+
+
+def _recorded_at(item: LedgerItem) -> datetime:
+    return item.entry.recorded_at if isinstance(item, RefusedGrant) else item.recorded_at

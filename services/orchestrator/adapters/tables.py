@@ -136,11 +136,22 @@ consent_ledger = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("contact_id", String(64), nullable=False),
     Column("channel", String(32), nullable=False),
-    Column("status", String(16), nullable=False, comment="granted | withdrawn"),
+    Column(
+        "status",
+        String(16),
+        nullable=False,
+        comment="granted | withdrawn | refused | a suppression kind",
+    ),
     Column("source", String(200), nullable=False),
     Column("evidence", Text),
     Column("event_id", String(200)),
     Column("recorded_at", TZ, nullable=False),
+    Column(
+        "actor",
+        String(16),
+        comment="recipient | source | operator (null: source, before 0201)",
+    ),
+    Column("refusal", String(64), comment="why not applied"),
     Index("ix_consent_ledger_contact", "contact_id", "channel", "recorded_at"),
 )
 

@@ -25,6 +25,9 @@ class RepProfile(BaseModel):
     """Reminders fall in the rep's working hours in this zone (else the contact's zone)."""
     channel: Literal["email", "slack", "webhook"] | None = None
     """How the notifier reaches this rep (else its ``TRELLIS_REP_REMINDER_VIA``)."""
+    crm_id: str | None = Field(default=None, min_length=1, max_length=200)
+    """The rep's owner id in the CRM: a ``crm_owner_changed`` with only ``owner_id`` finds the
+    rep by it."""
 
     @field_validator("timezone")
     @classmethod

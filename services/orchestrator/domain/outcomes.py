@@ -13,6 +13,7 @@ from schemas.commands import Channel as WireChannel
 from schemas.outcomes import OutcomeStatus, TouchOutcome
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.domain.consent import (
+    Actor,
     ConsentEntry,
     ConsentStatus,
     Suppression,
@@ -49,13 +50,23 @@ def suppression_for(outcome: TouchOutcome) -> Suppression | None:
     )
 
 
+_RECIPIENT_ACTS = {
+    OutcomeStatus.START: "keyword START",
+    OutcomeStatus.CONFIRMED: "double-opt-in link confirmed",
+}
+
+
 def consent_for(outcome: TouchOutcome) -> ConsentEntry | None:
-    """An SMS START is an opt-in with the keyword as evidence (it lifts an earlier STOP)."""
-    if outcome.status is not OutcomeStatus.START:
+    """The recipient's own verified act: an SMS START through the signed provider callback, or
+    a signed double-opt-in link clicked. Only these lift the recipient's earlier opt-out (only
+    ingest's verified callback routes and the notifier write the outcomes topic)."""
+    default = _RECIPIENT_ACTS.get(outcome.status)
+    if default is None:
         return None
     return ConsentEntry(
         outcome.contact_id, _CONTACT_CHANNEL[outcome.channel], ConsentStatus.GRANTED,
-        "outcome:start", outcome.detail or "keyword START", outcome.occurred_at,
+        f"outcome:{outcome.status.value}", outcome.detail or default, outcome.occurred_at,
+        Actor.RECIPIENT,
     )  # fmt: skip
 
 
@@ -67,7 +78,7 @@ def consent_from_event(
     if event_type not in ("consent_given", "consent_withdrawn"):
         return None
     raw = str(properties.get("channel", "email")).lower()
-    evidence = str(properties.get("method") or properties.get("reason") or "")
+    evidence = evidence_of(properties)
     if event_type == "consent_withdrawn" and raw == "all":
         return Suppression(
             contact_id, SuppressionKind.DO_NOT_CONTACT, source, evidence, occurred_at
@@ -78,3 +89,14 @@ def consent_from_event(
         return None
     status = ConsentStatus.GRANTED if event_type == "consent_given" else ConsentStatus.WITHDRAWN
     return ConsentEntry(contact_id, channel, status, source, evidence, occurred_at)
+
+
+_EVIDENCE_FIELDS = ("method", "form", "page", "ip", "proof_id", "reason")
+
+
+def evidence_of(properties: dict[str, Any]) -> str:
+    """The evidence a consent event carries, as stored in the ledger: ``method=form;
+    form=newsletter; ip=203.0.113.9`` (the event's time is the row's ``recorded_at``)."""
+    return "; ".join(
+        f"{name}={properties[name]}" for name in _EVIDENCE_FIELDS if properties.get(name)
+    )

@@ -16,6 +16,7 @@ class TouchDecision(StrEnum):
     REMINDER_CREATED = "reminder_created"
     REMINDER_DEDUPLICATED = "reminder_deduplicated"
     OWNER_CHANGED = "owner_changed"
+    OWNER_REFUSED = "owner_refused"
     PRICING_VIEWED = "pricing_viewed"
 
 

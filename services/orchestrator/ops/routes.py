@@ -10,17 +10,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.orchestrator.adapters import consent_store
-from services.orchestrator.adapters import repository as repo
-from services.orchestrator.domain.channels import Channel, TouchChannel
-from services.orchestrator.domain.consent import ConsentEntry, ConsentStatus
-from services.orchestrator.domain.stages import DecisionKind, Stage
-from services.orchestrator.domain.state import LogEntry
+from services.orchestrator.domain.channels import TouchChannel
+from services.orchestrator.domain.stages import Stage
 from services.orchestrator.ops import queries
-from services.orchestrator.ops.auth import ReadKey, WriteKey
+from services.orchestrator.ops.auth import ReadKey
 from services.orchestrator.ops.errors import invalid, not_found
 from services.orchestrator.ops.paging import MAX_LIMIT
 from services.orchestrator.ops.params import MAX_ID, MAX_TEXT, IdFilter, PathId, Printable, Range
@@ -106,32 +101,6 @@ async def get_consent(
     return await queries.consent_state(
         conn, contact_id, now=request.app.state.clock(), bases=request.app.state.bases
     )
-
-
-class ConsentIn(BaseModel):
-    channel: Channel
-    status: ConsentStatus
-    evidence: str = Field(min_length=1, max_length=2000, description="how and where it was given")
-
-
-@contacts_router.post("/{contact_id}/consent", status_code=201)
-async def record_consent(
-    contact_id: str, body: ConsentIn, key: WriteKey, request: Request
-) -> dict[str, Any]:
-    """Append to the consent ledger (source ``ops-api``); answers the derived current state."""
-    now = request.app.state.clock()
-    evidence = f"{body.evidence} [{key.label}]"
-    entry = ConsentEntry(contact_id, body.channel, body.status, CONSENT_SOURCE, evidence, now)
-    async with request.app.state.engine.begin() as conn:
-        if not await queries.contact_exists(conn, contact_id):
-            raise not_found("contact", contact_id)
-        await consent_store.append(conn, [consent_store.LedgerRow(entry, None)])
-        await repo.add_decisions(conn, [LogEntry(
-            kind=DecisionKind.CONSENT_CHANGED, reason=body.status.value, contact_key=contact_id,
-            account_key=None, event_id=None,
-            facts={"source": CONSENT_SOURCE, "channel": body.channel.value, "evidence": evidence},
-            playbook_version=CONSENT_SOURCE, decided_at=now)])  # fmt: skip
-        return await queries.consent_state(conn, contact_id, now=now, bases=request.app.state.bases)
 
 
 @accounts_router.get("")
