@@ -188,7 +188,7 @@ async def test_out_of_range_integers_are_422_on_every_route(ops: Ops) -> None:
         for limit in (HUGE, "0", "-1", "501", "1e3"):
             r = await ops.http.get(path, headers=ops.admin, params={"limit": limit})
             assert _loc(r) == [["query", "limit"]], (path, limit)
-    for rate in (10**30, 100_001, 0, -5):
+    for rate in (10**30, 2**31, 100_001, 0, -5):  # 2**31 overflowed PostgreSQL's integer
         body = {"name": f"src-{rate}", "rate_limit_per_s": rate}
         r = await ops.http.post("/v1/sources", headers=ops.admin, json=body)
         assert _loc(r) == [["body", "rate_limit_per_s"]], rate
@@ -270,7 +270,7 @@ async def test_the_dashboard_answers_hostile_addresses_with_a_page_not_a_500(ops
     for path in ("/ui/contacts/a%00b", "/ui/accounts/%00", "/ui/contacts?stage=%00",
                  "/ui/reminders?rep=x%00", "/ui/?account=%00", "/ui/accounts?cursor=%00",
                  f"/ui/contacts/{'a' * 5000}",
-                 f"/ui/reminders/{'r' * 500}/acknowledge"):  # fmt: skip
+                 f"/ui/reminders/{'r' * 3000}/acknowledge"):  # fmt: skip
         method = "POST" if path.endswith("acknowledge") else "GET"
         r = await ops.http.request(method, path, headers=cookie)
         assert r.status_code == 422 and "<h1>Not valid</h1>" in r.text, path
@@ -280,3 +280,6 @@ async def test_the_dashboard_answers_hostile_addresses_with_a_page_not_a_500(ops
         assert r.status_code == 200 and "not valid" in r.text, (since, until)
     r = await ops.http.get("/ui/accounts?cursor=" + _cursor(["a"], 1), headers=cookie)
     assert r.status_code == 404 and "does not exist" in r.text
+    long_way_back = "/ui/contacts?stage=sql&cursor=" + "c" * 600  # a whole address in next=
+    r = await ops.http.get("/ui/login", params={"next": long_way_back})
+    assert r.status_code == 200 and "c" * 600 in r.text

@@ -29,8 +29,9 @@ from services.orchestrator.dashboard.ui import (
 )
 from services.orchestrator.settings import OrchestratorSettings
 
-MAX_VALUE = 400
-"""Longest path or query value a page takes (ids are 64 characters, cursors a few hundred)."""
+MAX_VALUE = 2000
+"""Longest path or query value a page takes: ids are 64 characters, cursors a few hundred, and
+the login page's ``next`` holds a whole page address with its query."""
 
 HEADERS = {
     # No script at all, nothing from elsewhere, forms only to us, never framed.
