@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.topics import TOUCHES
+from services.orchestrator.adapters import consent_store
 from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import (
@@ -26,6 +27,7 @@ from services.orchestrator.adapters.tables import (
     reminders,
     stage_history,
 )
+from services.orchestrator.domain.consent import Suppression, SuppressionKind
 from services.orchestrator.handlers import apply_engagement
 from services.orchestrator.nurture import Nurture
 from services.orchestrator.ops.app import OpsServer, create_ops_app, reminder_links
@@ -403,8 +405,9 @@ async def test_the_links_in_the_reminder_message_work_without_a_key_and_only_for
 async def test_recording_consent_appends_to_the_ledger_and_answers_the_current_state(
     api: Api,
 ) -> None:
-    bob = await api.contact_id("bob")
-    body = {"channel": "email", "status": "granted", "evidence": "asked for the newsletter"}
+    bob = await api.contact_id("bob")  # at acme, whose owner is rep1
+    body = {"channel": "email", "status": "granted", "method": "form",
+            "evidence": "asked for the newsletter"}  # fmt: skip
     r = await api.post(f"/v1/contacts/{bob}/consent", "rep1", body)
     assert r.status_code == 201, r.text
     assert r.json()["channels"]["email"]["allowed"] is True
@@ -413,9 +416,11 @@ async def test_recording_consent_appends_to_the_ledger_and_answers_the_current_s
         (row,) = (
             await conn.execute(select(consent_ledger).where(consent_ledger.c.contact_id == bob))
         ).all()
-    assert (row.channel, row.status, row.source) == ("email", "granted", "ops-api")
-    assert row.evidence.startswith("asked for the newsletter [key rep1")
-    withdrawn = body | {"status": "withdrawn", "evidence": "phoned to say stop"}
+    assert (row.channel, row.status, row.source, row.actor) == (
+        "email", "granted", "ops-api", "operator"
+    )  # fmt: skip
+    assert row.evidence.startswith("method=form; evidence=asked for the newsletter [key rep1")
+    withdrawn = {"channel": "email", "status": "withdrawn"}  # no evidence needed to stop
     r = await api.post(f"/v1/contacts/{bob}/consent", "admin", withdrawn)
     assert r.json()["channels"]["email"]["allowed"] is False
     assert len(r.json()["ledger"]) == 2
@@ -426,8 +431,57 @@ async def test_recording_consent_appends_to_the_ledger_and_answers_the_current_s
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "channel"]
     bad = await api.post(f"/v1/contacts/{bob}/consent", "admin", body | {"evidence": ""})
     assert bad.json()["detail"][0]["loc"] == ["body", "evidence"]
+    bare = {"channel": "sms", "status": "granted"}
+    bad = await api.post(f"/v1/contacts/{bob}/consent", "rep1", bare)
+    assert bad.status_code == 422 and "evidence" in str(bad.json()["detail"])
     missing = await api.post("/v1/contacts/c_nobody/consent", "admin", body)
     assert missing.status_code == 404 and missing.json()["detail"]["contact"] == "c_nobody"
+
+
+async def test_a_rep_key_records_consent_only_for_its_own_contacts(api: Api) -> None:
+    bob, cy = await api.contact_id("bob"), await api.contact_id("cy")  # rep1's, rep2's
+    grant = {"channel": "sms", "status": "granted", "method": "call", "evidence": "said yes"}
+    others = await api.post(f"/v1/contacts/{cy}/consent", "rep1", grant)
+    assert others.status_code == 403 and "owns" in others.json()["detail"]["message"]
+    stop = await api.post(f"/v1/contacts/{bob}/consent", "rep2", {**grant, "status": "withdrawn"})
+    assert stop.status_code == 403
+    own = await api.post(f"/v1/contacts/{cy}/consent", "rep2", grant)
+    assert own.status_code == 201
+    async with api.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(consent_ledger.c.contact_id).where(
+                    consent_ledger.c.contact_id.in_([bob, cy])
+                )
+            )
+        ).all()
+    assert [r.contact_id for r in rows] == [cy]  # the refused attempts wrote nothing
+
+
+async def test_an_operator_grant_after_the_recipients_opt_out_is_refused_and_kept(
+    api: Api,
+) -> None:
+    bob = await api.contact_id("bob")
+    stop = Suppression(bob, SuppressionKind.UNSUBSCRIBED, "outcome:unsubscribed", "one-click",
+                       api.clock.now - timedelta(minutes=5))  # fmt: skip
+    async with api.engine.begin() as conn:
+        await consent_store.record(conn, [consent_store.LedgerRow(stop, "o-1")])
+    grant = {"channel": "email", "status": "granted", "method": "call", "evidence": "said yes"}
+    r = await api.post(f"/v1/contacts/{bob}/consent", "admin", grant)
+    assert r.status_code == 409, r.text
+    assert r.json()["refusal"] == "recipient_opted_out"
+    assert r.json()["consent"]["channels"]["email"]["allowed"] is False
+    async with api.engine.connect() as conn:
+        statuses = (
+            await conn.execute(
+                select(consent_ledger.c.status, consent_ledger.c.refusal)
+                .where(consent_ledger.c.contact_id == bob)
+                .order_by(consent_ledger.c.id)
+            )
+        ).all()
+    assert [tuple(s) for s in statuses] == [
+        ("unsubscribed", None), ("refused", "recipient_opted_out")
+    ]  # fmt: skip
 
 
 # --- funnel ----------------------------------------------------------------------------------

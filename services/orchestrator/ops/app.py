@@ -21,12 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.orchestrator.dashboard.routes import dashboard_router
 from services.orchestrator.ops import reminder_routes, routes, source_routes
-from services.orchestrator.ops.errors import invalid
+from services.orchestrator.ops.errors import document_errors, invalid
 from services.orchestrator.ops.framing import NoFraming
 from services.orchestrator.ops.links import ReminderLinks
 from services.orchestrator.ops.paging import InvalidCursor
 from services.orchestrator.settings import OrchestratorSettings
 from trellis import __version__
+from trellis.openapi import complete_openapi, method_not_allowed
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ def create_ops_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    complete_openapi(app, document_errors)  # every error status an operation answers
+    app.add_exception_handler(405, method_not_allowed)
     return app
 
 
