@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from bench.stack import postgres_reachable
 from chaos.run import run
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle", type=float, default=120, help="deadline to catch up")
     parser.add_argument("--quiet", type=float, default=10, help="no new message for this long")
     parser.add_argument("--keep-database", action="store_true", help="do not drop it after")
+    parser.add_argument(
+        "--workdir", type=Path, help="logs and data here (default: a new temporary directory)"
+    )
     args = parser.parse_args(argv)
     if not asyncio.run(postgres_reachable()):
         print("chaos: PostgreSQL at 127.0.0.1:5432 is not reachable", file=sys.stderr)

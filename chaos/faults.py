@@ -98,7 +98,11 @@ class Injector:
                     "type": "page_viewed",
                     "source": "chaos",
                     "time": "2026-11-02T10:00:00",  # no time zone: not an AwareDatetime
-                    "contact": {"external_id": "nobody"},
+                    "contact": {  # personal data, which must not reach the dead-letter log line
+                        "external_id": "nobody",
+                        "email": f"poison.{tag}@chaos.example",
+                        "traits": {"phone": "+15559990000"},
+                    },
                 }
             ),
         ][:n]

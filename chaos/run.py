@@ -145,7 +145,8 @@ async def quiet(received: Path, probe: TouchProbe, quiet_s: float, deadline_s: f
 
 async def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="trellis-chaos-"))
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="trellis-chaos-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     dbname, direct = await create_database()
     db = TcpProxy(free_port(), PG_HOST, PG_PORT)
     await db.start()

@@ -8,7 +8,8 @@ recipient, SMS body, wall time received). ``POST /control`` with ``{"smtp": MODE
 
 - ``ok``: accept (SMTP 250, SMS 201);
 - ``tempfail``: SMTP ``451``, SMS ``503`` (the sender should retry);
-- ``permfail``: SMTP ``550``, SMS ``400`` with Twilio code 21211 (the sender should give up);
+- ``permfail``: SMTP ``550``, SMS ``400`` with Twilio code 21211 (the sender should give up),
+  both naming the recipient as real providers do (it must not reach a log line);
 - ``slow``: wait ``delay_s`` seconds, then accept.
 
 Connection refused is not a mode: put ``chaos.proxy.TcpProxy`` in front and cut it.
@@ -60,9 +61,9 @@ class FaultySmtp:
         elif mode == "tempfail":
             self.faults.refused["smtp"] += 1
             return "451 4.3.0 chaos: try again later"
-        elif mode == "permfail":
+        elif mode == "permfail":  # naming the recipient, as Postfix and most servers do
             self.faults.refused["smtp"] += 1
-            return "550 5.7.1 chaos: rejected"
+            return f"550 5.1.1 <{','.join(envelope.rcpt_tos)}>: Recipient address rejected"
         msg = message_from_bytes(envelope.original_content or b"")
         self.faults.record(
             {
@@ -83,9 +84,11 @@ def control_app(faults: Faults) -> Starlette:
         elif mode == "tempfail":
             faults.refused["sms"] += 1
             return JSONResponse({"code": 20503, "message": "chaos"}, status_code=503)
-        elif mode == "permfail":
+        elif mode == "permfail":  # Twilio's own wording names the number
             faults.refused["sms"] += 1
-            return JSONResponse({"code": 21211, "message": "chaos: invalid"}, status_code=400)
+            form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+            message = f"The 'To' number {form.get('To')} is not a valid phone number."
+            return JSONResponse({"code": 21211, "message": message}, status_code=400)
         form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
         sid = "SM" + uuid.uuid4().hex
         faults.record(

@@ -41,6 +41,25 @@ def find_personal_data(lines: Iterable[str]) -> list[str]:
     return found
 
 
+_RECORD_START = re.compile(
+    r"^(?:\d{4}-\d\d-\d\d[ T][\d:.,]+Z?\s+)?(TRACE|DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\b"
+)
+
+
+def lines_at_info_or_above(text: str) -> list[str]:
+    """A subprocess's log output without its DEBUG/TRACE records. A record's continuation lines
+    (a traceback) go with it; lines before the first record (stray prints) are kept."""
+    kept: list[str] = []
+    keep = True
+    for line in text.splitlines():
+        start = _RECORD_START.match(line)
+        if start:
+            keep = start.group(1) not in ("TRACE", "DEBUG")
+        if keep:
+            kept.append(line)
+    return kept
+
+
 class RecordCapture(logging.Handler):
     """Keeps every record at INFO+ that reaches it, once."""
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from tests.pii import find_personal_data, no_personal_data_logged
+from tests.pii import find_personal_data, lines_at_info_or_above, no_personal_data_logged
 
 SHA256 = hashlib.sha256(b"trellis").hexdigest()
 
@@ -91,3 +91,20 @@ def test_the_capture_passes_clean_logs_and_restores_the_root_logger() -> None:
         handlers,
         factory,
     )
+
+
+def test_a_subprocess_log_is_read_without_its_debug_records_but_with_tracebacks() -> None:
+    text = "\n".join(
+        [
+            "tansu broker 0.6.0",
+            "2026-11-26 10:00:00,001 DEBUG   notifier aiosmtplib: RCPT TO:<ana@acme.example>",
+            "  continued debug payload bob@acme.example",
+            "2026-11-26 10:00:00,002 ERROR   notifier services.notifier.dispatch: raised",
+            "Traceback (most recent call last):",
+            "ValueError: cannot deliver to carol@acme.example",
+            "2026-11-26T10:00:00.003Z  INFO tansu::broker: ready",
+        ]
+    )
+    kept = lines_at_info_or_above(text)
+    assert kept[0] == "tansu broker 0.6.0" and len(kept) == 5
+    assert [h.split()[0] for h in find_personal_data(kept)] == ["carol@acme.example"]
