@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
+from services.ingest.sources import Auth, SourceKind
 from tests.integration.ingest_server import add_source, basic, running_ingest, sample_event
 from trellis.settings import TrellisSettings
 
@@ -113,7 +113,9 @@ def _ingest(settings: TrellisSettings) -> IngestSettings:
 async def test_no_operation_answers_5xx_to_generated_requests(settings: TrellisSettings) -> None:
     ingest = _ingest(settings)
     sdk = await add_source(ingest, f"fz-{uuid.uuid4().hex[:6]}", SourceKind.SDK)
-    hook = await add_source(ingest, f"fz-{uuid.uuid4().hex[:6]}", SourceKind.WEBHOOK)
+    hook = await add_source(
+        ingest, f"fz-{uuid.uuid4().hex[:6]}", SourceKind.SERVER, auth=Auth.WEBHOOK
+    )
     auths = st.just(basic(sdk.credential)) | st.sampled_from(
         [
             basic("wk_nope"),

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.orchestrator.dashboard.routes import dashboard_router
-from services.orchestrator.ops import reminder_routes, routes, source_routes
+from services.orchestrator.ops import consent_routes, reminder_routes, routes, source_routes
 from services.orchestrator.ops.errors import document_errors, invalid
 from services.orchestrator.ops.framing import NoFraming
 from services.orchestrator.ops.links import ReminderLinks
@@ -63,8 +63,9 @@ def create_ops_app(
     app.state.bases = settings.load_nurture().legal_basis
     app.state.committee_roles = tuple(settings.load_playbook().accounts.committee_roles)
     for router in (
-        routes.contacts_router, routes.accounts_router, routes.touches_router,
-        reminder_routes.router, routes.funnel_router, routes.decisions_router, source_routes.router,
+        routes.contacts_router, consent_routes.router, routes.accounts_router,
+        routes.touches_router, reminder_routes.router, routes.funnel_router,
+        routes.decisions_router, source_routes.router,
     ):  # fmt: skip
         app.include_router(router)
     app.include_router(dashboard_router(engine, settings, clock))  # the pages under /ui
