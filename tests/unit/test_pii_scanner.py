@@ -1,5 +1,6 @@
 """The personal-data scanner the log tests rely on: it must see addresses and phone numbers in
-their usual spellings, and must not cry wolf at what every log line is made of."""
+their usual spellings, and must not cry wolf at what every log line is made of. The services'
+own defences (``trellis.logs.redact`` and ``error_kind``) must leave it nothing to find."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import logging
 import threading
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from tests.pii import find_personal_data, lines_at_info_or_above, no_personal_data_logged
+from trellis.logs import error_kind, redact
 
 SHA256 = hashlib.sha256(b"trellis").hexdigest()
 
@@ -108,3 +111,24 @@ def test_a_subprocess_log_is_read_without_its_debug_records_but_with_tracebacks(
     kept = lines_at_info_or_above(text)
     assert kept[0] == "tansu broker 0.6.0" and len(kept) == 5
     assert [h.split()[0] for h in find_personal_data(kept)] == ["carol@acme.example"]
+
+
+def test_the_services_redaction_leaves_nothing_the_scanner_finds() -> None:
+    text = (
+        "schema: Key (email)=(ana@acme.example) already exists; To=%2B14155550123, "
+        "call (415) 555-0123 or +44 20 7946 0958; ana%40acme.example at 2026-11-26T10:00:00Z"
+    )
+    redacted = redact(text)
+    assert find_personal_data([redacted]) == []
+    assert redacted.count("<redacted>") == 5 and "2026-11-26T10:00:00Z" in redacted
+
+
+def test_an_error_kind_names_types_along_the_chain_never_a_message() -> None:
+    try:
+        try:
+            raise ConnectionResetError("peer ana@acme.example reset")
+        except ConnectionResetError as inner:
+            raise IntegrityError("INSERT", {"e": "ana@acme.example"}, KeyError("x")) from inner
+    except IntegrityError as exc:
+        kind = error_kind(exc)
+    assert kind == "IntegrityError <- KeyError"
