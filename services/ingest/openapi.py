@@ -145,6 +145,7 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
             MessageSid="id",
             OptOutType="STOP, START or HELP when the provider classified it",
         ),
+        body_required=False,  # a signed empty form is answered with an empty TwiML
         security=TWILIO,
         ok=TWIML,
     ),
@@ -155,6 +156,7 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
             MessageStatus="sent, delivered, undelivered, failed, ...",
             ErrorCode="the provider's error code",
         ),
+        body_required=False,  # a status without MessageSid changes nothing: 204
         security=TWILIO_AND_TOKEN,
     ),
     ("get", "/healthz"): Doc(),

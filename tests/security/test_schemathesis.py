@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -28,16 +29,18 @@ import httpx
 import pytest
 
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
+from services.ingest.sources import Auth, Issued, SourceKind
 from services.orchestrator.ops.app import OpsServer, create_ops_app
 from services.orchestrator.ops.auth import Scope, issue_key
 from services.orchestrator.settings import OrchestratorSettings
 from tests.integration.ingest_server import add_source, basic, running_ingest
+from tests.security.schemathesis_hooks import SIGN_ME
 from trellis.broker import free_port
 from trellis.db import create_engine
 from trellis.settings import TrellisSettings
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 EXAMPLES = 8
 ACCEPTED = ["2xx", "401", "403", "404", "409", "429"]  # Schemathesis' default, less 5xx
 
@@ -108,7 +111,9 @@ def config(auth: dict[str, dict[str, str]], rules: list[Rule]) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def schemathesis(url: str, toml: str, workdir: Path, *args: str) -> tuple[int, str]:
+async def schemathesis(
+    url: str, toml: str, workdir: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, str]:
     """Run the CLI on ``url``'s OpenAPI with every check; its exit code and its output."""
     (workdir / "schemathesis.toml").write_text(toml)
     process = await asyncio.create_subprocess_exec(
@@ -125,9 +130,11 @@ async def schemathesis(url: str, toml: str, workdir: Path, *args: str) -> tuple[
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         cwd=workdir,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     out, _ = await process.communicate()
     assert process.returncode is not None
+    (workdir / "schemathesis.txt").write_bytes(out)  # the whole report, figures included
     return process.returncode, out.decode(errors="replace")
 
 
@@ -136,27 +143,45 @@ def _ingest(settings: TrellisSettings) -> IngestSettings:
 
 
 async def run_on_ingest(settings: TrellisSettings, workdir: Path, *only: str) -> None:
-    """Schemathesis on a running ingest (``only``: CLI filters), an SDK source's key for the
-    write-key scheme and a provider source's on the delivery callbacks."""
+    """Schemathesis on a running ingest (``only``: CLI filters): an SDK source's key for the
+    write-key scheme, a provider's on the delivery callbacks, signed webhooks (the hooks)."""
     ingest = _ingest(settings)
-    sdk = await add_source(ingest, f"st-{uuid.uuid4().hex[:6]}", SourceKind.SDK)
-    provider = await add_source(ingest, f"st-{uuid.uuid4().hex[:6]}", SourceKind.PROVIDER)
+
+    async def source(kind: SourceKind, auth: Auth = Auth.WRITE_KEY) -> Issued:
+        return await add_source(ingest, f"st-{uuid.uuid4().hex[:6]}", kind, auth=auth)
+
+    sdk, provider = await source(SourceKind.SDK), await source(SourceKind.PROVIDER)
+    signers = {
+        path: {"id": issued.source.id, "secret": issued.credential}
+        for path, issued in (
+            ("/v1/webhooks/{source_id}", await source(SourceKind.SERVER, Auth.WEBHOOK)),
+            ("/v1/email/status/{source_id}", await source(SourceKind.PROVIDER, Auth.WEBHOOK)),
+        )
+    }
     callbacks = Rule(
         r"^/v1/email/status$",
         "only a provider source may report deliveries",
         basic={"username": provider.credential, "password": ""},
     )
-    rules = [*INGEST_RULES, callbacks]
-    toml = config({"writeKey": {"username": sdk.credential, "password": ""}}, rules)
+    auth = {
+        "writeKey": {"username": sdk.credential, "password": ""},
+        "webhookSignature": {"api_key": SIGN_ME},  # signed by the hooks
+        "twilioSignature": {"api_key": SIGN_ME},
+    }
+    toml = f"hooks = {json.dumps(str(HOOKS))}\n" + config(auth, [*INGEST_RULES, callbacks])
+    env = {
+        "TRELLIS_ST_SIGNERS": json.dumps(signers),
+        "TRELLIS_ST_TWILIO_TOKEN": ingest.sms_auth_token.get_secret_value(),
+    }
     async with running_ingest(ingest) as url:
-        code, output = await schemathesis(url, toml, workdir, *only)
+        code, output = await schemathesis(url, toml, workdir, *only, env=env)
     assert code == 0, output[-20000:]
 
 
 async def test_ingest_answers_as_its_openapi_says(
     settings: TrellisSettings, tmp_path: Path
 ) -> None:
-    await run_on_ingest(settings, tmp_path, "--exclude-path", "/v1/email/status")
+    await run_on_ingest(settings, tmp_path, "--exclude-path-regex", "^/v1/email/status")
 
 
 @pytest.mark.xfail(
@@ -170,7 +195,7 @@ async def test_ingest_answers_as_its_openapi_says(
 async def test_known_finding_email_status_answers_500_to_a_long_provider_id(
     settings: TrellisSettings, tmp_path: Path
 ) -> None:
-    await run_on_ingest(settings, tmp_path, "--include-path", "/v1/email/status")
+    await run_on_ingest(settings, tmp_path, "--include-path-regex", "^/v1/email/status")
 
 
 @asynccontextmanager
