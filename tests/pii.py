@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from trellis.logs import WARNINGS_ONLY
+
 EMAIL = re.compile(
     r"(?<![\w.%+-])[\w.%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"
 )
@@ -90,13 +92,17 @@ def no_personal_data_logged() -> Iterator[RecordCapture]:
     A handler on the root logger sees what propagates. Records of loggers that do not propagate
     (uvicorn's) or whose handlers a test replaced (``configure_logging`` sets the root's) are
     caught where every record is made, the log record factory. The root is lowered to INFO for
-    the block when it is above, so loggers without a level of their own make INFO records.
+    the block when it is above, so loggers without a level of their own make INFO records; the
+    libraries every service keeps at WARNING (``trellis.logs.WARNINGS_ONLY``) are kept there.
     """
     capture = RecordCapture()
     root = logging.getLogger()
-    saved_level = root.level
+    quiet = {name: logging.getLogger(name) for name in WARNINGS_ONLY}
+    saved = {name: logger.level for name, logger in quiet.items()} | {"": root.level}
     if root.getEffectiveLevel() > logging.INFO:
         root.setLevel(logging.INFO)
+    for logger in quiet.values():  # as every service configures them (a test's own httpx
+        logger.setLevel(max(logging.WARNING, logger.level))  # client logs its URLs at INFO)
     root.addHandler(capture)
     factory = logging.getLogRecordFactory()
 
@@ -112,6 +118,7 @@ def no_personal_data_logged() -> Iterator[RecordCapture]:
     finally:
         logging.setLogRecordFactory(factory)
         root.removeHandler(capture)
-        root.setLevel(saved_level)
+        for name, level in saved.items():
+            logging.getLogger(name or None).setLevel(level)
     leaks = find_personal_data(capture.lines())
     assert not leaks, "personal data in log records at INFO+:\n" + "\n".join(leaks[:40])

@@ -61,6 +61,11 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(payload).decode()
 
 
+WARNINGS_ONLY = ("aiokafka", "httpx", "httpcore")
+"""Libraries whose INFO records every service drops: aiokafka is chatty about every group join;
+httpx logs every request's full URL, and Slack and rep webhook URLs carry their credential."""
+
+
 def configure_logging(service: str, level: str = "INFO", json_lines: bool = False) -> None:
     handler = logging.StreamHandler(sys.stdout)
     if json_lines:
@@ -72,9 +77,5 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = Fals
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiokafka is chatty at INFO about every group join; keep its warnings.
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
-    # httpx logs every request's full URL at INFO: Slack and rep webhook URLs carry their
-    # credential in the path or query. Keep its warnings only.
-    for name in ("httpx", "httpcore"):
+    for name in WARNINGS_ONLY:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -86,14 +86,18 @@ def test_the_capture_fails_on_a_leak_from_any_logger_or_thread_and_shows_the_lin
 def test_the_capture_passes_clean_logs_and_restores_the_root_logger() -> None:
     root = logging.getLogger()
     level, handlers, factory = root.level, root.handlers[:], logging.getLogRecordFactory()
+    httpx_level = logging.getLogger("httpx").level
     with no_personal_data_logged() as capture:
         logging.getLogger("tests.pii").info("contact %s sent touch %s", "c-42", "t-1")
+        # kept at WARNING as in every service: a test's own client logging its URL is no leak
+        logging.getLogger("httpx").info("HTTP Request: GET http://t/?e=ana%40acme.example")
     assert capture.lines() == ["INFO tests.pii: contact c-42 sent touch t-1"]
     assert (root.level, root.handlers, logging.getLogRecordFactory()) == (
         level,
         handlers,
         factory,
     )
+    assert logging.getLogger("httpx").level == httpx_level
 
 
 def test_a_subprocess_log_is_read_without_its_debug_records_but_with_tracebacks() -> None:
