@@ -174,7 +174,7 @@ class SmtpEmailSender:
         url = self._unsubscribe.url(touch.contact_id, now) if touch.marketing else None
         try:
             msg = build_email(touch, message, self._config.sender, self._config.domain, url, now)
-        except ValueError as exc:  # no mail without a working unsubscribe header
+        except ValueError as exc:  # an over-long unsubscribe link, a line break in a header
             return Failed(retryable=False, detail=f"message: {exc}")
         if self._pool is not None:
             return await self._pool.send(msg)
