@@ -69,6 +69,18 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         },
         "required": ["detail"],
     },
+    "OpsRefusedGrant": {
+        "type": "object",
+        "description": "A grant the ledger kept as refused (the recipient opted out), with why "
+        "and the consent as it stands.",
+        "properties": {
+            "error": {"const": "refused"},
+            "message": {"type": "string"},
+            "refusal": {"type": "string"},
+            "consent": {"type": "object"},
+        },
+        "required": ["error", "message"],
+    },
 }
 _ANSWERS: dict[str, tuple[str, str]] = {
     "400": ("The body could not be read (not UTF-8, not JSON).", "OpsUnreadableBody"),
@@ -78,7 +90,9 @@ _ANSWERS: dict[str, tuple[str, str]] = {
     "409": ("The change conflicts with the current state.", "OpsProblem"),
     "422": ("A parameter or a body field is not valid.", "OpsInvalid"),
 }
-CONFLICTS = {("post", "/v1/sources"), ("post", "/v1/reminders/{reminder_id}/{action}")}
+CONSENT = ("post", "/v1/contacts/{contact_id}/consent")
+CONFLICTS = {("post", "/v1/sources"), ("post", "/v1/reminders/{reminder_id}/{action}"), CONSENT}
+OWN_BODIES = {(*CONSENT, "409"): "OpsRefusedGrant"}  # answers not in the shared shapes
 NOT_FOUND_BY_QUERY = {("get", "/v1/funnel")}  # an unknown ``account_id``
 
 
@@ -118,9 +132,10 @@ def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             for code in error_statuses(method, path, operation):
                 description, schema = _ANSWERS[code]
+                schema = OWN_BODIES.get((method, path, code), schema)
                 ref = {"$ref": f"#/components/schemas/{schema}"}
                 responses[code] = {
-                    "description": description,
+                    "description": responses.get(code, {}).get("description", description),
                     "content": {"application/json": {"schema": ref}},
                 }
     return spec
