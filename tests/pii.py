@@ -84,6 +84,11 @@ class RecordCapture(logging.Handler):
         ]
 
 
+STAND_INS = ("mail.log",)
+"""Loggers of the providers' stand-ins tests run in-process, not of our services: aiosmtpd
+logs every SMTP command (``RCPT TO:<...>``) at INFO. ``trellis dev``'s sinks quiet it too."""
+
+
 @contextmanager
 def no_personal_data_logged() -> Iterator[RecordCapture]:
     """Capture every record at INFO+ made inside the block, in any thread; fail, showing the
@@ -93,11 +98,12 @@ def no_personal_data_logged() -> Iterator[RecordCapture]:
     (uvicorn's) or whose handlers a test replaced (``configure_logging`` sets the root's) are
     caught where every record is made, the log record factory. The root is lowered to INFO for
     the block when it is above, so loggers without a level of their own make INFO records; the
-    libraries every service keeps at WARNING (``trellis.logs.WARNINGS_ONLY``) are kept there.
+    libraries every service keeps at WARNING (``trellis.logs.WARNINGS_ONLY``) and the providers'
+    stand-ins (``STAND_INS``) are kept there.
     """
     capture = RecordCapture()
     root = logging.getLogger()
-    quiet = {name: logging.getLogger(name) for name in WARNINGS_ONLY}
+    quiet = {name: logging.getLogger(name) for name in (*WARNINGS_ONLY, *STAND_INS)}
     saved = {name: logger.level for name, logger in quiet.items()} | {"": root.level}
     if root.getEffectiveLevel() > logging.INFO:
         root.setLevel(logging.INFO)

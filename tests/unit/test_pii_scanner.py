@@ -91,6 +91,7 @@ def test_the_capture_passes_clean_logs_and_restores_the_root_logger() -> None:
         logging.getLogger("tests.pii").info("contact %s sent touch %s", "c-42", "t-1")
         # kept at WARNING as in every service: a test's own client logging its URL is no leak
         logging.getLogger("httpx").info("HTTP Request: GET http://t/?e=ana%40acme.example")
+        logging.getLogger("mail.log").info("('127.0.0.1', 1) >> b'RCPT TO:<ana@acme.example>'")
     assert capture.lines() == ["INFO tests.pii: contact c-42 sent touch t-1"]
     assert (root.level, root.handlers, logging.getLogRecordFactory()) == (
         level,
