@@ -24,7 +24,7 @@ from schemas.outcomes import OutcomeStatus, TouchOutcome
 from services.ingest.callback_tokens import TokenProblem, check
 from services.ingest.pipeline import PipelineDep, SettingsDep
 from services.ingest.settings import IngestSettings
-from services.ingest.unsubscribe import page
+from services.ingest.unsubscribe import is_form, page
 from services.notifier.unsubscribe import UnsubscribeSigner
 
 router = APIRouter(prefix="/v1/consent", tags=["callbacks"])
@@ -88,7 +88,11 @@ async def confirm_page(settings: SettingsDep, token: str | None = None) -> HTMLR
 async def confirm(
     request: Request, pipeline: PipelineDep, settings: SettingsDep, token: str | None = None
 ) -> HTMLResponse:
-    """The recipient's click: a ``confirmed`` outcome on the outcomes topic; 200, no redirect."""
+    """The recipient's click: a ``confirmed`` outcome on the outcomes topic; 200, no redirect.
+    The token may also come in the form body (the page's button posts to the same URL)."""
+    form = await request.form() if is_form(request) else None
+    if token is None and form is not None and isinstance(form.get("token"), str):
+        token = str(form.get("token"))
     contact_id, channel = _subject(settings, token)
     assert token is not None
     outcome = TouchOutcome(

@@ -72,7 +72,7 @@ async def unsubscribe(
     request: Request, pipeline: PipelineDep, settings: SettingsDep, token: str | None = None
 ) -> HTMLResponse:
     """One click (``List-Unsubscribe=One-Click``, urlencoded or multipart); 200, no redirect."""
-    form = await request.form() if _is_form(request) else None
+    form = await request.form() if is_form(request) else None
     if token is None and form is not None and isinstance(form.get("token"), str):
         token = str(form.get("token"))
     contact_id = _contact(settings, token)
@@ -89,6 +89,6 @@ async def unsubscribe(
     return page("Unsubscribed", "<p>You will not receive these emails any more.</p>")
 
 
-def _is_form(request: Request) -> bool:
+def is_form(request: Request) -> bool:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     return kind in ("application/x-www-form-urlencoded", "multipart/form-data")

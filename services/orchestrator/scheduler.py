@@ -48,6 +48,7 @@ from services.orchestrator.nurture import Nurture, load_people, recipient_of, re
 from services.orchestrator.ops.links import ReminderLinks
 from services.orchestrator.reminder_clock import reminder_of_step, tend_reminders
 from trellis.kafka import encode
+from trellis.logs import error_kind
 
 log = logging.getLogger(__name__)
 HISTORY = timedelta(days=31)
@@ -81,8 +82,10 @@ class Scheduler:
                     async with lock:
                         if await self.dispatch_due() < self.batch:
                             break  # a full batch: more may be due
-            except Exception:
-                log.exception("dispatch-due-touches round failed; retrying next round")
+            except Exception as exc:  # the type chain only: a driver's text can quote an email
+                log.error(
+                    "dispatch-due-touches round failed (%s); retrying next round", error_kind(exc)
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_s)
 

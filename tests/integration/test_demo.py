@@ -10,10 +10,10 @@ import orjson
 from typer.testing import CliRunner
 
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
 from tests.integration.ingest_server import add_source, arrived, running_ingest
 from trellis.cli import app
 from trellis.demo import shifted_world, stream
+from trellis.producers import DEV_KINDS
 from trellis.settings import TrellisSettings
 
 
@@ -21,14 +21,17 @@ async def test_the_demo_world_is_accepted_by_ingest_and_lands_on_the_topic(
     settings: TrellisSettings,
 ) -> None:
     ingest = IngestSettings(**settings.model_dump())
-    key = (await add_source(ingest, f"demo-{uuid.uuid4().hex[:6]}", SourceKind.SDK)).credential
+    keys = {
+        kind: (await add_source(ingest, f"demo-{uuid.uuid4().hex[:6]}", kind)).credential
+        for kind in DEV_KINDS
+    }
     now = datetime.now(UTC)
     world = shifted_world(6, seed=uuid.uuid4().int % 1000, span_days=30, now=now)
     tag = uuid.uuid4().hex[:8]
     for e in world:
         e["id"] = f"{tag}-{e['id']}"
     async with running_ingest(ingest) as url:
-        sent = await stream(url, key, world)
+        sent = await stream(url, keys, world)
     assert sent == len(world)
     got = await arrived(ingest.bootstrap_servers, [e["id"] for e in world])
     assert len(got) == len(world)

@@ -18,16 +18,19 @@ from services.ingest.validation import InvalidEvents
 
 SOURCE = Source("s-1", "web", SourceKind.SDK, False, None)
 
+# ids are printable: a control character is refused (tested in test_ingest_validation)
+PRINTABLE = st.characters(blacklist_categories=("Cc", "Cs"))
+
 calls = st.fixed_dictionaries(
     {
         "type": st.sampled_from(["track", "page", "identify", "group"]),
-        "messageId": st.text(min_size=1, max_size=20),
-        "userId": st.text(min_size=1, max_size=10) | st.integers(-(2**53), 2**53),
+        "messageId": st.text(PRINTABLE, min_size=1, max_size=20),
+        "userId": st.text(PRINTABLE, min_size=1, max_size=10) | st.integers(-(2**53), 2**53),
         "timestamp": st.just("2026-11-23T10:00:00Z"),
         "event": st.sampled_from(["Demo Requested", "Page Viewed", "  Webinar   Attended! "]),
     },
     optional={
-        "groupId": st.text(min_size=1, max_size=10),
+        "groupId": st.text(PRINTABLE, min_size=1, max_size=10),
         "properties": st.just({"path": "/pricing", "webinar_id": "w-1"}),
         "traits": st.just({"email": "Ada@Example.com", "title": "CTO"}),
     },

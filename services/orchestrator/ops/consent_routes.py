@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, status
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
@@ -129,7 +130,7 @@ async def record_consent(
                     "act (SMS START, a double-opt-in link) lifts it. Recorded as refused."
                 ),
                 "refusal": written.item.reason.value,
-                "consent": state,
+                "consent": jsonable_encoder(state),
             },
             status_code=status.HTTP_409_CONFLICT,
         )
