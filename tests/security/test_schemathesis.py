@@ -41,7 +41,7 @@ from trellis.settings import TrellisSettings
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
-EXAMPLES = 8
+EXAMPLES = int(os.environ.get("TRELLIS_SCHEMATHESIS_EXAMPLES", "8"))  # more for a deeper look
 ACCEPTED = ["2xx", "401", "403", "404", "409", "429"]  # Schemathesis' default, less 5xx
 
 
@@ -95,7 +95,9 @@ OPS_RULES = [
     ),
 ]
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+# SQLite keeps the run short; TRELLIS_SCHEMATHESIS_DB=postgresql for a look at the other backend.
+BACKEND = os.environ.get("TRELLIS_SCHEMATHESIS_DB", "sqlite")
+pytestmark = pytest.mark.parametrize("database_url", [BACKEND], indirect=True)
 
 
 def config(auth: dict[str, dict[str, str]], rules: list[Rule]) -> str:
