@@ -7,6 +7,7 @@ overlap (``/v1/email/status/{source_id}``, Standard Webhooks). A producer's key 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -25,6 +26,7 @@ from services.ingest.settings import IngestSettings
 from services.ingest.validation import InvalidEvents
 
 router = APIRouter(prefix="/v1/email", tags=["callbacks"])
+MAX_OUTCOME_ID = 200
 
 
 class EmailStatus(StrEnum):
@@ -44,7 +46,7 @@ class EmailStatusCallback(WireModel):
     occurred_at: AwareDatetime | None = None
 
     def to_outcome(self, now: datetime) -> TouchOutcome:
-        stable = self.id or f"email-status:{self.provider_id or self.touch_id}:{self.status}"
+        stable = self.id or _derived_id(self.provider_id or self.touch_id or "", self.status)
         return TouchOutcome(
             id=stable,
             touch_id=self.touch_id,
@@ -56,6 +58,15 @@ class EmailStatusCallback(WireModel):
             detail=self.detail,
             occurred_at=self.occurred_at or now,
         )
+
+
+def _derived_id(reference: str, status: EmailStatus) -> str:
+    """``email-status:<provider id>:<status>``, hashed when that would pass the outcome id's
+    200 characters (a provider's id may be up to 200 itself)."""
+    derived = f"email-status:{reference}:{status}"
+    if len(derived) <= MAX_OUTCOME_ID:
+        return derived
+    return f"email-status:sha256:{hashlib.sha256(derived.encode()).hexdigest()}"
 
 
 @router.post("/status", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)

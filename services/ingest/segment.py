@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 
 from schemas.events import EngagementEvent
 from services.ingest.auth import FORBIDDEN, UNAUTHORIZED, SourcesDep, write_key_from
@@ -44,9 +44,10 @@ class SegmentCall(BaseModel):
 
     type: str | None = None
     messageId: str | None = Field(default=None, max_length=200)
-    userId: str | int | None = None
-    anonymousId: str | int | None = None
-    groupId: str | int | None = None
+    # StrictInt: pydantic's lax int would take a JSON ``true`` as 1
+    userId: str | StrictInt | None = None
+    anonymousId: str | StrictInt | None = None
+    groupId: str | StrictInt | None = None
     event: str | None = Field(default=None, max_length=200)
     name: str | None = None
     timestamp: datetime | None = None

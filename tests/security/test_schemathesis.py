@@ -68,14 +68,6 @@ INGEST_RULES = [
         "an empty token is 400 (the link has no token), as for a broken link",
         {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}},
     ),
-    Rule(
-        r"^/v1/(identify|group|track|page|batch)$",
-        "KNOWN FINDING (lead, services/ingest/segment.py): SegmentCall's userId, anonymousId "
-        "and groupId are `str | int | None`, and pydantic's lax int takes a JSON boolean: "
-        '{"userId": true} is accepted as "1". Fix: `str | StrictInt | None`; then drop this '
-        "rule and the xfail of test_known_finding_segment_ids_take_booleans",
-        {"negative_data_rejection": {"enabled": False}},
-    ),
 ]
 OPS_RULES = [
     Rule(
@@ -84,14 +76,6 @@ OPS_RULES = [
         "API returned is valid), times inside a window around now and in order, ids without "
         "control characters (checked after parsing), a source's kind that goes with its auth",
         {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "422"]}},
-    ),
-    Rule(
-        r"^/v1/sources$",
-        "KNOWN FINDING (services/orchestrator/ops/source_routes.py): SourceIn.signed is `bool`, "
-        'and pydantic\'s lax bool takes 0 and 1: {"signed": 0} creates a source. Fix: '
-        "`StrictBool`; then drop this rule and the xfail of "
-        "test_known_finding_ops_source_signed_takes_integers",
-        {"negative_data_rejection": {"enabled": False}},
     ),
 ]
 
@@ -183,21 +167,7 @@ async def run_on_ingest(settings: TrellisSettings, workdir: Path, *only: str) ->
 async def test_ingest_answers_as_its_openapi_says(
     settings: TrellisSettings, tmp_path: Path
 ) -> None:
-    await run_on_ingest(settings, tmp_path, "--exclude-path-regex", "^/v1/email/status")
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN FINDING (lead, services/ingest/email_status.py): POST /v1/email/status with "
-    '{"contact_id": "0", "status": "failed", "provider_id": <200 characters>} answers 500: '
-    'the derived outcome id "email-status:<provider_id>:<status>" is over TouchOutcome.id\'s '
-    "200 characters (pydantic ValidationError in to_outcome). Fixed: drop this mark and the "
-    "exclusion in test_ingest_answers_as_its_openapi_says",
-)
-async def test_known_finding_email_status_answers_500_to_a_long_provider_id(
-    settings: TrellisSettings, tmp_path: Path
-) -> None:
-    await run_on_ingest(settings, tmp_path, "--include-path-regex", "^/v1/email/status")
+    await run_on_ingest(settings, tmp_path)
 
 
 @asynccontextmanager
@@ -226,8 +196,7 @@ async def test_ops_api_answers_as_its_openapi_says(
     assert code == 0, output[-20000:]
 
 
-@pytest.mark.xfail(strict=True, reason="known finding in INGEST_RULES (Segment ids take booleans)")
-async def test_known_finding_segment_ids_take_booleans(settings: TrellisSettings) -> None:
+async def test_segment_ids_refuse_booleans(settings: TrellisSettings) -> None:
     ingest = _ingest(settings)
     sdk = await add_source(ingest, f"st-{uuid.uuid4().hex[:6]}", SourceKind.SDK)
     async with running_ingest(ingest) as url, httpx.AsyncClient(base_url=url) as http:
@@ -237,8 +206,7 @@ async def test_known_finding_segment_ids_take_booleans(settings: TrellisSettings
     assert answer.status_code == 422, answer.text
 
 
-@pytest.mark.xfail(strict=True, reason="known finding in OPS_RULES (SourceIn.signed takes 0 and 1)")
-async def test_known_finding_ops_source_signed_takes_integers(settings: TrellisSettings) -> None:
+async def test_a_source_signed_flag_refuses_integers(settings: TrellisSettings) -> None:
     async with running_ops(settings) as (url, key), httpx.AsyncClient(base_url=url) as http:
         answer = await http.post(
             "/v1/sources",

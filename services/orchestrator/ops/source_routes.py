@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
-from pydantic import BaseModel, Field, model_validator
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, StrictBool, model_validator
 from sqlalchemy.exc import IntegrityError
 
 from services.ingest.sources import (
@@ -21,7 +21,7 @@ from services.ingest.sources import (
     SqlAlchemySourceRepository,
 )
 from services.orchestrator.ops.auth import AdminKey
-from services.orchestrator.ops.errors import conflict, not_found
+from services.orchestrator.ops.errors import conflict, invalid, not_found
 from services.orchestrator.ops.params import PathId
 
 MAX_RATE_LIMIT_PER_S = 100_000
@@ -58,7 +58,7 @@ class SourceIn(BaseModel):
     kind: SourceKind = Field(
         default=SourceKind.SDK, description="what it may assert (see the README's table)"
     )
-    signed: bool = Field(default=False, description="Standard Webhooks signature, not a key")
+    signed: StrictBool = Field(default=False, description="Standard Webhooks signature, not a key")
     rate_limit_per_s: int | None = Field(default=None, ge=1, le=MAX_RATE_LIMIT_PER_S)
 
     @model_validator(mode="before")
@@ -87,7 +87,7 @@ async def add_source(body: SourceIn, _key: AdminKey, request: Request) -> dict[s
             Auth.WEBHOOK if body.signed else Auth.WRITE_KEY,
         )
     except SourceMisconfigured as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise invalid("body", "signed", str(exc)) from None
     except IntegrityError:
         raise conflict(f"a source named {body.name!r} already exists") from None
     return _issued(issued)
@@ -135,5 +135,5 @@ async def set_source_kind(
     except SourceNotFound:
         raise not_found("source", source) from None
     except SourceMisconfigured as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise invalid("body", "kind", str(exc)) from None
     return _public(changed)
