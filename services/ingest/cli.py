@@ -6,6 +6,7 @@ A new credential is printed once; write keys are stored only as hashes.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from services.ingest.sources import (
     SqlAlchemySourceRepository,
 )
 from trellis.db import create_engine
+from trellis.producers import dev_key_file_name
 
 T = TypeVar("T")
 
@@ -151,24 +153,62 @@ def _properties(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def _local_ingest_url() -> str:
+    """Ingest on this machine, as ``TRELLIS_INGEST_HOST``/``TRELLIS_INGEST_PORT`` configure it."""
+    settings = IngestSettings()
+    host = settings.ingest_host
+    try:
+        everywhere = ipaddress.ip_address(host).is_unspecified  # a listener on every address
+    except ValueError:
+        everywhere = False  # a host name
+    return f"http://{'127.0.0.1' if everywhere else host}:{settings.ingest_port}"
+
+
+def _dev_write_key() -> str | None:
+    """The dev ``sdk`` source's key that ``trellis dev`` leaves in the data directory, if any."""
+    key_file = IngestSettings().data_dir / dev_key_file_name(SourceKind.SDK)
+    return key_file.read_text().strip() if key_file.is_file() else None
+
+
 def send_command(
-    event_type: Annotated[str, typer.Option("--type", help="Event type, e.g. page_viewed.")],
+    event_type: Annotated[
+        str | None, typer.Argument(metavar="TYPE", help="Event type, e.g. page_viewed.")
+    ] = None,
+    type_option: Annotated[
+        str | None, typer.Option("--type", help="The event type, as an option.")
+    ] = None,
     write_key: Annotated[
-        str, typer.Option(envvar="TRELLIS_WRITE_KEY", help="An SDK source's write key.")
-    ],
+        str | None,
+        typer.Option(
+            envvar="TRELLIS_WRITE_KEY",
+            help="An SDK source's write key (default: the dev key `trellis dev` wrote).",
+        ),
+    ] = None,
     email: Annotated[str | None, typer.Option(help="Contact email.")] = None,
     external_id: Annotated[str | None, typer.Option(help="Contact external id.")] = None,
     account_domain: Annotated[str | None, typer.Option(help="Account domain.")] = None,
     prop: Annotated[
         list[str] | None, typer.Option("--property", "-p", help="key=value, repeatable.")
     ] = None,
-    url: Annotated[str, typer.Option(help="Ingest base URL.")] = "http://127.0.0.1:8000",
+    url: Annotated[
+        str | None,
+        typer.Option(help="Ingest base URL (default: TRELLIS_INGEST_HOST:TRELLIS_INGEST_PORT)."),
+    ] = None,
     source: Annotated[str, typer.Option(help="The event's source attribute.")] = "trellis-cli",
 ) -> None:
     """Post one event to ``/v1/events`` and print the response (to test your wiring)."""
+    if event_type and type_option and event_type != type_option:
+        raise typer.BadParameter(f"{event_type!r} or {type_option!r}?", param_hint="TYPE")
+    chosen_type = event_type or type_option
+    if not chosen_type:
+        raise typer.BadParameter("give the event type: trellis send TYPE", param_hint="TYPE")
+    key = write_key or _dev_write_key()
+    if key is None:
+        raise typer.BadParameter("no dev key found: pass a key", param_hint="--write-key")
+    url = url or _local_ingest_url()
     event: dict[str, Any] = {
         "id": f"cli-{uuid.uuid4().hex}",
-        "type": event_type,
+        "type": chosen_type,
         "source": source,
         "time": datetime.now(UTC).isoformat(),
         "contact": {k: v for k, v in (("email", email), ("external_id", external_id)) if v},
@@ -178,7 +218,7 @@ def send_command(
         event["account"] = {"domain": account_domain}
     try:
         response = httpx.post(
-            f"{url.rstrip('/')}/v1/events", json=event, auth=(write_key, ""), timeout=30
+            f"{url.rstrip('/')}/v1/events", json=event, auth=(key, ""), timeout=30
         )
     except httpx.HTTPError as exc:
         typer.secho(f"could not reach {url}: {exc}", fg="red", err=True)
