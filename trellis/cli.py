@@ -124,18 +124,29 @@ def broker(
 
 @app.command()
 def migrate(
-    revision: Annotated[str, typer.Option(help="Target revision (default: all heads).")] = "heads",
+    revision: Annotated[
+        str | None, typer.Option(help="Target revision (default: all heads; required with --down).")
+    ] = None,
     down: Annotated[bool, typer.Option("--down", help="Downgrade to REVISION.")] = False,
+    yes_destroy_data: Annotated[
+        bool, typer.Option("--yes-destroy-data", help="Needed for --down in prod: it drops data.")
+    ] = False,
 ) -> None:
     """Apply database migrations (SQLite or PostgreSQL, from TRELLIS_DATABASE_URL)."""
     from trellis import migrate as m
 
-    url = _settings().resolved_database_url
+    settings = _settings()
+    if down and revision is None:  # a bare --down once meant "base": every table dropped
+        typer.secho("--down needs an explicit --revision (`base` drops every table)", err=True)
+        raise typer.Exit(2)
+    if down and settings.env == "prod" and not yes_destroy_data:
+        typer.secho("--down in prod drops columns and tables: add --yes-destroy-data", err=True)
+        raise typer.Exit(2)
     if down:
-        m.downgrade(url, revision if revision != "heads" else "base")
+        m.downgrade(settings.resolved_database_url, str(revision))
     else:
-        m.upgrade(url, revision)
-    typer.echo(f"database at {'base' if down and revision == 'heads' else revision}")
+        m.upgrade(settings.resolved_database_url, revision or m.HEADS)
+    typer.echo(f"database at {revision or m.HEADS}")
 
 
 @topics_app.command("create")
@@ -174,10 +185,9 @@ def ingest() -> None:
 
     from services.ingest.app import create_app
     from services.ingest.settings import IngestSettings
-    from trellis.logs import configure_logging
+    from trellis.startup import checked_settings
 
-    settings = IngestSettings()
-    configure_logging("ingest", settings.log_level, settings.log_json)
+    settings = checked_settings("ingest", IngestSettings)
     uvicorn.run(
         create_app(settings),
         host=settings.ingest_host,
@@ -192,10 +202,9 @@ def orchestrator() -> None:
     """Run the orchestrator consumer."""
     from services.orchestrator.main import run
     from services.orchestrator.settings import OrchestratorSettings
-    from trellis.logs import configure_logging
+    from trellis.startup import checked_settings
 
-    settings = OrchestratorSettings()
-    configure_logging("orchestrator", settings.log_level, settings.log_json)
+    settings = checked_settings("orchestrator", OrchestratorSettings)
     asyncio.run(run(settings))
 
 
@@ -204,10 +213,9 @@ def notifier() -> None:
     """Run the notifier consumer."""
     from services.notifier.main import run
     from services.notifier.settings import NotifierSettings
-    from trellis.logs import configure_logging
+    from trellis.startup import checked_settings
 
-    settings = NotifierSettings()
-    configure_logging("notifier", settings.log_level, settings.log_json)
+    settings = checked_settings("notifier", NotifierSettings)
     asyncio.run(run(settings))
 
 

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from trellis.prod_checks import base_problems
+
 EMBEDDED = "embedded"
 DEFAULT_DATA_DIR = Path(".trellis")
 
@@ -48,6 +50,11 @@ class TrellisSettings(BaseSettings):
         if not value:
             raise ValueError("TRELLIS_KAFKA_BOOTSTRAP must be 'embedded' or host:port[,host:port]")
         return value
+
+    def prod_problems(self) -> list[str]:
+        """Why this configuration must not run with ``TRELLIS_ENV=prod`` (one line each).
+        Services extend it with their secrets and providers; ``trellis.startup`` refuses."""
+        return base_problems(self)
 
     @property
     def uses_embedded_broker(self) -> bool:

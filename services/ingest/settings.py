@@ -7,6 +7,7 @@ from datetime import timedelta
 from pydantic import AwareDatetime, Field, SecretStr, model_validator
 
 from schemas.plausibility import EARLIEST, MAX_AHEAD, TimeWindow
+from trellis.prod_checks import weak_secret
 from trellis.settings import TrellisSettings
 
 # Same names (and so the same TRELLIS_* variables) as the notifier's: one secret signs, one checks.
@@ -61,6 +62,14 @@ class IngestSettings(TrellisSettings):
         ):
             raise ValueError("TRELLIS_UNSUBSCRIBE_SECRET must be set in prod")
         return self
+
+    def prod_problems(self) -> list[str]:
+        secrets = (
+            weak_secret("TRELLIS_UNSUBSCRIBE_SECRET", self.unsubscribe_secret,
+                        DEV_UNSUBSCRIBE_SECRET),
+            weak_secret("TRELLIS_SMS_AUTH_TOKEN", self.sms_auth_token, DEV_SMS_AUTH_TOKEN),
+        )  # fmt: skip
+        return super().prod_problems() + [p for p in secrets if p]
 
     @property
     def event_time_window(self) -> TimeWindow:

@@ -14,9 +14,11 @@ from services.notifier.template_files import (
     load_templates,
     template_problems,
 )
+from trellis.prod_checks import loopback_url, placeholder_sender, unset, weak_secret
 from trellis.settings import TrellisSettings
 
 DEV_UNSUBSCRIBE_SECRET = "dev-unsubscribe-secret-change-me"  # noqa: S105 - refused outside dev
+DEV_SMS_AUTH_TOKEN = "dev-token"  # noqa: S105 - refused in prod
 
 
 class NotifierSettings(TrellisSettings):
@@ -51,7 +53,7 @@ class NotifierSettings(TrellisSettings):
 
     sms_base_url: str = "http://127.0.0.1:8025"
     sms_account_sid: str = "AC00000000000000000000000000000000"
-    sms_auth_token: SecretStr = SecretStr("dev-token")
+    sms_auth_token: SecretStr = SecretStr(DEV_SMS_AUTH_TOKEN)
     sms_from: str = "+15550000000"
     sms_status_callback: str | None = None
 
@@ -78,6 +80,19 @@ class NotifierSettings(TrellisSettings):
         if problems:
             raise TemplateFileError("invalid templates:\n  " + "\n  ".join(problems))
         return templates
+
+    def prod_problems(self) -> list[str]:
+        """Besides secrets: providers left at the dev sinks' defaults, and addresses that
+        recipients would see pointing at this machine or at example domains."""
+        found = [
+            weak_secret("TRELLIS_UNSUBSCRIBE_SECRET", self.unsubscribe_secret,
+                        DEV_UNSUBSCRIBE_SECRET),
+            weak_secret("TRELLIS_SMS_AUTH_TOKEN", self.sms_auth_token, DEV_SMS_AUTH_TOKEN),
+            placeholder_sender("TRELLIS_MAIL_FROM", self.mail_from),
+            loopback_url("TRELLIS_UNSUBSCRIBE_BASE_URL", self.unsubscribe_base_url),
+        ]  # fmt: skip
+        found += unset(self, "smtp_host", "sms_base_url", "sms_account_sid", "sms_from")
+        return super().prod_problems() + [p for p in found if p]
 
     @model_validator(mode="after")
     def _real_secrets_outside_dev(self) -> NotifierSettings:

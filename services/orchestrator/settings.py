@@ -10,6 +10,7 @@ from services.orchestrator.adapters.nurture_file import default_nurture, load_nu
 from services.orchestrator.adapters.playbook_file import default_playbook, load_playbook
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.playbook import Playbook
+from trellis.prod_checks import loopback_url, weak_secret
 from trellis.settings import TrellisSettings
 
 DEV_OPS_LINK_SECRET = "dev-ops-link-secret-change-me"  # noqa: S105 - refused outside dev
@@ -47,6 +48,13 @@ class OrchestratorSettings(TrellisSettings):
         if self.env == "prod" and self.ops_link_secret.get_secret_value() == DEV_OPS_LINK_SECRET:
             raise ValueError("TRELLIS_OPS_LINK_SECRET must be set in prod")
         return self
+
+    def prod_problems(self) -> list[str]:
+        found = (
+            weak_secret("TRELLIS_OPS_LINK_SECRET", self.ops_link_secret, DEV_OPS_LINK_SECRET),
+            loopback_url("TRELLIS_OPS_BASE_URL", self.ops_base_url),  # reps click these links
+        )
+        return super().prod_problems() + [p for p in found if p]
 
     @property
     def rep_pool(self) -> tuple[str, ...]:

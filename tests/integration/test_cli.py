@@ -53,6 +53,9 @@ def test_trellis_broker_serves_until_ctrl_c_and_leaves_nothing_behind() -> None:
     assert not port_in_use("127.0.0.1", port), "tansu still listening after the CLI stopped"
 
 
+_PROD = {"TRELLIS_ENV": "prod"}
+
+
 def test_trellis_migrate_up_and_down_on_sqlite(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
     env = _env(TRELLIS_DATABASE_URL=f"sqlite:///{db}")
@@ -62,7 +65,14 @@ def test_trellis_migrate_up_and_down_on_sqlite(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"inbox", "contacts", "send_ledger"} <= tables
-    down = runner.invoke(app, ["migrate", "--down"], env=env)
+    bare = runner.invoke(app, ["migrate", "--down"], env=env)  # once: every table dropped
+    assert bare.exit_code == 2 and "--revision" in bare.output
+    prod = runner.invoke(app, ["migrate", "--down", "--revision", "base"], env=env | _PROD)
+    assert prod.exit_code == 2 and "--yes-destroy-data" in prod.output
+    with sqlite3.connect(db) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "contacts" in tables, "a refused downgrade dropped tables"
+    down = runner.invoke(app, ["migrate", "--down", "--revision", "base"], env=env)
     assert down.exit_code == 0, down.output
     with sqlite3.connect(db) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
