@@ -1,8 +1,9 @@
-"""JSON Schema for the wire contract, committed under ``schemas/json/``.
+"""JSON Schema and AsyncAPI for the wire contract, committed under ``schemas/``.
 
-``python -m schemas.export`` rewrites the files; ``python -m schemas.export --check`` exits 1 if
-any is stale (the unit test does the same). One file per event type (the envelope with ``type``
-fixed and ``properties`` typed) plus ``envelope.json`` (any type, free-form properties).
+``trellis schemas export`` (or ``python -m schemas.export``) rewrites the files; ``--check`` exits
+1 if any is stale (the unit tests do the same). ``schemas/json/``: one file per event type (the
+envelope with ``type`` fixed and ``properties`` typed) plus ``envelope.json`` (any type,
+free-form properties). ``schemas/asyncapi.json``: every topic (see ``schemas.asyncapi``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from typing import Any
 
 import orjson
 
+from schemas.asyncapi import asyncapi_document, property_models
 from schemas.events import EngagementEvent
 from schemas.vocabulary import KNOWN_TYPES, Properties
 
 JSON_DIR = Path(__file__).parent / "json"
+ASYNCAPI_FILE = Path(__file__).parent / "asyncapi.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -52,20 +55,9 @@ def event_schema(model: type[Properties]) -> dict[str, Any]:
     return envelope
 
 
-def _models() -> dict[str, type[Properties]]:
-    found: dict[str, type[Properties]] = {}
-    pending = list(Properties.__subclasses__())
-    while pending:
-        model = pending.pop()
-        pending.extend(model.__subclasses__())
-        if "type" in model.model_fields:
-            found[model.model_fields["type"].default] = model
-    return found
-
-
 def render() -> dict[str, str]:
     """File name -> contents, for every known event type and the envelope."""
-    models = _models()
+    models = property_models()
     files = {"envelope.json": _dump(envelope_schema())}
     for event_type in KNOWN_TYPES:
         files[f"{event_type}.json"] = _dump(event_schema(models[event_type]))
@@ -94,14 +86,33 @@ def write(directory: Path = JSON_DIR) -> None:
         (directory / name).write_text(text)
 
 
+def render_asyncapi() -> str:
+    return _dump(asyncapi_document())
+
+
+def stale_asyncapi(path: Path = ASYNCAPI_FILE) -> bool:
+    return not path.exists() or path.read_text() != render_asyncapi()
+
+
+def export(check: bool = False) -> list[str]:
+    """Write every generated file (or, with ``check``, write nothing); the stale ones' paths."""
+    out = [f"schemas/json/{name}" for name in stale()]
+    if stale_asyncapi():
+        out.append(f"schemas/{ASYNCAPI_FILE.name}")
+    if not check:
+        write()
+        ASYNCAPI_FILE.write_text(render_asyncapi())
+    return out
+
+
 def main(argv: list[str]) -> int:
     if "--check" in argv:
-        out = stale()
+        out = export(check=True)
         for name in out:
-            print(f"stale: schemas/json/{name}", file=sys.stderr)
+            print(f"stale: {name}", file=sys.stderr)
         return 1 if out else 0
-    write()
-    print(f"wrote {len(render())} schemas to {JSON_DIR}")
+    export()
+    print(f"wrote {len(render())} JSON Schemas to {JSON_DIR} and AsyncAPI to {ASYNCAPI_FILE}")
     return 0
 
 

@@ -18,6 +18,10 @@ from trellis.settings import TrellisSettings
 app = typer.Typer(help="Trellis: event-driven B2B nurture orchestration.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+schemas_app = typer.Typer(
+    help="The topics' contract: JSON Schema and AsyncAPI.", no_args_is_help=True
+)
+app.add_typer(schemas_app, name="schemas")
 app.add_typer(sources_app, name="sources")
 app.command("send")(send_command)
 app.add_typer(playbook_app, name="playbook")
@@ -167,6 +171,25 @@ def topics_create(
         typer.echo(f"created {name}")
     if not created:
         typer.echo("all topics already exist")
+
+
+@schemas_app.command("export")
+def schemas_export(
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 if a file is stale.")
+    ] = False,
+) -> None:
+    """Write schemas/json/ (JSON Schema per event type) and schemas/asyncapi.json (every topic)
+    from the pydantic models in schemas/."""
+    from schemas.export import export
+
+    stale = export(check=check)
+    for name in stale:
+        typer.echo(f"{'stale' if check else 'wrote'}: {name}", err=check)
+    if check and stale:
+        raise typer.Exit(1)
+    if not stale:
+        typer.echo("schemas/json/ and schemas/asyncapi.json are current")
 
 
 @topics_app.command("list")
