@@ -19,6 +19,7 @@ from services.orchestrator.domain.consent import (
     Suppression,
     SuppressionKind,
     admit_all,
+    summary,
 )
 
 T0 = datetime(2026, 5, 4, 12, tzinfo=UTC)
@@ -153,3 +154,68 @@ def test_admitting_a_batch_folds_in_time_order() -> None:
     admitted = admit_all(ConsentLedger(), [late_grant, stop, early_grant])
     assert admitted[0] is early_grant and admitted[1] is stop
     assert isinstance(admitted[2], RefusedGrant) and admitted[2].entry is late_grant
+
+
+def test_a_recipient_grant_at_the_same_instant_as_their_opt_out_does_not_lift_it() -> None:
+    same_time = replace(entry(Channel.SMS, G, 5), actor=Actor.RECIPIENT)
+    ledger = ConsentLedger(entries=[same_time], suppressions=[suppression(SuppressionKind.STOP, 5)])
+    assert ledger.suppression(Channel.SMS, T0 + timedelta(hours=1)) is not None
+    assert not ledger.allows(Channel.SMS, T0 + timedelta(hours=1))
+
+
+def test_a_refused_grant_in_a_batch_is_kept_as_is_in_the_order_of_its_attempt() -> None:
+    stop = suppression(SuppressionKind.STOP, 5, Channel.SMS)
+    refused = RefusedGrant(entry(Channel.SMS, G, 9), Refusal.RECIPIENT_OPTED_OUT, stop)
+    grant = entry(Channel.EMAIL, G, 7)
+    admitted = admit_all(ConsentLedger(), [refused, grant, stop])
+    assert admitted == [stop, grant, refused]
+
+
+@pytest.mark.parametrize(
+    ("item", "reason", "facts"),
+    [
+        (
+            entry(Channel.EMAIL, G, 0),
+            "granted",
+            {"channel": "email", "actor": "source", "source": "form", "evidence": "ev-1"},
+        ),
+        (
+            replace(entry(Channel.SMS, W, 0), actor=Actor.RECIPIENT),
+            "withdrawn",
+            {"channel": "sms", "actor": "recipient", "source": "form", "evidence": "ev-1"},
+        ),
+        (
+            suppression(SuppressionKind.STOP, 0),
+            "stop",
+            {"channel": "sms", "source": "provider", "evidence": "ev-2"},
+        ),
+        (
+            suppression(SuppressionKind.UNSUBSCRIBED, 0, Channel.SMS),
+            "unsubscribed",
+            {"channel": "sms", "source": "provider", "evidence": "ev-2"},
+        ),
+        (
+            suppression(SuppressionKind.DO_NOT_CONTACT, 0, Channel.EMAIL),
+            "do_not_contact",
+            {"channel": "all", "source": "provider", "evidence": "ev-2"},
+        ),
+        (
+            RefusedGrant(
+                replace(entry(Channel.EMAIL, G, 9), actor=Actor.OPERATOR),
+                Refusal.DO_NOT_CONTACT,
+            ),
+            "refused",
+            {
+                "channel": "email",
+                "actor": "operator",
+                "source": "form",
+                "evidence": "ev-1",
+                "refusal": "do_not_contact",
+            },
+        ),
+    ],
+)
+def test_the_decision_log_says_what_changed_on_which_channel_and_by_whom(
+    item: ConsentEntry | Suppression | RefusedGrant, reason: str, facts: dict[str, str]
+) -> None:
+    assert summary(item) == (reason, facts)

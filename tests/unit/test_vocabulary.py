@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from schemas.vocabulary import KNOWN_TYPES, UnknownEventType, validate_properties
+from schemas.vocabulary import (
+    KNOWN_TYPES,
+    SourceKind,
+    UnknownEventType,
+    kinds_allowed,
+    kinds_table,
+    may_assert,
+    validate_properties,
+)
 
 
 def test_every_documented_type_is_in_the_vocabulary() -> None:
@@ -66,6 +74,13 @@ def test_unknown_type_lists_known_and_declared_types() -> None:
     with pytest.raises(UnknownEventType) as caught:
         validate_properties("trial_extended", {}, custom_types=["renewal_due"])
     assert "nps_submitted" in caught.value.known and "renewal_due" in caught.value.known
+    assert caught.value.event_type == "trial_extended"
+    assert str(caught.value) == "unknown event type 'trial_extended'"
+
+
+def test_normalised_properties_are_json_ready() -> None:
+    properties = {"webinar_id": "w1", "starts_at": "2026-01-01T10:00:00+01:00"}
+    assert validate_properties("webinar_registered", properties) == properties
 
 
 def test_declared_custom_type_passes_unchanged() -> None:
@@ -75,3 +90,52 @@ def test_declared_custom_type_passes_unchanged() -> None:
 def test_a_mismatching_properties_type_is_an_error_not_silently_dropped() -> None:
     with pytest.raises(ValidationError):
         validate_properties("nps_submitted", {"score": 3, "type": "other"})
+
+
+SDK, SERVER, CRM, CONSENT, PROVIDER = list(SourceKind)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "kinds"),
+    [
+        ("page_viewed", {SDK, SERVER}),
+        ("contact_identified", {SDK, SERVER, CRM, CONSENT}),
+        ("meeting_booked", {SERVER, CRM}),
+        ("seats_changed", {SERVER}),
+        ("deal_closed_won", {CRM}),
+        ("consent_withdrawn", {CONSENT}),
+        ("trial_extended", {SDK, SERVER}),  # a custom type is behaviour
+    ],
+)
+def test_each_event_type_may_be_asserted_by_exactly_its_kinds(
+    event_type: str, kinds: set[SourceKind]
+) -> None:
+    assert kinds_allowed(event_type) == kinds
+    assert {k for k in SourceKind if may_assert(k, event_type)} == kinds
+
+
+def test_a_provider_may_assert_no_event_type() -> None:
+    assert not any(may_assert(PROVIDER, t) for t in (*KNOWN_TYPES, "trial_extended"))
+
+
+def test_the_kinds_table_groups_types_by_their_kinds_largest_group_first() -> None:
+    assert kinds_table() == [
+        ("sdk, server", [
+            "contact_sales_requested", "content_downloaded", "demo_requested", "email_clicked",
+            "email_opened", "form_submitted", "nps_submitted", "page_viewed", "product_activated",
+            "usage_milestone", "webinar_attended", "webinar_registered",
+        ]),
+        ("crm", [
+            "crm_lead_status_changed", "crm_owner_changed", "deal_closed_lost", "deal_closed_won",
+            "deal_created", "deal_stage_changed",
+        ]),
+        ("server", ["seats_changed", "subscription_cancelled", "support_ticket_opened"]),
+        ("consent", ["consent_given", "consent_withdrawn"]),  # ties: by the kinds' names
+        ("sdk, server, crm, consent", ["account_linked", "contact_identified"]),
+        ("server, crm", ["meeting_booked"]),
+    ]  # fmt: skip
+
+
+def test_the_kinds_table_names_every_known_type_once() -> None:
+    listed = [t for _, types in kinds_table() for t in types]
+    assert sorted(listed) == sorted(KNOWN_TYPES)
