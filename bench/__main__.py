@@ -12,6 +12,7 @@ BENCHMARKS = {
     "ingest": "bench.ingest",
     "speed_to_lead": "bench.speed_to_lead",
     "e2e": "bench.e2e",
+    "rolling_restart": "bench.rolling_restart",
 }
 
 

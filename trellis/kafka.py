@@ -18,6 +18,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from pydantic import BaseModel
 
 from schemas.topics import ALL_TOPICS
+from trellis.membership import GroupMembership
 from trellis.settings import TrellisSettings
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,16 @@ def make_producer(settings: TrellisSettings, **overrides: Any) -> AIOKafkaProduc
 
 
 def make_consumer(
-    settings: TrellisSettings, *topics: str, group_id: str | None, **overrides: Any
+    settings: TrellisSettings,
+    *topics: str,
+    group_id: str | None,
+    member: GroupMembership | None = None,
+    **overrides: Any,
 ) -> AIOKafkaConsumer:
-    """A consumer that never commits on its own: offsets move only after effects are durable."""
+    """A consumer that never commits on its own: offsets move only after effects are durable.
+
+    ``member``: a service's own group membership, told of every rebalance; only such a member
+    joins statically (``TRELLIS_KAFKA_STATIC_MEMBERSHIP``), never a probe or a tool."""
     options: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers,
         "client_id": settings.kafka_client_id,
@@ -59,8 +67,20 @@ def make_consumer(
         "max_partition_fetch_bytes": 4 * 1024 * 1024,
         "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
     }
+    if group_id is not None:
+        options |= {
+            "session_timeout_ms": settings.kafka_session_timeout_ms,
+            "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+            "rebalance_timeout_ms": settings.kafka_rebalance_timeout_ms,
+        }
+    if member is not None:
+        options["group_instance_id"] = settings.group_instance_id
     options.update(overrides)
-    return AIOKafkaConsumer(*topics, **options)
+    if member is None:
+        return AIOKafkaConsumer(*topics, **options)
+    consumer = AIOKafkaConsumer(**options)
+    consumer.subscribe(topics=list(topics), listener=member)
+    return consumer
 
 
 async def ensure_topics(

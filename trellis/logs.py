@@ -10,8 +10,11 @@ pass any other free text that may hold input through ``redact``.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -45,17 +48,37 @@ def error_kind(exc: BaseException) -> str:
     return " <- ".join(kinds)
 
 
+def instance_name() -> str:
+    """This process among its replicas: ``TRELLIS_INSTANCE`` if set, else ``host:pid``."""
+    return os.environ.get("TRELLIS_INSTANCE") or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def utc_timestamp(created: float) -> str:
+    """ISO-8601 in UTC with milliseconds (``2026-11-26T10:40:05.123Z``): sortable and
+    comparable across hosts in different zones, unlike a local time without an offset."""
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line, naming the service and instance so a log pipeline that merges
+    every replica's stream can still tell them apart."""
+
+    def __init__(self, service: str | None = None, instance: str | None = None) -> None:
+        super().__init__()
+        self.service = service
+        self.instance = instance
+
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "ts": utc_timestamp(record.created),
             "level": record.levelname,
+            "service": getattr(record, "service", self.service),
+            "instance": self.instance,
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key in ("request_id", "service"):
-            if hasattr(record, key):
-                payload[key] = getattr(record, key)
+        if hasattr(record, "request_id"):
+            payload["request_id"] = record.request_id
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(payload).decode()
@@ -69,7 +92,7 @@ httpx logs every request's full URL, and Slack and rep webhook URLs carry their 
 def configure_logging(service: str, level: str = "INFO", json_lines: bool = False) -> None:
     handler = logging.StreamHandler(sys.stdout)
     if json_lines:
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter(service, instance_name()))
     else:
         handler.setFormatter(
             logging.Formatter(f"%(asctime)s %(levelname)-7s {service} %(name)s: %(message)s")

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from trellis.broker import wait_for_metadata
 from trellis.consumer import BatchConsumer, BatchHandler, ConsumerStopped, LoopPolicy
 from trellis.db import create_engine
+from trellis.health import ConsumerHealth
 from trellis.kafka import make_consumer, make_producer
 from trellis.settings import TrellisSettings
 
@@ -35,9 +36,12 @@ async def run_consumer(
     make_handler: HandlerFactory,
     policy: LoopPolicy | None = None,
     stop: asyncio.Event | None = None,
+    health: ConsumerHealth | None = None,
 ) -> None:
-    """Consume ``topics`` as ``group_id`` until SIGINT/SIGTERM (or ``stop`` is set)."""
+    """Consume ``topics`` as ``group_id`` until SIGINT/SIGTERM (or ``stop`` is set);
+    ``health`` (read by the service's ``/readyz``) is told of its clients, group and batches."""
     stop = stop or asyncio.Event()
+    health = health or ConsumerHealth(name, settings.ready_failing_after_s)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
@@ -50,8 +54,9 @@ async def run_consumer(
         producer = make_producer(settings)
         await producer.start()
         stack.push_async_callback(producer.stop)
-        handler = await make_handler(engine, producer)
-        consumer = make_consumer(settings, *topics, group_id=group_id)
+        health.bind(engine, producer)
+        handler = health.watch(await make_handler(engine, producer))
+        consumer = make_consumer(settings, *topics, group_id=group_id, member=health.membership)
         await consumer.start()
         stack.push_async_callback(consumer.stop)
         loop_ = BatchConsumer(name, consumer, producer, handler, policy)

@@ -6,10 +6,11 @@ down, so tests and tools can run several configurations in one process.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from trellis.prod_checks import base_problems
@@ -37,11 +38,50 @@ class TrellisSettings(BaseSettings):
         default=50, ge=1, le=10_000, description="how long a fetch waits for data (latency bound)"
     )
     kafka_request_timeout_ms: int = Field(default=10_000, ge=1000)
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1000,
+        le=1_800_000,
+        description="a silent member is dropped (its partitions reassigned) after this",
+    )
+    kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100, le=600_000)
+    kafka_rebalance_timeout_ms: int | None = Field(
+        default=None,
+        ge=1000,
+        le=1_800_000,
+        description="how long a rebalance waits for members to rejoin; default: session timeout",
+    )
+    kafka_static_membership: bool = Field(
+        default=False,
+        description=(
+            "join as TRELLIS_INSTANCE (KIP-345): a restart within the session timeout gets its "
+            "partitions back without a rebalance; each replica needs its own stable instance"
+        ),
+    )
+    ready_failing_after_s: float = Field(
+        default=30.0, gt=0, description="/readyz is 503 once batches fail for longer than this"
+    )
+    instance: str = Field(default="", description="this replica's stable name (default: host)")
     topic_partitions: int = Field(default=6, ge=1, le=1024)
     embedded_broker_host: str = "127.0.0.1"
     embedded_broker_port: int = Field(default=9092, ge=1, le=65535)
     log_level: str = "INFO"
     log_json: bool = False
+
+    @model_validator(mode="after")
+    def _heartbeat_inside_session(self) -> TrellisSettings:
+        if self.kafka_heartbeat_interval_ms >= self.kafka_session_timeout_ms:
+            raise ValueError(
+                "TRELLIS_KAFKA_HEARTBEAT_INTERVAL_MS must be below TRELLIS_KAFKA_SESSION_TIMEOUT_MS"
+            )
+        return self
+
+    @property
+    def group_instance_id(self) -> str | None:
+        """The static member id of this replica, or None for dynamic membership."""
+        if not self.kafka_static_membership:
+            return None
+        return self.instance or socket.gethostname()
 
     @field_validator("kafka_bootstrap")
     @classmethod
