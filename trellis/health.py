@@ -82,13 +82,14 @@ class ConsumerHealth:
         return watched
 
     async def problems(self) -> dict[str, str]:
-        found: dict[str, str] = {}
+        """The dependencies asked now, then the group and the batches as last seen."""
         if self.engine is None or self.producer is None:
             return {"consumer": "starting"}
-        if (db := await database_problem(self.engine)) is not None:
-            found["database"] = db
-        if (broker := await broker_problem(self.producer)) is not None:
-            found["broker"] = broker
+        found = await dependency_problems(self.engine, self.producer)
+        return found | self.group_problems()
+
+    def group_problems(self) -> dict[str, str]:
+        found: dict[str, str] = {}
         member = self.membership
         if not member.joined:
             found["group"] = "rebalancing" if member.assignments else "not joined yet"
@@ -101,12 +102,18 @@ class ConsumerHealth:
         return found
 
 
-def health_router(check: Check) -> APIRouter:
-    """``/livez`` and ``/readyz`` (``/healthz`` kept as liveness for existing probes)."""
-    router = APIRouter(tags=["ops"])
+async def dependency_problems(engine: AsyncEngine, producer: AIOKafkaProducer) -> dict[str, str]:
+    """The database and the broker, asked at the same time (a probe waits for the slower)."""
+    db, broker = await asyncio.gather(database_problem(engine), broker_problem(producer))
+    found = {"database": db, "broker": broker}
+    return {name: problem for name, problem in found.items() if problem is not None}
+
+
+def health_router(check: Check, include_in_schema: bool = True) -> APIRouter:
+    """``/livez`` (the event loop answers) and ``/readyz`` (``check`` finds nothing wrong)."""
+    router = APIRouter(tags=["ops"], include_in_schema=include_in_schema)
 
     @router.get("/livez")
-    @router.get("/healthz")
     async def livez() -> dict[str, str]:
         return {"status": "alive"}
 

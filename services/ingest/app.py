@@ -25,6 +25,7 @@ from services.ingest.validation import ForbiddenEvents, InvalidEvents
 from trellis import __version__
 from trellis.collector import tune_gc
 from trellis.db import create_engine
+from trellis.health import dependency_problems, health_router
 from trellis.kafka import make_producer
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def create_app(settings: IngestSettings) -> IngestApp:
         producer = make_producer(settings)
         await producer.start()
         app.state.producer = producer
+        app.state.engine = engine
         app.state.settings = settings
         app.state.limiter = TokenBucketLimiter()
         app.state.delivered_webhooks = DeliveredWebhooks()
@@ -115,16 +117,13 @@ def create_app(settings: IngestSettings) -> IngestApp:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
-    async def readyz(request: Request) -> JSONResponse:
-        producer = request.app.state.producer
-        try:
-            await producer.client.fetch_all_metadata()
-        except Exception as exc:  # any failure means "not ready"; say which
-            return JSONResponse(
-                {"status": "unavailable", "broker": type(exc).__name__}, status_code=503
-            )
-        return JSONResponse({"status": "ready"})
+    async def ready() -> dict[str, str]:
+        """Every POST needs both: credentials from the database, acks from the broker."""
+        if not hasattr(app.state, "engine"):
+            return {"ingest": "starting"}
+        return await dependency_problems(app.state.engine, app.state.producer)
+
+    app.include_router(health_router(ready))
 
     document(app)  # bodies, errors and credentials the routes' signatures do not show
     return app

@@ -101,12 +101,19 @@ TWIML = {"application/xml": {"schema": {"type": "string"}}}
 UNSUBSCRIBE_FORM = _form(**{"List-Unsubscribe": "One-Click", "token": "instead of ?token="})
 
 READYZ_503 = {
-    "description": "The broker does not answer (which error, by class name).",
+    "description": (
+        "The database or the broker does not answer (each that failed: its error's class name)."
+    ),
     "content": media(
         {
             "type": "object",
-            "properties": {"status": {"const": "unavailable"}, "broker": {"type": "string"}},
-            "required": ["status", "broker"],
+            "properties": {
+                "status": {"const": "unavailable"},
+                "database": {"type": "string"},
+                "broker": {"type": "string"},
+                "ingest": {"const": "starting"},
+            },
+            "required": ["status"],
         }
     ),
 }
@@ -160,6 +167,7 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
         security=TWILIO_AND_TOKEN,
     ),
     ("get", "/healthz"): Doc(),
+    ("get", "/livez"): Doc(),
     ("get", "/readyz"): Doc(
         ok=media({"type": "object", "properties": {"status": {"const": "ready"}}}),
         answers={"503": READYZ_503},

@@ -23,6 +23,7 @@ from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.settings import OrchestratorSettings
 from trellis.collector import tune_gc
 from trellis.consumer import BatchHandler, LoopPolicy, Record, Rejected
+from trellis.health import ConsumerHealth
 from trellis.runtime import run_consumer
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ async def run(
     nurture = Nurture(settings.load_nurture(), settings.rep_pool, settings.rep_domain_list)
     lock = asyncio.Lock()  # one writer at a time in this process: batches, scheduler rounds
     tasks: list[asyncio.Task[None]] = []
+    health = ConsumerHealth("orchestrator", settings.ready_failing_after_s)  # ops API's /readyz
 
     async def make_handler(engine: AsyncEngine, producer: AIOKafkaProducer) -> BatchHandler:
         caches = StateCaches()  # parsed states, reused only while the stored text is unchanged
@@ -53,7 +55,7 @@ async def run(
             links=reminder_links(settings),
         )  # fmt: skip
         if settings.ops_serve:  # the ops API shares this engine and clock
-            ops = create_ops_app(engine, settings, clock)
+            ops = create_ops_app(engine, settings, clock, ready=health.problems)
             serving = serve_ops(ops, settings.ops_host, settings.ops_port, stop)
             tasks.append(asyncio.create_task(serving, name="ops-api"))
         tasks.append(
@@ -92,6 +94,7 @@ async def run(
             make_handler,
             LoopPolicy(max_records=settings.orchestrator_max_batch),
             stop=stop,
+            health=health,
         )
     finally:
         stop.set()

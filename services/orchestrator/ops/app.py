@@ -27,6 +27,7 @@ from services.orchestrator.ops.links import ReminderLinks
 from services.orchestrator.ops.paging import InvalidCursor
 from services.orchestrator.settings import OrchestratorSettings
 from trellis import __version__
+from trellis.health import Check, health_router
 from trellis.openapi import complete_openapi, method_not_allowed
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def create_ops_app(
     engine: AsyncEngine,
     settings: OrchestratorSettings,
     clock: Callable[[], datetime] = _utc_now,
+    ready: Check | None = None,
 ) -> FastAPI:
     """The ops API on ``engine`` (owned by the caller: the app never disposes of it)."""
     app = FastAPI(
@@ -80,6 +82,8 @@ def create_ops_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    if ready is not None:  # the orchestrator's consumer: /livez, /readyz
+        app.include_router(health_router(ready, include_in_schema=False))
     complete_openapi(app, document_errors)  # every error status an operation answers
     app.add_exception_handler(405, method_not_allowed)
     return app
