@@ -24,7 +24,9 @@ from services.orchestrator.ops import consent_routes, reminder_routes, routes, s
 from services.orchestrator.ops.errors import document_errors, invalid
 from services.orchestrator.ops.framing import NoFraming
 from services.orchestrator.ops.links import ReminderLinks
+from services.orchestrator.ops.models import answers
 from services.orchestrator.ops.paging import InvalidCursor
+from services.orchestrator.ops.report_models import Health
 from services.orchestrator.settings import OrchestratorSettings
 from trellis import __version__
 from trellis.health import Check, health_router
@@ -78,7 +80,7 @@ def create_ops_app(
         error = invalid("query", "cursor", str(exc))
         return JSONResponse({"detail": error.detail}, status_code=error.status_code)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], **answers(Health))
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

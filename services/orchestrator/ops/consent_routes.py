@@ -34,6 +34,7 @@ from services.orchestrator.domain.state import LogEntry
 from services.orchestrator.ops import queries
 from services.orchestrator.ops.auth import Principal, Scope, WriteKey, forbidden
 from services.orchestrator.ops.errors import not_found
+from services.orchestrator.ops.models import ConsentState, answers
 from services.orchestrator.ops.params import PathId
 
 CONSENT_SOURCE = "ops-api"
@@ -88,6 +89,7 @@ def _may_record(key: Principal, owners: set[str]) -> bool:
 @router.post(
     "/{contact_id}/consent",
     status_code=status.HTTP_201_CREATED,
+    **answers(ConsentState),
     responses={
         403: {"description": "a rep key for a contact it does not own"},
         404: {"description": "no such contact"},

@@ -33,6 +33,7 @@ from services.orchestrator.ops.auth import (
 )
 from services.orchestrator.ops.errors import conflict, invalid, not_found
 from services.orchestrator.ops.links import LinkProblem, ReminderLinks
+from services.orchestrator.ops.models import Reminder, ReminderPage, answers
 from services.orchestrator.ops.params import MAX_ID, IdFilter, PathId
 from services.orchestrator.ops.reminders import (
     MAX_SNOOZE,
@@ -43,6 +44,7 @@ from services.orchestrator.ops.reminders import (
     snooze_end,
     snooze_problem,
 )
+from services.orchestrator.ops.report_models import ReminderLinkView
 from services.orchestrator.ops.routes import Conn, Cursor, Limit
 
 DEFAULT_SNOOZE = timedelta(hours=1)
@@ -64,7 +66,7 @@ def _own_rep(principal: Principal, rep: str | None) -> str | None:
     return principal.rep
 
 
-@router.get("")
+@router.get("", **answers(ReminderPage))
 async def list_reminders(
     key: ReadKey,
     conn: Conn,
@@ -77,7 +79,7 @@ async def list_reminders(
     return await queries.list_reminders(conn, _own_rep(key, rep), status, limit, cursor)
 
 
-@router.get("/{reminder_id}")
+@router.get("/{reminder_id}", **answers(Reminder))
 async def get_reminder(reminder_id: PathId, key: ReadKey, conn: Conn) -> dict[str, Any]:
     found = await queries.get_reminder(conn, reminder_id)
     if found is None:
@@ -98,7 +100,7 @@ def _check_link(request: Request, token: str | None, reminder_id: str, action: A
         raise forbidden(f"this link is not valid for {action} on reminder {reminder_id!r}")
 
 
-@router.post("/{reminder_id}/{action}")
+@router.post("/{reminder_id}/{action}", **answers(Reminder))
 async def act_on_reminder(
     reminder_id: PathId,
     action: Action,
@@ -137,7 +139,17 @@ async def act_on_reminder(
         raise conflict(str(exc)) from None
 
 
-@router.get("/{reminder_id}/{action}", response_model=None)
+@router.get(
+    "/{reminder_id}/{action}",
+    response_model=None,
+    responses={
+        200: {
+            "model": ReminderLinkView,
+            "description": "What the link will do; a page with the button for `Accept: text/html`",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def reminder_link(
     reminder_id: PathId, action: Action, request: Request, conn: Conn, token: Token = None
 ) -> Response:

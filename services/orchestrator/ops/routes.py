@@ -17,8 +17,19 @@ from services.orchestrator.domain.stages import Stage
 from services.orchestrator.ops import queries
 from services.orchestrator.ops.auth import ReadKey
 from services.orchestrator.ops.errors import invalid, not_found
+from services.orchestrator.ops.models import (
+    AccountDetail,
+    AccountPage,
+    ConsentState,
+    ContactDetail,
+    ContactPage,
+    DecisionPage,
+    TouchPage,
+    answers,
+)
 from services.orchestrator.ops.paging import MAX_LIMIT
 from services.orchestrator.ops.params import MAX_ID, MAX_TEXT, IdFilter, PathId, Printable, Range
+from services.orchestrator.ops.report_models import Funnel, Timeline, Why
 
 CONSENT_SOURCE = "ops-api"
 TouchStatus = Literal[
@@ -44,7 +55,7 @@ funnel_router = APIRouter(prefix="/v1/funnel", tags=["funnel"])
 decisions_router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 
 
-@contacts_router.get("")
+@contacts_router.get("", **answers(ContactPage))
 async def list_contacts(
     _key: ReadKey,
     conn: Conn,
@@ -57,7 +68,7 @@ async def list_contacts(
     return await queries.list_contacts(conn, stage, account_id, limit, cursor)
 
 
-@contacts_router.get("/{contact_id}")
+@contacts_router.get("/{contact_id}", **answers(ContactDetail))
 async def get_contact(
     contact_id: PathId, _key: ReadKey, conn: Conn, request: Request
 ) -> dict[str, Any]:
@@ -70,7 +81,7 @@ async def get_contact(
     return found
 
 
-@contacts_router.get("/{contact_id}/timeline")
+@contacts_router.get("/{contact_id}/timeline", **answers(Timeline))
 async def contact_timeline(
     contact_id: PathId, _key: ReadKey, conn: Conn, limit: Limit = 100
 ) -> dict[str, Any]:
@@ -81,7 +92,7 @@ async def contact_timeline(
     return {"contact_id": contact_id, "items": items}
 
 
-@contacts_router.get("/{contact_id}/why")
+@contacts_router.get("/{contact_id}/why", **answers(Why))
 async def why(contact_id: PathId, _key: ReadKey, conn: Conn, request: Request) -> dict[str, Any]:
     """Why the last touch was or was not sent: ``answer`` in plain words, plus the facts."""
     found = await queries.why(
@@ -92,7 +103,7 @@ async def why(contact_id: PathId, _key: ReadKey, conn: Conn, request: Request) -
     return found
 
 
-@contacts_router.get("/{contact_id}/consent")
+@contacts_router.get("/{contact_id}/consent", **answers(ConsentState))
 async def get_consent(
     contact_id: PathId, _key: ReadKey, conn: Conn, request: Request
 ) -> dict[str, Any]:
@@ -103,14 +114,14 @@ async def get_consent(
     )
 
 
-@accounts_router.get("")
+@accounts_router.get("", **answers(AccountPage))
 async def list_accounts(
     _key: ReadKey, conn: Conn, stage: Stage | None = None, limit: Limit = 50, cursor: Cursor = None
 ) -> dict[str, Any]:
     return await queries.list_accounts(conn, stage, limit, cursor)
 
 
-@accounts_router.get("/{account_id}")
+@accounts_router.get("/{account_id}", **answers(AccountDetail))
 async def get_account(
     account_id: PathId, _key: ReadKey, conn: Conn, request: Request
 ) -> dict[str, Any]:
@@ -121,7 +132,7 @@ async def get_account(
     return found
 
 
-@touches_router.get("")
+@touches_router.get("", **answers(TouchPage))
 async def list_touches(
     _key: ReadKey,
     conn: Conn,
@@ -143,7 +154,7 @@ async def list_touches(
     )
 
 
-@funnel_router.get("")
+@funnel_router.get("", **answers(Funnel))
 async def funnel(
     _key: ReadKey,
     conn: Conn,
@@ -162,7 +173,7 @@ async def funnel(
     return await queries.funnel(conn, start, end, account_id)
 
 
-@decisions_router.get("")
+@decisions_router.get("", **answers(DecisionPage))
 async def list_decisions(
     _key: ReadKey,
     conn: Conn,

@@ -22,7 +22,9 @@ from services.ingest.sources import (
 )
 from services.orchestrator.ops.auth import AdminKey
 from services.orchestrator.ops.errors import conflict, invalid, not_found
+from services.orchestrator.ops.models import answers
 from services.orchestrator.ops.params import PathId
+from services.orchestrator.ops.report_models import IssuedSource, SourceView
 
 MAX_RATE_LIMIT_PER_S = 100_000
 """Far above what one producer sends, far below where an integer column overflows (a bigger
@@ -71,12 +73,12 @@ class SourceIn(BaseModel):
         return data
 
 
-@router.get("")
+@router.get("", **answers(list[SourceView]))
 async def list_sources(_key: AdminKey, request: Request) -> list[dict[str, Any]]:
     return [_public(s) for s in await _repo(request).list()]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, **answers(IssuedSource))
 async def add_source(body: SourceIn, _key: AdminKey, request: Request) -> dict[str, Any]:
     try:
         issued = await _repo(request).add(
@@ -93,7 +95,7 @@ async def add_source(body: SourceIn, _key: AdminKey, request: Request) -> dict[s
     return _issued(issued)
 
 
-@router.post("/{source}/rotate")
+@router.post("/{source}/rotate", **answers(IssuedSource))
 async def rotate_source(
     source: PathId, _key: AdminKey, request: Request, keep_previous: bool = True
 ) -> dict[str, Any]:
@@ -105,7 +107,7 @@ async def rotate_source(
     return _issued(issued)
 
 
-@router.post("/{source}/disable")
+@router.post("/{source}/disable", **answers(SourceView))
 async def disable_source(source: PathId, _key: AdminKey, request: Request) -> dict[str, Any]:
     try:
         return _public(await _repo(request).disable(source, request.app.state.clock()))
@@ -113,7 +115,7 @@ async def disable_source(source: PathId, _key: AdminKey, request: Request) -> di
         raise not_found("source", source) from None
 
 
-@router.post("/{source}/enable")
+@router.post("/{source}/enable", **answers(SourceView))
 async def enable_source(source: PathId, _key: AdminKey, request: Request) -> dict[str, Any]:
     try:
         return _public(await _repo(request).disable(source, request.app.state.clock(), False))
@@ -125,7 +127,7 @@ class KindIn(BaseModel):
     kind: SourceKind
 
 
-@router.post("/{source}/kind")
+@router.post("/{source}/kind", **answers(SourceView))
 async def set_source_kind(
     source: PathId, body: KindIn, _key: AdminKey, request: Request
 ) -> dict[str, Any]:

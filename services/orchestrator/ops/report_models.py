@@ -1,0 +1,120 @@
+"""Ops API answers that are not table rows: a timeline, the "why", the funnel, a reminder link,
+source credentials, health. The rules of ``models`` apply (see there)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from services.orchestrator.ops.models import ChannelConsent, Open, Reminder, Row, Time, Touch
+
+
+class TimelineDecision(Row):
+    at: Time
+    type: Literal["decision"]
+    kind: str
+    reason: str
+    touch_id: str | None
+    event_id: str | None
+    facts: Open
+
+
+class TimelineEvent(Row):
+    at: Time
+    type: Literal["event"]
+    kind: str = Field(description="the event type")
+    event_id: str
+    properties: Open
+
+
+class Timeline(Row):
+    contact_id: str
+    items: list[Annotated[TimelineDecision | TimelineEvent, Field(discriminator="type")]]
+
+
+class WhyDecision(Row):
+    kind: str
+    reason: str
+    facts: Open
+    decided_at: Time
+
+
+class Why(Row):
+    """``answer`` in plain words; ``sent`` is null while undecided."""
+
+    contact_id: str
+    stage: str | None
+    account_stage: str | None
+    consent: dict[str, ChannelConsent]
+    sent: bool | None
+    touch_id: str | None
+    answer: str
+    decision: WhyDecision | None
+    touch: Touch | None
+
+
+class Conversion(Row):
+    from_stage: str = Field(alias="from")
+    to: str
+    entered: int
+    converted: int
+    rate: float | None
+
+
+class Velocity(Row):
+    forward_moves_per_day: float | None
+    median_days_to_reach: dict[str, float | None]
+
+
+class FunnelMetrics(Row):
+    in_stage: dict[str, int]
+    entered: dict[str, int]
+    conversion: list[Conversion]
+    median_days_in_stage: dict[str, float | None]
+    velocity: Velocity
+
+
+class Funnel(Row):
+    since: Time
+    until: Time
+    account_id: str | None
+    contacts: FunnelMetrics
+    accounts: FunnelMetrics
+
+
+class Confirm(Row):
+    method: Literal["POST"]
+    url: str
+
+
+class ReminderLinkView(Row):
+    """What a reminder link will do (JSON when the client does not ask for HTML)."""
+
+    reminder: Reminder
+    action: str
+    confirm: Confirm
+
+
+class SourceView(Row):
+    id: str
+    name: str
+    kind: str
+    auth: str
+    disabled: bool
+    rate_limit_per_s: int | None
+    active_secrets: int | None = Field(default=None, description="signed sources only")
+    webhook_url_path: str | None = Field(default=None, description="signed sources only")
+
+
+class IssuedSource(Row):
+    """A new credential: in this answer only, never again."""
+
+    source: SourceView
+    write_key: str | None = Field(default=None, description="write-key sources")
+    webhook_secret: str | None = Field(default=None, description="signed sources")
+    shown_once: bool
+
+
+class Health(Row):
+    status: Literal["ok"]
