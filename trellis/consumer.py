@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -33,6 +34,8 @@ from schemas.dead_letter import (
     DLQ_HEADER_TOPIC,
 )
 from schemas.topics import dead_letter
+from trellis import tracing
+from trellis.consumer_metrics import ConsumerMetrics
 from trellis.logs import error_kind, redact
 
 log = logging.getLogger(__name__)
@@ -127,8 +130,11 @@ class BatchConsumer:
         producer: AIOKafkaProducer,
         handler: BatchHandler,
         policy: LoopPolicy | None = None,
+        metrics: ConsumerMetrics | None = None,
     ) -> None:
         self.name = name
+        self.metrics = metrics
+        self._traced = tracing.enabled()  # asked once: nothing per batch when it is off
         self._consumer = consumer
         self._producer = producer
         self._handler = handler
@@ -147,12 +153,20 @@ class BatchConsumer:
             if not batches:
                 continue
             records = [r for part in batches.values() for r in part]
+            started = time.perf_counter()
             await self.process(records)
             await self._commit(batches)
+            if self.metrics is not None:
+                self.metrics.batch_applied(records, time.perf_counter() - started)
+                self.metrics.lag_after(batches, self._consumer)
 
     async def process(self, records: Sequence[Record]) -> None:
         """Apply ``records`` and dead-letter the poison among them; raises only on shutdown."""
-        rejected = await self._apply(records)
+        if self._traced:
+            with tracing.consuming(self.name, [r.headers for r in records]):
+                rejected = await self._apply(records)
+        else:
+            rejected = await self._apply(records)
         for item in rejected:
             await self._dead_letter(item)
         self.stats.batches += 1
@@ -172,6 +186,8 @@ class BatchConsumer:
             except Exception as exc:  # the exception's kind decides the records' fate below
                 error = f"{type(exc).__name__}: {exc}"  # for the dead-letter header only
                 self.stats.retries += 1
+                if self.metrics is not None:
+                    self.metrics.retries.inc()
                 transient = is_transient(exc)
                 if not transient:
                     attempt += 1
@@ -210,6 +226,8 @@ class BatchConsumer:
             dead_letter(record.topic), value=record.value, key=record.key, headers=headers
         )
         self.stats.dead_lettered += 1
+        if self.metrics is not None:
+            self.metrics.dead_lettered.labels(record.topic).inc()
         log.error(
             "%s: dead-lettered %s[%d]@%d: %s",
             self.name,

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trellis.broker import wait_for_metadata
 from trellis.consumer import BatchConsumer, BatchHandler, ConsumerStopped, LoopPolicy
+from trellis.consumer_metrics import ConsumerMetrics
 from trellis.db import create_engine
 from trellis.health import ConsumerHealth
 from trellis.kafka import make_consumer, make_producer
@@ -37,6 +38,7 @@ async def run_consumer(
     policy: LoopPolicy | None = None,
     stop: asyncio.Event | None = None,
     health: ConsumerHealth | None = None,
+    metrics: ConsumerMetrics | None = None,
 ) -> None:
     """Consume ``topics`` as ``group_id`` until SIGINT/SIGTERM (or ``stop`` is set);
     ``health`` (read by the service's ``/readyz``) is told of its clients, group and batches."""
@@ -59,7 +61,7 @@ async def run_consumer(
         consumer = make_consumer(settings, *topics, group_id=group_id, member=health.membership)
         await consumer.start()
         stack.push_async_callback(consumer.stop)
-        loop_ = BatchConsumer(name, consumer, producer, handler, policy)
+        loop_ = BatchConsumer(name, consumer, producer, handler, policy, metrics)
         log.info("%s consuming %s as group %s", name, ", ".join(topics), group_id)
         task = asyncio.create_task(loop_.run(), name=f"{name}-loop")
         stopper = asyncio.create_task(stop.wait())

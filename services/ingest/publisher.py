@@ -26,6 +26,7 @@ from aiokafka.partitioner import murmur2
 from schemas.events import EngagementEvent
 from schemas.outcomes import TouchOutcome
 from schemas.topics import ENGAGEMENT, OUTCOMES
+from trellis import tracing
 from trellis.kafka import encode
 
 # Partition keys repeat (one per account): hash each once. Same function as aiokafka's
@@ -69,6 +70,7 @@ class _Record:
     key: bytes
     value: bytes
     request: _Request = field(repr=False)
+    headers: list[tuple[str, bytes]] | None = None  # the request's trace, when tracing
 
 
 def partition_for(key: bytes, partitions: Sequence[int]) -> int:
@@ -115,6 +117,7 @@ class KafkaEventPublisher:
         self._queued: list[_Record] = []
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
+        self._traced = tracing.enabled()  # asked once: no per-request work when it is off
 
     async def publish(self, events: Sequence[EngagementEvent]) -> None:
         """Return only once every event is acknowledged; raise ``BrokerUnavailable`` otherwise."""
@@ -138,7 +141,13 @@ class KafkaEventPublisher:
             return
         loop = asyncio.get_running_loop()
         request = _Request(loop.create_future(), len(records))
-        self._queued += [_Record(topic, key.encode(), value, request) for key, value in records]
+        if self._traced:  # every record carries the request's span as its ``traceparent``
+            headers = tracing.inject()
+            self._queued += [
+                _Record(topic, key.encode(), value, request, headers) for key, value in records
+            ]
+        else:
+            self._queued += [_Record(topic, key.encode(), value, request) for key, value in records]
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush_forever(), name="ingest-publisher")
         self._wakeup.set()
@@ -179,7 +188,13 @@ class KafkaEventPublisher:
                 batch = self._producer.create_batch()
                 taken: list[_Record] = []
                 for record in queued:
-                    if batch.append(key=record.key, value=record.value, timestamp=None) is None:
+                    appended = batch.append(
+                        key=record.key,
+                        value=record.value,
+                        timestamp=None,
+                        headers=record.headers or [],
+                    )
+                    if appended is None:
                         break
                     taken.append(record)
                 if not taken:  # one record larger than a whole batch

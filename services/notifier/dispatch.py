@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 import traceback
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -32,6 +33,8 @@ from datetime import datetime
 from typing import Protocol, assert_never
 
 from aiokafka import AIOKafkaProducer
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind
 from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -47,13 +50,16 @@ from services.notifier.ledger import (
     record_results,
     release,
 )
+from services.notifier.metrics import NotifierMetrics
 from services.notifier.render import JinjaRenderer, RenderError
 from services.notifier.retry import RetryPolicy, Sleep, send_with_retries
+from trellis import tracing
 from trellis.consumer import HandlerInterrupted
 from trellis.logs import error_kind
 
 log = logging.getLogger(__name__)
 
+PRODUCER = SpanKind.PRODUCER  # a send hands the message to the provider
 UNKNOWN_AFTER_CRASH = "unknown: found 'sending' on redelivery (crash mid-send); not resent"
 
 
@@ -101,8 +107,15 @@ class Dispatcher:
     limits: Mapping[Channel, RateLimiter] = field(default_factory=dict)
     sleep: Sleep = asyncio.sleep
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    metrics: NotifierMetrics | None = None
 
-    async def dispatch(self, commands: Sequence[tuple[DispatchTouch, int]]) -> None:
+    async def dispatch(
+        self,
+        commands: Sequence[tuple[DispatchTouch, int]],
+        traces: Mapping[str, Context] | None = None,
+    ) -> None:
+        """``traces``: touch id -> the context its command carried (only when tracing is on);
+        each send is then a span in that trace."""
         unique = list({c.touch_id: (c, off) for c, off in reversed(commands)}.values())[::-1]
         now = self.clock()
         async with self.engine.begin() as conn:
@@ -110,8 +123,10 @@ class Dispatcher:
             seen = await load_rows(
                 conn, [c.touch_id for c, _ in unique if c.touch_id not in claimed]
             )
+            unknown = 0
             for row in list(seen.values()):
                 if row.status == "sending":
+                    unknown += 1
                     await record_result(
                         conn, row.touch_id, "failed", None, UNKNOWN_AFTER_CRASH, now
                     )
@@ -124,6 +139,14 @@ class Dispatcher:
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(touch: DispatchTouch) -> tuple[DispatchTouch, SendResult | None, int]:
+            parent = traces.get(touch.touch_id) if traces else None
+            if parent is None:
+                return await sending(touch)
+            name = f"send {touch.channel.value}"
+            with tracing.tracer().start_as_current_span(name, context=parent, kind=PRODUCER):
+                return await sending(touch)
+
+        async def sending(touch: DispatchTouch) -> tuple[DispatchTouch, SendResult | None, int]:
             async with gate:
                 if self.stopping.is_set():
                     return touch, None, 0
@@ -152,11 +175,22 @@ class Dispatcher:
             await release(conn, released, done)
         outcomes.extend(_from_row(touch, row, done) for touch, row, _ in final)
         await self.publisher.publish(outcomes)
+        if self.metrics is not None:
+            self._count(final, len(fresh), len(seen), unknown, len(released))
         if released:
             raise DispatchInterrupted(
                 f"stopping: {len(released)} of {len(fresh)} touches released unsent; "
                 "the batch is redelivered"
             )
+
+    def _count(self, final: Sequence[tuple[DispatchTouch, LedgerRow, int]], *counts: int) -> None:
+        assert self.metrics is not None
+        claimed, known, unknown, released = counts
+        self.metrics.claims(claimed, known - unknown, unknown, released)
+        for touch, row, attempts in final:
+            retryable = row.status == "failed" and row.retryable
+            outcome = "failed_retryable" if retryable else row.status
+            self.metrics.sent(touch.channel.value, outcome, attempts)
 
     async def _unless_stopping(self, waiting: Awaitable[None]) -> None:
         """Wait, or raise ``_Released`` as soon as the service is stopping."""
@@ -194,14 +228,23 @@ class Dispatcher:
             return Failed(retryable=False, detail=f"render: {exc}")
         limiter = self.limits.get(touch.channel)
         if limiter is not None:  # back-pressure: the batch waits for the shared budget
+            started = time.perf_counter()
             if slots:
                 await self._unless_stopping(limiter.wait_until(slots.popleft()))
             else:  # a retry, beyond the slots claimed for the batch
                 await self._unless_stopping(limiter.wait())
+            if self.metrics is not None:
+                self.metrics.waited(touch.channel.value, time.perf_counter() - started)
         if self.stopping.is_set():
             raise _Released
         try:
-            return await sender.send(touch, message)
+            if self.metrics is None:
+                return await sender.send(touch, message)
+            started = time.perf_counter()
+            result = await sender.send(touch, message)
+            outcome = "sent" if isinstance(result, Sent) else "failed"
+            self.metrics.provider_call(touch.channel.value, outcome, time.perf_counter() - started)
+            return result
         except Exception as exc:  # an adapter bug must not turn into a resend on batch retry
             # Where, not the exception's text: adapters' errors echo the address they sent to.
             frames = traceback.extract_tb(exc.__traceback__)

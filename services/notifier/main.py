@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from opentelemetry.context import Context
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,11 +17,14 @@ from schemas.commands import Channel, DispatchTouch
 from schemas.topics import TOUCHES
 from services.notifier.channels.smtp_pool import SmtpConnectionPool
 from services.notifier.dispatch import Dispatcher, KafkaOutcomePublisher, RateLimiter
+from services.notifier.http import create_http_app, serve_http
+from services.notifier.metrics import NotifierMetrics
 from services.notifier.rate_limit import SqlRateLimiter
 from services.notifier.render import JinjaRenderer
 from services.notifier.retry import RetryPolicy
 from services.notifier.senders import build_senders, smtp_config
 from services.notifier.settings import NotifierSettings
+from trellis import tracing
 from trellis.consumer import BatchHandler, LoopPolicy, Record, Rejected
 from trellis.runtime import run_consumer
 
@@ -42,23 +46,37 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-async def on_touches(records: Sequence[Record], dispatcher: Dispatcher) -> list[Rejected]:
+async def on_touches(
+    records: Sequence[Record], dispatcher: Dispatcher, traced: bool = False
+) -> list[Rejected]:
+    """``traced``: tracing is on; each send continues the trace its command carried."""
     commands: list[tuple[DispatchTouch, int]] = []
     rejected: list[Rejected] = []
+    traces: dict[str, Context] = {}
     for record in records:
         try:
-            commands.append((DispatchTouch.model_validate_json(record.value or b""), record.offset))
+            command = DispatchTouch.model_validate_json(record.value or b"")
         except ValidationError as exc:
             rejected.append(
                 Rejected(record, f"schema: {exc.error_count()} errors: {exc.errors()[0]['msg']}")
             )
-    await dispatcher.dispatch(commands)
+            continue
+        commands.append((command, record.offset))
+        if traced and (parent := tracing.extract(record.headers)) is not None:
+            traces[command.touch_id] = parent
+    await dispatcher.dispatch(commands, traces)
     return rejected
 
 
 async def run(settings: NotifierSettings, stop: asyncio.Event | None = None) -> None:
     renderer = JinjaRenderer(settings.load_templates())  # a broken template stops start-up
     stop = stop or asyncio.Event()  # set by SIGINT/SIGTERM (run_consumer); ends sends in a batch
+    metrics = NotifierMetrics()
+    traced = tracing.enabled()
+    http_app = create_http_app(metrics.registry)
+    http_task = asyncio.create_task(
+        serve_http(http_app, settings.notifier_http_host, settings.notifier_http_port, stop)
+    )
     async with (
         httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as http,
         SmtpConnectionPool(smtp_config(settings), settings.smtp_pool_size) as smtp_pool,
@@ -81,19 +99,25 @@ async def run(settings: NotifierSettings, stop: asyncio.Event | None = None) -> 
                 ),
                 limits=build_limits(settings, engine),
                 stopping=stop,
+                metrics=metrics,
             )
 
             async def handle(records: Sequence[Record]) -> Sequence[Rejected]:
-                return await on_touches(records, dispatcher)
+                return await on_touches(records, dispatcher, traced)
 
             return handle
 
-        await run_consumer(
-            "notifier",
-            settings,
-            [TOUCHES],
-            settings.notifier_group,
-            make_handler,
-            LoopPolicy(max_records=settings.notifier_max_batch),
-            stop=stop,
-        )
+        try:
+            await run_consumer(
+                "notifier",
+                settings,
+                [TOUCHES],
+                settings.notifier_group,
+                make_handler,
+                LoopPolicy(max_records=settings.notifier_max_batch),
+                stop=stop,
+                metrics=metrics.consumer,
+            )
+        finally:
+            stop.set()
+            await http_task

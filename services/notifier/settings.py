@@ -34,6 +34,10 @@ class NotifierSettings(TrellisSettings):
     )
     sms_rate_per_s: float | None = Field(default=None, gt=0)
     rate_burst: int = Field(default=1, ge=1)
+    notifier_http_host: str = "127.0.0.1"
+    notifier_http_port: int = Field(
+        default=8002, ge=0, le=65535, description="/metrics and /healthz; 0 = any free port."
+    )
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=1025, ge=1, le=65535)

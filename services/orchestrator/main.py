@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -16,11 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from schemas.topics import ENGAGEMENT, OUTCOMES
 from services.orchestrator.adapters.repository import StateCaches
 from services.orchestrator.handlers import apply_engagement, utc_now
+from services.orchestrator.metrics import OrchestratorMetrics
 from services.orchestrator.nurture import Nurture
 from services.orchestrator.ops.app import create_ops_app, reminder_links, serve_ops
 from services.orchestrator.outcomes import apply_outcomes
 from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.settings import OrchestratorSettings
+from trellis import tracing
 from trellis.collector import tune_gc
 from trellis.consumer import BatchHandler, LoopPolicy, Record, Rejected
 from trellis.health import ConsumerHealth
@@ -28,6 +31,23 @@ from trellis.runtime import run_consumer
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 5.0  # below the usual 10 s between SIGTERM and SIGKILL
+
+
+class MeasuredScheduler(Scheduler):
+    """The scheduler with each round timed and counted (its own loop's rounds and those run
+    after a batch alike). Needs of ``Scheduler``: ``dispatch_due() -> int`` (touches claimed)
+    and the running count ``dispatched``."""
+
+    metrics: OrchestratorMetrics | None = None
+
+    async def dispatch_due(self) -> int:
+        started = time.perf_counter()
+        before = self.dispatched
+        claimed = await super().dispatch_due()
+        if self.metrics is not None and claimed:
+            seconds = time.perf_counter() - started
+            self.metrics.scheduler_round(seconds, claimed, self.dispatched - before)
+        return claimed
 
 
 async def run(
@@ -45,17 +65,22 @@ async def run(
     nurture = Nurture(settings.load_nurture(), settings.rep_pool, settings.rep_domain_list)
     lock = asyncio.Lock()  # one writer at a time in this process: batches, scheduler rounds
     tasks: list[asyncio.Task[None]] = []
+    metrics = OrchestratorMetrics()
     health = ConsumerHealth("orchestrator", settings.ready_failing_after_s)  # ops API's /readyz
 
     async def make_handler(engine: AsyncEngine, producer: AIOKafkaProducer) -> BatchHandler:
         caches = StateCaches()  # parsed states, reused only while the stored text is unchanged
+        metrics.install(caches)
         me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        scheduler = Scheduler(
+        if tracing.enabled():  # touch commands carry on the trace of the batch that made them
+            producer = tracing.TracedProducer(producer)
+        scheduler = MeasuredScheduler(
             engine, producer, nurture, me, clock, settings.orchestrator_scheduler_batch,
             links=reminder_links(settings),
         )  # fmt: skip
+        scheduler.metrics = metrics
         if settings.ops_serve:  # the ops API shares this engine and clock
-            ops = create_ops_app(engine, settings, clock, ready=health.problems)
+            ops = create_ops_app(engine, settings, clock, metrics.registry, ready=health.problems)
             serving = serve_ops(ops, settings.ops_host, settings.ops_port, stop)
             tasks.append(asyncio.create_task(serving, name="ops-api"))
         tasks.append(
@@ -81,6 +106,7 @@ async def run(
                     )
                     # speed to lead: what the batch made due now (rep reminders) goes out now
                     await scheduler.dispatch_due()
+            metrics.batch_applied(records, rejected)
             return rejected
 
         return on_batch
@@ -95,6 +121,7 @@ async def run(
             LoopPolicy(max_records=settings.orchestrator_max_batch),
             stop=stop,
             health=health,
+            metrics=metrics.consumer,
         )
     finally:
         stop.set()

@@ -31,6 +31,7 @@ from services.orchestrator.adapters.tables import (
     stage_history,
 )
 from services.orchestrator.domain.state import AccountState, ContactState, LogEntry, Transition
+from services.orchestrator.metrics import count_decisions
 from trellis.db import json_dumps
 
 # SQLite allows 32,766 bound parameters per statement; stay well below for IN lists.
@@ -282,6 +283,7 @@ _DECISION_COLUMNS: bulk.Columns = (
 async def add_decisions(conn: AsyncConnection, log: Sequence[LogEntry]) -> None:
     if not log:
         return
+    count_decisions((e.kind, e.reason) for e in log)
     rows = [
         (e.contact_key, e.account_key, e.kind, e.reason, json_dumps(e.facts), e.event_id,
          e.playbook_version, e.decided_at)

@@ -29,12 +29,15 @@ class StateCache(Generic[S]):
         self.read = read
         self.size = size
         self._items: OrderedDict[str, tuple[str, S]] = OrderedDict()
+        self.hits = self.misses = 0  # read by the orchestrator's /metrics at scrape time
 
     def parse(self, key: str, text: str) -> S:
         hit = self._items.get(key)
         if hit is not None and hit[0] == text:
             self._items.move_to_end(key)
+            self.hits += 1
             return hit[1]
+        self.misses += 1
         state = self.read(orjson.loads(text))
         self.put(key, text, state)
         return state

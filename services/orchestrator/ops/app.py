@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.orchestrator.dashboard.routes import dashboard_router
@@ -51,9 +52,12 @@ def create_ops_app(
     engine: AsyncEngine,
     settings: OrchestratorSettings,
     clock: Callable[[], datetime] = _utc_now,
+    registry: CollectorRegistry | None = None,
     ready: Check | None = None,
 ) -> FastAPI:
-    """The ops API on ``engine`` (owned by the caller: the app never disposes of it)."""
+    """The ops API on ``engine`` (owned by the caller: the app never disposes of it);
+    ``registry``: the orchestrator's metrics, served unauthenticated at ``/metrics`` as ingest's
+    are (Prometheus scrapes without a key; bind the port to a private network)."""
     app = FastAPI(
         title="Trellis ops API",
         version=__version__,
@@ -83,6 +87,14 @@ def create_ops_app(
     @app.get("/healthz", tags=["ops"], **answers(Health))
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    if registry is not None:
+        metrics = registry
+
+        async def metrics_endpoint(_request: Request) -> Response:
+            return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
+
+        app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
 
     if ready is not None:  # the orchestrator's consumer: /livez, /readyz
         app.include_router(health_router(ready, include_in_schema=False))
