@@ -36,6 +36,7 @@ _key_hash = functools.lru_cache(maxsize=65_536)(murmur2)
 # How long the flusher waits for a flight's acknowledgements before it sends what queued since:
 # a slow or unreachable broker delays the next flight by this much at most, never stops it.
 FLIGHT_WAIT_S = 0.02
+_NO_HEADERS: list[tuple[str, bytes]] = []  # shared, never mutated: no list per record
 
 
 class BrokerUnavailable(Exception):
@@ -192,7 +193,7 @@ class KafkaEventPublisher:
                         key=record.key,
                         value=record.value,
                         timestamp=None,
-                        headers=record.headers or [],
+                        headers=record.headers or _NO_HEADERS,
                     )
                     if appended is None:
                         break
