@@ -146,7 +146,10 @@ async def _apply(
         [*decision.log, *_merge_log(res, playbook, now), *_consent_log(consent, playbook, now)],
     )
     if nurture is not None:  # touches planned and reminders created, in this transaction
-        await plan_for_changes(conn, nurture, decision, events, res.contact_of, acc.account_of, now)
+        changed = {r.item.contact_id: r.event_id for r in consent}
+        await plan_for_changes(
+            conn, nurture, decision, events, res.contact_of, acc.account_of, now, changed
+        )
 
 
 def _consent_rows(

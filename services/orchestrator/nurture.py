@@ -18,10 +18,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas.events import EngagementEvent
+from services.orchestrator import planning
 from services.orchestrator.adapters import bulk, touch_store
 from services.orchestrator.adapters.tables import accounts, contacts, decisions
 from services.orchestrator.domain.channels import TouchChannel
-from services.orchestrator.domain.eligibility import Recipient, SkipReason, plan_touches
+from services.orchestrator.domain.eligibility import Recipient, SkipReason
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.owners import OwnerRefused, RepDirectory, resolve_owner
 from services.orchestrator.domain.quiet_hours import resolve_timezone
@@ -34,7 +35,13 @@ from services.orchestrator.domain.reminders import (
 )
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.state import Decision
-from services.orchestrator.domain.touch_log import PlanReason, TouchDecision, pick_rep, stable_id
+from services.orchestrator.domain.touch_log import (
+    DispatchProblem,
+    PlanReason,
+    TouchDecision,
+    pick_rep,
+    stable_id,
+)
 
 PRICING_LOOKBACK = timedelta(days=14)
 _CALL_REASONS = {
@@ -95,6 +102,11 @@ def rep_for(
     )
 
 
+def _transition_events(decision: Decision) -> dict[str, str | None]:
+    """contact -> the event behind its last stage change in this batch."""
+    return {t.subject_key: t.event_id for t in decision.transitions if t.subject_kind == "contact"}
+
+
 def _without_state(table: Any) -> list[Any]:
     """Every column but the lifecycle ``state`` document: touches never read it, and decoding
     it was most of what loading recipients cost."""
@@ -128,7 +140,11 @@ async def plan_for_changes(
     contact_of: Mapping[str, str],
     account_of: Mapping[str, str | None],
     now: datetime,
+    consent_changed: Mapping[str, str | None] | None = None,
 ) -> None:
+    """``consent_changed``: contact -> the event that changed its consent in this batch (its
+    plan is redone: a grant may add touches, a withdrawal cancels them)."""
+    consent_changed = consent_changed or {}
     log: list[dict[str, Any]] = []
     await _owner_changes(conn, events, contact_of, account_of, now, log, nurture.reps)
     changed = {t.subject_key for t in decision.transitions if t.subject_kind == "contact"}
@@ -145,55 +161,24 @@ async def plan_for_changes(
     mql = {k for k, a in decision.accounts.items() if a.stage is Stage.MQL}
     lead = timedelta(days=nurture.config.renewal_lead_days)
     needs = reminders_needed(signals, became_sql, mql, pricing, lead)
-    people, accs = await load_people(conn, changed | {n.contact_id for n in needs})
+    people, accs = await load_people(
+        conn, changed | set(consent_changed) | {n.contact_id for n in needs}
+    )
     told = await _reminders(conn, nurture, needs, people, accs, now, log)
-    rows: list[dict[str, Any]] = []
-    for cid in sorted(changed):
+    cause = {**dict(consent_changed), **_transition_events(decision)}
+    recipients = {}
+    for cid in sorted(changed | set(consent_changed)):
         person = people.get(cid)
         who = (
             recipient_of(person, accs.get(person["account_id"] or ""), nurture.config)
             if person
             else None
         )
-        if person is None or who is None:
-            continue
-        entered = person["stage_entered_at"] or now
-        for p in plan_touches(nurture.config, who, None, now):
-            if p.channel is TouchChannel.REP_CALL_REMINDER and cid in told:
-                continue  # the rule's reminder already calls the rep
-            touch_id = stable_id("t_", cid, p.sequence_id, p.step_id, entered.isoformat())
-            rows.append(
-                _touch_row(
-                    touch_id,
-                    p.contact_id,
-                    p.account_id,
-                    p.channel,
-                    p.template,
-                    p.stage,
-                    f"{p.sequence_id}/{p.step_id}",
-                    p.due_at,
-                    now,
-                )
-            )
-            log.append(
-                _log(
-                    TouchDecision.TOUCH_PLANNED,
-                    PlanReason.STAGE_ENTERED,
-                    cid,
-                    p.account_id,
-                    touch_id,
-                    now,
-                    nurture.config.version,
-                    {
-                        "sequence": p.sequence_id,
-                        "step": p.step_id,
-                        "channel": p.channel.value,
-                        "due_at": p.due_at.isoformat(),
-                    },
-                )
-            )
-    await touch_store.add_touches(conn, rows)
-    await _exit_sequences(conn, nurture, signals, now, log)
+        if who is not None:
+            recipients[cid] = who
+    ctx = planning.Context(nurture.config, now)
+    await _exit_sequences(conn, nurture, signals, now, log)  # first: the more specific reason
+    await planning.replan(conn, ctx, recipients, cause, told, log)
     if log:
         await bulk.insert_dicts(conn, decisions, log)
 
@@ -383,13 +368,18 @@ async def _reminders(
             log.append(
                 _log(
                     TouchDecision.TOUCH_SKIPPED,
-                    "NO_REP",
+                    DispatchProblem.NO_REP,
                     n.contact_id,
                     n.account_id,
                     rid,
                     now,
                     version,
-                    {"reason": n.reason.value},
+                    {
+                        "reason": n.reason.value,
+                        "channel": TouchChannel.REP_CALL_REMINDER.value,
+                        "template": f"reminders/{n.reason.value}",
+                        "due_at": now.isoformat(),
+                    },
                 )
             )
             continue

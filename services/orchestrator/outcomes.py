@@ -17,14 +17,18 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.outcomes import OutcomeStatus, TouchOutcome
-from services.orchestrator.adapters import consent_store, touch_store
+from services.orchestrator import planning
+from services.orchestrator.adapters import bulk, consent_store, touch_store
 from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.inbox import InboxEntry, claim
+from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.tables import contacts, decisions, touches
+from services.orchestrator.domain.consent import Suppression
+from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.outcomes import consent_for, suppression_for
 from services.orchestrator.domain.stages import DecisionKind
 from services.orchestrator.domain.state import LogEntry
-from services.orchestrator.domain.touch_log import TouchDecision
+from services.orchestrator.domain.touch_log import LaterReason, TouchDecision
 from services.orchestrator.domain.touch_retry import Retry, TouchRetryPolicy, origin_of
 from trellis.consumer import Record, Rejected
 
@@ -46,7 +50,10 @@ async def apply_outcomes(
     playbook_version: str,
     now: datetime,
     retry: TouchRetryPolicy | None = None,
+    plan: NurtureConfig | None = None,
 ) -> list[Rejected]:
+    """``plan``: the nurture plan (its consent bases decide which planned touches a STOP,
+    unsubscribe or complaint cancels at once); the shipped default when not given."""
     parsed: list[tuple[Record, TouchOutcome]] = []
     rejected: list[Rejected] = []
     for record in records:
@@ -96,7 +103,15 @@ async def apply_outcomes(
                     decided_at=now,
                 )
             )
-        await consent_store.record(conn, rows)
+        written = await consent_store.record(conn, rows)
+        blocked = {
+            r.item.contact_id: r.event_id for r in written if isinstance(r.item, Suppression)
+        }
+        if blocked:  # what is planned on a channel the recipient just closed is cancelled now
+            ctx = planning.Context(plan or default_nurture(), now)
+            cancelled: list[dict[str, Any]] = []
+            await planning.cancel_unreachable(conn, ctx, blocked, {}, cancelled)
+            await bulk.insert_dicts(conn, decisions, cancelled)
         statuses = [
             {"b_id": o.touch_id, "b_status": TOUCH_STATUS[o.status]}
             for o in outcomes
@@ -151,7 +166,7 @@ async def _plan_retries(
             })  # fmt: skip
             facts |= {"retry_touch_id": step.touch_id, "attempt": step.attempt,
                       "due_at": step.due_at.isoformat()}  # fmt: skip
-            kind, reason = TouchDecision.TOUCH_RETRY_PLANNED, "PROVIDER_TRANSIENT"
+            kind, reason = TouchDecision.TOUCH_RETRY_PLANNED, LaterReason.PROVIDER_TRANSIENT.value
         else:
             kind, reason = TouchDecision.TOUCH_FAILED, step.reason.value
         logged.append({

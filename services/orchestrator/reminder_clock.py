@@ -25,10 +25,10 @@ from services.orchestrator.domain.reminders import (
     ReminderStatus,
     transition,
 )
-from services.orchestrator.domain.touch_log import TouchDecision, stable_id
+from services.orchestrator.domain.touch_log import LaterReason, TouchDecision, stable_id
 
 REMINDER_STEP = "reminder"
-EXPIRED_REASON = "REMINDER_EXPIRED"
+EXPIRED_REASON = LaterReason.REMINDER_EXPIRED
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ async def _wake(conn: AsyncConnection, now: datetime, version: str) -> int:
             "reason": None, "due_at": now, "claimed_by": None, "claimed_at": None,
             "dispatched_at": None, "created_at": now,
         })  # fmt: skip
-        log.append(_log(r, TouchDecision.REMINDER_CREATED, "SNOOZE_ENDED", tid, now, version))
+        log.append(_log(r, TouchDecision.REMINDER_CREATED, LaterReason.SNOOZE_ENDED, tid, now, version))
     if rows:
         await conn.execute(
             update(reminders)

@@ -20,17 +20,17 @@ from typing import Any
 from schemas.events import EngagementEvent
 from services.orchestrator.domain.caps import SentTouch
 from services.orchestrator.domain.channels import TouchChannel
-from services.orchestrator.domain.consent import ConsentEntry, ConsentLedger
+from services.orchestrator.domain.consent import ConsentLedger, admit_all
 from services.orchestrator.domain.eligibility import (
     PlannedTouch,
     Recipient,
     Skipped,
     SkipReason,
     check_eligibility,
-    plan_touches,
 )
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.outcomes import consent_from_event
+from services.orchestrator.domain.planner import PLANNED, ExistingTouch, plan_contact
 from services.orchestrator.domain.reminders import (
     DEDUP_WINDOW,
     ReminderReason,
@@ -41,6 +41,7 @@ from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.state import AccountState, ContactState, Decision
 from services.orchestrator.nurture import PRICING_LOOKBACK, is_pricing_view, recipient_of
 
+DISPATCHED, SKIPPED = "dispatched", "skipped"
 _CALL_REASONS = {
     ReminderReason.DEMO_REQUESTED,
     ReminderReason.CONTACT_SALES,
@@ -53,6 +54,7 @@ class TouchTally:
     """Counts a team compares between two plans."""
 
     planned: Counter[str] = field(default_factory=Counter)  # by channel
+    not_planned: Counter[str] = field(default_factory=Counter)  # by reason code
     sent: Counter[str] = field(default_factory=Counter)  # by "stage/channel"
     skipped: Counter[str] = field(default_factory=Counter)  # by reason code
     deferred: Counter[str] = field(default_factory=Counter)  # by reason code
@@ -60,7 +62,7 @@ class TouchTally:
     pending: int = 0  # still due after the end of the history
 
     def as_dict(self) -> dict[str, Any]:
-        counters = ("planned", "sent", "skipped", "deferred", "reminders")
+        counters = ("planned", "not_planned", "sent", "skipped", "deferred", "reminders")
         return {n: dict(sorted(getattr(self, n).items())) for n in counters} | {
             "pending": self.pending
         }
@@ -73,6 +75,9 @@ class TouchSimulator:
         self.config = config
         self.tally = TouchTally()
         self._due: list[tuple[datetime, str, PlannedTouch]] = []
+        # id -> (touch, status, reason when skipped)
+        self._touches: dict[str, tuple[PlannedTouch, str, str | None]] = {}
+        self._consent_changed: dict[str, str] = {}
         self._ledgers: dict[str, ConsentLedger] = {}
         self._history: list[SentTouch] = []
         self._reminded: dict[tuple[str, ReminderReason], datetime] = {}
@@ -84,16 +89,16 @@ class TouchSimulator:
     def before_batch(self, batch: Sequence[EngagementEvent], contact_of: Mapping[str, str]) -> None:
         """Decide what fell due before this batch, then record its consent changes."""
         self._run_until(batch[0].time)
-        for e in batch:
-            item = consent_from_event(contact_of[e.id], e.type, e.properties, e.source, e.time)
+        self._consent_changed = {}
+        for e in sorted(batch, key=lambda e: e.time):
+            source = e.received_from or e.source
+            item = consent_from_event(contact_of[e.id], e.type, e.properties, source, e.time)
             if item is None:
                 continue
             ledger = self._ledger(item.contact_id)
-            if isinstance(item, ConsentEntry):
-                ledger = replace(ledger, entries=(*ledger.entries, item))
-            else:
-                ledger = replace(ledger, suppressions=(*ledger.suppressions, item))
-            self._ledgers[item.contact_id] = ledger
+            (admitted,) = admit_all(ledger, [item])  # as live: a refused grant changes nothing
+            self._ledgers[item.contact_id] = ledger.with_item(admitted)
+            self._consent_changed[item.contact_id] = e.id
 
     def after_batch(
         self,
@@ -135,16 +140,39 @@ class TouchSimulator:
                 continue
             self._reminded[(n.contact_id, n.reason)] = now
             self.tally.reminders[n.reason.value] += 1
-        for cid in sorted(changed):
+        for cid in sorted(changed | set(self._consent_changed)):
             who = self._recipient(cid)
             if who is None:
                 continue
-            for p in plan_touches(self.config, who, None, now):
+            ledger = replace(self._ledger(cid), bases=self.config.legal_basis)
+            plan = plan_contact(self.config, who, ledger, self._existing(cid), now)
+            for p in (*plan.create, *plan.revive):
                 if p.channel is TouchChannel.REP_CALL_REMINDER and cid in called:
                     continue  # the rule's reminder already calls the rep
                 self.tally.planned[p.channel.value] += 1
+                self._touches[p.touch_id] = (p, PLANNED, None)
                 heapq.heappush(self._due, (p.due_at, p.touch_id, p))
+            for c in plan.cancel:
+                self._set(c.touch_id, SKIPPED, c.reason)
+                self.tally.skipped[c.reason.value] += 1
+            for left_out in plan.not_planned:
+                self.tally.not_planned[left_out.reason.value] += 1
         self._exit_sequences(signals)
+
+    def _existing(self, contact_id: str) -> list[ExistingTouch]:
+        return [
+            ExistingTouch(t.touch_id, t.sequence_id, t.step_id, t.stage, t.channel, status, why)
+            for t, status, why in self._touches.values()
+            if t.contact_id == contact_id
+        ]
+
+    def _set(self, touch_id: str, status: str, reason: str | None = None) -> None:
+        touch = self._touches[touch_id][0]
+        self._touches[touch_id] = (touch, status, reason)
+
+    def _is_planned(self, touch: PlannedTouch) -> bool:
+        known = self._touches.get(touch.touch_id)
+        return known is not None and known[1] == PLANNED
 
     def _exit_sequences(self, signals: Sequence[Signal]) -> None:
         """As live (``nurture._exit_sequences``): an ``exit_on`` event skips the contact's
@@ -152,21 +180,24 @@ class TouchSimulator:
         ended = {(seq, s.contact_id) for s in signals for seq in self.config.exited_by(s.type)}
         if not ended:
             return
-        kept = [d for d in self._due if (d[2].sequence_id, d[2].contact_id) not in ended]
-        self.tally.skipped[SkipReason.SEQUENCE_EXITED.value] += len(self._due) - len(kept)
-        heapq.heapify(kept)
-        self._due = kept
+        for touch, status, _ in list(self._touches.values()):
+            if status == PLANNED and (touch.sequence_id, touch.contact_id) in ended:
+                self._set(touch.touch_id, SKIPPED, SkipReason.SEQUENCE_EXITED)
+                self.tally.skipped[SkipReason.SEQUENCE_EXITED.value] += 1
 
     def finish(self, until: datetime) -> TouchTally:
         self._run_until(until)
-        self.tally.pending = len(self._due)
+        self.tally.pending = sum(1 for _, status, _ in self._touches.values() if status == PLANNED)
         return self.tally
 
     def _run_until(self, until: datetime) -> None:
         while self._due and self._due[0][0] <= until:
             due_at, _, touch = heapq.heappop(self._due)
+            if not self._is_planned(touch):
+                continue  # cancelled meanwhile, or an earlier copy of a revived touch
             who = self._recipient(touch.contact_id)
             if who is None:
+                self._set(touch.touch_id, SKIPPED, "UNKNOWN_CONTACT")
                 self.tally.skipped["UNKNOWN_CONTACT"] += 1
                 continue
             ledger = replace(self._ledger(touch.contact_id), bases=self.config.legal_basis)
@@ -175,11 +206,13 @@ class TouchSimulator:
                 self._history.append(
                     SentTouch(who.contact_id, who.account_id, touch.channel, due_at)
                 )
+                self._set(touch.touch_id, DISPATCHED)
                 self.tally.sent[f"{touch.stage}/{touch.channel.value}"] += 1
             elif verdict.retry_at is not None and verdict.retry_at > due_at:
                 self.tally.deferred[verdict.reason.value] += 1
                 heapq.heappush(self._due, (verdict.retry_at, touch.touch_id, touch))
             else:
+                self._set(touch.touch_id, SKIPPED, verdict.reason)
                 self.tally.skipped[verdict.reason.value] += 1
 
     def _ledger(self, contact_id: str) -> ConsentLedger:

@@ -101,7 +101,10 @@ def _event(
 async def _seed(engine: AsyncEngine, settings: OrchestratorSettings, tag: str) -> None:
     """Ana (technical, owner rep1) requests a demo; Bob (finance) only browses; Cy at another
     account (owner rep2) requests a demo. Then the scheduler decides the due touches."""
-    events = [
+    optin = {"channel": "email", "method": "form", "form": "newsletter"}
+    events = [  # Ana and Cy opted in to email, Bob did not
+        ("ana", "consent_given", "Ana", "technical", optin),
+        ("cy", "consent_given", "Cy", "manager", optin),
         ("ana", "crm_owner_changed", "Ana", "technical", {"owner_email": REP1}),
         ("ana", "page_viewed", "Ana", "technical", {"path": "/blog"}),
         ("ana", "content_downloaded", "Ana", "technical", {"content_type": "whitepaper"}),
@@ -223,9 +226,10 @@ async def test_contact_detail_has_state_score_breakdown_history_consent_and_touc
     assert c["stage_history"][0]["to_stage"] == "awareness"
     assert c["stage_history"][-1]["to_stage"] == "sql"
     assert c["consent"]["channels"]["email"] == {
-        "allowed": False, "status": None, "source": None, "recorded_at": None,
-        "basis": "opt_in", "suppressed_by": None,
+        "allowed": True, "status": "granted", "source": "test",
+        "recorded_at": "2026-11-18T11:10:00+00:00", "basis": "opt_in", "suppressed_by": None,
     }  # fmt: skip
+    assert c["consent"]["channels"]["sms"]["allowed"] is False
     assert c["consent"]["channels"]["call"]["allowed"] is True  # legitimate interest
     assert {t["channel"] for t in c["touches"]} >= {"email", "rep_call_reminder"}
     assert c["reminders"][0]["reason"] == "demo_requested"
@@ -248,11 +252,12 @@ async def test_why_answers_in_plain_words_with_the_facts(api: Api) -> None:
     bob, ana = await api.contact_id("bob"), await api.contact_id("ana")
     r = (await api.get(f"/v1/contacts/{bob}/why", "read")).json()
     assert r["sent"] is False and r["decision"]["reason"] == "NO_CONSENT"
+    assert r["decision"]["kind"] == "touch_not_planned"  # a plan lists only what will be sent
     assert r["answer"] == (
-        "The awareness problem framing email planned for 13:00 UTC on Wed 18 Nov 2026 was not "
-        "sent: Bob has not opted in to email (no consent record)."
+        'The email "awareness how others solve" was not planned for Bob: Bob has not opted in '
+        "to email (no consent record)."
     )
-    assert r["touch"]["status"] == "skipped" and r["consent"]["email"]["allowed"] is False
+    assert r["touch"] is None and r["consent"]["email"]["allowed"] is False
     r = (await api.get(f"/v1/contacts/{ana}/why", "read")).json()
     assert r["sent"] is True and r["decision"]["kind"] == "touch_dispatched"
     assert "call reminder to the rep" in r["answer"] and "was sent at 14:00 UTC" in r["answer"]
@@ -287,9 +292,9 @@ async def test_touches_filter_by_status_reason_channel_and_time_and_page_with_cu
     assert everything["next_cursor"] is None
     all_ids = [t["id"] for t in everything["items"]]
     assert len(all_ids) >= 5
-    skipped = (await api.get("/v1/touches", status="skipped", reason="NO_CONSENT")).json()
+    skipped = (await api.get("/v1/touches", status="skipped", reason="STAGE_EXITED")).json()
     assert skipped["items"] and all(
-        (t["status"], t["reason"]) == ("skipped", "NO_CONSENT") for t in skipped["items"]
+        (t["status"], t["reason"]) == ("skipped", "STAGE_EXITED") for t in skipped["items"]
     )
     calls = (await api.get("/v1/touches", channel="rep_call_reminder")).json()["items"]
     assert {t["status"] for t in calls} == {"dispatched"} and len(calls) == 2
@@ -450,12 +455,13 @@ async def test_a_rep_key_records_consent_only_for_its_own_contacts(api: Api) -> 
     async with api.engine.connect() as conn:
         rows = (
             await conn.execute(
-                select(consent_ledger.c.contact_id).where(
-                    consent_ledger.c.contact_id.in_([bob, cy])
-                )
+                select(consent_ledger.c.contact_id, consent_ledger.c.source)
+                .where(consent_ledger.c.contact_id.in_([bob, cy]))
+                .order_by(consent_ledger.c.id)
             )
         ).all()
-    assert [r.contact_id for r in rows] == [cy]  # the refused attempts wrote nothing
+    # the seed's opt-in of Cy, then rep2's grant: the refused attempts wrote nothing
+    assert [tuple(r) for r in rows] == [(cy, "test"), (cy, "ops-api")]
 
 
 async def test_an_operator_grant_after_the_recipients_opt_out_is_refused_and_kept(
@@ -585,10 +591,13 @@ async def test_an_admin_manages_sources_and_secrets_are_shown_only_once(api: Api
 async def test_the_decision_log_filters_and_pages_newest_first(api: Api) -> None:
     bob = await api.contact_id("bob")
     r = await api.get(
-        "/v1/decisions", "read", kind="touch_skipped", reason="NO_CONSENT", contact_id=bob
+        "/v1/decisions", "read", kind="touch_not_planned", reason="NO_CONSENT", contact_id=bob
     )
-    (only,) = r.json()["items"]
-    assert only["touch_id"] and only["facts"]["channel"] == "email"
+    steps = r.json()["items"]
+    assert len(steps) == 3 and {d["facts"]["channel"] for d in steps} == {"email"}
+    assert {d["facts"]["step"] for d in steps} == {
+        "problem-framing", "industry-report", "how-others-solve"
+    }  # fmt: skip
     everything = [d["id"] for d in (await api.get("/v1/decisions", limit=500)).json()["items"]]
     seen: list[int] = []
     cursor = None

@@ -198,7 +198,11 @@ async def test_a_new_contact_gets_its_stage_sequence_planned_once_and_a_demo_req
     tag = _tag()
     try:
         first = _event(tag, 0, "ana", "page_viewed", {"path": "/blog"})
-        await produce(own.bootstrap_servers, ENGAGEMENT, [(b"k", first), (b"k", first)])
+        optin = _event(tag, 2, "ana", "consent_given",
+                       {"channel": "email", "method": "form", "form": "newsletter"})  # fmt: skip
+        await produce(
+            own.bootstrap_servers, ENGAGEMENT, [(b"k", optin), (b"k", first), (b"k", first)]
+        )
 
         ana = select(contacts.c.id).where(contacts.c.email == f"ana@{tag}.example")
 

@@ -38,6 +38,10 @@ class World:
         })  # fmt: skip
         return StoredRecord("trellis.engagement.v1", 0, self.n, value)
 
+    def opt_in(self, who: str, at: datetime) -> StoredRecord:
+        """A plan lists only what will be sent: without an opt-in no email is planned."""
+        return self.event(who, "consent_given", at, channel="email", method="form", form="f")
+
 
 async def _apply(engine: AsyncEngine, records: list[StoredRecord], now: datetime) -> None:
     await apply_engagement(records, engine, default_playbook(), lambda: now, nurture=NURTURE)
@@ -100,9 +104,10 @@ async def test_every_planned_touch_is_in_the_decision_log_with_its_reason(
     engine: AsyncEngine,
 ) -> None:
     w = World()
-    first = w.event("ed", "page_viewed", WEDNESDAY_NOON, path="/blog")
-    await _apply(engine, [first], WEDNESDAY_NOON)
-    await _apply(engine, [first], WEDNESDAY_NOON + timedelta(minutes=1))  # redelivered
+    first = [w.opt_in("ed", WEDNESDAY_NOON), w.event("ed", "page_viewed", WEDNESDAY_NOON,
+                                                        path="/blog")]  # fmt: skip
+    await _apply(engine, first, WEDNESDAY_NOON)
+    await _apply(engine, first, WEDNESDAY_NOON + timedelta(minutes=1))  # redelivered
     async with engine.connect() as conn:
         cid = select(contacts.c.id).where(contacts.c.email == f"ed@{w.tag}.example")
         planned = list(
@@ -138,7 +143,8 @@ async def test_an_exit_event_skips_the_rest_of_the_sequence_at_once_with_its_rea
     demo, at once and explained, not only when a later stage check catches them at send time."""
     w = World()
     at = WEDNESDAY_NOON
-    await _apply(engine, [w.event("ana", "page_viewed", at, path="/blog/a"),
+    await _apply(engine, [w.opt_in("ana", at), w.opt_in("bo", at),
+                          w.event("ana", "page_viewed", at, path="/blog/a"),
                           w.event("bo", "page_viewed", at, path="/blog/b")], at)  # fmt: skip
 
     async def education(who: str) -> dict[str, tuple[str, str | None]]:
@@ -155,11 +161,12 @@ async def test_an_exit_event_skips_the_rest_of_the_sequence_at_once_with_its_rea
     planned = await education("ana")
     assert len(planned) == 3 and {s for s, _ in planned.values()} == {"planned"}
     await _apply(engine, [w.event("ana", "demo_requested", at)], at + timedelta(minutes=1))
+    demo_id = f"{w.tag}-{w.n}"
 
     assert await education("ana") == {t: ("skipped", "SEQUENCE_EXITED") for t in planned}
     assert {s for s, _ in (await education("bo")).values()} == {"planned"}, "only ana asked"
     async with engine.connect() as conn:
         logged = set(await conn.scalars(select(decisions.c.touch_id).where(
             decisions.c.reason == "SEQUENCE_EXITED",
-            decisions.c.event_id == f"{w.tag}-3")))  # fmt: skip
+            decisions.c.event_id == demo_id)))  # fmt: skip
     assert logged == set(planned)

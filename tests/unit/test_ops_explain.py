@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.orchestrator.domain.channels import Channel
+from services.orchestrator.domain.channels import Channel, TouchChannel
 from services.orchestrator.domain.consent import (
     ConsentEntry,
     ConsentLedger,
@@ -15,7 +15,10 @@ from services.orchestrator.domain.consent import (
     Suppression,
     SuppressionKind,
 )
-from services.orchestrator.ops.explain import explain
+from services.orchestrator.domain.eligibility import SkipReason
+from services.orchestrator.domain.touch_log import DispatchProblem, LaterReason, PlanReason
+from services.orchestrator.domain.touch_retry import RetryEnd
+from services.orchestrator.ops.explain import describe, explain
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 JANE = {"id": "c1", "email": "jane@x.example", "stage": "engaged", "traits": {"first_name": "Jane"}}
@@ -36,7 +39,7 @@ def _answer(kind: str, reason: str, ledger: ConsentLedger | None = None, **facts
     return str(result["answer"])
 
 
-PLANNED = "The onboarding kickoff email planned for 14:00 UTC on Wed 18 Nov 2026"
+PLANNED = 'The email "onboarding kickoff" planned for 14:00 UTC on Wed 18 Nov 2026'
 
 
 def test_no_consent_record_is_said_as_such() -> None:
@@ -82,3 +85,66 @@ def test_a_suppression_says_what_happened() -> None:
 def test_without_any_touch_the_answer_says_so() -> None:
     result = explain(JANE, None, None, None, ConsentLedger(), NOW)
     assert result["answer"] == "No touch has been planned for Jane yet." and result["sent"] is None
+
+
+EVERY_REASON = [*SkipReason, *DispatchProblem, *RetryEnd, *LaterReason, *PlanReason]
+
+
+@pytest.mark.parametrize("reason", EVERY_REASON, ids=str)
+@pytest.mark.parametrize("kind", ["touch_skipped", "touch_not_planned", "touch_deferred"])
+def test_every_reason_the_orchestrator_logs_has_words(kind: str, reason: str) -> None:
+    answer = _answer(kind, reason)
+    assert "no reason was recorded" not in answer and f"reason {reason}" not in answer
+    assert answer.endswith(".") and str(reason) not in answer  # words, not the code
+
+
+def test_each_reason_has_words_of_its_own() -> None:
+    answers = {_answer("touch_skipped", r).split(": ", 1)[1] for r in EVERY_REASON}
+    assert len(answers) == len(EVERY_REASON)
+
+
+def test_a_step_not_planned_says_which_condition_failed() -> None:
+    answer = explain(
+        JANE,
+        None,
+        _decision(
+            "touch_not_planned",
+            "CONDITION_NOT_MET",
+            {
+                "channel": "email",
+                "template": "advocate/referral_ask",
+                "min_nps": "needs 9 or more; is 6",
+            },
+        ),
+        None,
+        ConsentLedger(),
+        NOW,
+    )["answer"]
+    assert answer == (
+        'The email "advocate referral ask" was not planned for Jane: its step\'s conditions do '
+        "not hold for Jane (min_nps: needs 9 or more; is 6)."
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("channel", "template", "words"),
+    [
+        (TouchChannel.SMS, "onboarding/kickoff_sms", 'SMS "onboarding kickoff"'),
+        (TouchChannel.EMAIL, "onboarding/kickoff", 'email "onboarding kickoff"'),
+        (TouchChannel.REP_CALL_REMINDER, None, "call reminder to the rep"),
+        (TouchChannel.REP_CALL_REMINDER, "reminders/demo_requested",
+         'call reminder to the rep "reminders demo requested"'),
+    ],
+)  # fmt: skip
+def test_a_touch_is_named_by_its_channel_then_its_template(
+    channel: TouchChannel, template: str | None, words: str
+) -> None:
+    assert describe(channel, template) == words
+
+
+def test_a_skipped_call_reminder_is_not_called_an_email() -> None:
+    decision = _decision("touch_skipped", "NO_REP", {"channel": "rep_call_reminder",
+                         "due_at": "2026-11-18T14:00:00+00:00"})  # fmt: skip
+    answer = explain(JANE, None, decision, None, ConsentLedger(), NOW)["answer"]
+    assert answer.startswith("The call reminder to the rep planned for 14:00 UTC")
+    assert "no rep owns this contact" in answer

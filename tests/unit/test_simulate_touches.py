@@ -19,6 +19,10 @@ from trellis.cli import app
 from trellis.demo_world import build_world
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
+PROPERTIES: dict[str, dict[str, Any]] = {
+    "page_viewed": {"path": "/blog"},
+    "consent_given": {"channel": "email", "method": "form", "form": "newsletter"},
+}
 
 
 def _world(accounts: int, seed: int) -> list[dict[str, Any]]:
@@ -46,7 +50,9 @@ def test_without_any_consent_no_email_or_sms_is_sent_and_the_reason_says_so() ->
     t = simulate(_events(raw), default_playbook(), nurture=default_nurture()).touches
     assert t is not None
     assert not [k for k in t.sent if k.endswith(("/email", "/sms"))]
-    assert t.skipped["NO_CONSENT"] > 0
+    # not planned at all (a plan shows only what will be sent), and the reason is counted
+    assert t.planned["email"] == 0 and t.planned["sms"] == 0
+    assert t.not_planned["NO_CONSENT"] > 0
 
 
 def test_a_longer_horizon_only_moves_touches_from_still_due_to_decided() -> None:
@@ -97,14 +103,18 @@ def test_a_demo_request_ends_the_education_sequence_in_the_simulation_as_live() 
             "time": (START + timedelta(days=2, hours=12, minutes=minutes)).isoformat(),
             "contact": {"external_id": "ana", "email": "ana@acme.example"},
             "account": {"external_id": "acme", "domain": "acme.example"},
-            "properties": {"path": "/blog"} if kind == "page_viewed" else {},
+            "properties": PROPERTIES.get(kind, {}),
         }  # fmt: skip
 
-    quiet = simulate(_events([event(1, "page_viewed", 0)]), default_playbook(),
+    opted_in = event(0, "consent_given", -10)
+    quiet = simulate(_events([opted_in, event(1, "page_viewed", 0)]), default_playbook(),
                      nurture=default_nurture()).touches  # fmt: skip
-    asked = simulate(_events([event(1, "page_viewed", 0), event(2, "demo_requested", 120)]),
+    asked = simulate(_events([opted_in, event(1, "page_viewed", 0),
+                              event(2, "demo_requested", 120)]),
                      default_playbook(), nurture=default_nurture()).touches  # fmt: skip
     assert quiet is not None and asked is not None
-    assert quiet.skipped["SEQUENCE_EXITED"] == 0
-    assert asked.skipped["SEQUENCE_EXITED"] >= 1
+    ended = ("SEQUENCE_EXITED", "STAGE_EXITED")  # the demo request moves Ana on, too
+    assert sum(quiet.skipped[r] for r in ended) == 0
+    assert sum(asked.skipped[r] for r in ended) >= 1
+    assert asked.sent["awareness/email"] < quiet.sent["awareness/email"] + quiet.pending
     assert asked.planned.total() == asked.sent.total() + asked.skipped.total() + asked.pending

@@ -112,15 +112,25 @@ def _changes(known: dict[str, object], update: dict[str, object]) -> bool:
     return any(k not in known or known[k] != v for k, v in update.items())
 
 
+def _said_traits(e: Engagement) -> dict[str, object]:
+    """The contact's traits as this event tells them: an NPS answer is the contact's latest
+    ``nps`` (sequence conditions such as ``min_nps`` read it when planning)."""
+    score = e.properties.get("score") if e.type == "nps_submitted" else None
+    if isinstance(score, int) and not isinstance(score, bool):
+        return {**e.contact_traits, "nps": score}
+    return e.contact_traits
+
+
 def _absorb(p: Progress, e: Engagement, playbook: Playbook) -> Progress:
     """Traits, fit, score and evidence from one event; no stage change."""
     contact_traits, account_traits, fit = p.contact_traits, p.account_traits, p.fit
+    said = _said_traits(e)
     if (
         p.as_of is None
-        or _changes(contact_traits, e.contact_traits)
+        or _changes(contact_traits, said)
         or _changes(account_traits, e.account_traits)
     ):
-        contact_traits = {**contact_traits, **e.contact_traits}
+        contact_traits = {**contact_traits, **said}
         account_traits = {**account_traits, **e.account_traits}
         fit = fit_score(playbook.fit, contact_traits, account_traits)
     score, engagements, distinct = p.score, p.engagements, p.distinct

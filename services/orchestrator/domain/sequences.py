@@ -33,6 +33,16 @@ class StepConditions(_Model):
             return False
         return self.min_nps is None or (nps is not None and nps >= self.min_nps)
 
+    def unmet(self, role: str | None, nps: int | None) -> dict[str, str]:
+        """Each condition that does not hold, with what was required and what was found."""
+        out: dict[str, str] = {}
+        if self.roles and role not in self.roles:
+            out["roles"] = f"needs {', '.join(sorted(self.roles))}; is {role or 'unknown'}"
+        if self.min_nps is not None and (nps is None or nps < self.min_nps):
+            found = "no answer" if nps is None else str(nps)
+            out["min_nps"] = f"needs {self.min_nps} or more; is {found}"
+        return out
+
 
 class Step(_Model):
     id: str = Field(min_length=1)

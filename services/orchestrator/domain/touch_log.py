@@ -8,6 +8,7 @@ from enum import StrEnum
 
 class TouchDecision(StrEnum):
     TOUCH_PLANNED = "touch_planned"
+    TOUCH_NOT_PLANNED = "touch_not_planned"
     TOUCH_DISPATCHED = "touch_dispatched"
     TOUCH_DEFERRED = "touch_deferred"
     TOUCH_SKIPPED = "touch_skipped"
@@ -18,6 +19,14 @@ class TouchDecision(StrEnum):
     OWNER_CHANGED = "owner_changed"
     OWNER_REFUSED = "owner_refused"
     PRICING_VIEWED = "pricing_viewed"
+
+
+class LaterReason(StrEnum):
+    """Reasons of the decisions taken after planning: a retry, a reminder's clock."""
+
+    PROVIDER_TRANSIENT = "PROVIDER_TRANSIENT"
+    REMINDER_EXPIRED = "REMINDER_EXPIRED"
+    SNOOZE_ENDED = "SNOOZE_ENDED"
 
 
 class PlanReason(StrEnum):

@@ -18,9 +18,10 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.orchestrator.adapters import consent_store
+from services.orchestrator import planning
+from services.orchestrator.adapters import bulk, consent_store
 from services.orchestrator.adapters import repository as repo
-from services.orchestrator.adapters.tables import accounts, contacts
+from services.orchestrator.adapters.tables import accounts, contacts, decisions
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.domain.consent import (
     Actor,
@@ -31,6 +32,7 @@ from services.orchestrator.domain.consent import (
 )
 from services.orchestrator.domain.stages import DecisionKind
 from services.orchestrator.domain.state import LogEntry
+from services.orchestrator.nurture import load_people, recipient_of
 from services.orchestrator.ops import queries
 from services.orchestrator.ops.auth import Principal, Scope, WriteKey, forbidden
 from services.orchestrator.ops.errors import not_found
@@ -80,6 +82,19 @@ async def _owners(conn: AsyncConnection, contact_id: str) -> set[str] | None:
     return {o.strip().lower() for o in (row.owner_rep, row.account_owner) if o}
 
 
+async def _replan(conn: AsyncConnection, contact_id: str, ctx: planning.Context) -> None:
+    """A grant may add touches, a withdrawal cancels the planned ones on that channel."""
+    log: list[dict[str, Any]] = []
+    people, accs = await load_people(conn, {contact_id})
+    person = people.get(contact_id)
+    who = recipient_of(person, accs.get(person["account_id"] or ""), ctx.config) if person else None
+    if who is not None:
+        await planning.replan(conn, ctx, {contact_id: who}, {contact_id: None}, set(), log)
+    else:
+        await planning.cancel_unreachable(conn, ctx, {contact_id: None}, {}, log)
+    await bulk.insert_dicts(conn, decisions, log)
+
+
 def _may_record(key: Principal, owners: set[str]) -> bool:
     if key.scope is Scope.ADMIN:
         return True
@@ -120,6 +135,8 @@ async def record_consent(
             kind=DecisionKind.CONSENT_CHANGED, reason=reason, contact_key=contact_id,
             account_key=None, event_id=None, facts=facts, playbook_version=CONSENT_SOURCE,
             decided_at=now)])  # fmt: skip
+        if not isinstance(written.item, RefusedGrant):  # the plan shows what will be sent now
+            await _replan(conn, contact_id, planning.Context(request.app.state.nurture, now))
         state = await queries.consent_state(
             conn, contact_id, now=now, bases=request.app.state.bases
         )

@@ -13,7 +13,13 @@ from typing import Any
 from services.orchestrator.domain.channels import Channel, TouchChannel
 from services.orchestrator.domain.consent import ConsentLedger, SuppressionKind
 from services.orchestrator.domain.eligibility import SkipReason
-from services.orchestrator.domain.touch_log import DispatchProblem, TouchDecision
+from services.orchestrator.domain.touch_log import (
+    DispatchProblem,
+    LaterReason,
+    PlanReason,
+    TouchDecision,
+)
+from services.orchestrator.domain.touch_retry import RetryEnd
 
 CHANNEL_WORDS = {
     TouchChannel.EMAIL: "email",
@@ -86,7 +92,22 @@ def _reason(
         what = SUPPRESSION_WORDS[s.kind].format(channel=channel)
         return f"{name} {what} ({s.source}, {_day(s.recorded_at)})"
     stage = contact.get("stage")
+    unmet = "; ".join(f"{k}: {v}" for k, v in facts.items() if k in ("roles", "min_nps"))
     texts: dict[str, str] = {
+        SkipReason.SEQUENCE_EXITED: f"{name} did something that ends its sequence (e.g. asked "
+        "for a demo), so the rest of the sequence stopped",
+        SkipReason.CONDITION_NOT_MET: f"its step's conditions do not hold for {name}"
+        + (f" ({unmet})" if unmet else ""),
+        DispatchProblem.UNKNOWN_STEP: "its sequence step is no longer in the nurture plan",
+        RetryEnd.RETRIES_EXHAUSTED: "the provider failed every retry we were allowed",
+        RetryEnd.RETRY_EXPIRED: "the provider kept failing until it was too late to send",
+        LaterReason.PROVIDER_TRANSIENT: "the provider failed for a moment; it is tried again"
+        f"{retry}",
+        LaterReason.REMINDER_EXPIRED: "the rep did not act on the reminder before it expired",
+        LaterReason.SNOOZE_ENDED: "the rep's snooze ended, so the reminder is due again",
+        PlanReason.STAGE_ENTERED: f"{name} entered the {stage} stage",
+        PlanReason.REP_RULE: "a rule for the rep fired (a hand-raise or a signal at the account)",
+        PlanReason.ALLOWED: "it passed the consent, cap, quiet-hours and stage checks",
         SkipReason.SALES_OWNED: f"{name} (or their account) is in a sales-owned stage ({stage}), "
         "so marketing touches are paused",
         SkipReason.STAGE_EXITED: f"it was planned for the {(touch or {}).get('stage')} stage and "
@@ -98,10 +119,19 @@ def _reason(
         SkipReason.QUIET_HOURS: f"it fell in quiet hours in {name}'s time zone{retry}",
         DispatchProblem.NO_ADDRESS: f"there is no {channel} address for {name}",
         DispatchProblem.NO_REP: "no rep owns this contact or account and the rep pool is empty",
-        DispatchProblem.UNKNOWN_STEP: "its sequence step is no longer in the nurture plan",
         DispatchProblem.UNKNOWN_CONTACT: "the contact is unknown or was merged into another",
     }
-    return texts.get(code, f"reason {code or 'not recorded'}")
+    return texts.get(code, f"no reason was recorded ({code})" if code else "no reason was recorded")
+
+
+def describe(channel: TouchChannel, template: Any) -> str:
+    """``SMS "onboarding kickoff"``: the channel, then the template in words (its own channel
+    suffix dropped: ``onboarding/kickoff_sms`` is not an "onboarding kickoff sms SMS")."""
+    words = str(template or "").replace("/", " ").replace("_", " ").split()
+    if words and words[-1].lower() in (channel.value, CHANNEL_WORDS[channel].lower()):
+        words = words[:-1]
+    named = f' "{" ".join(words)}"' if words else ""
+    return f"{CHANNEL_WORDS[channel]}{named}"
 
 
 def explain(
@@ -124,8 +154,7 @@ def explain(
     facts = decision.get("facts") or {}
     raw = (touch or {}).get("channel") or facts.get("channel") or "email"
     tchannel = TouchChannel(raw) if raw in TouchChannel._value2member_map_ else TouchChannel.EMAIL
-    template = str((touch or {}).get("template_id") or "").replace("/", " ").replace("_", " ")
-    what = f"{template} {CHANNEL_WORDS[tchannel]}".strip()
+    what = describe(tchannel, (touch or {}).get("template_id") or facts.get("template"))
     due = _when((touch or {}).get("due_at") or facts.get("due_at"))
     kind, code = decision["kind"], decision["reason"]
     why = _reason(code, name, tchannel.consent_channel, contact, touch, ledger, facts, now)
@@ -143,6 +172,8 @@ def explain(
         sent, answer = False, f"The {what} planned for {due} was not sent: {why}."
     elif kind == TouchDecision.TOUCH_DEFERRED:
         sent, answer = None, f"The {what} planned for {due} has not been sent yet: {why}."
+    elif kind == TouchDecision.TOUCH_NOT_PLANNED:
+        sent, answer = False, f"The {what} was not planned for {name}: {why}."
     else:
         sent = None
         answer = (

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orchestrator.adapters import consent_store
@@ -45,6 +45,7 @@ TOUCH_KINDS = tuple(
         TouchDecision.TOUCH_DISPATCHED,
         TouchDecision.TOUCH_DEFERRED,
         TouchDecision.TOUCH_SKIPPED,
+        TouchDecision.TOUCH_NOT_PLANNED,
     )
 )
 Bases = Mapping[Channel, LegalBasis] | None
@@ -310,7 +311,8 @@ async def why(
         await conn.execute(
             select(decisions)
             .where(decisions.c.contact_id == contact_id, decisions.c.kind.in_(TOUCH_KINDS),
-                   decisions.c.touch_id.isnot(None))
+                   or_(decisions.c.touch_id.isnot(None),
+                       decisions.c.kind == TouchDecision.TOUCH_NOT_PLANNED.value))
             .order_by(decisions.c.decided_at.desc(), decisions.c.id.desc())
             .limit(1)
         )

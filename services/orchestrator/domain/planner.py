@@ -1,0 +1,187 @@
+"""What a contact's plan should hold now, given its stage, role, consent and its touches (pure).
+
+Plans tell the truth at every moment: what the ops API, the dashboard and "why" show as
+``planned`` is what will be sent if nothing changes. So ``plan_contact``:
+
+- plans the steps of the sequence for the contact's stage and role whose conditions hold
+  (``min_nps``, roles) on channels the contact may be reached on; every step *not* planned is
+  a ``NotPlanned`` with its reason (``CONDITION_NOT_MET``, ``NO_CONSENT``, ``SUPPRESSED``);
+- cancels planned touches the contact can no longer get: of a stage it left or a sequence it
+  is no longer in (``STAGE_EXITED``), on a channel it withdrew from or was suppressed on;
+- never plans a second copy: a touch's identity is the contact, the sequence and the step
+  (``touch_identity``), not the time the stage was entered, so re-entering a stage revives the
+  steps that did not go out and leaves the ones that did.
+
+Time is an argument; nothing here reads a clock or a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from services.orchestrator.domain.channels import TouchChannel
+from services.orchestrator.domain.consent import ConsentLedger
+from services.orchestrator.domain.eligibility import PlannedTouch, Recipient, SkipReason
+from services.orchestrator.domain.nurture_config import NurtureConfig
+from services.orchestrator.domain.stages import Stage
+from services.orchestrator.domain.touch_log import stable_id
+from services.orchestrator.domain.touch_retry import RETRY_MARK
+
+PLANNED = "planned"
+SKIPPED = "skipped"
+REVIVABLE = frozenset({SkipReason.STAGE_EXITED, SkipReason.NO_CONSENT, SkipReason.SUPPRESSED})
+"""Why a cancelled step (never sent) may be planned again: the contact came back to the stage or
+to the channel. One that went out never is, nor one its sequence's ``exit_on`` ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingTouch:
+    """A touch already stored for the contact (marketing sequences and retries alike)."""
+
+    touch_id: str
+    sequence_id: str
+    step_id: str
+    stage: Stage | None
+    channel: TouchChannel
+    status: str
+    reason: str | None = None
+
+    @property
+    def is_planned(self) -> bool:
+        return self.status == PLANNED
+
+    @property
+    def revivable(self) -> bool:
+        return self.status == SKIPPED and self.reason in REVIVABLE
+
+
+@dataclass(frozen=True, slots=True)
+class NotPlanned:
+    """A step the contact will not get now, and why (a decision, logged)."""
+
+    contact_id: str
+    account_id: str | None
+    sequence_id: str
+    step_id: str
+    channel: TouchChannel
+    template: str
+    reason: SkipReason
+    facts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    touch_id: str
+    channel: TouchChannel
+    reason: SkipReason
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPlan:
+    """``create``: new touches; ``revive``: cancelled ones planned again (same id);
+    ``cancel``: planned ones that will not go out; ``not_planned``: steps left out, why."""
+
+    create: tuple[PlannedTouch, ...] = ()
+    revive: tuple[PlannedTouch, ...] = ()
+    cancel: tuple[Cancel, ...] = ()
+    not_planned: tuple[NotPlanned, ...] = ()
+
+
+def touch_identity(contact_id: str, sequence_id: str, step_id: str) -> str:
+    """One touch per contact, sequence and step, however often the stage is entered."""
+    return stable_id("t_", contact_id, sequence_id, step_id)
+
+
+def blocked(channel: TouchChannel, ledger: ConsentLedger, now: datetime) -> SkipReason | None:
+    """Why the contact may not be reached on ``channel`` now (None: it may)."""
+    consent = channel.consent_channel
+    if ledger.suppression(consent, now) is not None:
+        return SkipReason.SUPPRESSED
+    if not ledger.allows(consent, now):
+        return SkipReason.NO_CONSENT
+    return None
+
+
+def cancellations(
+    existing: Iterable[ExistingTouch], ledger: ConsentLedger, now: datetime
+) -> list[Cancel]:
+    """Planned marketing touches on channels the contact withdrew from or was suppressed on
+    (rep reminders go to the rep, not the contact: the contact's consent does not stop them)."""
+    out = []
+    for t in existing:
+        if t.is_planned and not t.channel.is_reminder:
+            reason = blocked(t.channel, ledger, now)
+            if reason is not None:
+                out.append(Cancel(t.touch_id, t.channel, reason))
+    return out
+
+
+def plan_contact(
+    config: NurtureConfig,
+    who: Recipient,
+    ledger: ConsentLedger,
+    existing: Sequence[ExistingTouch],
+    now: datetime,
+) -> ContactPlan:
+    """The contact's plan for its current stage: see the module's rules."""
+    sequence = config.sequence_for(who.stage, who.role)
+    current = sequence.id if sequence is not None else None
+    cancel = [
+        Cancel(t.touch_id, t.channel, SkipReason.STAGE_EXITED)
+        for t in existing
+        if t.is_planned and t.sequence_id != "reminder" and t.sequence_id != current
+    ]
+    cancelled = {c.touch_id for c in cancel}
+    cancel += [c for c in cancellations(existing, ledger, now) if c.touch_id not in cancelled]
+    if sequence is None or sequence.id in who.exited_sequences:
+        return ContactPlan(cancel=tuple(cancel))
+    by_step = _by_step(existing)
+    create: list[PlannedTouch] = []
+    revive: list[PlannedTouch] = []
+    not_planned: list[NotPlanned] = []
+    due = now
+    for step in sequence.steps:
+        if not step.conditions.hold(who.role, who.nps):
+            not_planned.append(
+                NotPlanned(who.contact_id, who.account_id, sequence.id, step.id, step.channel,
+                           step.template, SkipReason.CONDITION_NOT_MET,
+                           step.conditions.unmet(who.role, who.nps))
+            )  # fmt: skip
+            continue
+        window = config.window_for(step.channel, step.window)
+        zone = (who.rep_timezone or who.timezone) if step.channel.is_reminder else who.timezone
+        due = window.next_open(max(due + step.delay, now), zone)
+        known = by_step.get((sequence.id, step.id))
+        if known is not None and not known.revivable:
+            continue  # planned already, went out, or ended: never a second copy
+        touch_id = known.touch_id if known else touch_identity(who.contact_id, sequence.id, step.id)
+        reason = None if step.channel.is_reminder else blocked(step.channel, ledger, now)
+        if reason is not None:
+            not_planned.append(
+                NotPlanned(who.contact_id, who.account_id, sequence.id, step.id, step.channel,
+                           step.template, reason)
+            )  # fmt: skip
+            continue
+        touch = PlannedTouch(
+            touch_id=touch_id, contact_id=who.contact_id, account_id=who.account_id,
+            sequence_id=sequence.id, step_id=step.id, stage=who.stage, channel=step.channel,
+            template=step.template, window=step.window, due_at=due,
+        )  # fmt: skip
+        (revive if known is not None else create).append(touch)
+    return ContactPlan(tuple(create), tuple(revive), tuple(cancel), tuple(not_planned))
+
+
+def _by_step(existing: Iterable[ExistingTouch]) -> dict[tuple[str, str], ExistingTouch]:
+    """The stored touch of each step (retries ``<id>~r<n>`` aside), preferring one that is
+    planned or went out over a cancelled one; ids from before ``touch_identity`` count too."""
+    out: dict[tuple[str, str], ExistingTouch] = {}
+    for t in existing:
+        if RETRY_MARK in t.touch_id:
+            continue
+        key = (t.sequence_id, t.step_id)
+        known = out.get(key)
+        if known is None or (known.revivable and not t.revivable):
+            out[key] = t
+    return out

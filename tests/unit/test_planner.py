@@ -1,0 +1,178 @@
+"""The planner's rules: a plan shows only what will be sent, and says why for every step left
+out; leaving a stage or a channel cancels; re-entering never plans a second copy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.orchestrator.adapters.nurture_file import default_nurture
+from services.orchestrator.domain.channels import Channel, TouchChannel
+from services.orchestrator.domain.consent import (
+    ConsentEntry,
+    ConsentLedger,
+    ConsentStatus,
+    Suppression,
+    SuppressionKind,
+)
+from services.orchestrator.domain.eligibility import Recipient, SkipReason
+from services.orchestrator.domain.planner import (
+    ExistingTouch,
+    cancellations,
+    plan_contact,
+    touch_identity,
+)
+from services.orchestrator.domain.stages import Stage
+
+CONFIG = default_nurture()
+MONDAY = datetime(2026, 5, 4, 10, tzinfo=UTC)
+E, S = TouchChannel.EMAIL, TouchChannel.SMS
+
+
+def ledger(*channels: Channel, stop: bool = False) -> ConsentLedger:
+    entries = [
+        ConsentEntry("c1", c, ConsentStatus.GRANTED, "form", "ev", MONDAY - timedelta(days=1))
+        for c in channels
+    ]
+    stops = [Suppression("c1", SuppressionKind.STOP, "outcome", "", MONDAY, Channel.SMS)]
+    return ConsentLedger(entries, stops if stop else [], bases=CONFIG.legal_basis)
+
+
+def who(stage: Stage, role: str | None = None, nps: int | None = None) -> Recipient:
+    return Recipient("c1", "acme", stage, ZoneInfo("UTC"), role=role, nps=nps)
+
+
+def stored(plan_touches: object, status: str, reason: str | None = None) -> list[ExistingTouch]:
+    return [
+        ExistingTouch(p.touch_id, p.sequence_id, p.step_id, p.stage, p.channel, status, reason)
+        for p in plan_touches  # type: ignore[attr-defined]
+    ]
+
+
+def test_a_contact_who_never_opted_in_has_no_email_planned_and_each_step_says_why() -> None:
+    plan = plan_contact(CONFIG, who(Stage.AWARENESS), ledger(), [], MONDAY)
+    assert plan.create == ()
+    assert [n.reason for n in plan.not_planned] == [SkipReason.NO_CONSENT] * 3
+    assert {n.step_id for n in plan.not_planned} == {
+        "problem-framing", "industry-report", "how-others-solve"
+    }  # fmt: skip
+
+
+def test_an_email_only_customer_gets_the_onboarding_emails_but_no_sms() -> None:
+    plan = plan_contact(CONFIG, who(Stage.ONBOARDING), ledger(Channel.EMAIL), [], MONDAY)
+    assert {p.channel for p in plan.create} == {E}
+    (sms,) = plan.not_planned
+    assert (sms.channel, sms.reason, sms.step_id) == (S, SkipReason.NO_CONSENT, "kickoff-sms")
+
+
+def test_after_stop_the_planned_sms_is_cancelled_and_not_planned_again() -> None:
+    before = plan_contact(CONFIG, who(Stage.ONBOARDING), ledger(Channel.EMAIL, Channel.SMS), [],
+                          MONDAY)  # fmt: skip
+    planned = stored(before.create, "planned")
+    after_stop = ledger(Channel.EMAIL, Channel.SMS, stop=True)
+    later = MONDAY + timedelta(minutes=1)
+    (cancel,) = cancellations(planned, after_stop, later)
+    assert (cancel.channel, cancel.reason) == (S, SkipReason.SUPPRESSED)
+    again = plan_contact(CONFIG, who(Stage.ONBOARDING), after_stop, planned, later)
+    assert [c.channel for c in again.cancel] == [S] and again.create == ()
+    assert [n.reason for n in again.not_planned] == []  # the SMS step is already known
+
+
+def test_leaving_a_stage_cancels_its_planned_touches() -> None:
+    awareness = plan_contact(CONFIG, who(Stage.AWARENESS), ledger(Channel.EMAIL), [], MONDAY)
+    planned = stored(awareness.create, "planned")
+    moved = plan_contact(CONFIG, who(Stage.SQL), ledger(Channel.EMAIL), planned, MONDAY)
+    assert sorted(c.touch_id for c in moved.cancel) == sorted(p.touch_id for p in planned)
+    assert {c.reason for c in moved.cancel} == {SkipReason.STAGE_EXITED}
+
+
+def test_re_entering_a_stage_never_plans_a_second_copy() -> None:
+    first = plan_contact(CONFIG, who(Stage.ONBOARDING), ledger(Channel.EMAIL), [], MONDAY)
+    kickoff, *rest = first.create
+    history = stored([kickoff], "sent") + stored(rest, "skipped", SkipReason.STAGE_EXITED)
+    back = plan_contact(CONFIG, who(Stage.ONBOARDING), ledger(Channel.EMAIL), history,
+                        MONDAY + timedelta(days=30))  # fmt: skip
+    assert back.create == ()  # nothing new: the same steps, the same ids
+    assert [p.touch_id for p in back.revive] == [p.touch_id for p in rest]
+    assert kickoff.touch_id not in {p.touch_id for p in back.revive}  # it went out once
+
+
+def test_a_sequence_its_exit_event_ended_is_not_planned_again() -> None:
+    first = plan_contact(CONFIG, who(Stage.AWARENESS), ledger(Channel.EMAIL), [], MONDAY)
+    ended = stored(first.create, "skipped", SkipReason.SEQUENCE_EXITED)
+    again = plan_contact(CONFIG, who(Stage.AWARENESS), ledger(Channel.EMAIL), ended, MONDAY)
+    assert again.create == () and again.revive == ()
+
+
+def test_a_touch_identity_is_the_contact_sequence_and_step() -> None:
+    (p, *_) = plan_contact(CONFIG, who(Stage.AWARENESS), ledger(Channel.EMAIL), [], MONDAY).create
+    assert p.touch_id == touch_identity("c1", p.sequence_id, p.step_id)
+    later = plan_contact(CONFIG, who(Stage.AWARENESS), ledger(Channel.EMAIL), [],
+                         MONDAY + timedelta(days=3)).create[0]  # fmt: skip
+    assert later.touch_id == p.touch_id
+
+
+@pytest.mark.parametrize(("nps", "asked"), [(10, True), (9, True), (8, False), (None, False)])
+def test_the_referral_ask_goes_to_promoters_and_the_others_are_told_why(
+    nps: int | None, asked: bool
+) -> None:
+    plan = plan_contact(CONFIG, who(Stage.ADVOCATE, nps=nps), ledger(Channel.EMAIL), [], MONDAY)
+    steps = {p.step_id for p in plan.create}
+    assert ("referral-ask" in steps) is asked and "thank-you" in steps
+    if not asked:
+        (left_out,) = plan.not_planned
+        assert left_out.reason is SkipReason.CONDITION_NOT_MET
+        assert left_out.facts["min_nps"].startswith("needs 9 or more")
+
+
+def test_a_stored_touch_from_before_touch_identity_is_not_duplicated() -> None:
+    legacy = ExistingTouch("t_old", "onboarding-kickoff", "kickoff", Stage.ONBOARDING, E,
+                           "planned")  # fmt: skip
+    plan = plan_contact(CONFIG, who(Stage.ONBOARDING), ledger(Channel.EMAIL), [legacy], MONDAY)
+    assert "kickoff" not in {p.step_id for p in plan.create}
+    retry = ExistingTouch("t_old~r1", "onboarding-kickoff", "setup-guide", Stage.ONBOARDING, E,
+                          "planned")  # fmt: skip
+    plan = plan_contact(CONFIG, who(Stage.ONBOARDING), ledger(Channel.EMAIL), [retry], MONDAY)
+    assert "setup-guide" in {p.step_id for p in plan.create}  # a retry is not the step's touch
+
+
+def test_rep_reminders_are_not_stopped_by_the_contacts_consent() -> None:
+    plan = plan_contact(CONFIG, who(Stage.SQL), ledger(), [], MONDAY)
+    assert [p.channel for p in plan.create] == [TouchChannel.REP_CALL_REMINDER]
+
+
+stages = st.sampled_from([s for s in Stage if CONFIG.sequence_for(s, None) is not None])
+channels = st.sets(st.sampled_from([Channel.EMAIL, Channel.SMS]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(stages, channels, st.booleans()), min_size=1, max_size=6))
+def test_whatever_the_path_a_step_is_planned_at_most_once_and_only_when_reachable(
+    path: list[tuple[Stage, set[Channel], bool]],
+) -> None:
+    """Walk stages and consent changes; apply each plan as the adapters do."""
+    store: dict[str, ExistingTouch] = {}
+    now = MONDAY
+    for stage, granted, stop in path:
+        consent = ledger(*granted, stop=stop)
+        plan = plan_contact(CONFIG, who(stage), consent, list(store.values()), now)
+        for c in plan.cancel:
+            t = store[c.touch_id]
+            store[c.touch_id] = ExistingTouch(t.touch_id, t.sequence_id, t.step_id, t.stage,
+                                              t.channel, "skipped", c.reason)  # fmt: skip
+        for p in (*plan.create, *plan.revive):
+            assert p.touch_id not in store or store[p.touch_id].status == "skipped"
+            store[p.touch_id] = ExistingTouch(p.touch_id, p.sequence_id, p.step_id, p.stage,
+                                              p.channel, "planned")  # fmt: skip
+        planned = [t for t in store.values() if t.status == "planned"]
+        steps = [(t.sequence_id, t.step_id) for t in planned]
+        assert len(steps) == len(set(steps))  # never two copies of a step
+        for t in planned:  # what is planned is what will be sent
+            assert t.channel.is_reminder or t.channel.consent_channel in granted
+            assert not (stop and t.channel is S)
+            assert t.sequence_id == CONFIG.sequence_for(stage, None).id  # type: ignore[union-attr]
+        now += timedelta(days=1)
