@@ -98,8 +98,9 @@ async def run(
             async with lock:
                 if outcomes:
                     rejected += await apply_outcomes(
-                        outcomes, engine, playbook.version, clock(), nurture.config.retry
-                    )
+                        outcomes, engine, playbook.version, clock(), nurture.config.retry,
+                        nurture.config,
+                    )  # fmt: skip
                 if events:
                     rejected += await apply_engagement(
                         events, engine, playbook, clock, caches=caches, nurture=nurture

@@ -68,7 +68,8 @@ def create_ops_app(
     app.state.engine = engine
     app.state.clock = clock
     app.state.links = reminder_links(settings)
-    app.state.bases = settings.load_nurture().legal_basis
+    app.state.nurture = settings.load_nurture()  # consent bases; what a withdrawal cancels
+    app.state.bases = app.state.nurture.legal_basis
     app.state.committee_roles = tuple(settings.load_playbook().accounts.committee_roles)
     for router in (
         routes.contacts_router, consent_routes.router, routes.accounts_router,
