@@ -159,13 +159,22 @@ def topics_create(
         int | None, typer.Option(help="Default: TRELLIS_TOPIC_PARTITIONS.")
     ] = None,
     replication_factor: Annotated[int, typer.Option(help="1 for dev; 3 in production.")] = 1,
+    min_insync_replicas: Annotated[
+        int | None,
+        typer.Option(help="2 in production (with replication 3); broker default if unset."),
+    ] = None,
 ) -> None:
     """Create every Trellis topic and its dead-letter topic (existing ones are left alone)."""
     from trellis.kafka import ensure_topics
 
     settings = _settings()
     created = asyncio.run(
-        ensure_topics(settings, partitions=partitions, replication_factor=replication_factor)
+        ensure_topics(
+            settings,
+            partitions=partitions,
+            replication_factor=replication_factor,
+            min_insync_replicas=min_insync_replicas,
+        )
     )
     for name in created:
         typer.echo(f"created {name}")

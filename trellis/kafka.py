@@ -89,8 +89,12 @@ async def ensure_topics(
     *,
     partitions: int | None = None,
     replication_factor: int = 1,
+    min_insync_replicas: int | None = None,
 ) -> list[str]:
-    """Create the topics that do not exist yet; return the ones created. Safe to rerun."""
+    """Create the topics that do not exist yet; return the ones created. Safe to rerun.
+
+    ``min_insync_replicas``: with ``acks=all``, how many replicas must have a record before it is
+    acknowledged (2 of 3 survives one broker down without losing an acknowledged event)."""
     wanted = list(topics)
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers, client_id=settings.kafka_client_id
@@ -102,10 +106,16 @@ async def ensure_topics(
         if not missing:
             return []
         count = partitions or settings.topic_partitions
+        configs = {}
+        if min_insync_replicas is not None:
+            configs["min.insync.replicas"] = str(min_insync_replicas)
         new = [
-            NewTopic(t, num_partitions=count, replication_factor=replication_factor)
+            NewTopic(
+                t, num_partitions=count, replication_factor=replication_factor,
+                topic_configs=configs,
+            )
             for t in missing
-        ]
+        ]  # fmt: skip
         try:
             await admin.create_topics(new)
         except TopicAlreadyExistsError:

@@ -10,10 +10,12 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from trellis.prod_checks import base_problems
+from trellis.secret_files import SecretFilesSource
 
 EMBEDDED = "embedded"
 DEFAULT_DATA_DIR = Path(".trellis")
@@ -65,8 +67,25 @@ class TrellisSettings(BaseSettings):
     topic_partitions: int = Field(default=6, ge=1, le=1024)
     embedded_broker_host: str = "127.0.0.1"
     embedded_broker_port: int = Field(default=9092, ge=1, le=65535)
+    database_password: SecretStr | None = Field(
+        default=None,
+        description="put into TRELLIS_DATABASE_URL when it has none (from a secret file)",
+    )
     log_level: str = "INFO"
     log_json: bool = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then ``TRELLIS_X``, then the file named by ``TRELLIS_X_FILE``."""
+        files = SecretFilesSource(settings_cls, "TRELLIS_")
+        return init_settings, env_settings, dotenv_settings, files, file_secret_settings
 
     @model_validator(mode="after")
     def _heartbeat_inside_session(self) -> TrellisSettings:
@@ -118,7 +137,11 @@ class TrellisSettings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The SQLAlchemy async URL; a SQLite file under ``data_dir`` unless one is set."""
         if self.database_url:
-            return normalise_database_url(self.database_url)
+            url = normalise_database_url(self.database_url)
+            if self.database_password is None or make_url(url).password is not None:
+                return url
+            with_password = make_url(url).set(password=self.database_password.get_secret_value())
+            return with_password.render_as_string(hide_password=False)
         return f"sqlite+aiosqlite:///{(self.data_dir / 'trellis.db').as_posix()}"
 
 

@@ -86,13 +86,13 @@ def checked_settings(service: str, build: Callable[[], S]) -> S:
     start and exit (status 2)."""
     try:
         settings = build()
-    except ValidationError as exc:
+    except ValueError as exc:  # a ValidationError, or a TRELLIS_X_FILE that cannot be read
         configure_logging(
             service,
             os.environ.get("TRELLIS_LOG_LEVEL", "INFO"),
             _truthy(os.environ.get("TRELLIS_LOG_JSON")),
         )
-        refuse(settings_problems(exc))
+        refuse(settings_problems(exc) if isinstance(exc, ValidationError) else [str(exc)])
     configure_logging(service, settings.log_level, settings.log_json)
     if settings.env == "prod":
         problems = settings.prod_problems()

@@ -85,7 +85,8 @@ def test_trellis_topics_create_then_list(isolated_broker: EmbeddedBroker) -> Non
         TRELLIS_KAFKA_IDEMPOTENCE="false",
     )
     runner = CliRunner()
-    created = runner.invoke(app, ["topics", "create", "--partitions", "2"], env=env)
+    args = ["topics", "create", "--partitions", "2", "--min-insync-replicas", "1"]
+    created = runner.invoke(app, args, env=env)
     assert created.exit_code == 0, created.output
     assert created.output.count("created ") == len(ALL_TOPICS)
     again = runner.invoke(app, ["topics", "create"], env=env)
