@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas.events import EngagementEvent
 from services.orchestrator import planning
-from services.orchestrator.adapters import bulk, touch_store
+from services.orchestrator.adapters import repository as repo
+from services.orchestrator.adapters import touch_store
 from services.orchestrator.adapters.tables import accounts, contacts, decisions
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.eligibility import Recipient, SkipReason
@@ -180,7 +181,7 @@ async def plan_for_changes(
     await _exit_sequences(conn, nurture, signals, now, log)  # first: the more specific reason
     await planning.replan(conn, ctx, recipients, cause, told, log)
     if log:
-        await bulk.insert_dicts(conn, decisions, log)
+        await repo.log_decisions(conn, log)
 
 
 async def _exit_sequences(

@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.outcomes import OutcomeStatus, TouchOutcome
 from services.orchestrator import planning
-from services.orchestrator.adapters import bulk, consent_store, touch_store
+from services.orchestrator.adapters import consent_store, touch_store
 from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.inbox import InboxEntry, claim
 from services.orchestrator.adapters.nurture_file import default_nurture
-from services.orchestrator.adapters.tables import contacts, decisions, touches
+from services.orchestrator.adapters.tables import contacts, touches
 from services.orchestrator.domain.consent import Suppression
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.outcomes import consent_for, suppression_for
@@ -111,7 +111,7 @@ async def apply_outcomes(
             ctx = planning.Context(plan or default_nurture(), now)
             cancelled: list[dict[str, Any]] = []
             await planning.cancel_unreachable(conn, ctx, blocked, {}, cancelled)
-            await bulk.insert_dicts(conn, decisions, cancelled)
+            await repo.log_decisions(conn, cancelled)
         statuses = [
             {"b_id": o.touch_id, "b_status": TOUCH_STATUS[o.status]}
             for o in outcomes
@@ -176,7 +176,7 @@ async def _plan_retries(
         })  # fmt: skip
     await touch_store.add_touches(conn, planned)
     if logged:
-        await conn.execute(decisions.insert(), logged)
+        await repo.log_decisions(conn, logged)
 
 
 async def _by_phone_owner(

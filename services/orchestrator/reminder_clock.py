@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters import touch_store
-from services.orchestrator.adapters.tables import contacts, decisions, reminders, touches
+from services.orchestrator.adapters.tables import contacts, reminders, touches
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.reminders import (
     Reminder,
@@ -74,7 +75,9 @@ async def _wake(conn: AsyncConnection, now: datetime, version: str) -> int:
             "reason": None, "due_at": now, "claimed_by": None, "claimed_at": None,
             "dispatched_at": None, "created_at": now,
         })  # fmt: skip
-        log.append(_log(r, TouchDecision.REMINDER_CREATED, LaterReason.SNOOZE_ENDED, tid, now, version))
+        log.append(
+            _log(r, TouchDecision.REMINDER_CREATED, LaterReason.SNOOZE_ENDED, tid, now, version)
+        )
     if rows:
         await conn.execute(
             update(reminders)
@@ -82,7 +85,7 @@ async def _wake(conn: AsyncConnection, now: datetime, version: str) -> int:
             .values(status=ReminderStatus.OPEN.value, snoozed_until=None, updated_at=now)
         )
         await touch_store.add_touches(conn, touch_rows)
-        await conn.execute(decisions.insert(), log)
+        await repo.log_decisions(conn, log)
     return len(rows)
 
 
@@ -116,8 +119,8 @@ async def _expire(
         .where(touches.c.id.in_(ids), touches.c.status == touch_store.PLANNED)
         .values(status=touch_store.SKIPPED, reason=EXPIRED_REASON)
     )
-    await conn.execute(
-        decisions.insert(),
+    await repo.log_decisions(
+        conn,
         [_log(r, TouchDecision.TOUCH_SKIPPED, EXPIRED_REASON, r["id"], now, version) for r in rows],
     )
     return len(rows)

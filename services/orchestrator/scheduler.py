@@ -31,8 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from schemas.commands import Channel as WireChannel
 from schemas.commands import DispatchTouch
 from schemas.topics import TOUCHES
-from services.orchestrator.adapters import bulk, consent_store, touch_store
-from services.orchestrator.adapters.tables import decisions, reminders
+from services.orchestrator.adapters import consent_store, touch_store
+from services.orchestrator.adapters import repository as repo
+from services.orchestrator.adapters.tables import reminders
 from services.orchestrator.domain.caps import SentTouch
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.eligibility import (
@@ -171,8 +172,8 @@ class Scheduler:
             await touch_store.finish(
                 conn, row["id"], self.me, status=status, reason=reason, now=now, due_at=retry_at
             )
-        await bulk.insert_dicts(
-            conn, decisions, [_log(r, s, why, at, now, cfg.version) for r, s, why, at in results]
+        await repo.log_decisions(
+            conn, [_log(r, s, why, at, now, cfg.version) for r, s, why, at in results]
         )
 
 

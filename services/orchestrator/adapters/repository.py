@@ -314,3 +314,15 @@ def _str(value: object) -> str | None:
 
 def _coalesce(first: Any, second: Any) -> Any:
     return func.coalesce(first, second)
+
+
+async def log_decisions(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """The one writer of decision-log rows given as column dicts (planning, the scheduler,
+    outcomes, the reminder clock, the ops API): counted for the metrics, then inserted."""
+    if not rows:
+        return
+    count_decisions((str(r["kind"]), str(r["reason"])) for r in rows)
+    if is_postgresql(conn):
+        await bulk.insert_dicts(conn, decisions, rows)
+    else:
+        await conn.execute(decisions.insert(), list(rows))

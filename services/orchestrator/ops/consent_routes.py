@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orchestrator import planning
-from services.orchestrator.adapters import bulk, consent_store
+from services.orchestrator.adapters import consent_store
 from services.orchestrator.adapters import repository as repo
-from services.orchestrator.adapters.tables import accounts, contacts, decisions
+from services.orchestrator.adapters.tables import accounts, contacts
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.domain.consent import (
     Actor,
@@ -92,7 +92,7 @@ async def _replan(conn: AsyncConnection, contact_id: str, ctx: planning.Context)
         await planning.replan(conn, ctx, {contact_id: who}, {contact_id: None}, set(), log)
     else:
         await planning.cancel_unreachable(conn, ctx, {contact_id: None}, {}, log)
-    await bulk.insert_dicts(conn, decisions, log)
+    await repo.log_decisions(conn, log)
 
 
 def _may_record(key: Principal, owners: set[str]) -> bool:

@@ -16,8 +16,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas.plausibility import TimeWindow
+from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters import touch_store
-from services.orchestrator.adapters.tables import decisions, reminders, touches
+from services.orchestrator.adapters.tables import reminders, touches
 from services.orchestrator.domain.reminders import (
     Reminder,
     ReminderAction,
@@ -98,13 +99,11 @@ async def act(
                              "by": actor.label}  # fmt: skip
     if after.snoozed_until is not None:
         facts["until"] = after.snoozed_until.isoformat()
-    await conn.execute(
-        decisions.insert().values(
-            contact_id=r["contact_id"], account_id=r["account_id"], touch_id=reminder_id,
-            kind=f"reminder_{after.status.value}", reason=action.value.upper(), facts=facts,
-            event_id=None, playbook_version="ops-api", decided_at=now,
-        )
-    )  # fmt: skip
+    await repo.log_decisions(conn, [dict(
+        contact_id=r["contact_id"], account_id=r["account_id"], touch_id=reminder_id,
+        kind=f"reminder_{after.status.value}", reason=action.value.upper(), facts=facts,
+        event_id=None, playbook_version="ops-api", decided_at=now,
+    )])  # fmt: skip
     return dict(r) | {
         "status": after.status.value,
         "snoozed_until": after.snoozed_until,
