@@ -15,12 +15,6 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# What `make run` needs: the package and its runtime dependencies, no test tools, no browser.
-RUN_STAMP := $(VENV)/.installed-run
-$(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
-	touch $(RUN_STAMP)
-
 # Debian's headless Chromium for the dashboard's browser tests (never a browser download).
 # Without apt-get it only warns, and those tests skip saying why.
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -34,7 +28,9 @@ $(CHROMIUM): | $(BIN)/python
 
 install: $(STAMP) $(CHROMIUM)
 
-run: $(RUN_STAMP)
+# The Python install only: `trellis dev`'s SMTP catcher needs aiosmtpd from the dev extra; the
+# browser is for the dashboard tests alone.
+run: $(STAMP)
 	$(BIN)/trellis dev
 
 lint: install
