@@ -18,6 +18,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.routing import Route
 
 from trellis.consumer import BatchHandler, Record, Rejected
 from trellis.logs import error_kind
@@ -109,19 +111,39 @@ async def dependency_problems(engine: AsyncEngine, producer: AIOKafkaProducer) -
     return {name: problem for name, problem in found.items() if problem is not None}
 
 
+async def readiness(check: Check) -> JSONResponse:
+    """200 ``{"status": "ready"}``, or 503 with one key per problem."""
+    problems = await check()
+    if problems:
+        return JSONResponse({"status": "unavailable", **problems}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+ALIVE = {"status": "alive"}
+
+
 def health_router(check: Check, include_in_schema: bool = True) -> APIRouter:
     """``/livez`` (the event loop answers) and ``/readyz`` (``check`` finds nothing wrong)."""
     router = APIRouter(tags=["ops"], include_in_schema=include_in_schema)
 
     @router.get("/livez")
     async def livez() -> dict[str, str]:
-        return {"status": "alive"}
+        return ALIVE
 
     @router.get("/readyz", response_model=None)
     async def readyz() -> JSONResponse:
-        problems = await check()
-        if problems:
-            return JSONResponse({"status": "unavailable", **problems}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        return await readiness(check)
 
     return router
+
+
+def health_routes(check: Check) -> list[Route]:
+    """The same two routes for a bare Starlette app (the notifier's small HTTP port)."""
+
+    async def livez(_request: Request) -> JSONResponse:
+        return JSONResponse(ALIVE)
+
+    async def readyz(_request: Request) -> JSONResponse:
+        return await readiness(check)
+
+    return [Route("/livez", livez), Route("/readyz", readyz)]

@@ -1,4 +1,4 @@
-"""The notifier's small HTTP port: ``/metrics`` for Prometheus and ``/healthz``.
+"""The notifier's small HTTP port: ``/metrics`` for Prometheus, ``/livez`` and ``/readyz``.
 
 A bare Starlette app (no OpenAPI: nothing here is an API) served by uvicorn in the notifier's
 own event loop, signals left to the notifier. A port that cannot be bound is logged, and the
@@ -19,17 +19,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from trellis.health import Check, health_routes
+
 log = logging.getLogger(__name__)
 
 
-def create_http_app(registry: CollectorRegistry) -> Starlette:
+def create_http_app(registry: CollectorRegistry, ready: Check | None = None) -> Starlette:
+    """``ready``: the consumer's readiness (``/livez``, ``/readyz``; ``trellis.health``)."""
+
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    return Starlette(routes=[Route("/metrics", metrics), Route("/healthz", healthz)])
+    routes = [Route("/metrics", metrics), Route("/healthz", healthz)]
+    return Starlette(routes=routes + (health_routes(ready) if ready is not None else []))
 
 
 class _LoopServer(uvicorn.Server):

@@ -26,6 +26,7 @@ from services.notifier.senders import build_senders, smtp_config
 from services.notifier.settings import NotifierSettings
 from trellis import tracing
 from trellis.consumer import BatchHandler, LoopPolicy, Record, Rejected
+from trellis.health import ConsumerHealth
 from trellis.runtime import run_consumer
 
 
@@ -73,7 +74,8 @@ async def run(settings: NotifierSettings, stop: asyncio.Event | None = None) -> 
     stop = stop or asyncio.Event()  # set by SIGINT/SIGTERM (run_consumer); ends sends in a batch
     metrics = NotifierMetrics()
     traced = tracing.enabled()
-    http_app = create_http_app(metrics.registry)
+    health = ConsumerHealth("notifier", settings.ready_failing_after_s)  # /readyz
+    http_app = create_http_app(metrics.registry, health.problems)
     http_task = asyncio.create_task(
         serve_http(http_app, settings.notifier_http_host, settings.notifier_http_port, stop)
     )
@@ -117,6 +119,7 @@ async def run(settings: NotifierSettings, stop: asyncio.Event | None = None) -> 
                 LoopPolicy(max_records=settings.notifier_max_batch),
                 stop=stop,
                 metrics=metrics.consumer,
+                health=health,
             )
         finally:
             stop.set()

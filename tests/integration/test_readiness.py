@@ -7,20 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from chaos.proxy import TcpProxy
 from services.ingest.settings import IngestSettings
+from services.notifier.main import run as run_notifier
+from services.notifier.settings import NotifierSettings
 from services.orchestrator.main import run as run_orchestrator
 from services.orchestrator.settings import OrchestratorSettings
-from tests.integration.cuttable import cuttable_stack, readiness
+from tests.integration.cuttable import Cuttable, cuttable_stack, readiness
 from tests.integration.ingest_server import running_ingest
 from tests.probes import eventually
 from trellis.broker import free_port
 from trellis.kafka import ensure_topics
+from trellis.settings import TrellisSettings
+
+Runner = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 DEADLINE_S = 90  # a consumer group rejoins after a broker cut: Tansu waits out the session
 POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -59,26 +66,38 @@ async def test_ingest_is_unready_without_its_database_or_its_broker(
             assert "database" not in down and alive == 200
 
 
+def _consumer(service: str, cut: Cuttable) -> tuple[TrellisSettings, Runner, int]:
+    """The service's settings on the cut stack, its ``run`` and the port of its /readyz."""
+    port = free_port()
+    common = TrellisSettings(
+        env="test", kafka_bootstrap=cut.bootstrap, kafka_idempotence=False,
+        database_url=cut.database_url, topic_partitions=2,
+    ).model_dump()  # fmt: skip
+    group = f"{service}-{uuid.uuid4().hex[:6]}"
+    if service == "orchestrator":
+        orchestrator = OrchestratorSettings(**common, ops_port=port, orchestrator_group=group)
+        return orchestrator, lambda stop: run_orchestrator(orchestrator, stop), port
+    notifier = NotifierSettings(**common, notifier_http_port=port, notifier_group=group)
+    return notifier, lambda stop: run_notifier(notifier, stop), port
+
+
 @POSTGRESQL
-async def test_the_orchestrator_is_unready_without_database_broker_or_group(
-    database_url: str, tmp_path: Path
+@pytest.mark.parametrize("service", ["orchestrator", "notifier"])
+async def test_a_consumer_is_unready_without_database_broker_or_group(
+    database_url: str, tmp_path: Path, service: str
 ) -> None:
     async with cuttable_stack(database_url, tmp_path) as cut:
-        settings = OrchestratorSettings(
-            env="test", kafka_bootstrap=cut.bootstrap, kafka_idempotence=False,
-            database_url=cut.database_url, ops_port=free_port(), topic_partitions=2,
-            orchestrator_group=f"orc-{uuid.uuid4().hex[:6]}",
-        )  # fmt: skip
+        settings, run, port = _consumer(service, cut)
         await ensure_topics(settings)
-        url = f"http://127.0.0.1:{settings.ops_port}/readyz"
+        url = f"http://127.0.0.1:{port}/readyz"
         stop = asyncio.Event()
-        task = asyncio.create_task(run_orchestrator(settings, stop))
+        task = asyncio.create_task(run(stop))
         try:
             status, body = await eventually(
                 lambda: readiness(url), lambda r: r[0] in (200, 503), DEADLINE_S
             )
             if status == 503:  # served before the group assigned partitions: it says so
-                assert set(body) == {"status", "group"}, body
+                assert set(body) <= {"status", "group", "consumer"}, body
             await eventually(lambda: readiness(url), lambda r: r[0] == 200, DEADLINE_S)
             down, alive = await _flips(url, cut.database, "database")
             assert "broker" not in down and alive == 200
