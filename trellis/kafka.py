@@ -106,13 +106,10 @@ async def ensure_topics(
         if not missing:
             return []
         count = partitions or settings.topic_partitions
-        configs = {}
-        if min_insync_replicas is not None:
-            configs["min.insync.replicas"] = str(min_insync_replicas)
         new = [
             NewTopic(
                 t, num_partitions=count, replication_factor=replication_factor,
-                topic_configs=configs,
+                topic_configs=topic_configs(settings, t, min_insync_replicas),
             )
             for t in missing
         ]  # fmt: skip
@@ -123,6 +120,19 @@ async def ensure_topics(
         return missing
     finally:
         await admin.close()
+
+
+def topic_configs(
+    settings: TrellisSettings, topic: str, min_insync_replicas: int | None
+) -> dict[str, str]:
+    """Retention (dead letters wait longer: someone has to look at them) and durability. The
+    orchestrator's inbox keeps event ids past the topic's retention (plus a margin), so a
+    redelivery is always recognised."""
+    days = settings.dlq_retention_days if topic.endswith(".dlq") else settings.topic_retention_days
+    configs = {"retention.ms": str(int(days * 86_400_000))}
+    if min_insync_replicas is not None:
+        configs["min.insync.replicas"] = str(min_insync_replicas)
+    return configs
 
 
 async def describe_topics(settings: TrellisSettings) -> dict[str, int]:

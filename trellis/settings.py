@@ -65,6 +65,12 @@ class TrellisSettings(BaseSettings):
     )
     instance: str = Field(default="", description="this replica's stable name (default: host)")
     topic_partitions: int = Field(default=6, ge=1, le=1024)
+    topic_retention_days: float = Field(
+        default=7.0, gt=0, description="retention.ms of the topics `trellis topics create` makes"
+    )
+    dlq_retention_days: float = Field(
+        default=30.0, gt=0, description="dead letters wait longer: someone has to look at them"
+    )
     embedded_broker_host: str = "127.0.0.1"
     embedded_broker_port: int = Field(default=9092, ge=1, le=65535)
     database_password: SecretStr | None = Field(

@@ -21,6 +21,7 @@ from services.orchestrator.metrics import OrchestratorMetrics
 from services.orchestrator.nurture import Nurture
 from services.orchestrator.ops.app import create_ops_app, reminder_links, serve_ops
 from services.orchestrator.outcomes import apply_outcomes
+from services.orchestrator.retention import prune_old_rows
 from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.settings import OrchestratorSettings
 from trellis import tracing
@@ -89,6 +90,10 @@ async def run(
                 name="dispatch-due-touches",
             )
         )
+        pruning = prune_old_rows(
+            engine, settings.retention, clock, stop, settings.prune_interval_s, settings.prune_batch
+        )
+        tasks.append(asyncio.create_task(pruning, name="prune-old-rows"))
 
         async def on_batch(records: Sequence[Record]) -> Sequence[Rejected]:
             # Consent changes first: an unsubscribe in the same batch as an event wins.

@@ -10,6 +10,7 @@ from services.orchestrator.adapters.nurture_file import default_nurture, load_nu
 from services.orchestrator.adapters.playbook_file import default_playbook, load_playbook
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.playbook import Playbook
+from services.orchestrator.retention import Retention
 from trellis.prod_checks import loopback_url, weak_secret
 from trellis.settings import TrellisSettings
 
@@ -42,6 +43,19 @@ class OrchestratorSettings(TrellisSettings):
     """The ops API as reps reach it: the base of the links in reminder messages."""
     ops_link_secret: SecretStr = SecretStr(DEV_OPS_LINK_SECRET)
     ops_link_ttl_days: float = Field(default=7.0, gt=0)
+    retention_inbox_margin_days: float = Field(
+        default=7.0, ge=0, description="event ids kept this long past the topic's retention"
+    )
+    retention_decisions_days: float = Field(
+        default=90.0, ge=0, description="decision log rows kept (0: forever)"
+    )
+    retention_touches_days: float = Field(
+        default=180.0,
+        ge=0,
+        description="finished touches kept (0: forever); keep above every cap window",
+    )
+    prune_interval_s: float = Field(default=600.0, gt=0)
+    prune_batch: int = Field(default=1000, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _real_link_secret_outside_dev(self) -> OrchestratorSettings:
@@ -63,6 +77,15 @@ class OrchestratorSettings(TrellisSettings):
     @property
     def rep_domain_list(self) -> tuple[str, ...]:
         return tuple(d.strip().lower() for d in self.rep_domains.split(",") if d.strip())
+
+    @property
+    def retention(self) -> Retention:
+        """How long each table keeps its rows; contacts, accounts and consent: forever."""
+        return Retention.of_days(
+            inbox=self.topic_retention_days + self.retention_inbox_margin_days,
+            decisions=self.retention_decisions_days,
+            touches=self.retention_touches_days,
+        )
 
     def load_nurture(self) -> NurtureConfig:
         return load_nurture(self.nurture) if self.nurture else default_nurture()

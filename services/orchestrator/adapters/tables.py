@@ -30,6 +30,7 @@ inbox = Table(
     Column("partition", Integer, nullable=False),
     Column("offset", BigInteger, nullable=False),
     Column("received_at", TZ, nullable=False),
+    Index("ix_inbox_received_at", "received_at"),  # pruning (services/orchestrator/prune.py)
     comment="Every consumed message id, written in the same transaction as its effects.",
 )
 
@@ -108,6 +109,7 @@ decisions = Table(
     Column("event_id", String(200)),
     Column("playbook_version", String(64), nullable=False),
     Column("decided_at", TZ, nullable=False),
+    Index("ix_decisions_decided_at", "decided_at"),  # pruning
 )
 
 touches = Table(
@@ -128,6 +130,7 @@ touches = Table(
     Column("dispatched_at", TZ),
     Column("created_at", TZ, nullable=False),
     Index("ix_touches_status_due", "status", "due_at"),
+    Index("ix_touches_created_at", "created_at"),  # pruning finished touches
 )
 
 consent_ledger = Table(
