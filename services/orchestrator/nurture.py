@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas.events import EngagementEvent
-from services.orchestrator import planning
+from services.orchestrator import planning, reps
 from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters import touch_store
 from services.orchestrator.adapters.tables import accounts, contacts, decisions
@@ -337,6 +337,9 @@ async def _reminders(
         conn, (n.contact_id for n in needs), now - DEDUP_WINDOW
     )
     version = nurture.config.version
+    await reps.assign_owners(
+        conn, dict(people), dict(accs), nurture.rep_pool, [n.contact_id for n in needs], now, log
+    )
     reminder_rows, touch_rows, called = [], [], set()
     for n in needs:
         person = people.get(n.contact_id)
@@ -394,7 +397,7 @@ async def _reminders(
         due = window.next_open(max(now, n.due_from or now), tz)
         reminder_rows.append({
             "id": rid, "rep": rep, "contact_id": n.contact_id, "account_id": person["account_id"],
-            "reason": n.reason.value, "status": "open", "evidence": list(n.evidence),
+            "reason": n.reason.value, "status": "open", "evidence": list(n.story or n.evidence),
             "talking_points": list(n.talking_points), "snoozed_until": None, "due_at": due,
             "created_at": now, "updated_at": now, "suppressed": False,
         })  # fmt: skip

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from schemas.commands import Channel as WireChannel
 from schemas.commands import DispatchTouch
 from schemas.topics import TOUCHES
+from services.orchestrator import reps
 from services.orchestrator.adapters import consent_store, touch_store
 from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.tables import reminders
@@ -118,6 +119,15 @@ class Scheduler:
         accounts = {p["account_id"] for p in people.values() if p["account_id"]}
         history = await touch_store.sent_history(conn, people, accounts, now - HISTORY)
         notes = await _reminder_rows(conn, claimed)
+        assigned: list[dict[str, Any]] = []  # a reminder with nobody to go to: a pool rep owns it
+        unowned = [
+            row["contact_id"]
+            for row in claimed
+            if TouchChannel(row["channel"]).is_reminder
+            and not (notes.get(row["id"]) or {}).get("rep")
+        ]
+        await reps.assign_owners(conn, people, accs, self.nurture.rep_pool, unowned, now, assigned)
+        await repo.log_decisions(conn, assigned)
         sends: list[tuple[dict[str, Any], DispatchTouch]] = []
         results: list[tuple[dict[str, Any], str, str | None, datetime | None]] = []
         for row in claimed:

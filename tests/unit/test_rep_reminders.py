@@ -139,3 +139,18 @@ def test_an_unreadable_renewal_date_asks_for_nothing(raw: object) -> None:
         reminders_needed([sig("e1", "c1", "seats_changed", renewal_date=raw)], set(), set(), {})
         == []
     )
+
+
+def test_a_reminder_tells_the_rep_what_happened_in_words_not_ids() -> None:
+    at = datetime(2026, 11, 18, 11, 55, tzinfo=UTC)
+    signals = [
+        Signal("evt-9", "c1", "a1", "demo_requested", {"notes": "team of 40"}, at),
+        Signal("evt-10", "c2", "a1", "nps_submitted", {"score": 3, "comment": "slow"}, at),
+    ]
+    needs = {n.reason: n for n in reminders_needed(signals, set(), set(), {})}
+    demo = needs[ReminderReason.DEMO_REQUESTED]
+    assert demo.evidence == ("evt-9",)  # the ids stay for deduplication
+    assert demo.story == ("requested a demo (team of 40) on 18 Nov 2026 at 11:55 UTC",)
+    detractor = needs[ReminderReason.NPS_DETRACTOR].story
+    assert detractor == ('answered the NPS survey with 3: "slow" on 18 Nov 2026 at 11:55 UTC',)
+    assert not any("evt-" in words for n in needs.values() for words in n.story)

@@ -198,7 +198,6 @@ def _recorded_at(item: LedgerItem) -> datetime:
     return item.entry.recorded_at if isinstance(item, RefusedGrant) else item.recorded_at
 
 
-
 def summary(item: LedgerItem) -> tuple[str, dict[str, str]]:
     """(reason, facts) for the decision log: what changed, on which channel, said by whom."""
     if isinstance(item, RefusedGrant):

@@ -62,6 +62,7 @@ class ReminderNeed:
     evidence: tuple[str, ...]
     due_from: datetime | None = None  # not before (a renewal's window opens ahead of its date)
     dedup_key: str | None = None  # one reminder per key for ever (a renewal: account + date)
+    story: tuple[str, ...] = ()  # the evidence in words, for the rep (the ids are for dedup)
 
     @property
     def talking_points(self) -> tuple[str, ...]:
@@ -80,22 +81,25 @@ def reminders_needed(
     and date, due ``renewal_lead`` before it."""
     needs: dict[tuple[str, ReminderReason], ReminderNeed] = {}
 
-    def add(contact: str, account: str | None, reason: ReminderReason, ev: tuple[str, ...]) -> None:
-        needs.setdefault((contact, reason), ReminderNeed(contact, account, reason, ev))
+    def add(s: Signal, reason: ReminderReason) -> None:
+        needs.setdefault(
+            (s.contact_id, reason),
+            ReminderNeed(s.contact_id, s.account_id, reason, (s.event_id,), story=(in_words(s),)),
+        )
 
     for s in signals:
         if s.type == "demo_requested":
-            add(s.contact_id, s.account_id, ReminderReason.DEMO_REQUESTED, (s.event_id,))
+            add(s, ReminderReason.DEMO_REQUESTED)
         elif s.type == "contact_sales_requested":
-            add(s.contact_id, s.account_id, ReminderReason.CONTACT_SALES, (s.event_id,))
+            add(s, ReminderReason.CONTACT_SALES)
         elif s.type == "nps_submitted" and _detractor(s.properties):
-            add(s.contact_id, s.account_id, ReminderReason.NPS_DETRACTOR, (s.event_id,))
+            add(s, ReminderReason.NPS_DETRACTOR)
     requested = {
         c for c, r in needs if r in (ReminderReason.DEMO_REQUESTED, ReminderReason.CONTACT_SALES)
     }
     for s in signals:
         if s.contact_id in became_sql and s.contact_id not in requested:
-            add(s.contact_id, s.account_id, ReminderReason.BECAME_SQL, (s.event_id,))
+            add(s, ReminderReason.BECAME_SQL)
     for s in signals:
         renewal = renewal_date(s.properties)
         if renewal is not None and s.account_id is not None:
@@ -106,13 +110,50 @@ def reminders_needed(
                 ReminderNeed(
                     s.contact_id, s.account_id, ReminderReason.RENEWAL_WINDOW, (s.event_id,),
                     due_from=due, dedup_key=key,
+                    story=(f"renewal on {renewal:%d %b %Y} ({in_words(s)})",),
                 ),
             )  # fmt: skip
     for account, viewers in sorted(pricing_viewers.items()):
         if account in mql_accounts and len(viewers) >= 2:
             first = min(viewers)
-            add(first, account, ReminderReason.PRICING_COMMITTEE, tuple(sorted(viewers.values())))
+            story = (f"{len(viewers)} people at the account viewed pricing in the last 14 days",)
+            needs.setdefault(
+                (first, ReminderReason.PRICING_COMMITTEE),
+                ReminderNeed(first, account, ReminderReason.PRICING_COMMITTEE,
+                             tuple(sorted(viewers.values())), story=story),
+            )  # fmt: skip
     return list(needs.values())
+
+
+_SAID = {
+    "demo_requested": "requested a demo",
+    "contact_sales_requested": "asked to talk to sales",
+    "meeting_booked": "booked a meeting",
+    "webinar_attended": "attended a webinar",
+    "webinar_registered": "registered for a webinar",
+    "form_submitted": "submitted a form",
+    "usage_milestone": "reached a usage milestone",
+    "seats_changed": "changed the number of seats",
+}
+
+
+def in_words(s: Signal) -> str:
+    """One engagement as a rep reads it: what, with its detail, and when (UTC)."""
+    p = s.properties
+    if s.type == "nps_submitted":
+        what = f"answered the NPS survey with {p.get('score')}"
+        if isinstance(p.get("comment"), str) and p["comment"].strip():
+            what += f': "{p["comment"].strip()[:140]}"'
+    elif s.type == "page_viewed":
+        what = f"viewed {p.get('path') or p.get('url') or 'a page'}"
+    elif s.type == "content_downloaded":
+        what = f"downloaded {p.get('title') or p.get('content_type') or 'content'}"
+    else:
+        what = _SAID.get(s.type, s.type.replace("_", " "))
+        detail = p.get("topic") or p.get("notes") or p.get("milestone")
+        if isinstance(detail, str) and detail.strip():
+            what += f" ({detail.strip()[:140]})"
+    return f"{what} on {s.occurred_at:%d %b %Y at %H:%M} UTC"
 
 
 def renewal_date(properties: dict[str, Any]) -> date | None:
