@@ -13,6 +13,7 @@ BENCHMARKS = {
     "speed_to_lead": "bench.speed_to_lead",
     "e2e": "bench.e2e",
     "rolling_restart": "bench.rolling_restart",
+    "retention": "bench.retention",
 }
 
 
