@@ -10,6 +10,7 @@ import typer
 
 from schemas.vocabulary import SourceKind
 from services.ingest.cli import send_command, sources_app
+from services.notifier.cli import reconcile_command
 from services.orchestrator.cli import playbook_app, simulate_command
 from services.orchestrator.ops.cli import keys_app
 from trellis.producers import DEV_KINDS, dev_key_file_name
@@ -27,6 +28,7 @@ app.command("send")(send_command)
 app.add_typer(playbook_app, name="playbook")
 app.add_typer(keys_app, name="keys")
 app.command("simulate")(simulate_command)
+app.command("reconcile")(reconcile_command)
 
 
 def _settings() -> TrellisSettings:

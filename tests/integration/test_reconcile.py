@@ -1,0 +1,91 @@
+"""Restore, reconcile, no duplicate sends: the database goes back to a restore point T (its send
+ledger forgets what was sent after T), ``trellis reconcile --since T`` reads the outcomes topic,
+and the notifier's own claim then refuses every touch a provider took after T."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from typer.testing import CliRunner
+
+from schemas.commands import Channel, DispatchTouch
+from schemas.outcomes import OutcomeStatus, TouchOutcome
+from schemas.topics import OUTCOMES
+from services.notifier.ledger import claim_for_sending
+from services.notifier.tables import send_ledger
+from tests.probes import produce
+from trellis.broker import EmbeddedBroker
+from trellis.cli import app
+from trellis.kafka import encode, ensure_topics
+from trellis.settings import TrellisSettings
+
+T = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def _outcome(touch: str, status: OutcomeStatus, at: datetime, retryable: bool = False) -> bytes:
+    return encode(TouchOutcome(
+        id=f"{touch}-{status}", touch_id=touch, contact_id="c-1", channel=Channel.EMAIL,
+        status=status, retryable=retryable, provider_id=f"p-{touch}", occurred_at=at,
+    ))  # fmt: skip
+
+
+def _command(touch: str) -> DispatchTouch:
+    return DispatchTouch(
+        touch_id=touch, contact_id="c-1", channel=Channel.EMAIL, template_id="x",
+        stage="awareness", to="ana@acme.example", decided_at=T,
+    )  # fmt: skip
+
+
+async def test_touches_sent_after_the_restore_point_are_never_claimed_again(
+    isolated_broker: EmbeddedBroker, engine: AsyncEngine, database_url: str
+) -> None:
+    settings = TrellisSettings(kafka_bootstrap=isolated_broker.bootstrap, kafka_idempotence=False)
+    await ensure_topics(settings, [OUTCOMES], partitions=2)
+    after = T + timedelta(minutes=5)
+    await produce(isolated_broker.bootstrap, OUTCOMES, [
+        (b"c-1", _outcome("t-before", OutcomeStatus.SENT, T - timedelta(hours=1))),
+        (b"c-1", _outcome("t-sent", OutcomeStatus.SENT, after)),
+        (b"c-1", _outcome("t-delivered", OutcomeStatus.SENT, after)),
+        (b"c-1", _outcome("t-delivered", OutcomeStatus.DELIVERED, after + timedelta(minutes=1))),
+        (b"c-1", _outcome("t-mid-send", OutcomeStatus.SENT, after)),
+        (b"c-1", _outcome("t-final-failure", OutcomeStatus.FAILED, after)),
+        (b"c-1", _outcome("t-retryable", OutcomeStatus.FAILED, after, retryable=True)),
+        (b"c-1", b"{not an outcome"),
+    ])  # fmt: skip
+    async with engine.begin() as conn:  # the restored ledger: what it knew at T
+        await conn.execute(insert(send_ledger), [
+            {"touch_id": "t-before", "channel": "email", "status": "sent", "attempts": 1,
+             "provider_id": "p-t-before", "created_at": T, "updated_at": T},
+            {"touch_id": "t-mid-send", "channel": "email", "status": "sending", "attempts": 1,
+             "provider_id": None,
+             "created_at": T, "updated_at": T},
+        ])  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")} | {
+        "TRELLIS_KAFKA_BOOTSTRAP": isolated_broker.bootstrap,
+        "TRELLIS_KAFKA_IDEMPOTENCE": "false",
+        "TRELLIS_DATABASE_URL": database_url,
+    }
+    done = await asyncio.to_thread(
+        CliRunner().invoke, app, ["reconcile", "--since", T.isoformat()], env=env
+    )
+    assert done.exit_code == 0, done.output
+    assert "4 touches settled" in done.output and "4 written" in done.output
+    async with engine.begin() as conn:
+        ledger = dict(
+            (await conn.execute(select(send_ledger.c.touch_id, send_ledger.c.status))).all()
+        )
+        every = ["t-before", "t-sent", "t-delivered", "t-mid-send", "t-final-failure",
+                 "t-retryable", "t-new"]  # fmt: skip
+        claimed = await claim_for_sending(conn, [(_command(t), i) for i, t in enumerate(every)], T)
+    assert ledger["t-mid-send"] == "sent" and ledger["t-final-failure"] == "failed"
+    assert ledger["t-delivered"] == "sent" and "t-retryable" not in ledger
+    assert claimed == {"t-retryable", "t-new"}  # only what no provider took is sent (again)
+
+
+def test_a_restore_point_needs_its_zone() -> None:
+    done = CliRunner().invoke(app, ["reconcile", "--since", "2026-11-20T10:00:00"])
+    assert done.exit_code == 2 and "zone" in done.output
