@@ -98,6 +98,26 @@ async def database_url(
     yield pg_url(name)
 
 
+@pytest_asyncio.fixture(params=["sqlite", "postgresql"], loop_scope="session")
+async def blank_database_url(
+    request: pytest.FixtureRequest, backends: Backends, tmp_path: Path
+) -> AsyncIterator[str]:
+    """An empty database of each backend, not migrated: for migration and start-up tests."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'blank.db'}"
+        return
+    if backends.pg_template is None:
+        pytest.skip(backends.pg_unavailable)
+    name = f"trellis_b_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+    admin = await _pg_admin()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    backends.pg_created.append(name)
+    yield pg_url(name)
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     eng = create_engine(database_url)

@@ -1,12 +1,11 @@
 """Revision 0101 turns the ``retryable:`` / ``permanent:`` prefix of ``send_ledger.error`` into a
-boolean column, keeping the rows written before it, and back again on downgrade."""
+boolean column, keeping the rows written before it, and back again on downgrade (both backends)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from trellis.db import create_engine
 from trellis.migrate import downgrade_async, upgrade_async
@@ -22,22 +21,19 @@ async def _rows(url: str) -> dict[str, tuple[object, ...]]:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            columns = "touch_id, error" + (
-                ", retryable"
-                if "retryable"
-                in {
-                    r[1] for r in (await conn.execute(text("PRAGMA table_info(send_ledger)"))).all()
-                }
-                else ""
+            names = await conn.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("send_ledger")}
             )
+            columns = "touch_id, error" + (", retryable" if "retryable" in names else "")
             result = await conn.execute(text(f"SELECT {columns} FROM send_ledger"))
-            return {r[0]: tuple(r[1:]) for r in result}
+            return {r[0]: (r[1], *(bool(v) for v in r[2:])) for r in result}
     finally:
         await engine.dispose()
 
 
-async def test_the_prefix_becomes_a_column_and_back(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
+async def test_the_prefix_becomes_a_column_and_back(blank_database_url: str) -> None:
+    """On SQLite and PostgreSQL: a data conversion is tested where it will run."""
+    url = blank_database_url
     await upgrade_async(url, "0100")
     engine = create_engine(url)
     now = datetime(2026, 11, 22, tzinfo=UTC)
@@ -56,9 +52,9 @@ async def test_the_prefix_becomes_a_column_and_back(tmp_path: Path) -> None:
 
     await upgrade_async(url)
     assert await _rows(url) == {
-        "t-retry": ("451 4.7.1 try again later", 1),
-        "t-perm": ("550 5.1.1 no such user", 0),
-        "t-sent": (None, 0),
+        "t-retry": ("451 4.7.1 try again later", True),
+        "t-perm": ("550 5.1.1 no such user", False),
+        "t-sent": (None, False),
     }
 
     await downgrade_async(url, "0100")

@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 
 import orjson
 import pytest
 
-from tests.conftest import Backends, _pg_admin, pg_url
 from tests.unit.test_prod_refusals import GOOD
 from trellis.broker import free_port
 from trellis.settings import TrellisSettings
@@ -57,28 +55,12 @@ def test_a_setting_refused_while_parsing_is_one_plain_line_too() -> None:
     assert "refusing to start" in line and "TRELLIS_OPS_LINK_SECRET must be set in prod" in line
 
 
-@pytest.fixture
-def empty_pg(backends: Backends) -> str:
-    if backends.pg_template is None:
-        pytest.skip(backends.pg_unavailable)
-    import asyncio
-
-    name = f"trellis_empty_{uuid.uuid4().hex[:8]}"
-
-    async def create() -> None:
-        admin = await _pg_admin()
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-
-    asyncio.run(create())
-    backends.pg_created.append(name)
-    return pg_url(name)
+POSTGRESQL = pytest.mark.parametrize("blank_database_url", ["postgresql"], indirect=True)
 
 
-def test_an_unmigrated_database_stops_the_service_in_prod(empty_pg: str) -> None:
-    done = _run("notifier", **GOOD | {"TRELLIS_DATABASE_URL": empty_pg})
+@POSTGRESQL
+def test_an_unmigrated_database_stops_the_service_in_prod(blank_database_url: str) -> None:
+    done = _run("notifier", **GOOD | {"TRELLIS_DATABASE_URL": blank_database_url})
     assert done.returncode == EXIT_REFUSED, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 1, done.stdout
@@ -86,13 +68,13 @@ def test_an_unmigrated_database_stops_the_service_in_prod(empty_pg: str) -> None
     assert "database is not migrated" in line and "trellis migrate" in line
 
 
+@POSTGRESQL  # SQLite is refused in prod before its schema matters
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_the_migration_check_knows_migrated_unmigrated_and_unreachable(
-    database_url: str, empty_pg: str
+    database_url: str, blank_database_url: str
 ) -> None:
-    if database_url.startswith("sqlite"):
-        pytest.skip("SQLite is refused in prod before its schema matters")
     assert await migration_problem(TrellisSettings(database_url=database_url)) is None
-    missing = await migration_problem(TrellisSettings(database_url=empty_pg))
+    missing = await migration_problem(TrellisSettings(database_url=blank_database_url))
     assert missing is not None and "not migrated" in missing
     nowhere = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/x"
     unreachable = await migration_problem(TrellisSettings(database_url=nowhere))
