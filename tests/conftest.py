@@ -86,16 +86,7 @@ async def database_url(
         shutil.copyfile(backends.sqlite_template, target)
         yield f"sqlite+aiosqlite:///{target}"
         return
-    if backends.pg_template is None:
-        pytest.skip(backends.pg_unavailable)
-    name = f"trellis_t_{RUN_ID}_{uuid.uuid4().hex[:8]}"
-    admin = await _pg_admin()
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{backends.pg_template}"')
-    finally:
-        await admin.close()
-    backends.pg_created.append(name)
-    yield pg_url(name)
+    yield await _pg_database(backends, migrated=True)
 
 
 @pytest_asyncio.fixture(params=["sqlite", "postgresql"], loop_scope="session")
@@ -106,16 +97,23 @@ async def blank_database_url(
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'blank.db'}"
         return
+    yield await _pg_database(backends, migrated=False)
+
+
+async def _pg_database(backends: Backends, migrated: bool) -> str:
+    """A new PostgreSQL database (a clone of the migrated template, or empty), dropped at the
+    end of the session; skips the test where no server answers."""
     if backends.pg_template is None:
         pytest.skip(backends.pg_unavailable)
-    name = f"trellis_b_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+    name = f"trellis_{'t' if migrated else 'b'}_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+    template = f' TEMPLATE "{backends.pg_template}"' if migrated else ""
     admin = await _pg_admin()
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"{template}')
     finally:
         await admin.close()
     backends.pg_created.append(name)
-    yield pg_url(name)
+    return pg_url(name)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
