@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -192,3 +193,39 @@ def test_any_amount_of_one_low_intent_action_never_moves_a_lead_past_engaged(
 def test_low_intent_vocabulary_is_not_empty() -> None:
     assert {"content_downloaded", "page_viewed", "webinar_attended"} <= set(LOW_INTENT)
     assert "demo_requested" not in LOW_INTENT
+
+
+def _histories_of(batches: list[list[Engagement]]) -> list[tuple[str, str, Any, Any, Any, Any]]:
+    """Every stage change, contacts' and accounts', as the handler stores it."""
+    contacts: dict[str, ContactState] = {}
+    accounts: dict[str, AccountState] = {}
+    out = []
+    for batch in batches:
+        d = decide(contacts, accounts, batch, PLAYBOOK, NOW)
+        contacts |= dict(d.contacts)
+        accounts |= dict(d.accounts)
+        out += [
+            (t.subject_kind, t.subject_key, t.from_stage, t.to_stage, t.event_id, t.occurred_at)
+            for t in d.transitions
+        ]
+    return sorted(out, key=lambda r: (r[0], r[1], r[5], str(r[4])))
+
+
+@given(histories(), st.randoms(use_true_random=False), st.integers(1, 6))
+@settings(max_examples=150, deadline=None)
+def test_any_split_into_batches_gives_the_same_contact_and_account_histories(
+    events: list[Engagement], rnd: Any, cuts: int
+) -> None:
+    """In occurred_at order, however the stream is cut into batches: the same stage changes,
+    at the events' times and with their ids, for contacts and for the account alike."""
+    fixed_roles = {"c1": "finance", "c2": "technical"}  # a role that changes mid-batch is later
+    ordered = [
+        replace(e, contact_traits={"role": fixed_roles[e.contact_key]})
+        for e in sorted(events, key=lambda e: e.sort_key)
+    ]
+    points = sorted(rnd.sample(range(len(ordered) + 1), min(cuts, len(ordered) + 1)))
+    batches = [ordered[a:b] for a, b in zip([0, *points], [*points, len(ordered)], strict=True)]
+    whole = _histories_of([ordered])
+    assert _histories_of([b for b in batches if b]) == whole
+    accounts = [h for h in whole if h[0] == "account"]
+    assert all(h[5] != NOW for h in accounts)  # dated by events, not by processing time

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from services.orchestrator.domain.playbook import Playbook
@@ -41,35 +41,50 @@ def roll_up(
     playbook: Playbook,
     now: datetime,
     leaving: Iterable[str] = (),
+    moves: Iterable[Transition] = (),
+    last_seen: Mapping[str, datetime] | None = None,
 ) -> tuple[AccountState, list[Transition]]:
     """Update the account from its changed stakeholders (and those who moved to another account);
-    the stage follows the furthest one, held back until enough committee roles are engaged."""
+    the stage follows the furthest one, held back until enough committee roles are engaged.
+
+    ``moves``: the batch's contact transitions. The account is rolled up after each of them in
+    ``occurred_at`` order, so its history has the events' times and ids whatever the batching
+    (a batch of 30 back-dated events gives awareness -> engaged -> mql -> sql, not null -> sql).
+    A change no contact transition explains (a role that completes the committee) is dated by
+    the last event of the batch's stakeholders (``last_seen``), else ``now``."""
     gone = set(leaving)
     members = {k: m for k, m in account.members.items() if k not in gone}
+    final: dict[str, Member] = {}
     for c in contacts:
         role = c.current.contact_traits.get(playbook.accounts.role_trait)
-        members[c.key] = Member(
+        final[c.key] = Member(
             stage=c.stage, score=c.score, role=role.lower() if isinstance(role, str) else None
         )
+    transitions: list[Transition] = []
+    stage, entered = account.stage, account.stage_entered_at
+    mine = sorted(
+        (t for t in moves if t.subject_kind == "contact" and t.subject_key in final),
+        key=lambda t: (t.occurred_at, t.event_id or ""),
+    )
+    for t in mine:
+        known = members.get(t.subject_key) or final[t.subject_key]
+        members[t.subject_key] = Member(
+            stage=t.to_stage, score=known.score, role=final[t.subject_key].role
+        )
+        now_stage = _stage(members.values(), len(coverage(members.values(), playbook)), playbook)
+        if now_stage is not None and now_stage != stage:
+            transitions.append(_moved(account.key, stage, now_stage, t.event_id, t.occurred_at))
+            stage, entered = now_stage, t.occurred_at
+    members.update(final)
     covered = coverage(members.values(), playbook)
     scores = [m.score for m in members.values()]
     score = sum(scores) if playbook.accounts.score == "sum" else max(scores, default=0.0)
-    stage = _stage(members.values(), len(covered), playbook)
-    moves: list[Transition] = []
-    entered = account.stage_entered_at
-    if stage is not None and stage != account.stage:
-        entered = now
-        moves.append(
-            Transition(
-                subject_kind="account",
-                subject_key=account.key,
-                from_stage=account.stage,
-                to_stage=stage,
-                reason=TransitionReason.EVIDENCE,
-                event_id=None,
-                occurred_at=now,
-            )
-        )
+    settled = _stage(members.values(), len(covered), playbook)
+    if settled is not None and settled != stage:
+        seen = [at for k, at in (last_seen or {}).items() if k in final]
+        at = max(seen) if seen else now
+        transitions.append(_moved(account.key, stage, settled, None, at))
+        stage, entered = settled, at
     return (
         AccountState(
             key=account.key,
@@ -79,5 +94,19 @@ def roll_up(
             score=round(score, 6),
             coverage=covered,
         ),
-        moves,
+        transitions,
+    )
+
+
+def _moved(
+    key: str, before: Stage | None, after: Stage, event_id: str | None, at: datetime
+) -> Transition:
+    return Transition(
+        subject_kind="account",
+        subject_key=key,
+        from_stage=before,
+        to_stage=after,
+        reason=TransitionReason.EVIDENCE,
+        event_id=event_id,
+        occurred_at=at,
     )

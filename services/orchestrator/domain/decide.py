@@ -46,6 +46,8 @@ def decide(
         new_contacts[key] = updated
         transitions.extend(moves)
         log.extend(entries)
+    contact_moves = tuple(transitions)
+    last_seen = {key: max(e.occurred_at for e in batch) for key, batch in by_contact.items()}
     by_account: dict[str, list[ContactState]] = defaultdict(list)
     leaving: dict[str, list[str]] = defaultdict(list)
     for c in new_contacts.values():
@@ -57,7 +59,9 @@ def decide(
     new_accounts: dict[str, AccountState] = {}
     for key in sorted(by_account.keys() | (leaving.keys() & accounts.keys())):
         account = accounts.get(key) or AccountState(key=key)
-        rolled, moves = roll_up(account, by_account.get(key, ()), playbook, now, leaving[key])
+        rolled, moves = roll_up(
+            account, by_account.get(key, ()), playbook, now, leaving[key], contact_moves, last_seen
+        )
         new_accounts[key] = rolled
         transitions.extend(moves)
         log.extend(
