@@ -37,10 +37,10 @@ from fastapi import FastAPI, Request, status
 from bench.common import Figure
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind, SqlAlchemySourceRepository
 from trellis.broker import EmbeddedBroker, free_port, port_in_use
 from trellis.db import create_engine
 from trellis.migrate import upgrade_async
+from trellis.sources import SourceKind, SqlAlchemySourceRepository
 
 
 def ingest_factory() -> FastAPI:

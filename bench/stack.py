@@ -288,12 +288,12 @@ def utc_now() -> datetime:
 async def prepare(stack: Stack, direct_url: str, partitions: int) -> dict[SourceKind, str]:
     """Start the broker, migrate, create the topics and a source per kind (website, backend,
     CRM, consent tool); returns their write keys."""
-    from services.ingest.sources import SqlAlchemySourceRepository
     from trellis.db import create_engine
     from trellis.kafka import ensure_topics
     from trellis.migrate import upgrade_async
     from trellis.producers import DEV_KINDS
     from trellis.settings import TrellisSettings
+    from trellis.sources import SqlAlchemySourceRepository
 
     await stack.broker.start()
     await upgrade_async(direct_url)

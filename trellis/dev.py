@@ -203,9 +203,9 @@ async def ensure_dev_source(settings: TrellisSettings) -> Path:
     Only a key's hash is in the database, so the key file is the copy a developer reads; if it
     is gone, that source's key is rotated and the file written again.
     """
-    from services.ingest.sources import SourceNotFound, SqlAlchemySourceRepository
     from trellis.db import create_engine
     from trellis.producers import DEV_KINDS, dev_key_file_name, dev_source_name
+    from trellis.sources import SourceNotFound, SqlAlchemySourceRepository
 
     engine = create_engine(settings.resolved_database_url)
     try:

@@ -24,7 +24,8 @@ from pathlib import Path
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-DEFAULT_TEMPLATES_DIR = Path(__file__).parent / "templates"
+DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "services/notifier/templates"
+"""The templates the notifier ships (a path, not an import: the orchestrator checks them too)."""
 
 PERSON = ("first_name", "last_name", "name", "email", "phone", "title", "role")
 VARIABLES: Mapping[str, tuple[str, ...]] = {

@@ -1,4 +1,5 @@
-"""Ingest's sources: per-producer credentials (write keys hashed, webhook secrets)."""
+"""The sources table: per-producer credentials (write keys hashed, webhook secrets) and kinds;
+written by the ops API and ``trellis sources``, read by ingest."""
 
 from __future__ import annotations
 

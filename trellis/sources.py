@@ -21,8 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.vocabulary import SourceKind
-from services.ingest.tables import sources
 from trellis.db import transaction
+from trellis.source_table import sources
 
 __all__ = ["Auth", "Issued", "Source", "SourceKind", "SourceNotFound", "SqlAlchemySourceRepository"]
 

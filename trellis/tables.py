@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from services.ingest import tables as _ingest_tables
 from services.notifier import tables as _notifier_tables
 from services.orchestrator.adapters import tables as _orchestrator_tables
+from trellis import source_table as _source_table
 from trellis.db import metadata
 
 __all__ = ["metadata"]
 
-_ = (_ingest_tables, _notifier_tables, _orchestrator_tables)
+_ = (_source_table, _notifier_tables, _orchestrator_tables)

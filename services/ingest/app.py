@@ -20,13 +20,13 @@ from services.ingest.ratelimit import TokenBucketLimiter
 from services.ingest.replay import DeliveredWebhooks
 from services.ingest.settings import IngestSettings
 from services.ingest.source_cache import CachedWriteKeys
-from services.ingest.sources import SqlAlchemySourceRepository
 from services.ingest.validation import ForbiddenEvents, InvalidEvents
 from trellis import __version__
 from trellis.collector import tune_gc
 from trellis.db import create_engine
 from trellis.health import dependency_problems, health_router
 from trellis.kafka import make_producer
+from trellis.sources import SqlAlchemySourceRepository
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from services.ingest.body import read_raw
 from services.ingest.ratelimit import enforce_rate_limit
 from services.ingest.source_cache import CachedWriteKeys
-from services.ingest.sources import (
+from trellis.sources import (
     Auth,
     Source,
     SourceKind,

@@ -18,7 +18,9 @@ import typer
 
 from schemas.vocabulary import kinds_table
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import (
+from trellis.db import create_engine
+from trellis.producers import dev_key_file_name
+from trellis.sources import (
     Auth,
     Issued,
     Source,
@@ -27,8 +29,6 @@ from services.ingest.sources import (
     SourceNotFound,
     SqlAlchemySourceRepository,
 )
-from trellis.db import create_engine
-from trellis.producers import dev_key_file_name
 
 T = TypeVar("T")
 

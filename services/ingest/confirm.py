@@ -12,9 +12,8 @@ outcome id is derived from the token), never redirects, GET never changes anythi
 from __future__ import annotations
 
 import hashlib
-import hmac
 import html
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
@@ -25,11 +24,10 @@ from services.ingest.callback_tokens import TokenProblem, check
 from services.ingest.pipeline import PipelineDep, SettingsDep
 from services.ingest.settings import IngestSettings
 from services.ingest.unsubscribe import is_form, page
-from services.notifier.unsubscribe import UnsubscribeSigner
+from trellis.signed_tokens import confirmation_signer
 
 router = APIRouter(prefix="/v1/consent", tags=["callbacks"])
 
-TTL = timedelta(days=7)
 CHANNELS = {"email": Channel.EMAIL, "sms": Channel.SMS}
 _PROBLEMS = {
     TokenProblem.MISSING: (status.HTTP_400_BAD_REQUEST, "confirmation link has no token"),
@@ -39,11 +37,6 @@ _PROBLEMS = {
         "confirmation link has expired; ask for a new one",
     ),
 }
-
-
-def confirmation_signer(secret: bytes) -> UnsubscribeSigner:
-    derived = hmac.new(secret, b"trellis/double-opt-in", hashlib.sha256).digest()
-    return UnsubscribeSigner(secret=derived, base_url="", ttl=TTL)
 
 
 def confirmation_url(

@@ -14,8 +14,8 @@ from schemas.outcomes import TouchOutcome
 from services.ingest.observability import IngestMetrics
 from services.ingest.publisher import KafkaEventPublisher
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import Source
 from services.ingest.validation import Limits, Loc, check_kinds, check_vocabulary
+from trellis.sources import Source
 
 
 class Pipeline:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, status
 
-from services.ingest.sources import Source
+from trellis.sources import Source
 
 
 @dataclass

@@ -23,8 +23,8 @@ from services.ingest.body import read_json
 from services.ingest.pipeline import PipelineDep, SettingsDep
 from services.ingest.ratelimit import enforce_rate_limit
 from services.ingest.source_cache import CachedWriteKeys
-from services.ingest.sources import Auth, Source
 from services.ingest.validation import InvalidEvents, Loc
+from trellis.sources import Auth, Source
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024

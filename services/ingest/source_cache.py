@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from services.ingest.sources import Source, SqlAlchemySourceRepository
+from trellis.sources import Source, SqlAlchemySourceRepository
 
 MAX_ENTRIES = 10_000
 

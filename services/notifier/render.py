@@ -18,7 +18,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from schemas.commands import DispatchTouch
-from services.notifier.template_files import (
+from trellis.message_templates import (
     DEFAULT_TEMPLATES_DIR,
     VARIABLES,
     Template,

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from services.notifier.template_files import (
+from trellis.message_templates import (
     DEFAULT_TEMPLATES_DIR,
     Template,
     TemplateFileError,

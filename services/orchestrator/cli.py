@@ -15,13 +15,6 @@ import typer
 
 from schemas.events import EngagementEvent
 from schemas.topics import ENGAGEMENT
-from services.notifier.template_files import (
-    DEFAULT_TEMPLATES_DIR,
-    Template,
-    TemplateFileError,
-    load_templates,
-    template_problems,
-)
 from services.orchestrator.adapters.nurture_file import default_nurture, load_nurture
 from services.orchestrator.adapters.playbook_file import (
     PlaybookError,
@@ -31,6 +24,13 @@ from services.orchestrator.adapters.playbook_file import (
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.playbook import EntryRule, Playbook
 from services.orchestrator.domain.reminders import ReminderReason
+from trellis.message_templates import (
+    DEFAULT_TEMPLATES_DIR,
+    Template,
+    TemplateFileError,
+    load_templates,
+    template_problems,
+)
 
 T = TypeVar("T")
 

@@ -17,10 +17,10 @@ import uvicorn
 from schemas.topics import ENGAGEMENT
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import Issued, SourceKind, SqlAlchemySourceRepository
 from tests.probes import read_topic
 from trellis.broker import free_port
 from trellis.db import create_engine
+from trellis.sources import Issued, SourceKind, SqlAlchemySourceRepository
 
 
 @asynccontextmanager

@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
 from tests.integration.ingest_server import add_source, arrived, running_ingest
 from trellis.cli import app
 from trellis.settings import TrellisSettings
+from trellis.sources import SourceKind
 
 
 async def test_send_takes_the_type_as_an_argument_and_ingest_port_and_dev_key_from_the_setup(

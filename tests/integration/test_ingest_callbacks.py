@@ -14,12 +14,12 @@ import orjson
 from schemas.topics import OUTCOMES
 from services.ingest.callback_tokens import status_callback_url
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
 from services.ingest.twilio import twilio_signature
 from services.notifier.unsubscribe import UnsubscribeSigner
 from tests.integration.ingest_server import add_source, basic, running_ingest
 from tests.probes import read_topic
 from trellis.settings import TrellisSettings
+from trellis.sources import SourceKind
 
 SECRET = "test-unsubscribe-secret"
 TOKEN = "test-auth-token"

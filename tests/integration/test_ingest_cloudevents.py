@@ -11,9 +11,9 @@ from cloudevents.core.bindings.http import to_binary_event, to_structured_event
 from cloudevents.core.v1.event import CloudEvent
 
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
 from tests.integration.ingest_server import add_source, arrived, basic, running_ingest
 from trellis.settings import TrellisSettings
+from trellis.sources import SourceKind
 
 DATA = {
     "contact": {"email": "ada@example.com"},

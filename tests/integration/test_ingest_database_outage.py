@@ -12,9 +12,9 @@ from sqlalchemy.engine import make_url
 
 from chaos.proxy import TcpProxy
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
 from tests.integration.ingest_server import add_source, arrived, basic, running_ingest, sample_event
 from trellis.broker import EmbeddedBroker, free_port
+from trellis.sources import SourceKind
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # a file cannot be cut

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
 from tests.integration.ingest_server import add_source, arrived, basic, running_ingest, sample_event
 from trellis.broker import EmbeddedBroker, listener_owned_by
 from trellis.kafka import ensure_topics
+from trellis.sources import SourceKind
 
 
 async def test_a_frozen_broker_gets_503s_and_every_retried_event_arrives_once_it_thaws(

@@ -8,9 +8,9 @@ import httpx
 import orjson
 
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
 from tests.integration.ingest_server import add_source, basic, running_ingest, sample_event
 from trellis.settings import TrellisSettings
+from trellis.sources import SourceKind
 
 
 async def test_oversized_bodies_batches_and_bad_encodings_are_refused_precisely(

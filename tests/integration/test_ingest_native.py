@@ -8,7 +8,6 @@ import httpx
 import pytest
 
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import Auth, SourceKind
 from tests.integration.ingest_server import (
     add_source,
     arrived,
@@ -19,6 +18,7 @@ from tests.integration.ingest_server import (
 )
 from trellis.broker import EmbeddedBroker
 from trellis.settings import TrellisSettings
+from trellis.sources import Auth, SourceKind
 
 
 def _ingest(settings: TrellisSettings, **overrides: object) -> IngestSettings:

@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
 from tests.integration.ingest_server import add_source, arrived, basic, running_ingest, sample_event
 from trellis.cli import app
 from trellis.logs import JsonFormatter
 from trellis.settings import TrellisSettings
+from trellis.sources import SourceKind
 
 
 def _ingest(settings: TrellisSettings) -> IngestSettings:

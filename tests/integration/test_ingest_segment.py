@@ -11,9 +11,9 @@ import orjson
 from segment.analytics import Client  # type: ignore[import-untyped]
 
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
 from tests.integration.ingest_server import add_source, arrived, basic, running_ingest
 from trellis.settings import TrellisSettings
+from trellis.sources import SourceKind
 
 
 def _ingest(settings: TrellisSettings) -> IngestSettings:

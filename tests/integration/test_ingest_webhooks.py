@@ -11,7 +11,6 @@ from standardwebhooks.webhooks import Webhook
 
 from schemas.topics import ENGAGEMENT
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import Auth, SourceKind, SqlAlchemySourceRepository
 from tests.integration.ingest_server import (
     add_source,
     disable_source,
@@ -21,6 +20,7 @@ from tests.integration.ingest_server import (
 from tests.probes import read_topic
 from trellis.db import create_engine
 from trellis.settings import TrellisSettings
+from trellis.sources import Auth, SourceKind, SqlAlchemySourceRepository
 
 
 def _signed(secret: str, body: bytes, at: datetime | None = None) -> dict[str, str]:

@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
 from services.notifier.main import run as run_notifier
 from services.notifier.settings import NotifierSettings
 from services.orchestrator.main import run as run_orchestrator
@@ -24,6 +23,7 @@ from tests.integration.notifier_servers import SmtpCatcher, smtp_server
 from trellis.broker import free_port
 from trellis.kafka import ensure_topics
 from trellis.settings import TrellisSettings
+from trellis.sources import SourceKind
 
 REP = "rep@x.example"
 

@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import Auth, SourceKind
 from tests.integration.ingest_server import add_source, basic, running_ingest, sample_event
 from trellis.settings import TrellisSettings
+from trellis.sources import Auth, SourceKind
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 json_values = st.recursive(

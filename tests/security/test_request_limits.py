@@ -17,9 +17,9 @@ import pytest
 
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import Auth, SourceKind
 from tests.integration.ingest_server import add_source, basic, running_ingest
 from trellis.settings import TrellisSettings
+from trellis.sources import Auth, SourceKind
 
 LIMIT = 64 * 1024
 

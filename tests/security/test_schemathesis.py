@@ -29,7 +29,6 @@ import httpx
 import pytest
 
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import Auth, Issued, SourceKind
 from services.orchestrator.ops.app import OpsServer, create_ops_app
 from services.orchestrator.ops.auth import Scope, issue_key
 from services.orchestrator.settings import OrchestratorSettings
@@ -38,6 +37,7 @@ from tests.security.schemathesis_hooks import SIGN_ME
 from trellis.broker import free_port
 from trellis.db import create_engine
 from trellis.settings import TrellisSettings
+from trellis.sources import Auth, Issued, SourceKind
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")

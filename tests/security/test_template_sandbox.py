@@ -18,7 +18,7 @@ import pytest
 
 from schemas.commands import Channel, DispatchTouch
 from services.notifier.render import JinjaRenderer, RenderError
-from services.notifier.template_files import Template
+from trellis.message_templates import Template
 
 ESCAPES = [
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",

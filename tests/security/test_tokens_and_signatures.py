@@ -25,8 +25,8 @@ from services.ingest.callback_tokens import (
 )
 from services.ingest.replay import REMEMBER_S, DeliveredWebhooks
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import new_webhook_secret
 from services.notifier.unsubscribe import UnsubscribeSigner
+from trellis.sources import new_webhook_secret
 
 BODY = b'{"id":"e-1","type":"page_viewed"}'
 TOLERANCE = timedelta(minutes=5)  # standardwebhooks' default, which signature_valid relies on

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.ingest.confirm import confirmation_url
 from services.ingest.settings import IngestSettings
-from services.ingest.sources import SourceKind
 from services.ingest.twilio import twilio_signature
 from services.notifier.unsubscribe import UnsubscribeSigner
 from services.orchestrator.adapters import consent_store
@@ -31,6 +30,7 @@ from tests.integration.ingest_server import add_source, basic, running_ingest
 from tests.probes import eventually
 from trellis.kafka import ensure_topics
 from trellis.settings import TrellisSettings
+from trellis.sources import SourceKind
 
 SECRET = "test-unsubscribe-secret"
 TOKEN = "test-auth-token"

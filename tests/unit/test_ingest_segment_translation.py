@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.ingest.segment import MAX_EVENT_BYTES, _one_by_one, _to_events
-from services.ingest.sources import Source, SourceKind
 from services.ingest.validation import InvalidEvents
+from trellis.sources import Source, SourceKind
 
 SOURCE = Source("s-1", "web", SourceKind.SDK, False, None)
 

@@ -10,7 +10,10 @@ from typer.testing import CliRunner
 
 from schemas.commands import Channel, DispatchTouch
 from services.notifier.render import JinjaRenderer, RenderError
-from services.notifier.template_files import (
+from services.orchestrator.adapters.nurture_file import default_nurture
+from services.orchestrator.cli import template_problems_of
+from trellis.cli import app
+from trellis.message_templates import (
     DEFAULT_TEMPLATES_DIR,
     Template,
     TemplateFileError,
@@ -18,9 +21,6 @@ from services.notifier.template_files import (
     parse_template,
     template_problems,
 )
-from services.orchestrator.adapters.nurture_file import default_nurture
-from services.orchestrator.cli import template_problems_of
-from trellis.cli import app
 
 SHIPPED = load_templates(DEFAULT_TEMPLATES_DIR)
 PLAYBOOK = Path("services/orchestrator/default_playbook.yaml")

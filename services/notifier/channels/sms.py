@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import httpx
 
 from schemas.commands import DispatchTouch
-from services.ingest.callback_tokens import status_callback_url
 from services.notifier.channels.base import Failed, SendResult, Sent
 from services.notifier.render import RenderedMessage
+from trellis.signed_tokens import status_callback_url
 
 PERMANENT_CODES = frozenset({21610, 21211, 21614, 21612, 21408})
 """21610: recipient replied STOP (a consent change); others: invalid / unreachable number."""

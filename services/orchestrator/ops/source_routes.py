@@ -11,7 +11,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, StrictBool, model_validator
 from sqlalchemy.exc import IntegrityError
 
-from services.ingest.sources import (
+from services.orchestrator.ops.auth import AdminKey
+from services.orchestrator.ops.errors import conflict, invalid, not_found
+from services.orchestrator.ops.models import answers
+from services.orchestrator.ops.params import PathId
+from services.orchestrator.ops.report_models import IssuedSource, SourceView
+from trellis.sources import (
     Auth,
     Issued,
     Source,
@@ -20,11 +25,6 @@ from services.ingest.sources import (
     SourceNotFound,
     SqlAlchemySourceRepository,
 )
-from services.orchestrator.ops.auth import AdminKey
-from services.orchestrator.ops.errors import conflict, invalid, not_found
-from services.orchestrator.ops.models import answers
-from services.orchestrator.ops.params import PathId
-from services.orchestrator.ops.report_models import IssuedSource, SourceView
 
 MAX_RATE_LIMIT_PER_S = 100_000
 """Far above what one producer sends, far below where an integer column overflows (a bigger
