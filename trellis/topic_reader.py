@@ -12,8 +12,8 @@ from trellis.settings import TrellisSettings
 
 
 async def read_to_end(settings: TrellisSettings, topic: str) -> AsyncIterator[list[bytes | None]]:
-    """The values of every partition from its earliest retained offset up to the end offsets
-    seen at the start (records arriving meanwhile are left for the next run), batch by batch."""
+    """The values of every partition from its earliest retained offset up to (at least) the end
+    offsets seen at the start, batch by batch; records arriving meanwhile may be included."""
     consumer = make_consumer(settings, group_id=None)
     await consumer.start()
     try:
@@ -27,8 +27,11 @@ async def read_to_end(settings: TrellisSettings, topic: str) -> AsyncIterator[li
         remaining = {tp for tp in partitions if ends[tp] > await consumer.position(tp)}
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)
-            for tp, records in batches.items():
-                yield [r.value for r in records if r.offset < ends[tp]]
+            for records in batches.values():
+                # Whole batches, even past the end offset seen at the start: Tansu answers the
+                # latest offset as the last record batch's base offset + 1, so cutting at it
+                # would drop the rest of that batch.
+                yield [r.value for r in records]
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)

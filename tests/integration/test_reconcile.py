@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
+import pytest
 from sqlalchemy import insert, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
@@ -16,7 +20,10 @@ from schemas.commands import Channel, DispatchTouch
 from schemas.outcomes import OutcomeStatus, TouchOutcome
 from schemas.topics import OUTCOMES
 from services.notifier.ledger import claim_for_sending
+from services.notifier.settings import NotifierSettings
 from services.notifier.tables import send_ledger
+from tests.integration.notifier_servers import smtp_server
+from tests.integration.test_notifier_broker import publish, run_until, touch
 from tests.probes import produce
 from trellis.broker import EmbeddedBroker
 from trellis.cli import app
@@ -89,3 +96,55 @@ async def test_touches_sent_after_the_restore_point_are_never_claimed_again(
 def test_a_restore_point_needs_its_zone() -> None:
     done = CliRunner().invoke(app, ["reconcile", "--since", "2026-11-20T10:00:00"])
     assert done.exit_code == 2 and "zone" in done.output
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # a dump is a template
+async def test_restore_to_an_earlier_dump_then_reconcile_sends_nothing_twice(
+    isolated_broker: EmbeddedBroker, database_url: str
+) -> None:
+    """The notifier sends A, the database is dumped (T), it sends B; the dump is restored and
+    reconciled; the orchestrator re-dispatches B along with new C: A, B and C arrive once each."""
+    async with smtp_server() as (catcher, smtp_port):
+        live = NotifierSettings(
+            env="test", kafka_bootstrap=isolated_broker.bootstrap, kafka_idempotence=False,
+            database_url=database_url, topic_partitions=1, smtp_port=smtp_port,
+            notifier_http_port=0, notifier_group=f"n-{uuid.uuid4().hex}",
+        )  # fmt: skip
+        await ensure_topics(live)
+        sent = {name: [touch(f"{name}-{i}", Channel.EMAIL, f"p{i}@acme.test") for i in range(3)]
+                for name in ("a", "b")}  # fmt: skip
+        await publish(live, sent["a"])
+        await run_until(live, {t.touch_id for t in sent["a"]})
+        restore_point = datetime.now(UTC)
+        dump = await _dump(database_url)
+        await publish(live, sent["b"])
+        await run_until(live, {t.touch_id for t in sent["b"]})
+        restored = live.model_copy(update={"database_url": dump})
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")} | {
+            "TRELLIS_KAFKA_BOOTSTRAP": isolated_broker.bootstrap,
+            "TRELLIS_KAFKA_IDEMPOTENCE": "false",
+            "TRELLIS_DATABASE_URL": dump,
+        }
+        done = await asyncio.to_thread(
+            CliRunner().invoke, app, ["reconcile", "--since", restore_point.isoformat()], env=env
+        )
+        assert done.exit_code == 0 and "3 written" in done.output, done.output
+        new = touch("c-0", Channel.EMAIL, "new@acme.test")
+        await publish(restored, [*sent["b"], new])  # re-dispatched after the restore, and a new one
+        await run_until(restored, {new.touch_id})
+    every = [*sent["a"], *sent["b"], new]
+    assert {t.touch_id: len(catcher.by_touch(t.touch_id)) for t in every} == {
+        t.touch_id: 1 for t in every
+    }
+
+
+async def _dump(database_url: str) -> str:
+    """The database as a backup taken now would restore it: a copy (no one is connected)."""
+    url = make_url(database_url)
+    name = f"{url.database}_dump"
+    admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database="test")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{url.database}"')
+    finally:
+        await admin.close()
+    return url.set(database=name).render_as_string(hide_password=False)
