@@ -9,12 +9,12 @@ import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from schemas.commands import Channel, DispatchTouch
 from schemas.outcomes import OutcomeStatus, TouchOutcome
@@ -71,14 +71,7 @@ async def test_touches_sent_after_the_restore_point_are_never_claimed_again(
              "provider_id": None,
              "created_at": T, "updated_at": T},
         ])  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")} | {
-        "TRELLIS_KAFKA_BOOTSTRAP": isolated_broker.bootstrap,
-        "TRELLIS_KAFKA_IDEMPOTENCE": "false",
-        "TRELLIS_DATABASE_URL": database_url,
-    }
-    done = await asyncio.to_thread(
-        CliRunner().invoke, app, ["reconcile", "--since", T.isoformat()], env=env
-    )
+    done = await _reconcile(isolated_broker.bootstrap, database_url, T)
     assert done.exit_code == 0, done.output
     assert "4 touches settled" in done.output and "4 written" in done.output
     async with engine.begin() as conn:
@@ -120,14 +113,7 @@ async def test_restore_to_an_earlier_dump_then_reconcile_sends_nothing_twice(
         await publish(live, sent["b"])
         await run_until(live, {t.touch_id for t in sent["b"]})
         restored = live.model_copy(update={"database_url": dump})
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")} | {
-            "TRELLIS_KAFKA_BOOTSTRAP": isolated_broker.bootstrap,
-            "TRELLIS_KAFKA_IDEMPOTENCE": "false",
-            "TRELLIS_DATABASE_URL": dump,
-        }
-        done = await asyncio.to_thread(
-            CliRunner().invoke, app, ["reconcile", "--since", restore_point.isoformat()], env=env
-        )
+        done = await _reconcile(isolated_broker.bootstrap, dump, restore_point)
         assert done.exit_code == 0 and "3 written" in done.output, done.output
         new = touch("c-0", Channel.EMAIL, "new@acme.test")
         await publish(restored, [*sent["b"], new])  # re-dispatched after the restore, and a new one
@@ -136,6 +122,17 @@ async def test_restore_to_an_earlier_dump_then_reconcile_sends_nothing_twice(
     assert {t.touch_id: len(catcher.by_touch(t.touch_id)) for t in every} == {
         t.touch_id: 1 for t in every
     }
+
+
+async def _reconcile(bootstrap: str, database_url: str, since: datetime) -> Result:
+    """``trellis reconcile --since`` as an operator runs it, on this broker and database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")} | {
+        "TRELLIS_KAFKA_BOOTSTRAP": bootstrap,
+        "TRELLIS_KAFKA_IDEMPOTENCE": "false",
+        "TRELLIS_DATABASE_URL": database_url,
+    }
+    args = ["reconcile", "--since", since.isoformat()]
+    return await asyncio.to_thread(CliRunner().invoke, app, args, env=env)
 
 
 async def _dump(database_url: str) -> str:
