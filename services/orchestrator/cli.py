@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
@@ -136,6 +136,31 @@ class Format(StrEnum):
     CSV = "csv"
 
 
+class Per(StrEnum):
+    TOTALS = "totals"
+    TOUCH = "touch"
+    CONTACT = "contact"
+
+
+ROW_FIELDS = ("plan", "contact", "touch_id", "sequence", "step", "channel", "template",
+              "status", "reason", "at")  # fmt: skip
+
+
+def _per_contact(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """One line per plan and contact: how many touches were sent, skipped, not planned."""
+    out: dict[tuple[object, object], dict[str, object]] = {}
+    for r in rows:
+        line = out.setdefault((r["plan"], r["contact"]), {
+            "plan": r["plan"], "contact": r["contact"], "sent": 0, "skipped": 0, "deferred": 0,
+            "not_planned": 0, "planned": 0, "first_sent": None, "last_sent": None,
+        })  # fmt: skip
+        line[str(r["status"])] = int(str(line[str(r["status"])])) + 1
+        if r["status"] == "sent":
+            line["first_sent"] = line["first_sent"] or r["at"]
+            line["last_sent"] = r["at"]
+    return list(out.values())
+
+
 def simulate_command(
     events: Annotated[
         Path | None, typer.Option(exists=True, dir_okay=False, help="History as JSON lines.")
@@ -166,6 +191,13 @@ def simulate_command(
         float, typer.Option(min=0, help="Also decide touches due this long after the last event.")
     ] = 30.0,
     output: Annotated[Format, typer.Option("--format", help="table, json or csv.")] = Format.TABLE,
+    per: Annotated[
+        Per,
+        typer.Option(
+            help="totals (a comparison), touch (every touch: what, when, and every 'no' with "
+            "its reason) or contact; touch and contact need --format json or csv."
+        ),
+    ] = Per.TOTALS,
     skip_invalid: Annotated[
         bool, typer.Option(help="Skip invalid lines instead of failing.")
     ] = False,
@@ -176,6 +208,9 @@ def simulate_command(
 
     if (events is None) == (not from_topic):
         typer.secho("give either --events FILE or --from-topic", fg="red", err=True)
+        raise typer.Exit(2)
+    if per is not Per.TOTALS and output is Format.TABLE:
+        typer.secho("--per touch|contact needs --format json or csv", fg="red", err=True)
         raise typer.Exit(2)
     try:
         base = load_playbook(current) if current else default_playbook()
@@ -195,6 +230,9 @@ def simulate_command(
             results.append(
                 simulate(history, book, progress=bar.update, nurture=plan, horizon=horizon)
             )
+    if per is not Per.TOTALS:
+        _print_rows(per, output, results)
+        return
     rows = compare_table(results[0], results[1])
     if output is Format.JSON:
         payload = {"current": results[0].as_dict(), "proposed": results[1].as_dict()}
@@ -208,6 +246,24 @@ def simulate_command(
         typer.echo(f"{'':<{width}}  {'current':>9}  {'proposed':>9}  change")
         for measure, a, b, change in rows:
             typer.echo(f"{measure:<{width}}  {a:>9}  {b:>9}  {change}")
+
+
+def _print_rows(per: Per, output: Format, results: list[Any]) -> None:
+    lines: list[dict[str, object]] = [
+        {"plan": label, **row}
+        for label, result in zip(("current", "proposed"), results, strict=True)
+        if result.touches is not None
+        for row in result.touches.rows
+    ]
+    if per is Per.CONTACT:
+        lines = _per_contact(lines)
+    if output is Format.JSON:
+        typer.echo(orjson.dumps(lines, option=orjson.OPT_INDENT_2).decode())
+        return
+    fields = ROW_FIELDS if per is Per.TOUCH else tuple(lines[0]) if lines else ("plan",)
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(fields))
+    writer.writeheader()
+    writer.writerows(lines)
 
 
 def _topic_history() -> list[EngagementEvent]:

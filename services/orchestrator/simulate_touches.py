@@ -60,6 +60,7 @@ class TouchTally:
     deferred: Counter[str] = field(default_factory=Counter)  # by reason code
     reminders: Counter[str] = field(default_factory=Counter)  # by rule
     pending: int = 0  # still due after the end of the history
+    rows: list[dict[str, Any]] = field(default_factory=list)  # every decision, per touch
 
     def as_dict(self) -> dict[str, Any]:
         counters = ("planned", "not_planned", "sent", "skipped", "deferred", "reminders")
@@ -155,8 +156,15 @@ class TouchSimulator:
             for c in plan.cancel:
                 self._set(c.touch_id, SKIPPED, c.reason)
                 self.tally.skipped[c.reason.value] += 1
+                self._record(self._touches[c.touch_id][0], "skipped", c.reason, now)
             for left_out in plan.not_planned:
                 self.tally.not_planned[left_out.reason.value] += 1
+                self.tally.rows.append({
+                    "contact": cid, "touch_id": None, "sequence": left_out.sequence_id,
+                    "step": left_out.step_id, "channel": left_out.channel.value,
+                    "template": left_out.template, "status": "not_planned",
+                    "reason": left_out.reason.value, "at": now.isoformat(),
+                })  # fmt: skip
         self._exit_sequences(signals)
 
     def _existing(self, contact_id: str) -> list[ExistingTouch]:
@@ -184,11 +192,24 @@ class TouchSimulator:
             if status == PLANNED and (touch.sequence_id, touch.contact_id) in ended:
                 self._set(touch.touch_id, SKIPPED, SkipReason.SEQUENCE_EXITED)
                 self.tally.skipped[SkipReason.SEQUENCE_EXITED.value] += 1
+                self._record(touch, "skipped", SkipReason.SEQUENCE_EXITED, touch.due_at)
 
     def finish(self, until: datetime) -> TouchTally:
         self._run_until(until)
         self.tally.pending = sum(1 for _, status, _ in self._touches.values() if status == PLANNED)
+        for touch, status, _ in self._touches.values():
+            if status == PLANNED:
+                self._record(touch, "planned", None, touch.due_at)
         return self.tally
+
+    def _record(self, touch: PlannedTouch, status: str, reason: str | None, at: datetime) -> None:
+        """One line of ``trellis simulate --per touch``: what, to whom, when, and why not."""
+        self.tally.rows.append({
+            "contact": touch.contact_id, "touch_id": touch.touch_id,
+            "sequence": touch.sequence_id, "step": touch.step_id, "channel": touch.channel.value,
+            "template": touch.template, "status": status, "reason": reason,
+            "at": at.isoformat(),
+        })  # fmt: skip
 
     def _run_until(self, until: datetime) -> None:
         while self._due and self._due[0][0] <= until:
@@ -199,6 +220,7 @@ class TouchSimulator:
             if who is None:
                 self._set(touch.touch_id, SKIPPED, "UNKNOWN_CONTACT")
                 self.tally.skipped["UNKNOWN_CONTACT"] += 1
+                self._record(touch, "skipped", "UNKNOWN_CONTACT", due_at)
                 continue
             ledger = replace(self._ledger(touch.contact_id), bases=self.config.legal_basis)
             verdict = check_eligibility(touch, who, ledger, self._history, self.config, due_at)
@@ -208,12 +230,15 @@ class TouchSimulator:
                 )
                 self._set(touch.touch_id, DISPATCHED)
                 self.tally.sent[f"{touch.stage}/{touch.channel.value}"] += 1
+                self._record(touch, "sent", None, due_at)
             elif verdict.retry_at is not None and verdict.retry_at > due_at:
                 self.tally.deferred[verdict.reason.value] += 1
                 heapq.heappush(self._due, (verdict.retry_at, touch.touch_id, touch))
+                self._record(touch, "deferred", verdict.reason, due_at)
             else:
                 self._set(touch.touch_id, SKIPPED, verdict.reason)
                 self.tally.skipped[verdict.reason.value] += 1
+                self._record(touch, "skipped", verdict.reason, due_at)
 
     def _ledger(self, contact_id: str) -> ConsentLedger:
         return self._ledgers.get(contact_id) or ConsentLedger(bases=self.config.legal_basis)

@@ -118,3 +118,36 @@ def test_a_demo_request_ends_the_education_sequence_in_the_simulation_as_live() 
     assert sum(asked.skipped[r] for r in ended) >= 1
     assert asked.sent["awareness/email"] < quiet.sent["awareness/email"] + quiet.pending
     assert asked.planned.total() == asked.sent.total() + asked.skipped.total() + asked.pending
+
+
+def test_per_touch_output_lists_what_would_be_sent_when_and_every_no_with_its_reason(
+    tmp_path: Path,
+) -> None:
+    history = tmp_path / "history.jsonl"
+    history.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in _world(8, 7)))
+    result = CliRunner().invoke(
+        app, ["simulate", "--events", str(history), "--per", "touch", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = orjson.loads(result.stdout[result.stdout.index("[") :])
+    assert {r["plan"] for r in rows} == {"current", "proposed"}
+    statuses = {r["status"] for r in rows}
+    assert {"sent", "not_planned"} <= statuses
+    assert all(r["reason"] for r in rows if r["status"] in ("skipped", "not_planned"))
+    assert all(r["reason"] is None for r in rows if r["status"] == "sent")
+    sent = [r for r in rows if r["status"] == "sent"]
+    assert all(r["touch_id"] and r["at"] and r["channel"] and r["template"] for r in sent)
+    per_contact = CliRunner().invoke(
+        app, ["simulate", "--events", str(history), "--per", "contact", "--format", "csv"]
+    )
+    assert per_contact.exit_code == 0, per_contact.output
+    lines = per_contact.stdout.strip().splitlines()
+    header = lines[lines.index(next(x for x in lines if x.startswith("plan,")))].split(",")
+    assert header[:3] == ["plan", "contact", "sent"]
+    contacts = {r["contact"] for r in rows if r["plan"] == "current"}
+    assert sum(1 for x in lines if x.startswith("current,")) == len(contacts)
+
+
+def test_per_touch_needs_a_machine_format() -> None:
+    result = CliRunner().invoke(app, ["simulate", "--from-topic", "--per", "touch"])
+    assert result.exit_code == 2
