@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.events import EngagementEvent
-from services.orchestrator.adapters import consent_store
+from services.orchestrator.adapters import consent_store, decision_log
 from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.inbox import InboxEntry, claim
 from services.orchestrator.adapters.tables import contacts
@@ -141,7 +141,7 @@ async def _apply(
     )
     await repo.add_history(conn, decision.transitions, playbook.version)
     consent = await consent_store.record(conn, _consent_rows(events, res))
-    await repo.add_decisions(
+    await decision_log.add_decisions(
         conn,
         [*decision.log, *_merge_log(res, playbook, now), *_consent_log(consent, playbook, now)],
     )

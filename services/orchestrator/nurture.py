@@ -11,21 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas.events import EngagementEvent
 from services.orchestrator import planning
-from services.orchestrator.adapters import repository as repo
-from services.orchestrator.adapters import touch_store
+from services.orchestrator.adapters import decision_log, touch_store
 from services.orchestrator.domain.eligibility import SkipReason
+from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.reminders import Signal, reminders_needed
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.state import Decision
 from services.orchestrator.domain.touch_log import TouchDecision
 from services.orchestrator.people import Nurture, load_people, recipient_of, rep_for
-from services.orchestrator.people import decision_row as _log
 from services.orchestrator.rep_reminders import (
     PRICING_LOOKBACK,
     create_reminders,
@@ -58,7 +56,7 @@ async def plan_for_changes(
     """``consent_changed``: contact -> the event that changed its consent in this batch (its
     plan is redone: a grant may add touches, a withdrawal cancels them)."""
     consent_changed = consent_changed or {}
-    log: list[dict[str, Any]] = []
+    log: list[DecisionRecord] = []
     await owner_changes(conn, events, contact_of, account_of, now, log, nurture.reps)
     changed = {t.subject_key for t in decision.transitions if t.subject_kind == "contact"}
     signals = [
@@ -83,7 +81,7 @@ async def plan_for_changes(
     for cid in sorted(changed | set(consent_changed)):
         person = people.get(cid)
         who = (
-            recipient_of(person, accs.get(person["account_id"] or ""), nurture.config)
+            recipient_of(person, accs.get(person.account_id or ""), nurture.config)
             if person
             else None
         )
@@ -93,7 +91,7 @@ async def plan_for_changes(
     await _exit_sequences(conn, nurture, signals, now, log)  # first: the more specific reason
     await planning.replan(conn, ctx, recipients, cause, told, log)
     if log:
-        await repo.log_decisions(conn, log)
+        await decision_log.log_decisions(conn, log)
 
 
 async def _exit_sequences(
@@ -101,7 +99,7 @@ async def _exit_sequences(
     nurture: Nurture,
     signals: Sequence[Signal],
     now: datetime,
-    log: list[dict[str, Any]],
+    log: list[DecisionRecord],
 ) -> None:
     """An event a sequence lists in ``exit_on`` (a demo request ends the education emails)
     skips the contact's planned touches of that sequence, including any planned just now."""
@@ -115,10 +113,11 @@ async def _exit_sequences(
         )
         for touch_id, contact_id, account_id in skipped:
             log.append(
-                _log(
-                    TouchDecision.TOUCH_SKIPPED, SkipReason.SEQUENCE_EXITED, contact_id,
-                    account_id, touch_id, now, nurture.config.version, {"sequence": seq},
-                    event_id=who[contact_id],
+                DecisionRecord(
+                    contact_id=contact_id, account_id=account_id, touch_id=touch_id,
+                    kind=TouchDecision.TOUCH_SKIPPED, reason=SkipReason.SEQUENCE_EXITED,
+                    facts={"sequence": seq}, event_id=who[contact_id],
+                    playbook_version=nurture.config.version or "nurture", decided_at=now,
                 )
             )  # fmt: skip
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import bindparam, select, update
@@ -18,18 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.outcomes import OutcomeStatus, TouchOutcome
 from services.orchestrator import planning
-from services.orchestrator.adapters import consent_store, touch_store
-from services.orchestrator.adapters import repository as repo
+from services.orchestrator.adapters import consent_store, decision_log, touch_store
 from services.orchestrator.adapters.inbox import InboxEntry, claim
 from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.tables import contacts, touches
 from services.orchestrator.domain.consent import Suppression
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.outcomes import consent_for, suppression_for
+from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.stages import DecisionKind
 from services.orchestrator.domain.state import LogEntry
 from services.orchestrator.domain.touch_log import LaterReason, TouchDecision
 from services.orchestrator.domain.touch_retry import Retry, TouchRetryPolicy, origin_of
+from services.orchestrator.domain.views import StoredTouch
 from trellis.consumer import Record, Rejected
 
 log = logging.getLogger(__name__)
@@ -109,9 +109,9 @@ async def apply_outcomes(
         }
         if blocked:  # what is planned on a channel the recipient just closed is cancelled now
             ctx = planning.Context(plan or default_nurture(), now)
-            cancelled: list[dict[str, Any]] = []
+            cancelled: list[DecisionRecord] = []
             await planning.cancel_unreachable(conn, ctx, blocked, {}, cancelled)
-            await repo.log_decisions(conn, cancelled)
+            await decision_log.log_decisions(conn, cancelled)
         statuses = [
             {"b_id": o.touch_id, "b_status": TOUCH_STATUS[o.status]}
             for o in outcomes
@@ -124,7 +124,7 @@ async def apply_outcomes(
                 .values(status=bindparam("b_status")),
                 statuses,
             )
-        await repo.add_decisions(conn, log)
+        await decision_log.add_decisions(conn, log)
         transient = [o for o in outcomes if o.status is OutcomeStatus.FAILED and o.retryable]
         if transient and retry is not None:
             await _plan_retries(conn, transient, retry, now, playbook_version)
@@ -141,42 +141,38 @@ async def _plan_retries(
     """A new planned touch per transient failure (``touch_retry``), or the end of the chain."""
     ids = {o.touch_id for o in failed if o.touch_id}
     wanted = ids | {origin_of(t)[0] for t in ids}
-    rows = {
-        r["id"]: dict(r)
-        for r in (await conn.execute(select(touches).where(touches.c.id.in_(sorted(wanted)))))
-        .mappings()
-        .all()
-    }
-    planned: list[dict[str, Any]] = []
-    logged: list[dict[str, Any]] = []
+    found = await conn.execute(select(touches).where(touches.c.id.in_(sorted(wanted))))
+    stored = {r["id"]: StoredTouch.from_row(r) for r in found.mappings().all()}
+    planned = []
+    logged: list[DecisionRecord] = []
     for touch_id in sorted(ids):
-        row = rows.get(touch_id)
+        row = stored.get(touch_id)
         if row is None:  # not a touch of ours (a test, another deployment): nothing to retry
             continue
-        origin = rows.get(origin_of(touch_id)[0], row)
-        first = origin["dispatched_at"] or row["dispatched_at"] or now
+        origin = stored.get(origin_of(touch_id)[0], row)
+        first = origin.dispatched_at or row.dispatched_at or now
         step = policy.after_failure(touch_id, first, now)
-        facts: dict[str, Any] = {"channel": row["channel"], "first_sent_at": first.isoformat()}
+        facts: dict[str, object] = {"channel": row.channel, "first_sent_at": first.isoformat()}
         if isinstance(step, Retry):
             planned.append({
-                **{k: row[k] for k in ("contact_id", "account_id", "channel", "template_id",
-                                       "stage", "sequence_step")},
-                "id": step.touch_id, "status": touch_store.PLANNED, "reason": None,
-                "due_at": step.due_at, "created_at": now,
+                "contact_id": row.contact_id, "account_id": row.account_id,
+                "channel": row.channel, "template_id": row.template_id, "stage": row.stage,
+                "sequence_step": row.sequence_step, "id": step.touch_id,
+                "status": touch_store.PLANNED, "reason": None, "due_at": step.due_at,
+                "created_at": now,
             })  # fmt: skip
             facts |= {"retry_touch_id": step.touch_id, "attempt": step.attempt,
                       "due_at": step.due_at.isoformat()}  # fmt: skip
             kind, reason = TouchDecision.TOUCH_RETRY_PLANNED, LaterReason.PROVIDER_TRANSIENT.value
         else:
             kind, reason = TouchDecision.TOUCH_FAILED, step.reason.value
-        logged.append({
-            "contact_id": row["contact_id"], "account_id": row["account_id"], "touch_id": touch_id,
-            "kind": kind.value, "reason": reason, "facts": facts, "event_id": None,
-            "playbook_version": version, "decided_at": now,
-        })  # fmt: skip
+        logged.append(DecisionRecord(
+            contact_id=row.contact_id, account_id=row.account_id, touch_id=touch_id, kind=kind,
+            reason=reason, facts=facts, playbook_version=version, decided_at=now,
+        ))  # fmt: skip
     await touch_store.add_touches(conn, planned)
     if logged:
-        await repo.log_decisions(conn, logged)
+        await decision_log.log_decisions(conn, logged)
 
 
 async def _by_phone_owner(

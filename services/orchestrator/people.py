@@ -4,23 +4,20 @@ planner's ``Recipient``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.orchestrator.adapters import touch_store
 from services.orchestrator.adapters.tables import accounts, contacts
-from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.eligibility import Recipient
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.owners import RepDirectory
 from services.orchestrator.domain.quiet_hours import resolve_timezone
 from services.orchestrator.domain.stages import Stage
-from services.orchestrator.domain.touch_log import TouchDecision, pick_rep
+from services.orchestrator.domain.touch_log import pick_rep
+from services.orchestrator.domain.views import AccountView, ContactView
 
 
 @dataclass(frozen=True)
@@ -38,39 +35,40 @@ class Nurture:
 
 
 def recipient_of(
-    contact: Mapping[str, Any],
-    account: Mapping[str, Any] | None,
+    contact: ContactView,
+    account: AccountView | None,
     config: NurtureConfig,
     rep: str | None = None,
 ) -> Recipient | None:
     """``rep``: the rep a reminder goes to, whose zone (rep directory) sets its window."""
-    if contact["stage"] not in Stage._value2member_map_:
+    if contact.stage is None or contact.stage not in Stage._value2member_map_:
         return None
-    traits = contact["traits"] or {}
-    region = ((account or {}).get("traits") or {}).get("region")
-    nps = traits.get("nps")
-    acc_stage = str((account or {}).get("stage"))
+    region = account.traits.get("region") if account is not None else None
+    nps = contact.traits.get("nps")
+    acc_stage = account.stage if account is not None else None
     return Recipient(
-        contact_id=contact["id"],
-        account_id=contact["account_id"],
-        stage=Stage(contact["stage"]),
+        contact_id=contact.id,
+        account_id=contact.account_id,
+        stage=Stage(contact.stage),
         timezone=resolve_timezone(
-            contact["timezone"], region, config.region_timezones, config.default_timezone
+            contact.timezone, region, config.region_timezones, config.default_timezone
         ),
-        role=contact["role"],
-        account_stage=Stage(acc_stage) if acc_stage in Stage._value2member_map_ else None,
+        role=contact.role,
+        account_stage=(
+            Stage(acc_stage)
+            if acc_stage is not None and acc_stage in Stage._value2member_map_
+            else None
+        ),
         nps=nps if isinstance(nps, int) else None,
         rep_timezone=config.rep_zone(rep),
     )
 
 
-def rep_for(
-    contact: Mapping[str, Any], account: Mapping[str, Any] | None, pool: tuple[str, ...]
-) -> str | None:
+def rep_for(contact: ContactView, account: AccountView | None, pool: tuple[str, ...]) -> str | None:
     return (
-        contact.get("owner_rep")
-        or (account or {}).get("owner_rep")
-        or pick_rep(pool, contact.get("account_id") or contact["id"])
+        contact.owner_rep
+        or (account.owner_rep if account is not None else None)
+        or pick_rep(pool, contact.account_id or contact.id)
     )
 
 
@@ -82,42 +80,18 @@ def _without_state(table: Any) -> list[Any]:
 
 async def load_people(
     conn: AsyncConnection, contact_ids: set[str]
-) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+) -> tuple[dict[str, ContactView], dict[str, AccountView]]:
     if not contact_ids:
         return {}, {}
     rows = await conn.execute(
         select(*_without_state(contacts)).where(contacts.c.id.in_(sorted(contact_ids)))
     )
-    people = {r["id"]: dict(r) for r in rows.mappings()}
-    account_ids = sorted({p["account_id"] for p in people.values() if p["account_id"]})
-    accs: dict[str, dict[str, Any]] = {}
+    people = {r["id"]: ContactView.from_row(r) for r in rows.mappings()}
+    account_ids = sorted({p.account_id for p in people.values() if p.account_id})
+    accs: dict[str, AccountView] = {}
     if account_ids:
         rows = await conn.execute(
             select(*_without_state(accounts)).where(accounts.c.id.in_(account_ids))
         )
-        accs = {r["id"]: dict(r) for r in rows.mappings()}
+        accs = {r["id"]: AccountView.from_row(r) for r in rows.mappings()}
     return people, accs
-
-
-def touch_row(
-    touch_id: str, contact_id: str, account_id: str | None, channel: TouchChannel, template: str,
-    stage: Stage, step: str, due_at: datetime, now: datetime,
-) -> dict[str, Any]:  # fmt: skip
-    return {
-        "id": touch_id, "contact_id": contact_id, "account_id": account_id,
-        "channel": channel.value, "template_id": template, "stage": stage.value,
-        "sequence_step": step, "status": touch_store.PLANNED, "reason": None, "due_at": due_at,
-        "claimed_by": None, "claimed_at": None, "dispatched_at": None, "created_at": now,
-    }  # fmt: skip
-
-
-def decision_row(
-    kind: TouchDecision, reason: str, contact_id: str | None, account_id: str | None,
-    touch_id: str | None, now: datetime, version: str, facts: dict[str, Any],
-    event_id: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    return {
-        "contact_id": contact_id, "account_id": account_id, "touch_id": touch_id,
-        "kind": kind.value, "reason": str(reason), "facts": facts, "event_id": event_id,
-        "playbook_version": version or "nurture", "decided_at": now,
-    }  # fmt: skip

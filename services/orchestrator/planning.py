@@ -30,28 +30,29 @@ from services.orchestrator.domain.planner import (
     cancellations,
     plan_contact,
 )
+from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.touch_log import PlanReason, TouchDecision
 
-Log = list[dict[str, Any]]
+Log = list[DecisionRecord]
 
 
 @dataclass(frozen=True)
 class Context:
-    """What a decision row needs besides the decision: the plan's version and the clock."""
+    """What a decision record needs besides the decision: the plan's version and the clock."""
 
     config: NurtureConfig
     now: datetime
 
     def row(
         self, kind: TouchDecision, reason: str, contact_id: str, account_id: str | None,
-        touch_id: str | None, facts: dict[str, Any], event_id: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
-        return {
-            "contact_id": contact_id, "account_id": account_id, "touch_id": touch_id,
-            "kind": kind.value, "reason": str(reason), "facts": facts, "event_id": event_id,
-            "playbook_version": self.config.version or "nurture", "decided_at": self.now,
-        }  # fmt: skip
+        touch_id: str | None, facts: Mapping[str, Any], event_id: str | None = None,
+    ) -> DecisionRecord:  # fmt: skip
+        return DecisionRecord(
+            contact_id=contact_id, account_id=account_id, touch_id=touch_id, kind=kind,
+            reason=reason, facts=facts, event_id=event_id,
+            playbook_version=self.config.version or "nurture", decided_at=self.now,
+        )  # fmt: skip
 
 
 async def existing_touches(
@@ -96,7 +97,7 @@ async def replan(
     calling already (no second call touch)."""
     existing = await existing_touches(conn, recipients)
     ledgers = await ledgers_for(conn, recipients, ctx.config)
-    rows: list[dict[str, Any]] = []
+    rows = []
     revived: list[PlannedTouch] = []
     cancels: list[tuple[Cancel, str, str | None]] = []
     for cid, who in sorted(recipients.items()):
@@ -104,7 +105,10 @@ async def replan(
         plan = _without_calls(plan) if cid in skip_calls else plan
         event = cause.get(cid)
         for p in plan.create:
-            rows.append(_row(p, ctx.now))
+            rows.append(touch_store.planned_row(
+                p.touch_id, p.contact_id, p.account_id, p.channel.value, p.template, p.stage.value,
+                f"{p.sequence_id}/{p.step_id}", p.due_at, ctx.now,
+            ))  # fmt: skip
         revived += plan.revive
         for p in (*plan.create, *plan.revive):
             log.append(ctx.row(TouchDecision.TOUCH_PLANNED, PlanReason.STAGE_ENTERED, cid,
@@ -177,16 +181,6 @@ async def _cancel(
                            {"channel": c.channel.value}, cause.get(cid)))  # fmt: skip
 
 
-def _facts(p: PlannedTouch) -> dict[str, Any]:
+def _facts(p: PlannedTouch) -> dict[str, str]:
     return {"sequence": p.sequence_id, "step": p.step_id, "channel": p.channel.value,
             "template": p.template, "due_at": p.due_at.isoformat()}  # fmt: skip
-
-
-def _row(p: PlannedTouch, now: datetime) -> dict[str, Any]:
-    return {
-        "id": p.touch_id, "contact_id": p.contact_id, "account_id": p.account_id,
-        "channel": p.channel.value, "template_id": p.template, "stage": p.stage.value,
-        "sequence_step": f"{p.sequence_id}/{p.step_id}", "status": touch_store.PLANNED,
-        "reason": None, "due_at": p.due_at, "claimed_by": None, "claimed_at": None,
-        "dispatched_at": None, "created_at": now,
-    }  # fmt: skip

@@ -9,6 +9,7 @@ the pure state machine and into the decision log.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,10 +17,10 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.orchestrator.adapters import repository as repo
-from services.orchestrator.adapters import touch_store
+from services.orchestrator.adapters import decision_log, touch_store
 from services.orchestrator.adapters.tables import contacts, reminders, touches
 from services.orchestrator.domain.channels import TouchChannel
+from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.reminders import (
     Reminder,
     ReminderAction,
@@ -66,15 +67,11 @@ async def _wake(conn: AsyncConnection, now: datetime, version: str) -> int:
     for r in rows:
         transition(Reminder(ReminderStatus.SNOOZED, r["snoozed_until"]), ReminderAction.WAKE, now)
         tid = stable_id("t_", r["id"], "wake", r["snoozed_until"].isoformat())
-        touch_rows.append({
-            "id": tid, "contact_id": r["contact_id"], "account_id": r["account_id"],
-            "channel": TouchChannel.REP_CALL_REMINDER.value,
-            "template_id": f"reminders/{r['reason']}",
-            "stage": stages.get(r["contact_id"], "engaged"),
-            "sequence_step": reminder_step(r["reason"], r["id"]), "status": touch_store.PLANNED,
-            "reason": None, "due_at": now, "claimed_by": None, "claimed_at": None,
-            "dispatched_at": None, "created_at": now,
-        })  # fmt: skip
+        touch_rows.append(touch_store.planned_row(
+            tid, r["contact_id"], r["account_id"], TouchChannel.REP_CALL_REMINDER.value,
+            f"reminders/{r['reason']}", stages.get(r["contact_id"], "engaged"),
+            reminder_step(r["reason"], r["id"]), now, now,
+        ))  # fmt: skip
         log.append(
             _log(r, TouchDecision.REMINDER_CREATED, LaterReason.SNOOZE_ENDED, tid, now, version)
         )
@@ -85,7 +82,7 @@ async def _wake(conn: AsyncConnection, now: datetime, version: str) -> int:
             .values(status=ReminderStatus.OPEN.value, snoozed_until=None, updated_at=now)
         )
         await touch_store.add_touches(conn, touch_rows)
-        await repo.log_decisions(conn, log)
+        await decision_log.log_decisions(conn, log)
     return len(rows)
 
 
@@ -119,7 +116,7 @@ async def _expire(
         .where(touches.c.id.in_(ids), touches.c.status == touch_store.PLANNED)
         .values(status=touch_store.SKIPPED, reason=EXPIRED_REASON)
     )
-    await repo.log_decisions(
+    await decision_log.log_decisions(
         conn,
         [_log(r, TouchDecision.TOUCH_SKIPPED, EXPIRED_REASON, r["id"], now, version) for r in rows],
     )
@@ -135,11 +132,12 @@ async def _stages(conn: AsyncConnection, ids: set[str]) -> dict[str, str]:
 
 
 def _log(
-    r: dict[str, Any], kind: TouchDecision, reason: str, touch_id: str, now: datetime, version: str
-) -> dict[str, Any]:
-    return {
-        "contact_id": r["contact_id"], "account_id": r["account_id"], "touch_id": touch_id,
-        "kind": kind.value, "reason": reason,
-        "facts": {"reminder": r["id"], "rep": r["rep"], "reminder_reason": r["reason"]},
-        "event_id": None, "playbook_version": version or "nurture", "decided_at": now,
-    }  # fmt: skip
+    r: Mapping[str, Any], kind: TouchDecision, reason: str, touch_id: str, now: datetime,
+    version: str,
+) -> DecisionRecord:  # fmt: skip
+    return DecisionRecord(
+        contact_id=r["contact_id"], account_id=r["account_id"], touch_id=touch_id, kind=kind,
+        reason=reason,
+        facts={"reminder": r["id"], "rep": r["rep"], "reminder_reason": r["reason"]},
+        playbook_version=version or "nurture", decided_at=now,
+    )  # fmt: skip

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,6 +18,7 @@ from services.orchestrator.adapters.tables import accounts, contacts, decisions
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.owners import OwnerRefused, RepDirectory, resolve_owner
 from services.orchestrator.domain.quiet_hours import resolve_timezone
+from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.reminders import (
     DEDUP_WINDOW,
     ReminderNeed,
@@ -32,9 +32,8 @@ from services.orchestrator.domain.touch_log import (
     TouchDecision,
     stable_id,
 )
+from services.orchestrator.domain.views import AccountView, ContactView
 from services.orchestrator.people import Nurture, recipient_of, rep_for
-from services.orchestrator.people import decision_row as _log
-from services.orchestrator.people import touch_row as _touch_row
 
 PRICING_LOOKBACK = timedelta(days=14)
 CALL_REASONS = {
@@ -50,7 +49,7 @@ async def owner_changes(
     contact_of: Mapping[str, str],
     account_of: Mapping[str, str | None],
     now: datetime,
-    log: list[dict[str, Any]],
+    log: list[DecisionRecord],
     reps: RepDirectory,
 ) -> None:
     """Owners are reps: a change naming anyone else is logged as refused and changes nothing
@@ -62,8 +61,11 @@ async def owner_changes(
         owner = resolve_owner(e.properties, reps)
         if isinstance(owner, OwnerRefused):
             facts = {"owner_id": str(e.properties.get("owner_id") or ""), "claimed": owner.claimed}
-            log.append(_log(TouchDecision.OWNER_REFUSED, owner.reason.value, cid, aid, None,
-                            now, "", facts, e.id))  # fmt: skip
+            log.append(DecisionRecord(
+                contact_id=cid, account_id=aid, kind=TouchDecision.OWNER_REFUSED,
+                reason=owner.reason.value, facts=facts, event_id=e.id,
+                playbook_version="nurture", decided_at=now,
+            ))  # fmt: skip
             continue
         await conn.execute(
             update(contacts).where(contacts.c.id == cid).values(owner_rep=owner[:200])
@@ -72,19 +74,10 @@ async def owner_changes(
             await conn.execute(
                 update(accounts).where(accounts.c.id == aid).values(owner_rep=owner[:200])
             )
-        log.append(
-            _log(
-                TouchDecision.OWNER_CHANGED,
-                "CRM_OWNER",
-                cid,
-                aid,
-                None,
-                now,
-                "",
-                {"owner": owner},
-                e.id,
-            )
-        )
+        log.append(DecisionRecord(
+            contact_id=cid, account_id=aid, kind=TouchDecision.OWNER_CHANGED, reason="CRM_OWNER",
+            facts={"owner": owner}, event_id=e.id, playbook_version="nurture", decided_at=now,
+        ))  # fmt: skip
 
 
 def is_pricing_view(s: Signal) -> bool:
@@ -97,7 +90,7 @@ def is_pricing_view(s: Signal) -> bool:
 
 
 async def pricing_viewers(
-    conn: AsyncConnection, signals: Sequence[Signal], now: datetime, log: list[dict[str, Any]]
+    conn: AsyncConnection, signals: Sequence[Signal], now: datetime, log: list[DecisionRecord]
 ) -> dict[str, dict[str, str]]:
     """account -> {contact: event id}: this batch's pricing views plus the logged recent ones."""
     views = [s for s in signals if is_pricing_view(s) and s.account_id]
@@ -116,19 +109,11 @@ async def pricing_viewers(
     for s in views:
         assert s.account_id is not None
         out.setdefault(s.account_id, {}).setdefault(s.contact_id, s.event_id)
-        log.append(
-            _log(
-                TouchDecision.PRICING_VIEWED,
-                "PRICING_PAGE",
-                s.contact_id,
-                s.account_id,
-                None,
-                now,
-                "",
-                {},
-                s.event_id,
-            )
-        )
+        log.append(DecisionRecord(
+            contact_id=s.contact_id, account_id=s.account_id, kind=TouchDecision.PRICING_VIEWED,
+            reason="PRICING_PAGE", facts={}, event_id=s.event_id, playbook_version="nurture",
+            decided_at=now,
+        ))  # fmt: skip
     return out
 
 
@@ -136,18 +121,19 @@ async def create_reminders(
     conn: AsyncConnection,
     nurture: Nurture,
     needs: Sequence[ReminderNeed],
-    people: Mapping[str, dict[str, Any]],
-    accs: Mapping[str, dict[str, Any]],
+    people: Mapping[str, ContactView],
+    accs: Mapping[str, AccountView],
     now: datetime,
-    log: list[dict[str, Any]],
+    log: list[DecisionRecord],
 ) -> set[str]:
     """Create reminders (and their call touches); return contacts whose rep is being called."""
     seen = await touch_store.recent_reminders(
         conn, (n.contact_id for n in needs), now - DEDUP_WINDOW
     )
-    version = nurture.config.version
+    version = nurture.config.version or "nurture"
+    people, accs = dict(people), dict(accs)  # the pool's picks are written into these
     await reps.assign_owners(
-        conn, dict(people), dict(accs), nurture.rep_pool, [n.contact_id for n in needs], now, log
+        conn, people, accs, nurture.rep_pool, [n.contact_id for n in needs], now, log
     )
     reminder_rows, touch_rows, called = [], [], set()
     for n in needs:
@@ -157,20 +143,13 @@ async def create_reminders(
         if n.reason in CALL_REASONS:
             called.add(n.contact_id)
         if (n.contact_id, n.reason.value) in seen:
-            log.append(
-                _log(
-                    TouchDecision.REMINDER_DEDUPLICATED,
-                    n.reason,
-                    n.contact_id,
-                    n.account_id,
-                    None,
-                    now,
-                    version,
-                    {"evidence": list(n.evidence)},
-                )
-            )
+            log.append(DecisionRecord(
+                contact_id=n.contact_id, account_id=n.account_id,
+                kind=TouchDecision.REMINDER_DEDUPLICATED, reason=n.reason,
+                facts={"evidence": list(n.evidence)}, playbook_version=version, decided_at=now,
+            ))  # fmt: skip
             continue
-        account = accs.get(person["account_id"] or "")
+        account = accs.get(person.account_id or "")
         rep = rep_for(person, account, nurture.rep_pool)
         rid = (
             stable_id("r_", n.dedup_key)
@@ -178,23 +157,15 @@ async def create_reminders(
             else stable_id("r_", n.contact_id, n.reason.value, *n.evidence)
         )
         if rep is None:
-            log.append(
-                _log(
-                    TouchDecision.TOUCH_SKIPPED,
-                    DispatchProblem.NO_REP,
-                    n.contact_id,
-                    n.account_id,
-                    rid,
-                    now,
-                    version,
-                    {
-                        "reason": n.reason.value,
-                        "channel": TouchChannel.REP_CALL_REMINDER.value,
-                        "template": f"reminders/{n.reason.value}",
-                        "due_at": now.isoformat(),
-                    },
-                )
-            )
+            log.append(DecisionRecord(
+                contact_id=n.contact_id, account_id=n.account_id, touch_id=rid,
+                kind=TouchDecision.TOUCH_SKIPPED, reason=DispatchProblem.NO_REP,
+                facts={
+                    "reason": n.reason.value, "channel": TouchChannel.REP_CALL_REMINDER.value,
+                    "template": f"reminders/{n.reason.value}", "due_at": now.isoformat(),
+                },
+                playbook_version=version, decided_at=now,
+            ))  # fmt: skip
             continue
         window = nurture.config.window_for(TouchChannel.REP_CALL_REMINDER)
         who = recipient_of(person, account, nurture.config, rep)
@@ -205,41 +176,23 @@ async def create_reminders(
         )
         due = window.next_open(max(now, n.due_from or now), tz)
         reminder_rows.append({
-            "id": rid, "rep": rep, "contact_id": n.contact_id, "account_id": person["account_id"],
+            "id": rid, "rep": rep, "contact_id": n.contact_id, "account_id": person.account_id,
             "reason": n.reason.value, "status": "open", "evidence": list(n.story or n.evidence),
             "talking_points": list(n.talking_points), "snoozed_until": None, "due_at": due,
             "created_at": now, "updated_at": now, "suppressed": False,
         })  # fmt: skip
-        touch_rows.append(
-            _touch_row(
-                rid,
-                n.contact_id,
-                person["account_id"],
-                TouchChannel.REP_CALL_REMINDER,
-                f"reminders/{n.reason.value}",
-                Stage(person["stage"]),
-                f"reminder/{n.reason.value}",
-                due,
-                now,
-            )
-        )
-        log.append(
-            _log(
-                TouchDecision.REMINDER_CREATED,
-                PlanReason.REP_RULE,
-                n.contact_id,
-                person["account_id"],
-                rid,
-                now,
-                version,
-                {
-                    "reason": n.reason.value,
-                    "rep": rep,
-                    "evidence": list(n.evidence),
-                    "due_at": due.isoformat(),
-                },
-            )
-        )
+        touch_rows.append(touch_store.planned_row(
+            rid, n.contact_id, person.account_id, TouchChannel.REP_CALL_REMINDER.value,
+            f"reminders/{n.reason.value}", Stage(str(person.stage)).value,
+            f"reminder/{n.reason.value}", due, now,
+        ))  # fmt: skip
+        log.append(DecisionRecord(
+            contact_id=n.contact_id, account_id=person.account_id, touch_id=rid,
+            kind=TouchDecision.REMINDER_CREATED, reason=PlanReason.REP_RULE,
+            facts={"reason": n.reason.value, "rep": rep, "evidence": list(n.evidence),
+                   "due_at": due.isoformat()},
+            playbook_version=version, decided_at=now,
+        ))  # fmt: skip
     await touch_store.add_reminders(conn, reminder_rows)
     await touch_store.add_touches(conn, touch_rows)
     return called

@@ -9,15 +9,17 @@ and over any run of new accounts it deals them out evenly (ties go to the pool's
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orchestrator.adapters.tables import accounts, contacts
+from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.touch_log import TouchDecision
+from services.orchestrator.domain.views import AccountView, ContactView
 
 POOL_ASSIGNED = "POOL_ASSIGNED"
 
@@ -38,47 +40,52 @@ async def _load(conn: AsyncConnection, pool: Sequence[str]) -> Counter[str]:
 
 async def assign_owners(
     conn: AsyncConnection,
-    people: dict[str, dict[str, Any]],
-    accs: dict[str, dict[str, Any]],
+    people: MutableMapping[str, ContactView],
+    accs: MutableMapping[str, AccountView],
     pool: Sequence[str],
     contact_ids: Iterable[str],
     now: datetime,
-    log: list[dict[str, Any]],
+    log: list[DecisionRecord],
 ) -> None:
     """Give each of ``contact_ids`` without an owner (its own or its account's) a pool rep,
-    stored and written into ``people`` / ``accs`` so the caller's reads see it."""
+    stored, and put the owned views into ``people`` / ``accs`` so the caller's reads see it."""
     unowned = [
         cid
         for cid in sorted(set(contact_ids))
         if cid in people
-        and not people[cid].get("owner_rep")
-        and not (accs.get(people[cid].get("account_id") or "") or {}).get("owner_rep")
+        and not people[cid].owner_rep
+        and not _owner(accs.get(people[cid].account_id or ""))
     ]
     if not pool or not unowned:
         return
     load = await _load(conn, pool)
     for cid in unowned:
         person = people[cid]
-        aid = person.get("account_id")
+        aid = person.account_id
         account = accs.get(aid or "")
-        rep = (account or {}).get("owner_rep") or least_loaded(pool, load)
-        if account is not None and not account.get("owner_rep"):
-            account["owner_rep"] = rep
+        rep = _owner(account) or least_loaded(pool, load)
+        if account is not None and not account.owner_rep:
+            accs[account.id] = replace(account, owner_rep=rep)
             load[rep] += 1
             await conn.execute(
                 update(accounts)
                 .where(accounts.c.id == aid, accounts.c.owner_rep.is_(None))
                 .values(owner_rep=rep)
             )
-        person["owner_rep"] = rep
+        people[cid] = replace(person, owner_rep=rep)
         await conn.execute(
             update(contacts)
             .where(contacts.c.id == cid, contacts.c.owner_rep.is_(None))
             .values(owner_rep=rep)
         )
-        log.append({
-            "contact_id": cid, "account_id": aid, "touch_id": None,
-            "kind": TouchDecision.OWNER_CHANGED.value, "reason": POOL_ASSIGNED,
-            "facts": {"owner": rep, "pool_size": len(pool)}, "event_id": None,
-            "playbook_version": "nurture", "decided_at": now,
-        })  # fmt: skip
+        log.append(
+            DecisionRecord(
+                contact_id=cid, account_id=aid, kind=TouchDecision.OWNER_CHANGED,
+                reason=POOL_ASSIGNED, facts={"owner": rep, "pool_size": len(pool)},
+                playbook_version="nurture", decided_at=now,
+            )
+        )  # fmt: skip
+
+
+def _owner(account: AccountView | None) -> str | None:
+    return account.owner_rep if account is not None else None

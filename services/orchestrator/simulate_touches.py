@@ -39,6 +39,7 @@ from services.orchestrator.domain.reminders import (
 )
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.state import AccountState, ContactState, Decision
+from services.orchestrator.domain.views import AccountView, ContactView
 from services.orchestrator.nurture import PRICING_LOOKBACK, is_pricing_view, recipient_of
 
 DISPATCHED, SKIPPED = "dispatched", "skipped"
@@ -249,16 +250,21 @@ class TouchSimulator:
             return None
         traits = dict(state.current.contact_traits)
         account = self._accounts.get(state.account_key or "")
-        row = {
-            "id": contact_id,
-            "account_id": state.account_key,
-            "stage": str(state.stage),
-            "traits": traits,
-            "timezone": traits.get("timezone") if isinstance(traits.get("timezone"), str) else None,
-            "role": traits.get("role") if isinstance(traits.get("role"), str) else None,
-        }
-        acc_row = {"traits": {}, "stage": str(account.stage)} if account is not None else None
-        return recipient_of(row, acc_row, self.config)
+        zone, role = traits.get("timezone"), traits.get("role")
+        contact = ContactView(
+            id=contact_id,
+            account_id=state.account_key,
+            stage=str(state.stage),
+            traits=traits,
+            timezone=zone if isinstance(zone, str) else None,
+            role=role if isinstance(role, str) else None,
+        )
+        acc = (
+            AccountView(id=state.account_key or "", stage=str(account.stage))
+            if account is not None
+            else None
+        )
+        return recipient_of(contact, acc, self.config)
 
     def _pricing_viewers(
         self, signals: Sequence[Signal], now: datetime

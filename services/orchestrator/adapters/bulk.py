@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -108,3 +109,16 @@ async def insert_dicts(
     json_at = {n for n, t in columns if t == "json"}
     values = [tuple(json_dumps(r[n]) if n in json_at else r[n] for n in names) for r in rows]
     await insert_rows(conn, table.name, columns, values, tail)
+
+
+def executemany_params(columns: Columns, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows as executemany parameters; JSON columns hold serialised text, embedded as is."""
+    names = [c for c, _ in columns]
+    json_at = [i for i, (_, t) in enumerate(columns) if t == "json"]
+    out = []
+    for row in rows:
+        d = dict(zip(names, row, strict=True))
+        for i in json_at:
+            d[names[i]] = orjson.Fragment(row[i])
+        out.append(d)
+    return out

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Text, any_, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -26,12 +25,10 @@ from services.orchestrator.adapters.state_cache import state_json as state_json
 from services.orchestrator.adapters.tables import (
     accounts,
     contacts,
-    decisions,
     identity_aliases,
     stage_history,
 )
-from services.orchestrator.domain.state import AccountState, ContactState, LogEntry, Transition
-from services.orchestrator.metrics import count_decisions
+from services.orchestrator.domain.state import AccountState, ContactState, Transition
 from trellis.db import json_dumps
 
 # SQLite allows 32,766 bound parameters per statement; stay well below for IN lists.
@@ -193,7 +190,7 @@ async def save_contacts(
             **{c: excluded[c] for c in ("last_event_at", "updated_at")},
         },
     )
-    await conn.execute(stmt, _dicts(_CONTACT_COLUMNS, rows))
+    await conn.execute(stmt, bulk.executemany_params(_CONTACT_COLUMNS, rows))
 
 
 _ACCOUNT_COLUMNS: bulk.Columns = (
@@ -247,7 +244,7 @@ async def save_accounts(
             "updated_at": excluded.updated_at,
         },
     )
-    await conn.execute(stmt, _dicts(_ACCOUNT_COLUMNS, rows))
+    await conn.execute(stmt, bulk.executemany_params(_ACCOUNT_COLUMNS, rows))
 
 
 _HISTORY_COLUMNS: bulk.Columns = (
@@ -270,42 +267,7 @@ async def add_history(
     if is_postgresql(conn):
         await bulk.insert_rows(conn, "stage_history", _HISTORY_COLUMNS, rows)
     else:
-        await conn.execute(stage_history.insert(), _dicts(_HISTORY_COLUMNS, rows))
-
-
-_DECISION_COLUMNS: bulk.Columns = (
-    ("contact_id", "text"), ("account_id", "text"), ("kind", "text"), ("reason", "text"),
-    ("facts", "json"), ("event_id", "text"), ("playbook_version", "text"),
-    ("decided_at", "timestamptz"),
-)  # fmt: skip
-
-
-async def add_decisions(conn: AsyncConnection, log: Sequence[LogEntry]) -> None:
-    if not log:
-        return
-    count_decisions((e.kind, e.reason) for e in log)
-    rows = [
-        (e.contact_key, e.account_key, e.kind, e.reason, json_dumps(e.facts), e.event_id,
-         e.playbook_version, e.decided_at)
-        for e in log
-    ]  # fmt: skip
-    if is_postgresql(conn):
-        await bulk.insert_rows(conn, "decisions", _DECISION_COLUMNS, rows)
-    else:
-        await conn.execute(decisions.insert(), _dicts(_DECISION_COLUMNS, rows))
-
-
-def _dicts(columns: bulk.Columns, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    """Rows as executemany parameters; JSON columns hold serialised text, embedded as is."""
-    names = [c for c, _ in columns]
-    json_at = [i for i, (_, t) in enumerate(columns) if t == "json"]
-    out = []
-    for row in rows:
-        d = dict(zip(names, row, strict=True))
-        for i in json_at:
-            d[names[i]] = orjson.Fragment(row[i])
-        out.append(d)
-    return out
+        await conn.execute(stage_history.insert(), bulk.executemany_params(_HISTORY_COLUMNS, rows))
 
 
 def _str(value: object) -> str | None:
@@ -314,15 +276,3 @@ def _str(value: object) -> str | None:
 
 def _coalesce(first: Any, second: Any) -> Any:
     return func.coalesce(first, second)
-
-
-async def log_decisions(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """The one writer of decision-log rows given as column dicts (planning, the scheduler,
-    outcomes, the reminder clock, the ops API): counted for the metrics, then inserted."""
-    if not rows:
-        return
-    count_decisions((str(r["kind"]), str(r["reason"])) for r in rows)
-    if is_postgresql(conn):
-        await bulk.insert_dicts(conn, decisions, rows)
-    else:
-        await conn.execute(decisions.insert(), list(rows))

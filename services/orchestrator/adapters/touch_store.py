@@ -22,6 +22,7 @@ from services.orchestrator.adapters import bulk
 from services.orchestrator.adapters.tables import reminders, touches
 from services.orchestrator.domain.caps import SentTouch
 from services.orchestrator.domain.channels import TouchChannel
+from services.orchestrator.domain.views import StoredTouch
 
 PLANNED, DISPATCHED, SKIPPED = "planned", "dispatched", "skipped"
 CLAIM_LEASE = timedelta(minutes=5)  # a claimer that died lets go after this
@@ -37,6 +38,19 @@ async def add_touches(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> 
         await bulk.insert_dicts(conn, touches, rows, "ON CONFLICT DO NOTHING")
     elif rows:
         await conn.execute(_insert(conn, touches).on_conflict_do_nothing(), list(rows))
+
+
+def planned_row(
+    touch_id: str, contact_id: str, account_id: str | None, channel: str, template: str,
+    stage: str, step: str, due_at: datetime, now: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """A new planned touch as the table's columns."""
+    return {
+        "id": touch_id, "contact_id": contact_id, "account_id": account_id, "channel": channel,
+        "template_id": template, "stage": stage, "sequence_step": step, "status": PLANNED,
+        "reason": None, "due_at": due_at, "claimed_by": None, "claimed_at": None,
+        "dispatched_at": None, "created_at": now,
+    }  # fmt: skip
 
 
 async def skip_sequence(
@@ -87,9 +101,7 @@ def _claimable(now: datetime) -> Any:
     )
 
 
-async def claim_due(
-    conn: AsyncConnection, me: str, now: datetime, limit: int
-) -> list[dict[str, Any]]:
+async def claim_due(conn: AsyncConnection, me: str, now: datetime, limit: int) -> list[StoredTouch]:
     """Claim up to ``limit`` due touches for ``me`` in the caller's transaction."""
     if conn.dialect.name == "postgresql":
         ids = list(
@@ -116,7 +128,7 @@ async def claim_due(
     rows = await conn.execute(
         select(touches).where(touches.c.claimed_by == me, touches.c.status == PLANNED)
     )
-    return [dict(r) for r in rows.mappings()]
+    return [StoredTouch.from_row(r) for r in rows.mappings()]
 
 
 async def lock_recipients(conn: AsyncConnection, keys: Iterable[str]) -> None:

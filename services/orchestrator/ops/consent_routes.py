@@ -19,8 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orchestrator import planning
-from services.orchestrator.adapters import consent_store
-from services.orchestrator.adapters import repository as repo
+from services.orchestrator.adapters import consent_store, decision_log
 from services.orchestrator.adapters.tables import accounts, contacts
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.domain.consent import (
@@ -30,6 +29,7 @@ from services.orchestrator.domain.consent import (
     RefusedGrant,
     summary,
 )
+from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.stages import DecisionKind
 from services.orchestrator.domain.state import LogEntry
 from services.orchestrator.nurture import load_people, recipient_of
@@ -84,15 +84,15 @@ async def _owners(conn: AsyncConnection, contact_id: str) -> set[str] | None:
 
 async def _replan(conn: AsyncConnection, contact_id: str, ctx: planning.Context) -> None:
     """A grant may add touches, a withdrawal cancels the planned ones on that channel."""
-    log: list[dict[str, Any]] = []
+    log: list[DecisionRecord] = []
     people, accs = await load_people(conn, {contact_id})
     person = people.get(contact_id)
-    who = recipient_of(person, accs.get(person["account_id"] or ""), ctx.config) if person else None
+    who = recipient_of(person, accs.get(person.account_id or ""), ctx.config) if person else None
     if who is not None:
         await planning.replan(conn, ctx, {contact_id: who}, {contact_id: None}, set(), log)
     else:
         await planning.cancel_unreachable(conn, ctx, {contact_id: None}, {}, log)
-    await repo.log_decisions(conn, log)
+    await decision_log.log_decisions(conn, log)
 
 
 def _may_record(key: Principal, owners: set[str]) -> bool:
@@ -131,7 +131,7 @@ async def record_consent(
             raise forbidden("a rep key records consent only for contacts that rep owns")
         (written,) = await consent_store.record(conn, [consent_store.LedgerRow(entry, None)])
         reason, facts = summary(written.item)
-        await repo.add_decisions(conn, [LogEntry(
+        await decision_log.add_decisions(conn, [LogEntry(
             kind=DecisionKind.CONSENT_CHANGED, reason=reason, contact_key=contact_id,
             account_key=None, event_id=None, facts=facts, playbook_version=CONSENT_SOURCE,
             decided_at=now)])  # fmt: skip

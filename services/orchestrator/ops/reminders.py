@@ -16,9 +16,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas.plausibility import TimeWindow
-from services.orchestrator.adapters import repository as repo
-from services.orchestrator.adapters import touch_store
+from services.orchestrator.adapters import decision_log, touch_store
 from services.orchestrator.adapters.tables import reminders, touches
+from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.reminders import (
     Reminder,
     ReminderAction,
@@ -99,7 +99,7 @@ async def act(
                              "by": actor.label}  # fmt: skip
     if after.snoozed_until is not None:
         facts["until"] = after.snoozed_until.isoformat()
-    await repo.log_decisions(conn, [dict(
+    await decision_log.log_decisions(conn, [DecisionRecord(
         contact_id=r["contact_id"], account_id=r["account_id"], touch_id=reminder_id,
         kind=f"reminder_{after.status.value}", reason=action.value.upper(), facts=facts,
         event_id=None, playbook_version="ops-api", decided_at=now,

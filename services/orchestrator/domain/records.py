@@ -1,0 +1,35 @@
+"""One decision record: every yes and no the orchestrator logs, with its reason, the facts it
+was decided on and (where there is one) the event behind it. ``decision_log.log_decisions`` is
+its one writer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecisionRecord:
+    """``kind``: a ``TouchDecision`` value (or the ops API's ``reminder_<status>``);
+    ``reason``: a reason enum member or a fixed word, stored as its string."""
+
+    contact_id: str | None
+    account_id: str | None
+    touch_id: str | None = None
+    kind: str
+    reason: str
+    facts: Mapping[str, Any]
+    event_id: str | None = None
+    playbook_version: str
+    decided_at: datetime
+
+    def row(self) -> dict[str, Any]:
+        """The ``decisions`` table's columns."""
+        return {
+            "contact_id": self.contact_id, "account_id": self.account_id,
+            "touch_id": self.touch_id, "kind": str(self.kind), "reason": str(self.reason),
+            "facts": dict(self.facts), "event_id": self.event_id,
+            "playbook_version": self.playbook_version, "decided_at": self.decided_at,
+        }  # fmt: skip
