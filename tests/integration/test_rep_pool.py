@@ -15,7 +15,6 @@ from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import accounts, contacts, reminders
 from services.orchestrator.handlers import apply_engagement
 from services.orchestrator.nurture import Nurture
-from services.orchestrator.reps import least_loaded
 from tests.probes import StoredRecord
 
 WEDNESDAY_NOON = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
@@ -31,12 +30,6 @@ def _demo(tag: str, n: int, account: str) -> StoredRecord:
         "account": {"external_id": f"{tag}-{account}", "domain": f"{account}.{tag}.example"},
     })  # fmt: skip
     return StoredRecord("trellis.engagement.v1", 0, n, value)
-
-
-def test_least_loaded_takes_the_emptiest_rep_and_breaks_ties_by_pool_order() -> None:
-    assert least_loaded(POOL, Counter()) == "pool-a@x.example"
-    assert least_loaded(POOL, Counter({"pool-a@x.example": 1})) == "pool-b@x.example"
-    assert least_loaded(POOL, Counter({"pool-a@x.example": 2, "pool-b@x.example": 2})) == POOL[0]
 
 
 async def test_four_new_accounts_go_two_and_two_and_the_owner_is_stored(

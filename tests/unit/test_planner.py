@@ -3,7 +3,7 @@ out; leaving a stage or a channel cancels; re-entering never plans a second copy
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,14 +19,21 @@ from services.orchestrator.domain.consent import (
     Suppression,
     SuppressionKind,
 )
-from services.orchestrator.domain.eligibility import Recipient, SkipReason
+from services.orchestrator.domain.eligibility import PlannedTouch, Recipient, SkipReason
+from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.planner import (
+    Cancel,
+    ContactPlan,
     ExistingTouch,
+    NotPlanned,
     cancellations,
     plan_contact,
     touch_identity,
 )
+from services.orchestrator.domain.quiet_hours import SendWindow
+from services.orchestrator.domain.sequences import NurtureSequence, Step, StepConditions
 from services.orchestrator.domain.stages import Stage
+from services.orchestrator.domain.touch_retry import RETRY_MARK
 
 CONFIG = default_nurture()
 MONDAY = datetime(2026, 5, 4, 10, tzinfo=UTC)
@@ -176,3 +183,170 @@ def test_whatever_the_path_a_step_is_planned_at_most_once_and_only_when_reachabl
             assert not (stop and t.channel is S)
             assert t.sequence_id == CONFIG.sequence_for(stage, None).id  # type: ignore[union-attr]
         now += timedelta(days=1)
+
+
+# A small plan of our own, so each rule shows in the numbers.
+ANYTIME = SendWindow()
+MORNINGS = SendWindow(start=time(9), end=time(12))
+WORKDAY = SendWindow(start=time(9), end=time(17))
+UTC_ZONE = ZoneInfo("UTC")
+NEW_YORK, BERLIN = ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin")
+OWN = NurtureConfig(
+    windows={"anytime": ANYTIME, "mornings": MORNINGS, "workday": WORKDAY},
+    channel_windows={E: "anytime", S: "anytime", TouchChannel.REP_CALL_REMINDER: "workday",
+                     TouchChannel.REP_EMAIL_REMINDER: "workday"},
+    sequences=(
+        NurtureSequence(id="gated", stage=Stage.AWARENESS, steps=(
+            Step(id="a", channel=E, template="t/a",
+                 conditions=StepConditions(roles=frozenset({"finance"}), min_nps=5)),
+            Step(id="b", channel=E, template="t/b", delay=timedelta(hours=2)),
+            Step(id="c", channel=E, template="t/c", delay=timedelta(hours=3)),
+        )),
+        NurtureSequence(id="timed", stage=Stage.ENGAGED, steps=(
+            Step(id="call", channel=TouchChannel.REP_CALL_REMINDER, template="r/call"),
+            Step(id="m", channel=E, template="t/m", window="mornings"),
+        )),
+    ),
+)  # fmt: skip
+
+
+def person(
+    stage: Stage,
+    role: str | None = None,
+    nps: int | None = None,
+    *,
+    exited: frozenset[str] = frozenset(),
+    zone: ZoneInfo = UTC_ZONE,
+    rep_zone: ZoneInfo | None = None,
+) -> Recipient:
+    return Recipient(
+        "c1", "acme", stage, zone, role=role, nps=nps, rep_timezone=rep_zone,
+        exited_sequences=exited,
+    )  # fmt: skip
+
+
+def touch(step: str, due: datetime) -> PlannedTouch:
+    """The touch of step ``step`` of the ``gated`` sequence, as planned for c1."""
+    return PlannedTouch(touch_identity("c1", "gated", step), "c1", "acme", "gated", step,
+                        Stage.AWARENESS, E, f"t/{step}", None, due)  # fmt: skip
+
+
+def test_each_step_is_due_its_delay_after_the_previous_one_with_every_fact_of_the_touch() -> None:
+    plan = plan_contact(OWN, person(Stage.AWARENESS, "finance", 7), ledger(Channel.EMAIL), [],
+                        MONDAY)  # fmt: skip
+    assert plan == ContactPlan(create=(
+        touch("a", MONDAY), touch("b", MONDAY + timedelta(hours=2)),
+        touch("c", MONDAY + timedelta(hours=5)),
+    ))  # fmt: skip
+
+
+def test_a_step_whose_conditions_fail_is_left_out_with_what_was_needed_and_the_rest_go_on() -> None:
+    plan = plan_contact(OWN, person(Stage.AWARENESS, "manager", 3), ledger(Channel.EMAIL), [],
+                        MONDAY)  # fmt: skip
+    assert plan.not_planned == (
+        NotPlanned("c1", "acme", "gated", "a", E, "t/a", SkipReason.CONDITION_NOT_MET,
+                   {"roles": "needs finance; is manager", "min_nps": "needs 5 or more; is 3"}),
+    )  # fmt: skip
+    assert [p.step_id for p in plan.create] == ["b", "c"]
+    assert plan.create[0].due_at == MONDAY + timedelta(hours=2)
+
+
+def test_a_step_the_contact_may_not_get_says_which_step_and_why_in_full() -> None:
+    plan = plan_contact(OWN, person(Stage.AWARENESS, "finance", 9), ledger(), [], MONDAY)
+    assert plan.not_planned == tuple(
+        NotPlanned("c1", "acme", "gated", s, E, f"t/{s}", SkipReason.NO_CONSENT) for s in "abc"
+    )
+
+
+def test_a_reminder_falls_in_the_reps_hours_and_an_email_in_its_named_window_in_the_contacts_zone(
+) -> None:  # fmt: skip
+    who_ = person(Stage.ENGAGED, zone=NEW_YORK, rep_zone=BERLIN)
+    call, email = plan_contact(OWN, who_, ledger(Channel.EMAIL), [], MONDAY).create
+    assert call.due_at == MONDAY  # 12:00 in Berlin: inside the rep's workday
+    assert (email.window, email.due_at) == ("mornings", MONDAY + timedelta(hours=3))  # 9:00 NY
+
+
+def test_without_a_rep_zone_a_reminder_falls_in_the_workday_of_the_contacts_zone() -> None:
+    who_ = person(Stage.ENGAGED, zone=NEW_YORK)
+    call, _ = plan_contact(OWN, who_, ledger(Channel.EMAIL), [], MONDAY).create
+    assert call.due_at == MONDAY + timedelta(hours=3)  # 6:00 in New York: waits for 9:00
+
+
+def test_a_contact_in_a_stage_without_a_sequence_gets_nothing_and_its_touches_are_cancelled(
+) -> None:  # fmt: skip
+    planned = stored([touch("b", MONDAY)], "planned")
+    plan = plan_contact(OWN, person(Stage.MQL), ledger(Channel.EMAIL), planned, MONDAY)
+    assert plan == ContactPlan(cancel=(Cancel(planned[0].touch_id, E, SkipReason.STAGE_EXITED),))
+    assert plan_contact(OWN, person(Stage.MQL), ledger(), [], MONDAY) == ContactPlan()
+
+
+def test_a_contact_that_left_its_sequence_has_nothing_planned_in_it() -> None:
+    exited = person(Stage.AWARENESS, "finance", 9, exited=frozenset({"gated"}))
+    assert plan_contact(OWN, exited, ledger(Channel.EMAIL), [], MONDAY) == ContactPlan()
+
+
+def test_a_planned_rep_reminder_outside_any_sequence_survives_a_change_of_stage() -> None:
+    reminder = ExistingTouch("r1", "reminder", "demo_requested", None,
+                             TouchChannel.REP_CALL_REMINDER, "planned")  # fmt: skip
+    plan = plan_contact(OWN, person(Stage.MQL), ledger(), [reminder], MONDAY)
+    assert plan.cancel == ()
+
+
+def test_a_contact_nobody_may_contact_still_gets_its_reps_call_reminder() -> None:
+    dnc = Suppression("c1", SuppressionKind.DO_NOT_CONTACT, "crm", "", MONDAY - timedelta(1))
+    ledger_ = ConsentLedger([], [dnc], bases=CONFIG.legal_basis)
+    plan = plan_contact(CONFIG, who(Stage.SQL), ledger_, [], MONDAY)
+    assert [p.channel for p in plan.create] == [TouchChannel.REP_CALL_REMINDER]
+
+
+def test_a_role_specific_sequence_serves_contacts_with_that_role() -> None:
+    plan = plan_contact(CONFIG, who(Stage.ENGAGED, "technical"), ledger(Channel.EMAIL), [], MONDAY)
+    assert {p.sequence_id for p in plan.create} == {"engaged-technical"}
+
+
+def test_a_cancelled_touch_from_before_touch_identity_is_revived_under_its_own_id() -> None:
+    legacy = ExistingTouch("t_old", "gated", "b", Stage.AWARENESS, E, "skipped",
+                           SkipReason.STAGE_EXITED)  # fmt: skip
+    plan = plan_contact(OWN, person(Stage.AWARENESS), ledger(Channel.EMAIL), [legacy], MONDAY)
+    assert [p.touch_id for p in plan.revive] == ["t_old"]
+    assert [p.step_id for p in plan.create] == ["c"]
+
+
+def test_a_retry_listed_first_does_not_hide_the_touches_of_other_steps() -> None:
+    retry = ExistingTouch(f"t_x{RETRY_MARK}1", "gated", "b", Stage.AWARENESS, E, "planned")
+    c = ExistingTouch("t_c", "gated", "c", Stage.AWARENESS, E, "planned")
+    plan = plan_contact(OWN, person(Stage.AWARENESS), ledger(Channel.EMAIL), [retry, c], MONDAY)
+    assert [p.step_id for p in plan.create] == ["b"]
+
+
+@pytest.mark.parametrize("planned_first", [True, False])
+def test_a_step_with_a_planned_and_a_cancelled_touch_is_not_planned_again(
+    planned_first: bool,
+) -> None:
+    live = ExistingTouch("t_live", "gated", "b", Stage.AWARENESS, E, "planned")
+    dead = ExistingTouch("t_dead", "gated", "b", Stage.AWARENESS, E, "skipped",
+                         SkipReason.STAGE_EXITED)  # fmt: skip
+    existing = [live, dead] if planned_first else [dead, live]
+    plan = plan_contact(OWN, person(Stage.AWARENESS), ledger(Channel.EMAIL), existing, MONDAY)
+    assert plan.revive == () and [p.step_id for p in plan.create] == ["c"]
+
+
+def test_of_two_cancelled_touches_of_a_step_the_first_stored_is_revived() -> None:
+    first, second = (
+        ExistingTouch(i, "gated", "b", Stage.AWARENESS, E, "skipped", SkipReason.NO_CONSENT)
+        for i in ("t_first", "t_second")
+    )
+    plan = plan_contact(OWN, person(Stage.AWARENESS), ledger(Channel.EMAIL), [first, second],
+                        MONDAY)  # fmt: skip
+    assert [p.touch_id for p in plan.revive] == ["t_first"]
+
+
+def test_a_touch_that_already_went_out_is_never_cancelled() -> None:
+    sent = stored([touch("b", MONDAY)], "sent")
+    assert cancellations(sent, ledger(), MONDAY) == []
+
+
+def test_touch_ids_read_as_touch_ids_and_differ_by_contact_sequence_and_step() -> None:
+    ids = {touch_identity(*parts) for parts in
+           [("c1", "s", "a"), ("c2", "s", "a"), ("c1", "s2", "a"), ("c1", "s", "b")]}  # fmt: skip
+    assert len(ids) == 4 and all(i.startswith("t_") for i in ids)

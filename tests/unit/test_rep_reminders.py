@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,10 +14,13 @@ from services.orchestrator.domain.reminders import (
     InvalidTransition,
     Reminder,
     ReminderAction,
+    ReminderNeed,
     ReminderReason,
     ReminderStatus,
     Signal,
+    in_words,
     reminders_needed,
+    renewal_date,
     transition,
 )
 from services.orchestrator.domain.touch_log import pick_rep, stable_id
@@ -154,3 +157,101 @@ def test_a_reminder_tells_the_rep_what_happened_in_words_not_ids() -> None:
     detractor = needs[ReminderReason.NPS_DETRACTOR].story
     assert detractor == ('answered the NPS survey with 3: "slow" on 18 Nov 2026 at 11:55 UTC',)
     assert not any("evt-" in words for n in needs.values() for words in n.story)
+
+
+def test_a_rule_based_reminder_carries_the_contacts_account() -> None:
+    (need,) = reminders_needed([sig("e1", "c1", "demo_requested")], set(), set(), {})
+    assert need.account_id == "acc"
+
+
+def test_a_renewal_reminder_names_the_contact_the_account_and_the_date_in_words() -> None:
+    s = sig("e1", "c1", "seats_changed", renewal_date="2027-03-01T09:00:00Z")
+    assert reminders_needed([s], set(), set(), {}, timedelta(days=60)) == [
+        ReminderNeed("c1", "acc", ReminderReason.RENEWAL_WINDOW, ("e1",),
+                     due_from=datetime(2026, 12, 31, tzinfo=UTC),
+                     dedup_key="acc/renewal/2027-03-01",
+                     story=("renewal on 01 Mar 2027 (changed the number of seats on 18 Nov 2026 "
+                            "at 12:00 UTC)",)),
+    ]  # fmt: skip
+
+
+def test_two_accounts_renewing_get_a_reminder_each() -> None:
+    signals = [
+        Signal("e1", "c1", "a1", "seats_changed", {"renewal_date": "2027-03-01"}, NOW),
+        Signal("e2", "c2", "a2", "seats_changed", {"renewal_date": "2027-03-01"}, NOW),
+    ]
+    needs = reminders_needed(signals, set(), set(), {})
+    assert [(n.account_id, n.contact_id) for n in needs] == [("a1", "c1"), ("a2", "c2")]
+
+
+def test_a_pricing_committee_reminder_goes_to_the_first_viewer_with_the_count_in_words() -> None:
+    viewers = {"a1": {"c2": "e2", "c1": "e1"}, "a2": {"c3": "e3", "c4": "e4"}}
+    assert reminders_needed([], set(), {"a1", "a2"}, viewers) == [
+        ReminderNeed("c1", "a1", ReminderReason.PRICING_COMMITTEE, ("e1", "e2"),
+                     story=("2 people at the account viewed pricing in the last 14 days",)),
+        ReminderNeed("c3", "a2", ReminderReason.PRICING_COMMITTEE, ("e3", "e4"),
+                     story=("2 people at the account viewed pricing in the last 14 days",)),
+    ]  # fmt: skip
+
+
+LONG = "x" * 200
+
+
+@pytest.mark.parametrize(
+    ("kind", "props", "words"),
+    [
+        ("nps_submitted", {"score": 2, "comment": f" {LONG} "},
+         f'answered the NPS survey with 2: "{LONG[:140]}"'),
+        ("nps_submitted", {"score": 8, "comment": "  "}, "answered the NPS survey with 8"),
+        ("page_viewed", {"path": "/pricing", "url": "https://x.example/p"}, "viewed /pricing"),
+        ("page_viewed", {"url": "https://x.example/p"}, "viewed https://x.example/p"),
+        ("page_viewed", {}, "viewed a page"),
+        ("content_downloaded", {"title": "ROI guide", "content_type": "pdf"},
+         "downloaded ROI guide"),
+        ("content_downloaded", {"content_type": "whitepaper"}, "downloaded whitepaper"),
+        ("content_downloaded", {}, "downloaded content"),
+        ("meeting_booked", {"topic": "pricing", "notes": "n"}, "booked a meeting (pricing)"),
+        ("usage_milestone", {"milestone": "100 users"}, "reached a usage milestone (100 users)"),
+        ("form_submitted", {"notes": f" {LONG}"}, f"submitted a form ({LONG[:140]})"),
+        ("trial_extended", {"topic": " "}, "trial extended"),
+    ],
+)  # fmt: skip
+def test_each_engagement_reads_as_a_sentence_with_its_detail_and_time(
+    kind: str, props: dict[str, Any], words: str
+) -> None:
+    assert in_words(Signal("e1", "c1", "acc", kind, props, NOW)) == (
+        f"{words} on 18 Nov 2026 at 12:00 UTC"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "day"),
+    [("2027-03-01", date(2027, 3, 1)), ("2027-03-01T09:00:00Z", date(2027, 3, 1)), ("03/01", None)],
+)
+def test_a_renewal_date_is_read_from_an_iso_date_or_timestamp(raw: str, day: date | None) -> None:
+    assert renewal_date({"renewal_date": raw}) == day
+
+
+@pytest.mark.parametrize(
+    ("reminder", "action", "until", "message"),
+    [
+        (Reminder(ReminderStatus.DONE), ReminderAction.ACKNOWLEDGE, None,
+         "cannot acknowledge a done reminder"),
+        (Reminder(), ReminderAction.SNOOZE, NOW, "snooze needs a time in the future"),
+        (Reminder(ReminderStatus.SNOOZED, NOW + timedelta(hours=1)), ReminderAction.WAKE, None,
+         "still snoozed"),
+    ],
+)  # fmt: skip
+def test_a_refused_action_says_why(
+    reminder: Reminder, action: ReminderAction, until: datetime | None, message: str
+) -> None:
+    with pytest.raises(InvalidTransition) as refused:
+        transition(reminder, action, NOW, until)
+    assert str(refused.value) == message
+
+
+def test_acknowledging_a_snoozed_reminder_ends_the_snooze() -> None:
+    snoozed = Reminder(ReminderStatus.SNOOZED, NOW + timedelta(hours=1))
+    assert transition(snoozed, ReminderAction.ACKNOWLEDGE, NOW) == Reminder(
+        ReminderStatus.ACKNOWLEDGED
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from services.orchestrator.domain.playbook import Playbook
@@ -67,10 +68,8 @@ def roll_up(
         key=lambda t: (t.occurred_at, t.event_id or ""),
     )
     for t in mine:
-        known = members.get(t.subject_key) or final[t.subject_key]
-        members[t.subject_key] = Member(
-            stage=t.to_stage, score=known.score, role=final[t.subject_key].role
-        )
+        # only the stage matters before ``members.update(final)``: score and role are final's
+        members[t.subject_key] = replace(final[t.subject_key], stage=t.to_stage)
         now_stage = _stage(members.values(), len(coverage(members.values(), playbook)), playbook)
         if now_stage is not None and now_stage != stage:
             transitions.append(_moved(account.key, stage, now_stage, t.event_id, t.occurred_at))
