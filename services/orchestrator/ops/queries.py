@@ -7,14 +7,12 @@ Detail functions return ``None`` for an unknown id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.orchestrator.adapters import consent_store
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import (
     accounts,
@@ -25,38 +23,26 @@ from services.orchestrator.adapters.tables import (
     stage_history,
     touches,
 )
-from services.orchestrator.domain.channels import Channel
-from services.orchestrator.domain.consent import ConsentLedger, LegalBasis
 from services.orchestrator.domain.funnel import FunnelMetrics, Move, funnel_metrics
 from services.orchestrator.domain.stages import Stage
-from services.orchestrator.domain.touch_log import TouchDecision
-from services.orchestrator.ops.explain import consent_view, explain
+from services.orchestrator.ops.activity import TOUCH_KINDS as TOUCH_KINDS
+from services.orchestrator.ops.activity import get_reminder as get_reminder
+from services.orchestrator.ops.activity import list_decisions as list_decisions
+from services.orchestrator.ops.activity import list_reminders as list_reminders
+from services.orchestrator.ops.activity import list_touches as list_touches
+from services.orchestrator.ops.activity import why as why
+from services.orchestrator.ops.explain import consent_view
 from services.orchestrator.ops.paging import finish, page
+from services.orchestrator.ops.query_base import Bases
+from services.orchestrator.ops.query_base import ledger_of as _ledger
+from services.orchestrator.ops.query_base import now_or_utc as _now
+from services.orchestrator.ops.query_base import rows as _rows
 
 SUMMARY = (
     contacts.c.id, contacts.c.email, contacts.c.external_id, contacts.c.account_id,
     contacts.c.role, contacts.c.stage, contacts.c.score, contacts.c.fit, contacts.c.owner_rep,
     contacts.c.stage_entered_at, contacts.c.last_event_at,
 )  # fmt: skip
-TOUCH_KINDS = tuple(
-    k.value
-    for k in (
-        TouchDecision.TOUCH_PLANNED,
-        TouchDecision.TOUCH_DISPATCHED,
-        TouchDecision.TOUCH_DEFERRED,
-        TouchDecision.TOUCH_SKIPPED,
-        TouchDecision.TOUCH_NOT_PLANNED,
-    )
-)
-Bases = Mapping[Channel, LegalBasis] | None
-
-
-def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
-
-
-async def _rows(conn: AsyncConnection, query: Any) -> list[dict[str, Any]]:
-    return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
 async def _history(conn: AsyncConnection, kind: str, subject: str) -> list[dict[str, Any]]:
@@ -91,11 +77,6 @@ def _score_breakdown(row: Any) -> dict[str, Any]:
         "fit": row["fit"],
         "by_rule": rules,
     }
-
-
-async def _ledger(conn: AsyncConnection, contact_id: str, bases: Bases) -> ConsentLedger:
-    ledger = (await consent_store.load(conn, [contact_id]))[contact_id]
-    return ConsentLedger(ledger.entries, ledger.suppressions, bases) if bases else ledger
 
 
 async def consent_state(
@@ -216,120 +197,6 @@ async def get_account(
     }
     out["stage_history"] = await _history(conn, "account", account_id)
     return out
-
-
-async def list_touches(
-    conn: AsyncConnection,
-    status: str | None = None,
-    reason: str | None = None,
-    channel: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    contact_id: str | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
-    account_id: str | None = None,
-) -> dict[str, Any]:
-    """Touches by ``due_at``, newest first; ``since`` <= ``due_at`` < ``until``."""
-    query = select(touches)
-    for column, value in (
-        (touches.c.status, status), (touches.c.reason, reason), (touches.c.channel, channel),
-        (touches.c.contact_id, contact_id), (touches.c.account_id, account_id),
-    ):  # fmt: skip
-        if value is not None:
-            query = query.where(column == value)
-    if since is not None:
-        query = query.where(touches.c.due_at >= since)
-    if until is not None:
-        query = query.where(touches.c.due_at < until)
-    query = page(query, touches.c.due_at, touches.c.id, cursor, limit, descending=True, timed=True)
-    return finish(await _rows(conn, query), limit, "due_at")
-
-
-async def list_reminders(
-    conn: AsyncConnection,
-    rep: str | None = None,
-    status: str | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    query = select(reminders, contacts.c.email.label("contact_email")).outerjoin(
-        contacts, contacts.c.id == reminders.c.contact_id
-    )
-    if rep is not None:
-        query = query.where(reminders.c.rep == rep)
-    if status is not None:
-        query = query.where(reminders.c.status == status)
-    query = page(
-        query, reminders.c.due_at, reminders.c.id, cursor, limit, descending=True, timed=True
-    )
-    return finish(await _rows(conn, query), limit, "due_at")
-
-
-async def list_decisions(
-    conn: AsyncConnection,
-    kind: str | None = None,
-    reason: str | None = None,
-    contact_id: str | None = None,
-    account_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    """The decision log, newest first; ``since`` <= ``decided_at`` < ``until``."""
-    query = select(decisions)
-    for column, value in (
-        (decisions.c.kind, kind), (decisions.c.reason, reason),
-        (decisions.c.contact_id, contact_id), (decisions.c.account_id, account_id),
-    ):  # fmt: skip
-        if value is not None:
-            query = query.where(column == value)
-    if since is not None:
-        query = query.where(decisions.c.decided_at >= since)
-    if until is not None:
-        query = query.where(decisions.c.decided_at < until)
-    query = page(query, decisions.c.decided_at, decisions.c.id, cursor, limit,
-                 descending=True, timed=True, numeric_id=True)  # fmt: skip
-    return finish(await _rows(conn, query), limit, "decided_at")
-
-
-async def get_reminder(conn: AsyncConnection, reminder_id: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(reminders).where(reminders.c.id == reminder_id))).first()
-    return None if row is None else dict(row._mapping)
-
-
-async def why(
-    conn: AsyncConnection, contact_id: str, *, now: datetime | None = None, bases: Bases = None
-) -> dict[str, Any] | None:
-    """Why the contact's last touch was or was not sent, in plain words plus the facts."""
-    row = (await conn.execute(select(contacts).where(contacts.c.id == contact_id))).first()
-    if row is None:
-        return None
-    contact = dict(row._mapping)
-    last = (
-        await conn.execute(
-            select(decisions)
-            .where(decisions.c.contact_id == contact_id, decisions.c.kind.in_(TOUCH_KINDS),
-                   or_(decisions.c.touch_id.isnot(None),
-                       decisions.c.kind == TouchDecision.TOUCH_NOT_PLANNED.value))
-            .order_by(decisions.c.decided_at.desc(), decisions.c.id.desc())
-            .limit(1)
-        )
-    ).first()  # fmt: skip
-    decision = dict(last._mapping) if last else None
-    touch = None
-    if decision is not None:
-        found = await conn.execute(select(touches).where(touches.c.id == decision["touch_id"]))
-        found_touch = found.first()
-        touch = dict(found_touch._mapping) if found_touch else None
-    account = None
-    if contact["account_id"]:
-        found = await conn.execute(select(accounts).where(accounts.c.id == contact["account_id"]))
-        found_account = found.first()
-        account = dict(found_account._mapping) if found_account else None
-    ledger = await _ledger(conn, contact_id, bases)
-    return explain(contact, account, decision, touch, ledger, _now(now))
 
 
 async def funnel(
