@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint unit integration install clean bench bench-e2e chaos
+.PHONY: run test lint unit integration install clean bench bench-e2e chaos mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,5 +59,10 @@ bench-e2e: install
 chaos: install
 	$(BIN)/python -m chaos
 
+# Mutation tests of the pure domain modules ([tool.mutmut] in pyproject.toml); results stay in
+# mutants/ (ignored), `$(BIN)/mutmut show <name>` prints a survivor's change.
+mutate: install
+	$(BIN)/mutmut run --max-children 2 && $(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) .trellis .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .trellis .mypy_cache .ruff_cache .pytest_cache mutants
