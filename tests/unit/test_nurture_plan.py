@@ -22,12 +22,11 @@ from services.orchestrator.domain.eligibility import (
     Allowed,
     PlannedTouch,
     Recipient,
-    SequenceProgress,
     Skipped,
     SkipReason,
     check_eligibility,
-    plan_touches,
 )
+from services.orchestrator.domain.planner import ExistingTouch, plan_contact
 from services.orchestrator.domain.stages import Stage
 
 CONFIG = default_nurture()
@@ -37,6 +36,18 @@ CALL, REMIND = TouchChannel.REP_CALL_REMINDER, TouchChannel.REP_EMAIL_REMINDER
 OPTED_IN = ConsentLedger(
     entries=[ConsentEntry("c1", c, ConsentStatus.GRANTED, "form", "ev", MONDAY) for c in Channel]
 )
+
+
+def plan_touches(
+    config: object, recipient: Recipient, _: None, now: datetime
+) -> tuple[PlannedTouch, ...]:
+    """The touches the planner creates for an opted-in contact with nothing stored yet."""
+    return plan_contact(CONFIG, recipient, OPTED_IN, [], now).create
+
+
+def sent(touch: PlannedTouch) -> ExistingTouch:
+    return ExistingTouch(touch.touch_id, touch.sequence_id, touch.step_id, touch.stage,
+                         touch.channel, "sent")  # fmt: skip
 
 
 def who(stage: Stage, role: str | None = None, nps: int | None = None, **kw: object) -> Recipient:
@@ -138,16 +149,10 @@ def test_planned_touches_are_due_in_order_and_only_inside_their_windows() -> Non
         assert CONFIG.window_for(t.channel, t.window).contains(t.due_at, ZoneInfo("UTC"))
 
 
-def test_progress_resumes_after_the_completed_steps_with_stable_touch_ids() -> None:
+def test_a_replan_after_the_first_step_went_out_keeps_the_other_steps_ids() -> None:
     first = plan_touches(CONFIG, who(Stage.AWARENESS), None, MONDAY)
-    progress = SequenceProgress(
-        "awareness-education",
-        Stage.AWARENESS,
-        MONDAY,
-        first[0].due_at,
-        frozenset({first[0].step_id}),
-    )
-    later = plan_touches(CONFIG, who(Stage.AWARENESS), progress, first[0].due_at)
+    later = plan_contact(CONFIG, who(Stage.AWARENESS), OPTED_IN, [sent(first[0])],
+                         first[0].due_at).create  # fmt: skip
     assert [t.touch_id for t in later] == [t.touch_id for t in first[1:]]
 
 
@@ -235,11 +240,10 @@ sequences:
 
 
 def test_a_resumed_sequence_never_plans_a_touch_in_the_past() -> None:
-    progress = SequenceProgress(
-        "awareness-education", Stage.AWARENESS, MONDAY, MONDAY, frozenset({"problem-framing"})
-    )
+    (framing, *_) = plan_touches(CONFIG, who(Stage.AWARENESS), None, MONDAY)
     much_later = MONDAY + timedelta(days=30)
-    planned = plan_touches(CONFIG, who(Stage.AWARENESS), progress, much_later)
+    planned = plan_contact(CONFIG, who(Stage.AWARENESS), OPTED_IN, [sent(framing)],
+                           much_later).create  # fmt: skip
     assert [t.step_id for t in planned] == ["industry-report", "how-others-solve"]
     assert all(t.due_at >= much_later for t in planned)
 

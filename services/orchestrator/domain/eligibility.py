@@ -1,6 +1,7 @@
-"""Planning nurture touches and deciding whether one may go out now (pure; ``now`` is given).
+"""Whether a planned touch may go out now (pure; ``now`` is given); planning is
+``domain.planner``.
 
-``check_eligibility`` runs when a touch is planned and again when it is due. A "no" is a
+``check_eligibility`` runs when a touch is due. A "no" is a
 ``Skipped`` with a ``SkipReason``; when waiting would help (quiet hours, caps) it carries
 ``retry_at`` — the touch is deferred, never dropped and never sent early.
 """
@@ -8,7 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -72,15 +73,6 @@ class Recipient:
 
 
 @dataclass(frozen=True, slots=True)
-class SequenceProgress:
-    sequence_id: str
-    stage: Stage
-    started_at: datetime
-    anchor: datetime  # when the last completed step went out (or the sequence started)
-    completed: frozenset[str] = field(default_factory=frozenset)
-
-
-@dataclass(frozen=True, slots=True)
 class PlannedTouch:
     touch_id: str
     contact_id: str
@@ -127,47 +119,3 @@ def check_eligibility(
     if not window.contains(now, tz):
         return Skipped(SkipReason.QUIET_HOURS, retry_at=window.next_open(now, tz))
     return Allowed()
-
-
-def plan_touches(
-    config: NurtureConfig,
-    who: Recipient,
-    progress: SequenceProgress | None,
-    now: datetime,
-) -> tuple[PlannedTouch, ...]:
-    """The remaining steps of the contact's sequence for its stage and role, with ``due_at``.
-
-    A sequence starts at ``now`` when there is no progress for it in the current stage; each
-    delay counts from the previous step (the last completed one: ``progress.anchor``), never
-    before ``now``; each ``due_at`` is moved to its send window's next opening.
-    """
-    sequence = config.sequence_for(who.stage, who.role)
-    if sequence is None or sequence.id in who.exited_sequences:
-        return ()
-    fresh = progress is None or progress.sequence_id != sequence.id or progress.stage != who.stage
-    anchor = now if fresh or progress is None else progress.anchor
-    started = now if fresh or progress is None else progress.started_at
-    done = frozenset() if fresh or progress is None else progress.completed
-    planned: list[PlannedTouch] = []
-    due = anchor
-    for step in sequence.steps:
-        if step.id in done or not step.conditions.hold(who.role, who.nps):
-            continue
-        due = max(due + step.delay, now)  # after the previous touch, never in the past
-        window = config.window_for(step.channel, step.window)
-        opening = due = window.next_open(due, _zone(step.channel, who))
-        planned.append(
-            PlannedTouch(
-                touch_id=f"{who.contact_id}:{sequence.id}:{step.id}:{started.isoformat()}",
-                contact_id=who.contact_id,
-                account_id=who.account_id,
-                sequence_id=sequence.id,
-                step_id=step.id,
-                stage=who.stage,
-                channel=step.channel,
-                template=step.template,
-                window=step.window,
-                due_at=opening,
-            )
-        )
-    return tuple(planned)
