@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import update
@@ -28,6 +27,7 @@ from services.orchestrator.domain.decide import decide
 from services.orchestrator.domain.engagement import Engagement, to_engagement
 from services.orchestrator.domain.identity import (
     AccountResolution,
+    KnownIdentity,
     Resolution,
     account_refs,
     contact_aliases,
@@ -202,26 +202,32 @@ async def _retire(conn: AsyncConnection, res: Resolution, now: datetime) -> None
 
 def _contact_identity(
     events: Sequence[EngagementEvent], res: Resolution
-) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+) -> dict[str, KnownIdentity]:
+    out: dict[str, KnownIdentity] = {}
     for e in events:
-        known = out.setdefault(res.contact_of[e.id], {})
-        if e.contact.external_id:
-            known["external_id"] = e.contact.external_id
-        if e.contact.email:
-            known["email"] = str(e.contact.email)
+        cid = res.contact_of[e.id]
+        known = out.get(cid)
+        ext, email = e.contact.external_id, e.contact.email
+        if known is None or ext or email:  # the last event's identifiers win
+            out[cid] = KnownIdentity(
+                external_id=ext or (known.external_id if known else None),
+                email=str(email) if email else (known.email if known else None),
+            )
     return out
 
 
 def _account_identity(
     events: Sequence[EngagementEvent], acc: AccountResolution
-) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {aid: dict(c) for aid, c in acc.claims.items()}
+) -> dict[str, KnownIdentity]:
+    out = {
+        aid: KnownIdentity(external_id=c.get("external_id"), domain=c.get("domain"))
+        for aid, c in acc.claims.items()
+    }
     for e in events:
         aid = acc.account_of[e.id]
         if aid is not None and e.account is not None and e.account.traits:
-            known = out.setdefault(aid, {})
-            known["traits"] = {**known.get("traits", {}), **e.account.traits}
+            known = out.get(aid) or KnownIdentity()
+            out[aid] = replace(known, traits={**known.traits, **e.account.traits})
     return out
 
 

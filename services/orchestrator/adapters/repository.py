@@ -28,9 +28,11 @@ from services.orchestrator.adapters.tables import (
     identity_aliases,
     stage_history,
 )
+from services.orchestrator.domain.identity import KnownIdentity
 from services.orchestrator.domain.state import AccountState, ContactState, Transition
 from trellis.db import json_dumps
 
+_UNKNOWN = KnownIdentity()
 # SQLite allows 32,766 bound parameters per statement; stay well below for IN lists.
 CHUNK = 5000
 
@@ -153,7 +155,7 @@ _CONTACT_UPSERT = (
 async def save_contacts(
     conn: AsyncConnection,
     states: Mapping[str, ContactState],
-    identity: Mapping[str, Mapping[str, Any]],
+    identity: Mapping[str, KnownIdentity],
     now: datetime,
     cache: StateCache[ContactState] | None = None,
 ) -> None:
@@ -162,14 +164,14 @@ async def save_contacts(
         return
     rows = []
     for cid, s in states.items():
-        known = identity.get(cid, {})
+        known = identity.get(cid) or _UNKNOWN
         text = state_json(s)
         if cache is not None:
             cache.put(cid, text, s)
         traits = s.current.contact_traits
         rows.append(
             (
-                cid, known.get("external_id"), known.get("email"), s.account_key,
+                cid, known.external_id, known.email, s.account_key,
                 _str(traits.get("role")), _str(traits.get("timezone")),
                 s.current.stage or "awareness", s.score, s.current.fit, json_dumps(traits),
                 text, s.current.stage_entered_at, s.current.as_of, now, now,
@@ -211,7 +213,7 @@ _ACCOUNT_UPSERT = (
 async def save_accounts(
     conn: AsyncConnection,
     states: Mapping[str, AccountState],
-    identity: Mapping[str, Mapping[str, Any]],
+    identity: Mapping[str, KnownIdentity],
     now: datetime,
     cache: StateCache[AccountState] | None = None,
 ) -> None:
@@ -219,14 +221,14 @@ async def save_accounts(
         return
     rows = []
     for aid, s in states.items():
-        known = identity.get(aid, {})
+        known = identity.get(aid) or _UNKNOWN
         text = state_json(s)
         if cache is not None:
             cache.put(aid, text, s)
         rows.append(
             (
-                aid, known.get("external_id"), known.get("domain"), s.stage or "awareness",
-                s.score, 0.0, json_dumps(known.get("traits", {})), text, s.stage_entered_at,
+                aid, known.external_id, known.domain, s.stage or "awareness",
+                s.score, 0.0, json_dumps(dict(known.traits)), text, s.stage_entered_at,
                 now, now,
             )
         )  # fmt: skip

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from schemas.events import EngagementEvent
 
@@ -123,6 +124,17 @@ def account_refs(event: EngagementEvent) -> tuple[str | None, str | None]:
         return a.external_id, domain
     key = account_key(event)
     return None, key.removeprefix("domain:") if key else None
+
+
+@dataclass(frozen=True)
+class KnownIdentity:
+    """What a batch says about a contact's or an account's identifiers (and an account's
+    traits); stored where the row has none yet."""
+
+    external_id: str | None = None
+    email: str | None = None
+    domain: str | None = None
+    traits: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
