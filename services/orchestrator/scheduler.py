@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import assert_never
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
@@ -34,9 +35,10 @@ from services.orchestrator.adapters import consent_store, decision_log, touch_st
 from services.orchestrator.adapters.tables import reminders
 from services.orchestrator.domain.caps import SentTouch
 from services.orchestrator.domain.channels import TouchChannel
-from services.orchestrator.domain.eligibility import Allowed, Skipped, check_eligibility
+from services.orchestrator.domain.consent import ConsentLedger
+from services.orchestrator.domain.planner import Defer, Send, Skip, decide_due
 from services.orchestrator.domain.records import DecisionRecord
-from services.orchestrator.domain.touch_log import DispatchProblem, PlanReason
+from services.orchestrator.domain.touch_log import PlanReason
 from services.orchestrator.domain.touch_retry import origin_of
 from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote, StoredTouch
 from services.orchestrator.nurture import Nurture, load_people, recipient_of
@@ -132,24 +134,21 @@ class Scheduler:
             to = address(channel, person, account, note, self.nurture) if person else None
             rep = to if channel.is_reminder else None  # whose working hours the window is
             who = recipient_of(person, account, cfg, rep) if person else None
-            if who is None or touch is None or person is None:
-                problem = (
-                    DispatchProblem.UNKNOWN_CONTACT if who is None else DispatchProblem.UNKNOWN_STEP
-                )
-                results.append((row, touch_store.SKIPPED, problem, None))
-                continue
-            ledger = replace(ledgers[who.contact_id], bases=cfg.legal_basis)
-            verdict = check_eligibility(touch, who, ledger, history, cfg, now)
-            if isinstance(verdict, Skipped):
-                status = touch_store.PLANNED if verdict.deferred else touch_store.SKIPPED
-                results.append((row, status, verdict.reason.value, verdict.retry_at))
-                continue
-            assert isinstance(verdict, Allowed)
-            if to is None:
-                results.append((row, touch_store.SKIPPED, DispatchProblem.NO_ADDRESS, None))
-                continue
-            history.append(SentTouch(who.contact_id, who.account_id, touch.channel, now))
-            sends.append((row, command(row, to, cfg.rep_channel, person, account, note, now)))
+            ledger = replace(ledgers.get(row.contact_id, ConsentLedger()), bases=cfg.legal_basis)
+            match decide_due(touch, who, to, ledger, history, cfg, now):
+                case Skip(reason=no):
+                    results.append((row, touch_store.SKIPPED, no.value, None))
+                case Defer(reason=later, until=until):
+                    results.append((row, touch_store.PLANNED, later.value, until))
+                case Send():
+                    assert who is not None and touch is not None and person is not None
+                    assert to is not None
+                    history.append(SentTouch(who.contact_id, who.account_id, touch.channel, now))
+                    sends.append(
+                        (row, command(row, to, cfg.rep_channel, person, account, note, now))
+                    )
+                case unexpected:
+                    assert_never(unexpected)
         if self.links is not None:  # ack/snooze/contact/account links for the rep
             for row, cmd in sends:
                 if (note := notes.get(row.id)) is not None:

@@ -24,15 +24,20 @@ from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.planner import (
     Cancel,
     ContactPlan,
+    Defer,
     ExistingTouch,
     NotPlanned,
+    Send,
+    Skip,
     cancellations,
+    decide_due,
     plan_contact,
     touch_identity,
 )
 from services.orchestrator.domain.quiet_hours import SendWindow
 from services.orchestrator.domain.sequences import NurtureSequence, Step, StepConditions
 from services.orchestrator.domain.stages import Stage
+from services.orchestrator.domain.touch_log import DispatchProblem
 from services.orchestrator.domain.touch_retry import RETRY_MARK
 
 CONFIG = default_nurture()
@@ -350,3 +355,26 @@ def test_touch_ids_read_as_touch_ids_and_differ_by_contact_sequence_and_step() -
     ids = {touch_identity(*parts) for parts in
            [("c1", "s", "a"), ("c2", "s", "a"), ("c1", "s2", "a"), ("c1", "s", "b")]}  # fmt: skip
     assert len(ids) == 4 and all(i.startswith("t_") for i in ids)
+
+
+def test_a_due_touch_is_sent_deferred_or_skipped_with_its_reason() -> None:
+    (touch, *_) = plan_contact(CONFIG, who(Stage.AWARENESS), ledger(Channel.EMAIL), [],
+                               MONDAY).create  # fmt: skip
+    due = touch.due_at
+    allowed = ledger(Channel.EMAIL)
+    assert decide_due(touch, who(Stage.AWARENESS), "a@b.io", allowed, [], CONFIG, due) == Send()
+    assert decide_due(touch, None, "a@b.io", allowed, [], CONFIG, due) == Skip(
+        DispatchProblem.UNKNOWN_CONTACT
+    )
+    assert decide_due(None, who(Stage.AWARENESS), "a@b.io", allowed, [], CONFIG, due) == Skip(
+        DispatchProblem.UNKNOWN_STEP
+    )
+    assert decide_due(touch, who(Stage.AWARENESS), None, allowed, [], CONFIG, due) == Skip(
+        DispatchProblem.NO_ADDRESS
+    )
+    assert decide_due(touch, who(Stage.AWARENESS), "a@b.io", ledger(), [], CONFIG, due) == Skip(
+        SkipReason.NO_CONSENT
+    )
+    saturday = datetime(2026, 5, 9, 10, tzinfo=UTC)
+    deferred = decide_due(touch, who(Stage.AWARENESS), "a@b.io", allowed, [], CONFIG, saturday)
+    assert deferred == Defer(SkipReason.QUIET_HOURS, datetime(2026, 5, 11, 8, tzinfo=UTC))

@@ -12,6 +12,8 @@ Plans tell the truth at every moment: what the ops API, the dashboard and "why" 
   (``touch_identity``), not the time the stage was entered, so re-entering a stage revives the
   steps that did not go out and leaves the ones that did.
 
+When a touch is due, ``decide_due`` decides it again: send, defer (with when) or skip (with why).
+
 Time is an argument; nothing here reads a clock or a database.
 """
 
@@ -21,12 +23,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from services.orchestrator.domain.caps import SentTouch
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.consent import ConsentLedger
-from services.orchestrator.domain.eligibility import PlannedTouch, Recipient, SkipReason
+from services.orchestrator.domain.eligibility import (
+    PlannedTouch,
+    Recipient,
+    Skipped,
+    SkipReason,
+    check_eligibility,
+)
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.stages import Stage
-from services.orchestrator.domain.touch_log import stable_id
+from services.orchestrator.domain.touch_log import DispatchProblem, stable_id
 from services.orchestrator.domain.touch_retry import RETRY_MARK
 
 PLANNED = "planned"
@@ -185,3 +194,48 @@ def _by_step(existing: Iterable[ExistingTouch]) -> dict[tuple[str, str], Existin
         if known is None or (known.revivable and not t.revivable):
             out[key] = t
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Due and allowed: dispatch it now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Defer:
+    """Not now (quiet hours, a cap): decided again at ``until``, never dropped, never early."""
+
+    reason: SkipReason
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Not at all, and why."""
+
+    reason: SkipReason | DispatchProblem
+
+
+def decide_due(
+    touch: PlannedTouch | None,
+    who: Recipient | None,
+    address: str | None,
+    ledger: ConsentLedger,
+    history: Iterable[SentTouch],
+    config: NurtureConfig,
+    now: datetime,
+) -> Send | Defer | Skip:
+    """A touch whose time has come, decided again against the state *now*: the contact and its
+    step still known, consent, stage, caps and windows (``check_eligibility``), an address."""
+    if who is None:
+        return Skip(DispatchProblem.UNKNOWN_CONTACT)
+    if touch is None:
+        return Skip(DispatchProblem.UNKNOWN_STEP)
+    verdict = check_eligibility(touch, who, ledger, history, config, now)
+    if isinstance(verdict, Skipped):
+        if verdict.retry_at is not None:
+            return Defer(verdict.reason, verdict.retry_at)
+        return Skip(verdict.reason)
+    if address is None:
+        return Skip(DispatchProblem.NO_ADDRESS)
+    return Send()
