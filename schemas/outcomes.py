@@ -27,7 +27,12 @@ class TouchOutcome(WireModel):
 
     id: str = Field(min_length=1, max_length=200, description="Stable id; dedup key.")
     touch_id: str | None = None
-    contact_id: str
+    contact_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="A contact id (or, for an inbound SMS, the phone number it came from); "
+        "longer is refused at the door, not by a database column downstream.",
+    )
     channel: Channel
     status: OutcomeStatus
     retryable: bool = False

@@ -38,7 +38,7 @@ class EmailStatus(StrEnum):
 
 class EmailStatusCallback(WireModel):
     id: str | None = Field(default=None, min_length=1, max_length=200, pattern=NO_CONTROL)
-    contact_id: str = Field(min_length=1, max_length=200, pattern=NO_CONTROL)
+    contact_id: str = Field(min_length=1, max_length=64, pattern=NO_CONTROL)
     touch_id: str | None = Field(default=None, max_length=200, pattern=NO_CONTROL)
     status: EmailStatus
     provider_id: str | None = Field(default=None, max_length=200, pattern=NO_CONTROL)

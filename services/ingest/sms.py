@@ -71,6 +71,10 @@ def _auth(settings: SettingsDep) -> tuple[str, str | None]:
     return settings.sms_auth_token.get_secret_value(), settings.ingest_public_url
 
 
+MAX_PHONE = 32  # E.164 is at most 16 characters; a provider's formatting may add some
+MAX_SID = 100  # Twilio's are 34
+
+
 @router.post("/inbound")
 async def sms_inbound(request: Request, pipeline: PipelineDep, settings: SettingsDep) -> Response:
     form = await verified_form(request, *_auth(settings))
@@ -78,7 +82,11 @@ async def sms_inbound(request: Request, pipeline: PipelineDep, settings: Setting
     word = keyword(form)
     if word is None or not phone:
         return _twiml()
+    if len(phone) > MAX_PHONE or any(ord(c) < 0x20 for c in phone):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "From is not a phone number")
     sid = form.get("MessageSid") or hashlib.sha256(repr(sorted(form.items())).encode()).hexdigest()
+    if len(sid) > MAX_SID:  # an outcome id stays within its 200 characters
+        sid = hashlib.sha256(sid.encode()).hexdigest()
     now = datetime.now(UTC)
     match word:
         case Keyword.STOP | Keyword.START:

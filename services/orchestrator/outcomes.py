@@ -7,6 +7,7 @@ commit — including touches already planned, which are decided again when due.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -34,6 +35,17 @@ from trellis.consumer import Record, Rejected
 
 log = logging.getLogger(__name__)
 OUTCOME_INBOX_PREFIX = "outcome:"  # outcome ids share the inbox with event ids
+MAX_EVENT_ID = 200  # the inbox's and the logs' event_id columns
+
+
+def inbox_id(outcome: TouchOutcome) -> str:
+    """The outcome's key in the inbox and the logs: ``outcome:<id>``, or, for an id so long the
+    prefix would overflow the column (a provider's 200-character id), a digest of it."""
+    key = OUTCOME_INBOX_PREFIX + outcome.id
+    if len(key) <= MAX_EVENT_ID:
+        return key
+    return f"{OUTCOME_INBOX_PREFIX}sha256:{hashlib.sha256(outcome.id.encode()).hexdigest()}"
+
 
 TOUCH_STATUS = {
     OutcomeStatus.SENT: "sent",
@@ -65,23 +77,20 @@ async def apply_outcomes(
     async with engine.begin() as conn:
         fresh = await claim(
             conn,
-            [
-                InboxEntry(OUTCOME_INBOX_PREFIX + o.id, r.topic, r.partition, r.offset)
-                for r, o in parsed
-            ],
+            [InboxEntry(inbox_id(o), r.topic, r.partition, r.offset) for r, o in parsed],
             now,
         )
-        claimed = {o.id: o for _, o in parsed if OUTCOME_INBOX_PREFIX + o.id in fresh}.values()
+        claimed = {o.id: o for _, o in parsed if inbox_id(o) in fresh}.values()
         outcomes = await _by_phone_owner(conn, claimed)
         rows = []
         log = []
         for o in outcomes:
             suppression = suppression_for(o)
             if suppression is not None:
-                rows.append(consent_store.LedgerRow(suppression, OUTCOME_INBOX_PREFIX + o.id))
+                rows.append(consent_store.LedgerRow(suppression, inbox_id(o)))
             consent = consent_for(o)
             if consent is not None:
-                rows.append(consent_store.LedgerRow(consent, OUTCOME_INBOX_PREFIX + o.id))
+                rows.append(consent_store.LedgerRow(consent, inbox_id(o)))
             log.append(
                 LogEntry(
                     kind=(
@@ -92,7 +101,7 @@ async def apply_outcomes(
                     reason=f"{suppression.kind.value}" if suppression else o.status.value,
                     contact_key=o.contact_id,
                     account_key=None,
-                    event_id=OUTCOME_INBOX_PREFIX + o.id,
+                    event_id=inbox_id(o),
                     facts={
                         "touch_id": o.touch_id,
                         "channel": o.channel.value,

@@ -27,3 +27,29 @@ def test_a_provider_id_of_200_characters_still_gives_a_valid_stable_id() -> None
 
 def test_the_callers_own_id_wins() -> None:
     assert _outcome_id(id="cb-7", status="delivered", provider_id="m-1") == "cb-7"
+
+
+def test_a_contact_id_longer_than_any_stored_one_is_refused_at_the_door() -> None:
+    import pydantic
+    import pytest
+
+    with pytest.raises(pydantic.ValidationError):
+        EmailStatusCallback.model_validate({"contact_id": "c" * 65, "status": "bounced"})
+
+
+def test_a_200_character_outcome_id_still_fits_the_inbox_with_its_prefix() -> None:
+    from schemas.outcomes import TouchOutcome
+    from services.orchestrator.outcomes import MAX_EVENT_ID, inbox_id
+
+    long = TouchOutcome.model_validate(
+        {
+            "id": "x" * 200,
+            "contact_id": "c1",
+            "channel": "email",
+            "status": "bounced",
+            "occurred_at": NOW.isoformat(),
+        }
+    )
+    short = long.model_copy(update={"id": "cb-1"})
+    assert len(inbox_id(long)) <= MAX_EVENT_ID and inbox_id(long) == inbox_id(long)
+    assert inbox_id(short) == "outcome:cb-1"
