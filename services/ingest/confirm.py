@@ -20,23 +20,14 @@ from fastapi.responses import HTMLResponse
 
 from schemas.commands import Channel
 from schemas.outcomes import OutcomeStatus, TouchOutcome
-from services.ingest.callback_tokens import TokenProblem, check
 from services.ingest.pipeline import PipelineDep, SettingsDep
 from services.ingest.settings import IngestSettings
-from services.ingest.unsubscribe import is_form, page
+from services.ingest.unsubscribe import is_form, link_value, page
 from trellis.signed_tokens import confirmation_signer
 
 router = APIRouter(prefix="/v1/consent", tags=["callbacks"])
 
 CHANNELS = {"email": Channel.EMAIL, "sms": Channel.SMS}
-_PROBLEMS = {
-    TokenProblem.MISSING: (status.HTTP_400_BAD_REQUEST, "confirmation link has no token"),
-    TokenProblem.INVALID: (status.HTTP_403_FORBIDDEN, "confirmation link is not valid"),
-    TokenProblem.EXPIRED: (
-        status.HTTP_400_BAD_REQUEST,
-        "confirmation link has expired; ask for a new one",
-    ),
-}
 
 
 def confirmation_url(
@@ -51,12 +42,8 @@ def confirmation_url(
 
 def _subject(settings: IngestSettings, token: str | None) -> tuple[str, Channel]:
     secret = settings.unsubscribe_secret.get_secret_value().encode()
-    checked = check(confirmation_signer(secret), token, datetime.now(UTC))
-    if checked.problem is not None:
-        code, message = _PROBLEMS[checked.problem]
-        raise HTTPException(code, message)
-    assert checked.value is not None
-    contact_id, _, channel = checked.value.rpartition("|")
+    value = link_value(confirmation_signer(secret), token, "confirmation", "ask for a new one")
+    contact_id, _, channel = value.rpartition("|")
     if channel not in CHANNELS or not contact_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "confirmation link is not valid")
     return contact_id, CHANNELS[channel]

@@ -19,17 +19,22 @@ from schemas.outcomes import OutcomeStatus, TouchOutcome
 from services.ingest.callback_tokens import TokenProblem, check, unsubscribe_signer
 from services.ingest.pipeline import PipelineDep, SettingsDep
 from services.ingest.settings import IngestSettings
+from trellis.signed_tokens import UnsubscribeSigner
 
 router = APIRouter(prefix="/v1", tags=["callbacks"])
 
-_PROBLEMS = {
-    TokenProblem.MISSING: (status.HTTP_400_BAD_REQUEST, "unsubscribe link has no token"),
-    TokenProblem.INVALID: (status.HTTP_403_FORBIDDEN, "unsubscribe link is not valid"),
-    TokenProblem.EXPIRED: (
-        status.HTTP_400_BAD_REQUEST,
-        "unsubscribe link has expired; use the link in a more recent email",
-    ),
-}
+
+def link_value(signer: UnsubscribeSigner, token: str | None, link: str, renew: str) -> str:
+    """The signed value of a link's token, or the HTTP error a person reading it understands:
+    400 without a token or when expired (``renew`` says what to do), 403 when forged."""
+    checked = check(signer, token, datetime.now(UTC))
+    if checked.problem is TokenProblem.MISSING:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{link} link has no token")
+    if checked.problem is TokenProblem.EXPIRED:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{link} link has expired; {renew}")
+    if checked.problem is not None or checked.value is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{link} link is not valid")
+    return checked.value
 
 
 def page(title: str, body: str, code: int = 200) -> HTMLResponse:
@@ -43,12 +48,9 @@ def page(title: str, body: str, code: int = 200) -> HTMLResponse:
 
 def _contact(settings: IngestSettings, token: str | None) -> str:
     secret = settings.unsubscribe_secret.get_secret_value().encode()
-    checked = check(unsubscribe_signer(secret), token, datetime.now(UTC))
-    if checked.problem is not None:
-        code, message = _PROBLEMS[checked.problem]
-        raise HTTPException(code, message)
-    assert checked.value is not None
-    return checked.value
+    return link_value(
+        unsubscribe_signer(secret), token, "unsubscribe", "use the link in a more recent email"
+    )
 
 
 @router.get("/unsubscribe", response_class=HTMLResponse)

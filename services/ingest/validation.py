@@ -17,7 +17,13 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.events import EngagementEvent
-from schemas.plausibility import MAX_DEPTH, MAX_TRAIT_BYTES, TimeWindow, depth
+from schemas.plausibility import (
+    MAX_DEPTH,
+    MAX_TRAIT_BYTES,
+    TimeWindow,
+    depth,
+    has_control_characters,
+)
 from schemas.vocabulary import (
     KNOWN_TYPES,
     MAY_ASSERT,
@@ -175,7 +181,7 @@ def _implausible(
                         "type": "too_large",
                     }
                 )
-            elif isinstance(value, str) and name == "phone" and _has_control(value):
+            elif isinstance(value, str) and name == "phone" and has_control_characters(value):
                 errors.append(
                     {
                         "loc": [*loc, where, "traits", name],
@@ -197,10 +203,6 @@ def _size(value: Any, limit: int) -> int:
     if isinstance(value, dict | list):
         return len(orjson.dumps(value))
     return 0
-
-
-def _has_control(value: str) -> bool:
-    return any(ord(c) < 0x20 or c == "\x7f" for c in value)
 
 
 def _restamped(

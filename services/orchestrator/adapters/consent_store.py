@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,6 +28,7 @@ from services.orchestrator.domain.consent import (
     Suppression,
     SuppressionKind,
     admit_all,
+    recorded_at,
 )
 
 ALL_CHANNELS = "all"
@@ -127,14 +127,10 @@ async def record(conn: AsyncConnection, rows: Sequence[LedgerRow]) -> list[Ledge
         by_contact.setdefault(row.item.contact_id, []).append(row)
     written: list[LedgerRow] = []
     for contact_id, theirs in by_contact.items():
-        ordered = sorted(theirs, key=lambda r: _recorded_at(r.item))
+        ordered = sorted(theirs, key=lambda r: recorded_at(r.item))
         admitted = admit_all(ledgers[contact_id], [r.item for r in ordered])
         written.extend(
             LedgerRow(item, r.event_id) for item, r in zip(admitted, ordered, strict=True)
         )
     await append(conn, written)
     return written
-
-
-def _recorded_at(item: LedgerItem) -> datetime:
-    return item.entry.recorded_at if isinstance(item, RefusedGrant) else item.recorded_at

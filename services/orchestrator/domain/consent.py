@@ -187,14 +187,15 @@ def admit_all(ledger: ConsentLedger, items: Sequence[LedgerItem]) -> list[Ledger
     ``recorded_at`` order, as they apply), so a grant after an opt-out in the same batch is
     refused too."""
     out: list[LedgerItem] = []
-    for item in sorted(items, key=_recorded_at):
+    for item in sorted(items, key=recorded_at):
         admitted = ledger.admit(item) if isinstance(item, ConsentEntry) else item
         ledger = ledger.with_item(admitted)
         out.append(admitted)
     return out
 
 
-def _recorded_at(item: LedgerItem) -> datetime:
+def recorded_at(item: LedgerItem) -> datetime:
+    """When a ledger item happened (a refused grant: when it was made)."""
     return item.entry.recorded_at if isinstance(item, RefusedGrant) else item.recorded_at
 
 

@@ -94,6 +94,17 @@ def _zone(channel: TouchChannel, who: Recipient) -> ZoneInfo:
     return (who.rep_timezone or who.timezone) if channel.is_reminder else who.timezone
 
 
+def blocked(channel: TouchChannel, ledger: ConsentLedger, now: datetime) -> SkipReason | None:
+    """Why the contact may not be reached on ``channel`` now (None: it may): the one consent
+    check, when a touch is planned and again when it is due."""
+    consent = channel.consent_channel
+    if ledger.suppression(consent, now) is not None:
+        return SkipReason.SUPPRESSED
+    if not ledger.allows(consent, now):
+        return SkipReason.NO_CONSENT
+    return None
+
+
 def check_eligibility(
     touch: PlannedTouch,
     who: Recipient,
@@ -102,11 +113,9 @@ def check_eligibility(
     config: NurtureConfig,
     now: datetime,
 ) -> Allowed | Skipped:
-    consent_channel = touch.channel.consent_channel
-    if ledger.suppression(consent_channel, now) is not None:
-        return Skipped(SkipReason.SUPPRESSED)
-    if not ledger.allows(consent_channel, now):
-        return Skipped(SkipReason.NO_CONSENT)
+    closed = blocked(touch.channel, ledger, now)
+    if closed is not None:
+        return Skipped(closed)
     sales_owned = who.stage in SALES_OWNED_STAGES or who.account_stage in SALES_OWNED_STAGES
     if touch.owner is Owner.MARKETING and sales_owned:
         return Skipped(SkipReason.SALES_OWNED)

@@ -31,6 +31,7 @@ from services.orchestrator.domain.eligibility import (
     Recipient,
     Skipped,
     SkipReason,
+    blocked,
     check_eligibility,
 )
 from services.orchestrator.domain.nurture_config import NurtureConfig
@@ -101,16 +102,6 @@ class ContactPlan:
 def touch_identity(contact_id: str, sequence_id: str, step_id: str) -> str:
     """One touch per contact, sequence and step, however often the stage is entered."""
     return stable_id("t_", contact_id, sequence_id, step_id)
-
-
-def blocked(channel: TouchChannel, ledger: ConsentLedger, now: datetime) -> SkipReason | None:
-    """Why the contact may not be reached on ``channel`` now (None: it may)."""
-    consent = channel.consent_channel
-    if ledger.suppression(consent, now) is not None:
-        return SkipReason.SUPPRESSED
-    if not ledger.allows(consent, now):
-        return SkipReason.NO_CONSENT
-    return None
 
 
 def cancellations(
