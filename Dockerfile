@@ -5,6 +5,7 @@ FROM python:3.11.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY trellis ./trellis
+COPY console ./console
 COPY services ./services
 COPY schemas ./schemas
 COPY migrations ./migrations

@@ -199,7 +199,7 @@ class Stack:
             **extra,
         }
         stack = cls(workdir, broker, env, port)
-        exe = [sys.executable, "-m", "trellis.cli"]
+        exe = [sys.executable, "-m", "console.cli"]
         for name in ("ingest", "orchestrator", "notifier"):
             stack.services[name] = Service(name, [*exe, name], env, workdir / "logs")
         return stack

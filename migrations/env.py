@@ -7,9 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from console.tables import metadata
 from trellis.db import create_engine, is_sqlite
 from trellis.settings import TrellisSettings
-from trellis.tables import metadata
 
 config = context.config
 

@@ -27,7 +27,7 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
-"""Every Trellis table is declared on this metadata (see ``trellis.tables``)."""
+"""Every Trellis table is declared on this metadata (see ``console.tables``)."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -1,4 +1,4 @@
-"""The notifier's operator commands (registered on ``trellis`` by ``trellis.cli``)."""
+"""The notifier's operator commands (registered on ``trellis`` by ``console.cli``)."""
 
 from __future__ import annotations
 

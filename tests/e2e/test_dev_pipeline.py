@@ -66,7 +66,7 @@ def dev_stack(tmp_path: Path):  # type: ignore[no-untyped-def]
     (tmp_path / "env.json").write_text(json.dumps(env))
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "trellis.cli", "dev"],
+            [sys.executable, "-m", "console.cli", "dev"],
             cwd=tmp_path,
             env=env,
             stdout=out,

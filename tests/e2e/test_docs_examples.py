@@ -88,7 +88,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log = cwd / "dev.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "trellis.cli", "dev"],
+            [sys.executable, "-m", "console.cli", "dev"],
             cwd=cwd,
             env=env,
             stdout=out,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from console.cli import app
 from schemas.topics import ALL_TOPICS
 from trellis.broker import (
     BrokerError,
@@ -20,7 +21,6 @@ from trellis.broker import (
     port_in_use,
     wait_for_metadata,
 )
-from trellis.cli import app
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -31,7 +31,7 @@ def _env(**extra: str) -> dict[str, str]:
 def test_trellis_broker_serves_until_ctrl_c_and_leaves_nothing_behind() -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trellis.cli", "broker", "--port", str(port)],
+        [sys.executable, "-m", "console.cli", "broker", "--port", str(port)],
         env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

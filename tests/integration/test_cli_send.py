@@ -11,9 +11,9 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from console.cli import app
 from services.ingest.settings import IngestSettings
 from tests.integration.ingest_server import add_source, arrived, running_ingest
-from trellis.cli import app
 from trellis.settings import TrellisSettings
 from trellis.sources import SourceKind
 

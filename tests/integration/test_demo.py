@@ -9,9 +9,9 @@ from pathlib import Path
 import orjson
 from typer.testing import CliRunner
 
+from console.cli import app
 from services.ingest.settings import IngestSettings
 from tests.integration.ingest_server import add_source, arrived, running_ingest
-from trellis.cli import app
 from trellis.demo import shifted_world, stream
 from trellis.producers import DEV_KINDS
 from trellis.settings import TrellisSettings

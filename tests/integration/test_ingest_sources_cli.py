@@ -9,9 +9,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from console.cli import app
 from services.ingest.settings import IngestSettings
 from tests.integration.ingest_server import basic, running_ingest, sample_event
-from trellis.cli import app
 from trellis.settings import TrellisSettings
 
 

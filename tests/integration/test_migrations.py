@@ -6,9 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from console.tables import metadata
 from trellis.db import create_engine
 from trellis.migrate import downgrade_async, upgrade_async
-from trellis.tables import metadata
 
 EXPECTED = {
     "inbox", "accounts", "contacts", "identity_aliases", "stage_history", "decisions",

@@ -32,7 +32,7 @@ from trellis.kafka import ensure_topics
 from trellis.migrate import alembic_config, upgrade_async
 
 ROOT = Path(__file__).resolve().parents[2]
-TREES = ["trellis", "services", "schemas", "migrations"]
+TREES = ["trellis", "console", "services", "schemas", "migrations"]  # console/ since issue 14
 
 
 def _git(*args: str) -> bytes:
@@ -44,7 +44,8 @@ def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     """The tree as it was before the commit that added the newest migration."""
     try:
         newest = _git("log", "-n1", "--format=%H", "--", "migrations/versions").decode().strip()
-        archive = _git("archive", "--format=tar", f"{newest}^", *TREES)
+        trees = [t for t in TREES if _git("ls-tree", "--name-only", f"{newest}^", t).strip()]
+        archive = _git("archive", "--format=tar", f"{newest}^", *trees)
     except (OSError, subprocess.CalledProcessError) as exc:
         pytest.fail(f"the previous release needs the git history: {exc}")
     target = tmp_path_factory.mktemp("previous")
@@ -88,7 +89,8 @@ async def test_the_old_release_keeps_working_while_the_new_schema_lands(
         "TRELLIS_DATABASE_URL": url, "TRELLIS_OPS_SERVE": "false",
         "TRELLIS_ORCHESTRATOR_GROUP": group, "TRELLIS_TOPIC_PARTITIONS": "2",
     }  # fmt: skip
-    old = [sys.executable, "-m", "trellis.cli"]
+    cli = "console.cli" if (previous_release / "console").is_dir() else "trellis.cli"
+    old = [sys.executable, "-m", cli]
     migrated = await asyncio.create_subprocess_exec(
         *old, "migrate", cwd=previous_release, env=env, stderr=asyncio.subprocess.PIPE
     )

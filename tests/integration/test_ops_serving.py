@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
+from console.cli import app
+from console.dev import ensure_dev_admin_key
 from schemas.topics import ENGAGEMENT
 from services.orchestrator.adapters.tables import contacts
 from services.orchestrator.main import run
@@ -20,8 +22,6 @@ from services.orchestrator.ops.auth import key_for
 from services.orchestrator.settings import OrchestratorSettings
 from tests.probes import eventually, produce
 from trellis.broker import free_port
-from trellis.cli import app
-from trellis.dev import ensure_dev_admin_key
 from trellis.kafka import ensure_topics
 from trellis.settings import TrellisSettings
 

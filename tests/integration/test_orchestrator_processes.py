@@ -119,7 +119,7 @@ class Orchestrators:
     def start(self) -> subprocess.Popen[bytes]:
         log = (self.logs / f"orchestrator-{len(self.procs)}.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "trellis.cli", "orchestrator"],
+            [sys.executable, "-m", "console.cli", "orchestrator"],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -18,7 +18,7 @@ from trellis.startup import EXIT_REFUSED, migration_problem
 def _run(service: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
     return subprocess.run(
-        [sys.executable, "-m", "trellis.cli", service],
+        [sys.executable, "-m", "console.cli", service],
         env=clean | env,
         capture_output=True,
         text=True,

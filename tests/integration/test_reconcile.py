@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner, Result
 
+from console.cli import app
 from schemas.commands import Channel, DispatchTouch
 from schemas.outcomes import OutcomeStatus, TouchOutcome
 from schemas.topics import OUTCOMES
@@ -26,7 +27,6 @@ from tests.integration.notifier_servers import smtp_server
 from tests.integration.test_notifier_broker import publish, run_until, touch
 from tests.probes import produce
 from trellis.broker import EmbeddedBroker
-from trellis.cli import app
 from trellis.kafka import encode, ensure_topics
 from trellis.settings import TrellisSettings
 

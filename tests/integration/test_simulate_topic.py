@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 from typer.testing import CliRunner
 
+from console.cli import app
 from schemas.topics import ENGAGEMENT
 from tests.probes import produce
 from trellis.broker import EmbeddedBroker
-from trellis.cli import app
 from trellis.demo_world import build_world
 from trellis.kafka import ensure_topics
 from trellis.settings import TrellisSettings

@@ -17,10 +17,10 @@ import orjson
 import pytest
 import typer
 
+from console.cli import app
 from services.ingest.settings import IngestSettings
 from services.notifier.settings import NotifierSettings
 from services.orchestrator.settings import OrchestratorSettings
-from trellis.cli import app
 from trellis.settings import TrellisSettings
 
 ROOT = Path(__file__).resolve().parents[2]

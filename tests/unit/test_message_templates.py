@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from console.cli import app
 from schemas.commands import Channel, DispatchTouch
 from services.notifier.render import JinjaRenderer, RenderError
 from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.cli import template_problems_of
-from trellis.cli import app
 from trellis.message_templates import (
     DEFAULT_TEMPLATES_DIR,
     Template,

@@ -10,13 +10,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from console.cli import app
 from services.orchestrator.adapters.playbook_file import (
     PlaybookError,
     default_playbook,
     parse_playbook,
 )
 from services.orchestrator.domain.stages import Stage
-from trellis.cli import app
 
 DEFAULT = resources.files("services.orchestrator").joinpath("default_playbook.yaml").read_bytes()
 

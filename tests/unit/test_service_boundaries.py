@@ -1,4 +1,5 @@
-"""No service imports another: what two services share lives in ``trellis/`` or ``schemas/``."""
+"""No service imports another: what two services share lives in ``trellis/`` or ``schemas/``,
+and neither of those imports a service (only ``console/``, the CLI, knows them all)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,19 @@ def test_a_service_imports_no_other_service(service: str) -> None:
 
 def test_the_check_sees_every_service() -> None:
     assert SERVICES == ["ingest", "notifier", "orchestrator"]
+
+
+@pytest.mark.parametrize("package", ["trellis", "schemas"])
+def test_the_shared_plumbing_imports_no_service(package: str) -> None:
+    upward = {
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in (ROOT / package).rglob("*.py")
+        for module in _imports(path)
+        if module == "services" or module.startswith(("services.", "console"))
+    }
+    assert upward == set()
+
+
+def test_the_console_is_where_the_services_meet() -> None:
+    imported = {m for path in (ROOT / "console").rglob("*.py") for m in _imports(path)}
+    assert {f"services.{s}" for s in SERVICES} <= {".".join(m.split(".")[:2]) for m in imported}

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 from typer.testing import CliRunner
 
-from trellis.cli import app
+from console.cli import app
 from trellis.demo_world import build_world
 
 

@@ -11,11 +11,11 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from console.cli import app
 from schemas.events import EngagementEvent
 from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.simulate import simulate
-from trellis.cli import app
 from trellis.demo_world import build_world
 
 START = datetime(2026, 6, 1, tzinfo=UTC)

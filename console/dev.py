@@ -92,7 +92,7 @@ class Child:
 
 
 def service_children() -> list[Child]:
-    exe = [sys.executable, "-m", "trellis.cli"]
+    exe = [sys.executable, "-m", "console.cli"]
     return [
         Child("ingest", [*exe, "ingest"]),
         Child("orchestrator", [*exe, "orchestrator"]),
@@ -113,7 +113,7 @@ def dev_sinks_child(env: dict[str, str]) -> tuple[Child | None, list[int]]:
     if not extra:
         return None, []
     env.update(extra)
-    argv = [sys.executable, "-m", "trellis.cli", "dev-sinks"]
+    argv = [sys.executable, "-m", "console.cli", "dev-sinks"]
     argv += ["--smtp" if "TRELLIS_SMTP_PORT" in extra else "--no-smtp"]
     argv += ["--sms" if "TRELLIS_SMS_BASE_URL" in extra else "--no-sms"]
     ports = [int(extra["TRELLIS_SMTP_PORT"])] if "TRELLIS_SMTP_PORT" in extra else []

@@ -38,7 +38,7 @@ def _settings() -> TrellisSettings:
 @app.command()
 def dev() -> None:
     """Run the whole pipeline locally: broker, migrations, topics and the three services."""
-    from trellis.dev import run_dev
+    from console.dev import run_dev
     from trellis.logs import configure_logging
 
     settings = _settings()
