@@ -48,6 +48,9 @@ def test_a_small_history_gives_the_numbers_computed_by_hand() -> None:
     assert m.median_days_to_reach[E] == 5.0  # a: 6 days, b: 4 days
     assert m.median_days_to_reach[M] == 5.5  # a: 9 days, c: 2 days
     assert m.median_days_to_reach[S] == 13.0
+    assert m.p90_days_in_stage[A] == 5.6  # 6, 4, 2: 4 + 0.8 x (6 - 4)
+    assert m.p90_days_in_stage[E] == 3.0  # a's one stay of 3 days
+    assert m.p90_days_in_stage[S] is None
 
 
 def test_an_empty_or_inverted_window_is_refused() -> None:

@@ -7,7 +7,8 @@ Definitions (the same for contacts and accounts):
 - conversion ``A -> B`` (consecutive funnel stages): of the subjects that entered ``A`` inside the
   window, the share that reached ``B`` or any later funnel stage by ``until`` (skipping ``B`` still
   counts: a lead may go from engaged straight to sql).
-- median time in stage: over stays that *ended* inside the window (entered, then left).
+- median and p90 time in stage: over stays that *ended* inside the window (entered, then left);
+  p90 interpolates between the stays (``statistics.quantiles``, inclusive).
 - velocity: forward moves per day in the window, and per stage the median days from a subject's
   first known move to its first entry into that stage (entries inside the window).
 """
@@ -58,6 +59,7 @@ class FunnelMetrics:
     median_days_in_stage: dict[Stage, float | None]
     forward_moves_per_day: float
     median_days_to_reach: dict[Stage, float | None] = field(default_factory=dict)
+    p90_days_in_stage: dict[Stage, float | None] = field(default_factory=dict)
 
 
 def _by_subject(moves: Iterable[Move], until: datetime) -> dict[str, list[Move]]:
@@ -72,6 +74,13 @@ def _by_subject(moves: Iterable[Move], until: datetime) -> dict[str, list[Move]]
 
 def _median_days(values: Sequence[timedelta]) -> float | None:
     return round(statistics.median(v / DAY for v in values), 6) if values else None
+
+
+def _p90_days(values: Sequence[timedelta]) -> float | None:
+    days = [v / DAY for v in values]
+    if len(days) < 2:
+        return round(days[0], 6) if days else None
+    return round(statistics.quantiles(days, n=10, method="inclusive")[-1], 6)
 
 
 def funnel_metrics(moves: Iterable[Move], since: datetime, until: datetime) -> FunnelMetrics:
@@ -117,4 +126,5 @@ def funnel_metrics(moves: Iterable[Move], since: datetime, until: datetime) -> F
         median_days_in_stage={s: _median_days(stays[s]) for s in Stage},
         forward_moves_per_day=round(forward / ((until - since) / DAY), 6),
         median_days_to_reach={s: _median_days(to_reach[s]) for s in FUNNEL[1:]},
+        p90_days_in_stage={s: _p90_days(stays[s]) for s in Stage},
     )
