@@ -33,6 +33,7 @@ class SkipReason(StrEnum):
     ACCOUNT_CAP = "ACCOUNT_CAP"
     QUIET_HOURS = "QUIET_HOURS"
     CONDITION_NOT_MET = "CONDITION_NOT_MET"
+    HOLDOUT = "HOLDOUT"  # in the sequence's control group: never sent, measured (domain.holdout)
 
 
 _CAP_REASON = {

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from services.orchestrator.domain.caps import Caps
 from services.orchestrator.domain.channels import Channel, TouchChannel
 from services.orchestrator.domain.consent import DEFAULT_BASES, LegalBasis
+from services.orchestrator.domain.holdout import HoldoutShare, HoldoutUnit
 from services.orchestrator.domain.quiet_hours import SendWindow
 from services.orchestrator.domain.sequences import NurtureSequence
 from services.orchestrator.domain.stages import Stage
@@ -61,6 +62,10 @@ class NurtureConfig(BaseModel):
     """The rep directory: time zone and reminder channel per rep email."""
     retry: TouchRetryPolicy = TouchRetryPolicy()
     """Touches that failed transiently (``failed(retryable)``) are planned again with backoff."""
+    holdout: HoldoutShare = 0.0
+    """Share of people held out of every sequence (a sequence's own ``holdout`` wins)."""
+    holdout_by: HoldoutUnit = "contact"
+    """Hold out contacts one by one, or whole accounts (their contacts together)."""
 
     @field_validator("reps")
     @classmethod
@@ -117,6 +122,9 @@ class NurtureConfig(BaseModel):
     def exited_by(self, event_type: str) -> frozenset[str]:
         """The ids of the sequences an event of this type ends (their ``exit_on``)."""
         return frozenset(q.id for q in self.sequences if event_type in q.exit_on)
+
+    def holdout_share(self, sequence: NurtureSequence) -> float:
+        return self.holdout if sequence.holdout is None else sequence.holdout
 
     def sequence(self, sequence_id: str) -> NurtureSequence | None:
         return next((q for q in self.sequences if q.id == sequence_id), None)

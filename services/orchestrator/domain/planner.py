@@ -34,6 +34,7 @@ from services.orchestrator.domain.eligibility import (
     blocked,
     check_eligibility,
 )
+from services.orchestrator.domain.holdout import held_out
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.touch_log import DispatchProblem, stable_id
@@ -142,12 +143,19 @@ def plan_contact(
     revive: list[PlannedTouch] = []
     not_planned: list[NotPlanned] = []
     due = now
+    holdout = _holdout(config, who, sequence.id, config.holdout_share(sequence))
     for step in sequence.steps:
         if not step.conditions.hold(who.role, who.nps):
             not_planned.append(
                 NotPlanned(who.contact_id, who.account_id, sequence.id, step.id, step.channel,
                            step.template, SkipReason.CONDITION_NOT_MET,
                            step.conditions.unmet(who.role, who.nps))
+            )  # fmt: skip
+            continue
+        if holdout and not step.channel.is_reminder:  # the rep still hears of a hand-raise
+            not_planned.append(
+                NotPlanned(who.contact_id, who.account_id, sequence.id, step.id, step.channel,
+                           step.template, SkipReason.HOLDOUT, holdout)
             )  # fmt: skip
             continue
         window = config.window_for(step.channel, step.window)
@@ -171,6 +179,21 @@ def plan_contact(
         )  # fmt: skip
         (revive if known is not None else create).append(touch)
     return ContactPlan(tuple(create), tuple(revive), tuple(cancel), tuple(not_planned))
+
+
+def _holdout(
+    config: NurtureConfig, who: Recipient, sequence_id: str, share: float
+) -> dict[str, str]:
+    """The facts of a held-out contact (``domain.holdout``), or none when it is treated."""
+    by_account = config.holdout_by == "account" and who.account_id is not None
+    unit = who.account_id if by_account and who.account_id else who.contact_id
+    if not held_out(share, unit, sequence_id):
+        return {}
+    return {
+        "stage": who.stage.value,
+        "holdout": f"{share:.0%}",
+        "by": "account" if by_account else "contact",
+    }
 
 
 def _by_step(existing: Iterable[ExistingTouch]) -> dict[tuple[str, str], ExistingTouch]:

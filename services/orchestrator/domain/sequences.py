@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.orchestrator.domain.channels import TouchChannel
+from services.orchestrator.domain.holdout import HoldoutShare
 from services.orchestrator.domain.stages import Stage
 
 SALES_OWNED_STAGES: frozenset[Stage] = frozenset({Stage.SQL, Stage.OPPORTUNITY})
@@ -67,6 +68,7 @@ class NurtureSequence(_Model):
     exit_on: frozenset[str] = Field(
         default=frozenset(), description="event types that end the sequence (besides a new stage)"
     )
+    holdout: HoldoutShare | None = None  # None: the plan's ``holdout``
 
     @model_validator(mode="after")
     def _check(self) -> NurtureSequence:

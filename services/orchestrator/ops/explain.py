@@ -98,6 +98,8 @@ def _reason(
         "for a demo), so the rest of the sequence stopped",
         SkipReason.CONDITION_NOT_MET: f"its step's conditions do not hold for {name}"
         + (f" ({unmet})" if unmet else ""),
+        SkipReason.HOLDOUT: f"{name} is in this sequence's holdout ({facts.get('holdout', 'a')} "
+        "control group, never sent) so its effect on stage progress can be measured",
         DispatchProblem.UNKNOWN_STEP: "its sequence step is no longer in the nurture plan",
         RetryEnd.RETRIES_EXHAUSTED: "the provider failed every retry we were allowed",
         RetryEnd.RETRY_EXPIRED: "the provider kept failing until it was too late to send",
