@@ -96,6 +96,26 @@ stage_history = Table(
     Index("ix_stage_history_subject", "subject_kind", "subject_id", "occurred_at"),
 )
 
+revenue_facts = Table(
+    "revenue_facts",
+    metadata,
+    Column("event_id", String(200), primary_key=True),
+    Column("kind", String(32), nullable=False, comment="deal_*, seats_changed, nps_submitted, ..."),
+    Column("account_id", String(64)),
+    Column("contact_id", String(64)),
+    Column("deal_id", String(200)),
+    Column("amount", String(40), comment="exact decimal text; with its currency, never summed"),
+    Column("currency", String(3)),
+    Column("deal_stage", String(200)),
+    Column("seats", Integer),
+    Column("previous_seats", Integer),
+    Column("score", Integer),
+    Column("effective_at", TZ),
+    Column("occurred_at", TZ, nullable=False),
+    Index("ix_revenue_facts_occurred_at", "occurred_at"),
+    comment="The business facts KPIs need (domain/kpis.py), kept past the events' lateness window.",
+)
+
 decisions = Table(
     "decisions",
     metadata,
