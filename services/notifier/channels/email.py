@@ -17,6 +17,7 @@ import aiosmtplib
 
 from schemas.commands import DispatchTouch
 from services.notifier.channels.base import Failed, SendResult, Sent
+from services.notifier.channels.mime import RawEmail, build_raw_email
 from services.notifier.render import RenderedMessage
 from services.notifier.unsubscribe import UnsubscribeSigner
 
@@ -133,10 +134,20 @@ def failed_from(exc: Exception) -> Failed:
 
 
 def result_of(msg: EmailMessage, refused: dict[str, aiosmtplib.SMTPResponse]) -> SendResult:
+    return _sent_unless_refused(str(msg["Message-ID"]), refused)
+
+
+def raw_result(raw: RawEmail, refused: dict[str, aiosmtplib.SMTPResponse]) -> SendResult:
+    return _sent_unless_refused(raw.message_id, refused)
+
+
+def _sent_unless_refused(
+    message_id: str, refused: dict[str, aiosmtplib.SMTPResponse]
+) -> SendResult:
     if refused:
         detail = "; ".join(f"{r.code} {r.message}" for r in refused.values())
         return Failed(retryable=False, detail=f"refused: {detail}")
-    return Sent(provider_id=str(msg["Message-ID"]))
+    return Sent(provider_id=message_id)
 
 
 async def send_smtp(config: SmtpConfig, msg: EmailMessage) -> SendResult:
@@ -151,6 +162,18 @@ async def send_smtp(config: SmtpConfig, msg: EmailMessage) -> SendResult:
 
 class SmtpSend(Protocol):
     async def send(self, msg: EmailMessage) -> SendResult: ...
+
+    async def send_raw(self, raw: RawEmail) -> SendResult: ...
+
+
+async def send_raw_smtp(config: SmtpConfig, raw: RawEmail) -> SendResult:
+    """Hand ``raw`` to the SMTP server on a connection of its own."""
+    try:
+        async with smtp_client(config) as client:
+            refused, _response = await client.sendmail(raw.envelope_from, [raw.recipient], raw.data)
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        return failed_from(exc)
+    return raw_result(raw, refused)
 
 
 class SmtpEmailSender:
@@ -172,10 +195,16 @@ class SmtpEmailSender:
     async def send(self, touch: DispatchTouch, message: RenderedMessage) -> SendResult:
         now = self._clock()
         url = self._unsubscribe.url(touch.contact_id, now) if touch.marketing else None
+        config = self._config
+        raw = build_raw_email(touch, message, config.sender, config.domain, url, now)
+        if raw is not None:  # the common case, without the stdlib's header parsing
+            if self._pool is not None:
+                return await self._pool.send_raw(raw)
+            return await send_raw_smtp(config, raw)
         try:
-            msg = build_email(touch, message, self._config.sender, self._config.domain, url, now)
+            msg = build_email(touch, message, config.sender, config.domain, url, now)
         except ValueError as exc:  # an over-long unsubscribe link, a line break in a header
             return Failed(retryable=False, detail=f"message: {exc}")
         if self._pool is not None:
             return await self._pool.send(msg)
-        return await send_smtp(self._config, msg)
+        return await send_smtp(config, msg)

@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
+from functools import partial
 from types import TracebackType
 
 import aiosmtplib
 
 from services.notifier.channels.base import SendResult
-from services.notifier.channels.email import SmtpConfig, failed_from, result_of, smtp_client
+from services.notifier.channels.email import (
+    SmtpConfig,
+    failed_from,
+    raw_result,
+    result_of,
+    smtp_client,
+)
+from services.notifier.channels.mime import RawEmail
+
+Refused = dict[str, aiosmtplib.SMTPResponse]
+Transaction = Callable[[aiosmtplib.SMTP], Awaitable[tuple[Refused, str]]]
+Result = Callable[[Refused], SendResult]
 
 
 class SmtpConnectionPool:
@@ -27,6 +40,17 @@ class SmtpConnectionPool:
         """Connections opened so far (for tests and metrics)."""
 
     async def send(self, msg: EmailMessage) -> SendResult:
+        """A message built by the stdlib (flattened by aiosmtplib)."""
+        return await self._transact(lambda conn: conn.send_message(msg), partial(result_of, msg))
+
+    async def send_raw(self, raw: RawEmail) -> SendResult:
+        """A message already written as bytes (``mime.build_raw_email``)."""
+        return await self._transact(
+            lambda conn: conn.sendmail(raw.envelope_from, [raw.recipient], raw.data),
+            partial(raw_result, raw),
+        )
+
+    async def _transact(self, transaction: Transaction, result: Result) -> SendResult:
         async with self._slots:
             conn = self._checkout()
             try:
@@ -34,7 +58,7 @@ class SmtpConnectionPool:
                     conn = smtp_client(self._config)
                     self.opened += 1
                     await conn.connect()  # STARTTLS and AUTH as configured
-                refused, _response = await conn.send_message(msg)
+                refused, _response = await transaction(conn)
             except (aiosmtplib.SMTPException, OSError) as exc:
                 if conn is not None:
                     conn.close()
@@ -44,7 +68,7 @@ class SmtpConnectionPool:
                     conn.close()
                 raise
             self._idle.append(conn)
-            return result_of(msg, refused)
+            return result(refused)
 
     def _checkout(self) -> aiosmtplib.SMTP | None:
         while self._idle:
