@@ -24,7 +24,7 @@ from schemas.dead_letter import (
 )
 from schemas.events import EngagementEvent
 from schemas.outcomes import TouchOutcome
-from schemas.topics import ENGAGEMENT, MAIN_TOPICS, OUTCOMES, TOUCHES, dead_letter
+from schemas.topics import ENGAGEMENT, MAIN_TOPICS, OUTCOMES, REMINDERS, TOUCHES, dead_letter
 from schemas.vocabulary import KNOWN_TYPES, Properties
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -37,14 +37,20 @@ _KEYS = {
     ENGAGEMENT: "`a:<account external_id or domain>`, else `c:<contact external_id, email or "
     "anonymous_id>`: one account's events stay in order on one partition.",
     TOUCHES: "The contact id: one person's touches stay in order.",
+    REMINDERS: "The rep's address (the command's `to`): one rep's reminders stay in order.",
     OUTCOMES: "The contact id (an inbound SMS keyword: the sender's E.164 number).",
 }
 _CHANNELS = {
     ENGAGEMENT: ("engagement", "Engagement events, published by ingest once validated."),
     TOUCHES: (
         "touches",
-        "Commands to send one touch (marketing or a rep reminder), from the "
-        "orchestrator's scheduler.",
+        "Commands to send one touch to a contact (email, SMS), from the orchestrator's scheduler.",
+    ),
+    REMINDERS: (
+        "reminders",
+        "Commands to remind a rep (channel `rep_call_reminder` or `rep_email_reminder`), from "
+        "the orchestrator's scheduler: a lane of their own with its own notifier consumer, so "
+        "no marketing backlog delays one.",
     ),
     OUTCOMES: (
         "outcomes",
@@ -167,6 +173,7 @@ def _dead_letter_message(topic: str) -> dict[str, Any]:
 def _messages(types: dict[str, type[Properties]]) -> dict[str, dict[str, Any]]:
     out = {f"event.{t}": _event_message(t, types[t]) for t in KNOWN_TYPES}
     out["DispatchTouch"] = _command_message(TOUCHES, DispatchTouch, "DispatchTouch")
+    out["DispatchRepReminder"] = _command_message(REMINDERS, DispatchTouch, "DispatchRepReminder")
     out["TouchOutcome"] = _command_message(OUTCOMES, TouchOutcome, "TouchOutcome")
     for topic in MAIN_TOPICS:
         out[f"deadLetter.{_CHANNELS[topic][0]}"] = _dead_letter_message(topic)
@@ -177,6 +184,7 @@ def _channel_messages(topic: str) -> dict[str, Any]:
     names = {
         ENGAGEMENT: [f"event.{t}" for t in KNOWN_TYPES],
         TOUCHES: ["DispatchTouch"],
+        REMINDERS: ["DispatchRepReminder"],
         OUTCOMES: ["TouchOutcome"],
     }[topic]
     return {n: {"$ref": f"#/components/messages/{n}"} for n in names}
@@ -208,10 +216,13 @@ _OPERATIONS = (  # (id, action, channel, who)
     ("orchestrator.on-engagement", "receive", "engagement", "the orchestrator, in batches"),
     ("scheduler.dispatch-due-touches", "send", "touches", "the orchestrator's scheduler"),
     ("notifier.on-touches", "receive", "touches", "the notifier (at most once per touch id)"),
+    ("scheduler.dispatch-due-reminders", "send", "reminders", "the orchestrator's scheduler"),
+    ("notifier.on-reminders", "receive", "reminders", "the notifier's reminders consumer"),
     ("notifier.publish-outcomes", "send", "outcomes", "the notifier and ingest's callbacks"),
     ("orchestrator.on-outcomes", "receive", "outcomes", "the orchestrator"),
     ("orchestrator.dead-letter-engagement", "send", "engagement.dlq", "the orchestrator"),
     ("notifier.dead-letter-touches", "send", "touches.dlq", "the notifier"),
+    ("notifier.dead-letter-reminders", "send", "reminders.dlq", "the notifier"),
     ("orchestrator.dead-letter-outcomes", "send", "outcomes.dlq", "the orchestrator"),
 )
 
@@ -242,8 +253,9 @@ def asyncapi_document() -> dict[str, Any]:
             "title": "Trellis topics",
             "version": CONTRACT_VERSION,
             "description": "The Kafka topics between Trellis services: engagement events in, "
-            "touch commands, delivery outcomes, and a dead-letter topic for each. Generated "
-            "from the pydantic models in `schemas/` by `trellis schemas export`.",
+            "touch commands, rep reminder commands, delivery outcomes, and a dead-letter topic "
+            "for each. Generated from the pydantic models in `schemas/` by "
+            "`trellis schemas export`.",
         },
         "defaultContentType": "application/json",
         "servers": {

@@ -29,7 +29,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.commands import DispatchTouch
-from schemas.topics import TOUCHES
 from services.orchestrator import reps
 from services.orchestrator.adapters import consent_store, decision_log, touch_store
 from services.orchestrator.adapters.tables import reminders
@@ -44,7 +43,13 @@ from services.orchestrator.domain.views import AccountView, ContactView, Reminde
 from services.orchestrator.nurture import Nurture, load_people, recipient_of
 from services.orchestrator.ops.links import ReminderLinks
 from services.orchestrator.reminder_clock import reminder_of_step, tend_reminders
-from services.orchestrator.touch_commands import address, command, decision_of, planned_touch
+from services.orchestrator.touch_commands import (
+    address,
+    command,
+    decision_of,
+    planned_touch,
+    topic_for,
+)
 from trellis.kafka import encode
 from trellis.logs import error_kind
 
@@ -156,8 +161,9 @@ class Scheduler:
                     cmd.variables.update(links)
         await asyncio.gather(
             *[
-                self.producer.send_and_wait(TOUCHES, encode(cmd), key=cmd.contact_id.encode())
+                self.producer.send_and_wait(topic, encode(cmd), key=key)
                 for _, cmd in sends
+                for topic, key in [topic_for(cmd)]  # reminders: their own lane, keyed by rep
             ]
         )
         self.dispatched += len(sends)

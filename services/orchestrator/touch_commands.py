@@ -1,6 +1,6 @@
 """What the scheduler builds for a claimed touch: the planned touch it re-checks, the address it
-goes to, the ``DispatchTouch`` command with the template's variables, and the decision record of
-what became of it."""
+goes to, the ``DispatchTouch`` command with the template's variables, the topic and key it
+travels on, and the decision record of what became of it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from schemas.commands import Channel as WireChannel
 from schemas.commands import DispatchTouch
+from schemas.topics import REMINDERS, TOUCHES
 from services.orchestrator.adapters import touch_store
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.eligibility import PlannedTouch
@@ -106,6 +107,15 @@ def command(
         channel=WireChannel(channel.value), template_id=touch.template_id, stage=touch.stage,
         to=to, variables=variables, marketing=not channel.is_reminder, decided_at=now,
     )  # fmt: skip
+
+
+def topic_for(cmd: DispatchTouch) -> tuple[str, bytes]:
+    """(topic, key) a command travels on: a rep reminder on the reminders lane keyed by the rep
+    (one rep's reminders in order, never queued behind marketing), else the touches topic keyed
+    by the contact."""
+    if TouchChannel(cmd.channel.value).is_reminder:
+        return REMINDERS, cmd.to.encode()
+    return TOUCHES, cmd.contact_id.encode()
 
 
 def decision_of(

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas.topics import TOUCHES
+from schemas.topics import REMINDERS
 from services.orchestrator.adapters import consent_store
 from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
@@ -338,7 +338,7 @@ async def test_a_bad_filter_gets_422_naming_the_field(
 
 async def _links_sent_for(api: Api, reminder_id: str) -> dict[str, str]:
     records = await read_topic(
-        api.settings.bootstrap_servers, TOUCHES,
+        api.settings.bootstrap_servers, REMINDERS,
         lambda rs: any(orjson.loads(r.value)["touch_id"] == reminder_id for r in rs),
     )  # fmt: skip
     (cmd,) = [c for r in records if (c := orjson.loads(r.value))["touch_id"] == reminder_id]

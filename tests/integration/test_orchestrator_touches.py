@@ -13,7 +13,7 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas.topics import ENGAGEMENT, TOUCHES
+from schemas.topics import ENGAGEMENT, REMINDERS, TOUCHES
 from services.orchestrator.adapters import consent_store
 from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.tables import contacts, decisions, reminders, touches
@@ -229,7 +229,7 @@ async def test_a_new_contact_gets_its_stage_sequence_planned_once_and_a_demo_req
         assert mine.status == "open" and mine.talking_points
         assert [e.startswith("requested a demo on ") for e in mine.evidence] == [True]
         records = await read_topic(
-            own.bootstrap_servers, TOUCHES,
+            own.bootstrap_servers, REMINDERS,
             lambda rs: any(orjson.loads(r.value)["touch_id"] == mine.id for r in rs))  # fmt: skip
         (cmd,) = [c for r in records if (c := orjson.loads(r.value))["touch_id"] == mine.id]
         assert cmd["channel"] == "rep_call_reminder" and cmd["to"] == mine.rep

@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas.topics import TOUCHES
+from schemas.topics import REMINDERS
 from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import contacts, reminders, touches
@@ -79,7 +79,7 @@ async def test_a_snooze_that_ends_reopens_the_reminder_and_dispatches_a_new_call
     finally:
         await producer.stop()
     records = await read_topic(
-        settings.bootstrap_servers, TOUCHES,
+        settings.bootstrap_servers, REMINDERS,
         lambda rs: any(orjson.loads(x.value)["touch_id"] == wake.id for x in rs),
     )  # fmt: skip
     (cmd,) = [c for x in records if (c := orjson.loads(x.value))["touch_id"] == wake.id]

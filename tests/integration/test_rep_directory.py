@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas.topics import ENGAGEMENT, TOUCHES
+from schemas.topics import ENGAGEMENT, REMINDERS
 from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import contacts, reminders
@@ -81,7 +81,7 @@ async def test_the_dispatched_reminder_names_the_reps_channel_and_waits_for_thei
     finally:
         await producer.stop()
     records = await read_topic(
-        settings.bootstrap_servers, TOUCHES,
+        settings.bootstrap_servers, REMINDERS,
         lambda rs: any(orjson.loads(r.value)["touch_id"] == rid for r in rs))  # fmt: skip
     (cmd,) = [c for r in records if (c := orjson.loads(r.value))["touch_id"] == rid]
     assert cmd["to"] == WEST
