@@ -3,7 +3,7 @@ schema for every route, lists as pages, and models that write the JSON the route
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jsonschema_rs  # ships with schemathesis (a dev dependency)
@@ -12,6 +12,8 @@ from fastapi.encoders import jsonable_encoder
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 
 from services.orchestrator.ops.app import create_ops_app
+from services.orchestrator.ops.kpi_definitions import KPI_DEFINITIONS
+from services.orchestrator.ops.kpi_queries import revenue_kpis
 from services.orchestrator.ops.models import DecisionPage
 from services.orchestrator.ops.report_models import Funnel, SourceView, Timeline
 from services.orchestrator.settings import OrchestratorSettings
@@ -93,10 +95,14 @@ def test_funnel_conversions_keep_their_from_key() -> None:
     metrics = {
         "in_stage": {"mql": 2}, "entered": {"mql": 3},
         "conversion": [{"from": "mql", "to": "sql", "entered": 3, "converted": 1, "rate": 0.3333}],
-        "median_days_in_stage": {"mql": None},
+        "median_days_in_stage": {"mql": None}, "p90_days_in_stage": {"mql": None},
         "velocity": {"forward_moves_per_day": 0.5, "median_days_to_reach": {"sql": 4.0}},
     }  # fmt: skip
-    plain = {"since": AT, "until": AT, "account_id": None, "contacts": metrics, "accounts": metrics}
+    revenue = revenue_kpis([], [], AT, AT + timedelta(days=1), 0.75)
+    plain = {
+        "since": AT, "until": AT, "account_id": None, "contacts": metrics, "accounts": metrics,
+        "revenue": revenue, "lift": [], "segments": None, "definitions": KPI_DEFINITIONS,
+    }  # fmt: skip
     written = Funnel.model_validate(plain).model_dump(
         mode="json", by_alias=True, exclude_unset=True
     )

@@ -23,8 +23,9 @@ from services.orchestrator.adapters.tables import (
     stage_history,
     touches,
 )
-from services.orchestrator.domain.funnel import FunnelMetrics, Move, funnel_metrics
+from services.orchestrator.domain.funnel import Move, funnel_metrics
 from services.orchestrator.domain.stages import Stage
+from services.orchestrator.ops import kpi_queries
 from services.orchestrator.ops.activity import TOUCH_KINDS as TOUCH_KINDS
 from services.orchestrator.ops.activity import get_reminder as get_reminder
 from services.orchestrator.ops.activity import list_decisions as list_decisions
@@ -32,6 +33,8 @@ from services.orchestrator.ops.activity import list_reminders as list_reminders
 from services.orchestrator.ops.activity import list_touches as list_touches
 from services.orchestrator.ops.activity import why as why
 from services.orchestrator.ops.explain import consent_view
+from services.orchestrator.ops.kpi_definitions import KPI_DEFINITIONS
+from services.orchestrator.ops.kpi_queries import KpiAsk, funnel_dict
 from services.orchestrator.ops.paging import finish, page
 from services.orchestrator.ops.query_base import Bases
 from services.orchestrator.ops.query_base import ledger_of as _ledger
@@ -200,50 +203,49 @@ async def get_account(
 
 
 async def funnel(
-    conn: AsyncConnection, since: datetime, until: datetime, account_id: str | None = None
+    conn: AsyncConnection,
+    since: datetime,
+    until: datetime,
+    account_id: str | None = None,
+    ask: KpiAsk | None = None,
 ) -> dict[str, Any]:
-    """Funnel metrics of contacts and of accounts (one account and its contacts if given)."""
+    """Funnel metrics of contacts and of accounts (one account and its contacts if given), the
+    revenue KPIs, the lift of each sequence over its holdout and, if asked, all by segment."""
+    ask = ask or KpiAsk()
     base = select(
         stage_history.c.subject_id, stage_history.c.to_stage, stage_history.c.occurred_at,
         stage_history.c.id,
     ).where(stage_history.c.occurred_at < until)  # fmt: skip
     people = base.where(stage_history.c.subject_kind == "contact")
     firms = base.where(stage_history.c.subject_kind == "account")
+    members = None
     if account_id is not None:
         members = select(contacts.c.id).where(contacts.c.account_id == account_id)
         people = people.where(stage_history.c.subject_id.in_(members))
         firms = firms.where(stage_history.c.subject_id == account_id)
     out: dict[str, Any] = {"since": since, "until": until, "account_id": account_id}
+    moves: dict[str, list[Move]] = {}
     for name, query in (("contacts", people), ("accounts", firms)):
-        moves = [
+        moves[name] = [
             Move(sid, Stage(to), at, seq)
             for sid, to, at, seq in await conn.execute(query)
             if to in Stage._value2member_map_
         ]
-        out[name] = funnel_dict(funnel_metrics(moves, since, until))
+        out[name] = funnel_dict(funnel_metrics(moves[name], since, until))
+    facts = await kpi_queries.load_facts(conn, until, account_id)
+    out["revenue"] = kpi_queries.revenue_kpis(
+        facts, moves["contacts"], since, until, ask.gross_margin
+    )
+    who = None if members is None else [c for (c,) in await conn.execute(members)]
+    exposed = await kpi_queries.exposures(conn, until, who)
+    out["lift"] = kpi_queries.lift_dicts(exposed, moves["contacts"], since, until, ask)
+    out["segments"] = None
+    if ask.segment is not None:
+        out["segments"] = await kpi_queries.by_segment(
+            conn, ask, moves, facts, since, until, account_id
+        )
+    out["definitions"] = KPI_DEFINITIONS
     return out
-
-
-def funnel_dict(m: FunnelMetrics) -> dict[str, Any]:
-    return {
-        "in_stage": {s.value: n for s, n in m.in_stage.items()},
-        "entered": {s.value: n for s, n in m.entered.items()},
-        "conversion": [
-            {
-                "from": c.from_stage.value,
-                "to": c.to_stage.value,
-                "entered": c.entered,
-                "converted": c.converted,
-                "rate": None if c.rate is None else round(c.rate, 4),
-            }
-            for c in m.conversions
-        ],
-        "median_days_in_stage": {s.value: d for s, d in m.median_days_in_stage.items()},
-        "velocity": {
-            "forward_moves_per_day": m.forward_moves_per_day,
-            "median_days_to_reach": {s.value: d for s, d in m.median_days_to_reach.items()},
-        },
-    }
 
 
 async def contact_exists(conn: AsyncConnection, contact_id: str) -> bool:

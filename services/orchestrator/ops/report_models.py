@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from services.orchestrator.ops.kpi_definitions import KPI_DEFINITIONS
+from services.orchestrator.ops.kpi_models import Revenue, SequenceLift
 from services.orchestrator.ops.models import ChannelConsent, Open, Reminder, Row, Time, Touch
 
 
@@ -68,19 +70,43 @@ class Velocity(Row):
 
 
 class FunnelMetrics(Row):
-    in_stage: dict[str, int]
-    entered: dict[str, int]
-    conversion: list[Conversion]
-    median_days_in_stage: dict[str, float | None]
-    velocity: Velocity
+    in_stage: dict[str, int] = Field(description=KPI_DEFINITIONS["in_stage"])
+    entered: dict[str, int] = Field(description=KPI_DEFINITIONS["entered"])
+    conversion: list[Conversion] = Field(description=KPI_DEFINITIONS["conversion"])
+    median_days_in_stage: dict[str, float | None] = Field(
+        description=KPI_DEFINITIONS["median_days_in_stage"]
+    )
+    p90_days_in_stage: dict[str, float | None] = Field(
+        description=KPI_DEFINITIONS["p90_days_in_stage"]
+    )
+    velocity: Velocity = Field(description=KPI_DEFINITIONS["velocity"])
+
+
+class SegmentKpis(Row):
+    value: str
+    contacts: FunnelMetrics
+    accounts: FunnelMetrics
+    revenue: Revenue
+
+
+class Segments(Row):
+    by: str
+    items: list[SegmentKpis]
 
 
 class Funnel(Row):
+    """Stage KPIs of contacts and accounts, the revenue KPIs, each sequence's lift over its
+    holdout and (with ``segment``) all of it per segment; ``definitions`` says what each is."""
+
     since: Time
     until: Time
     account_id: str | None
     contacts: FunnelMetrics
     accounts: FunnelMetrics
+    revenue: Revenue
+    lift: list[SequenceLift]
+    segments: Segments | None
+    definitions: dict[str, str]
 
 
 class Confirm(Row):

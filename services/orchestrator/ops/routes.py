@@ -13,10 +13,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orchestrator.domain.channels import TouchChannel
+from services.orchestrator.domain.segments import Segment
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.ops import queries
 from services.orchestrator.ops.auth import ReadKey
 from services.orchestrator.ops.errors import invalid, not_found
+from services.orchestrator.ops.kpi_queries import KpiAsk
 from services.orchestrator.ops.models import (
     AccountDetail,
     AccountPage,
@@ -161,16 +163,24 @@ async def funnel(
     request: Request,
     window: Range,
     account_id: IdFilter = None,
+    segment: Annotated[Segment | None, Query(description="split every KPI by it")] = None,
+    gross_margin: Annotated[float, Query(ge=0, le=1, description="for CLTV")] = 0.75,
+    lift_window_days: Annotated[int, Query(ge=1, le=365, description="lift horizon")] = 30,
+    goal_stage: Annotated[Stage | None, Query(description="lift to this stage too")] = None,
+    min_sample: Annotated[int, Query(ge=1, le=100_000, description="people per arm")] = 30,
 ) -> dict[str, Any]:
-    """Counts per stage, stage-to-stage conversion, median time in stage and velocity, for
-    contacts and accounts (one account and its contacts with ``account_id``)."""
+    """Stage KPIs (entries, conversion, median and p90 days in stage, velocity) for contacts
+    and accounts (one account and its contacts with ``account_id``); revenue KPIs (pipeline,
+    win rate, sales cycle, churn, NRR, CLTV, NPS) per currency; each sequence's lift over its
+    holdout; with ``segment``, all of it per segment. ``definitions`` defines every figure."""
     end: datetime = window.until or request.app.state.clock()
     start = window.since or end - timedelta(days=30)
     if end <= start:
         raise invalid("query", "until", "until must be after since")
     if account_id is not None and not await queries.account_exists(conn, account_id):
         raise not_found("account", account_id)
-    return await queries.funnel(conn, start, end, account_id)
+    ask = KpiAsk(segment, gross_margin, timedelta(days=lift_window_days), goal_stage, min_sample)
+    return await queries.funnel(conn, start, end, account_id, ask)
 
 
 @decisions_router.get("", **answers(DecisionPage))
