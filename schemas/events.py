@@ -6,7 +6,9 @@ The typed vocabulary of B2B event types refines ``type`` and ``properties``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 
@@ -34,14 +36,45 @@ class ContactRef(WireModel):
         return self
 
 
+_HOSTNAME = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
+
+
+def domain_from_traits(traits: dict[str, Any]) -> str | None:
+    """The company's domain as Segment's ``group`` traits give it: ``domain``, else the host of
+    ``website`` (``https://www.acme.example/about`` -> ``acme.example``); None if neither is a
+    plain host name."""
+    for name in ("domain", "website"):
+        value = traits.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        text = value.strip().lower()
+        host = urlsplit(text if "//" in text else "//" + text).hostname or ""
+        host = host.removeprefix("www.")
+        if _HOSTNAME.match(host):
+            return host
+    return None
+
+
 class AccountRef(WireModel):
-    """Which company: external id and/or domain."""
+    """Which company: external id and/or domain. Without a domain, the traits' ``domain`` or
+    ``website`` gives it (Segment's reserved ``group`` traits, the same for every producer), so
+    a company named once by a group call is found again by its domain."""
 
     external_id: str | None = Field(
         default=None, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_PATTERN
     )
     domain: str | None = Field(default=None, max_length=253, pattern=NO_CONTROL_PATTERN)
     traits: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _domain_from_traits(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("domain"):
+            traits = data.get("traits")
+            domain = domain_from_traits(traits) if isinstance(traits, dict) else None
+            if domain is not None:
+                return {**data, "domain": domain}
+        return data
 
     @model_validator(mode="after")
     def _identifiable(self) -> AccountRef:

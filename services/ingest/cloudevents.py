@@ -7,11 +7,19 @@ CloudEvents ``id`` is the event id (the dedup key). Answers 202 once the broker 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, status
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from schemas.events import EngagementEvent
 from schemas.vocabulary import KNOWN_TYPES
@@ -27,7 +35,16 @@ BATCHED = "application/cloudevents-batch+json"
 router = APIRouter(prefix="/v1", tags=["cloudevents"])
 
 
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+MEDIA_TYPE = r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;.*)?$"  # RFC 2046 type/subtype
+_EXTENSION_NAME = re.compile(r"^[a-z0-9]+$")
+_INT32 = range(-(2**31), 2**31)
+
+
 class CloudEventIn(BaseModel):
+    """A CloudEvent as the 1.0 spec and its JSON format allow it (the conformance suite's invalid
+    events are refused); ``data`` must be our JSON object."""
+
     model_config = ConfigDict(extra="allow")  # extension attributes are allowed by the spec
 
     specversion: Literal["1.0"]
@@ -35,8 +52,29 @@ class CloudEventIn(BaseModel):
     source: str = Field(min_length=1)
     type: str = Field(min_length=1)
     time: datetime | None = None
-    datacontenttype: str | None = None
+    datacontenttype: str | None = Field(default=None, pattern=MEDIA_TYPE)
+    dataschema: str | None = Field(default=None, min_length=1)
+    subject: str | None = Field(default=None, min_length=1)
     data: dict[str, Any]
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _rfc3339(cls, value: Any) -> Any:
+        if isinstance(value, str) and not _RFC3339.match(value):
+            raise ValueError("time must be an RFC 3339 timestamp")
+        return value
+
+    @model_validator(mode="after")
+    def _extensions(self) -> CloudEventIn:
+        """Names lower-case letters and digits; values a string, boolean or 32-bit integer."""
+        for name, value in (self.model_extra or {}).items():
+            if name == "data_base64":
+                raise ValueError("data and data_base64 are exclusive")
+            if not _EXTENSION_NAME.match(name):
+                raise ValueError(f"extension attribute {name!r}: a-z and 0-9 only")
+            if not (isinstance(value, str | bool) or (type(value) is int and value in _INT32)):
+                raise ValueError(f"extension attribute {name!r}: string, boolean or integer")
+        return self
 
 
 def vocabulary_type(ce_type: str, custom: list[str]) -> str:
@@ -101,8 +139,10 @@ async def post_cloudevents(
     locs: list[Loc]
     body, raw = await read_json(request, settings.ingest_max_body_bytes)
     if media == BATCHED:
-        if not isinstance(raw, list) or not raw:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "a batch is a non-empty JSON array")
+        if not isinstance(raw, list):
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "a batch is a JSON array")
+        if not raw:  # the JSON format allows an empty batch: nothing to publish
+            return Accepted(accepted=0, ids=[])
         items, locs = raw, [("body", i) for i in range(len(raw))]
     elif media == STRUCTURED:
         items, locs = [raw], [("body",)]

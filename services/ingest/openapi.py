@@ -127,7 +127,7 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
         EVENT_ERRORS,
         {
             **media(ref("CloudEventIn"), STRUCTURED),
-            **media({"type": "array", "minItems": 1, "items": ref("CloudEventIn")}, BATCHED),
+            **media({"type": "array", "items": ref("CloudEventIn")}, BATCHED),
         },
         security=WRITE_KEY,
     ),

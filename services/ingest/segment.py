@@ -1,4 +1,4 @@
-"""Segment HTTP Tracking API compatibility: identify, track, group, page, batch.
+"""Segment HTTP Tracking API compatibility: identify, track, group, page, screen, batch.
 
 Answers ``200 {"success": true}`` once the broker acknowledged (RudderStack's SDK treats any
 other 2xx as a failure). Segment's documented limits hold: 32 KB per event, 500 KB per batch,
@@ -22,13 +22,16 @@ from services.ingest.auth import FORBIDDEN, UNAUTHORIZED, SourcesDep, write_key_
 from services.ingest.body import read_json
 from services.ingest.pipeline import PipelineDep, SettingsDep
 from services.ingest.ratelimit import enforce_rate_limit
+from services.ingest.segment_spec import SPEC_EVENTS, spec_properties
 from services.ingest.source_cache import CachedWriteKeys
 from services.ingest.validation import InvalidEvents, Loc
 from trellis.sources import Auth, Source
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
-CALL_TYPES = ("identify", "track", "group", "page")
+CALL_TYPES = ("identify", "track", "group", "page", "screen")
+PAGE_CONTEXT = ("url", "path", "referrer", "title", "search")
+"""``context.page`` fields analytics.js fills on every call; a page's ``properties`` win."""
 
 router = APIRouter(prefix="/v1", tags=["segment"])
 
@@ -50,6 +53,7 @@ class SegmentCall(BaseModel):
     groupId: str | StrictInt | None = None
     event: str | None = Field(default=None, max_length=200)
     name: str | None = None
+    category: str | None = None
     timestamp: datetime | None = None
     traits: dict[str, Any] = Field(default_factory=dict)
     properties: dict[str, Any] = Field(default_factory=dict)
@@ -62,6 +66,7 @@ _CALL_EVENT_TYPES = {
     "identify": "contact_identified",
     "group": "account_linked",
     "page": "page_viewed",
+    "screen": "page_viewed",
 }
 
 
@@ -71,10 +76,32 @@ def _snake_case(name: str) -> str:
 
 
 def event_type_for(call: SegmentCall) -> str:
-    """``track("Demo Requested")`` is ``demo_requested``; page is ``page_viewed``."""
+    """A Segment Spec event by its table (``"Email Link Clicked"`` is ``email_clicked``), any
+    other track name in snake case (``"Demo Requested"`` is ``demo_requested``); page and
+    screen are ``page_viewed``."""
     if call.type == "track":
-        return _snake_case(call.event or "")
+        spec = SPEC_EVENTS.get(call.event or "")
+        return spec.type if spec is not None else _snake_case(call.event or "")
     return _CALL_EVENT_TYPES[call.type or ""]
+
+
+def _properties(call: SegmentCall) -> dict[str, Any]:
+    """Track: spec properties renamed to ours. Page and screen: ``context.page`` under the
+    call's own ``properties``, ``name`` (the title when none is given) and ``category``."""
+    if call.type == "track":
+        spec = SPEC_EVENTS.get(call.event or "")
+        return dict(call.properties) if spec is None else spec_properties(spec, call.properties)
+    if call.type not in ("page", "screen"):
+        return dict(call.properties)
+    page = call.context.get("page") if call.type == "page" else None
+    seen = {k: page[k] for k in PAGE_CONTEXT if k in page} if isinstance(page, dict) else {}
+    properties = {**seen, **call.properties}
+    if call.name:
+        properties.setdefault("name", call.name)
+        properties.setdefault("title", call.name)
+    if call.category:
+        properties.setdefault("category", call.category)
+    return properties
 
 
 def translate(call: SegmentCall, source: Source, received: datetime) -> EngagementEvent:
@@ -99,9 +126,7 @@ def _envelope(call: SegmentCall, source: Source, received: datetime) -> dict[str
             "external_id": str(group_id),
             "traits": call.traits if call.type == "group" else {},
         }
-    properties = dict(call.properties)
-    if call.type == "page" and call.name:
-        properties.setdefault("title", call.name)
+    properties = _properties(call)
     when = call.timestamp or received
     return {
         "id": call.messageId or f"seg-{uuid.uuid4()}",

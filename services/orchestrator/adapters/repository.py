@@ -199,12 +199,13 @@ _ACCOUNT_COLUMNS: bulk.Columns = (
     ("id", "text"), ("external_id", "text"), ("domain", "text"), ("stage", "text"),
     ("score", "float8"), ("fit", "float8"), ("traits", "json"), ("state", "json"),
     ("stage_entered_at", "timestamptz"), ("created_at", "timestamptz"),
-    ("updated_at", "timestamptz"),
+    ("updated_at", "timestamptz"), ("name", "text"),
 )  # fmt: skip
 _ACCOUNT_UPSERT = (
     "ON CONFLICT (id) DO UPDATE SET "
     "external_id = coalesce(accounts.external_id, excluded.external_id), "
     "domain = coalesce(accounts.domain, excluded.domain), stage = excluded.stage, "
+    "name = coalesce(excluded.name, accounts.name), "
     "score = excluded.score, state = excluded.state, "
     "stage_entered_at = excluded.stage_entered_at, updated_at = excluded.updated_at"
 )
@@ -229,7 +230,7 @@ async def save_accounts(
             (
                 aid, known.external_id, known.domain, s.stage or "awareness",
                 s.score, 0.0, json_dumps(dict(known.traits)), text, s.stage_entered_at,
-                now, now,
+                now, now, _account_name(known),
             )
         )  # fmt: skip
     if is_postgresql(conn):
@@ -242,11 +243,18 @@ async def save_accounts(
         set_={
             "external_id": _coalesce(accounts.c.external_id, excluded.external_id),
             "domain": _coalesce(accounts.c.domain, excluded.domain),
+            "name": _coalesce(excluded.name, accounts.c.name),
             **{c: excluded[c] for c in ("stage", "score", "state", "stage_entered_at")},
             "updated_at": excluded.updated_at,
         },
     )
     await conn.execute(stmt, bulk.executemany_params(_ACCOUNT_COLUMNS, rows))
+
+
+def _account_name(known: KnownIdentity) -> str | None:
+    """Segment's reserved ``name`` trait (the column holds 300 characters)."""
+    name = known.traits.get("name")
+    return name[:300] if isinstance(name, str) and name.strip() else None
 
 
 _HISTORY_COLUMNS: bulk.Columns = (
