@@ -28,7 +28,7 @@ from bench.orchestrator import world
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.repository import StateCaches
 from services.orchestrator.handlers import apply_engagement
-from services.orchestrator.nurture import Nurture
+from services.orchestrator.people import Nurture
 from services.orchestrator.retention import Retention, prune_once
 from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.settings import OrchestratorSettings

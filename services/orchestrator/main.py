@@ -18,7 +18,7 @@ from schemas.topics import ENGAGEMENT, OUTCOMES
 from services.orchestrator.adapters.repository import StateCaches
 from services.orchestrator.handlers import apply_engagement, utc_now
 from services.orchestrator.metrics import OrchestratorMetrics
-from services.orchestrator.nurture import Nurture
+from services.orchestrator.people import Nurture
 from services.orchestrator.ops.app import create_ops_app, reminder_links, serve_ops
 from services.orchestrator.outcomes import apply_outcomes
 from services.orchestrator.retention import prune_old_rows

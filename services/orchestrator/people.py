@@ -1,16 +1,10 @@
-"""Who planning is about: the nurture plan and its reps (``Nurture``), and the contacts and
-accounts a decision needs, read without their lifecycle documents (``load_people``), as the
-planner's ``Recipient``."""
+"""Who planning is about: the nurture plan and its reps (``Nurture``), a contact and its account
+as the planner's ``Recipient``, and the rep a reminder goes to."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from services.orchestrator.adapters.tables import accounts, contacts
 from services.orchestrator.domain.eligibility import Recipient
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.owners import RepDirectory
@@ -70,28 +64,3 @@ def rep_for(contact: ContactView, account: AccountView | None, pool: tuple[str, 
         or (account.owner_rep if account is not None else None)
         or pick_rep(pool, contact.account_id or contact.id)
     )
-
-
-def _without_state(table: Any) -> list[Any]:
-    """Every column but the lifecycle ``state`` document: touches never read it, and decoding
-    it was most of what loading recipients cost."""
-    return [c for c in table.c if c.name != "state"]
-
-
-async def load_people(
-    conn: AsyncConnection, contact_ids: set[str]
-) -> tuple[dict[str, ContactView], dict[str, AccountView]]:
-    if not contact_ids:
-        return {}, {}
-    rows = await conn.execute(
-        select(*_without_state(contacts)).where(contacts.c.id.in_(sorted(contact_ids)))
-    )
-    people = {r["id"]: ContactView.from_row(r) for r in rows.mappings()}
-    account_ids = sorted({p.account_id for p in people.values() if p.account_id})
-    accs: dict[str, AccountView] = {}
-    if account_ids:
-        rows = await conn.execute(
-            select(*_without_state(accounts)).where(accounts.c.id.in_(account_ids))
-        )
-        accs = {r["id"]: AccountView.from_row(r) for r in rows.mappings()}
-    return people, accs

@@ -1,13 +1,14 @@
-"""``trellis simulate``: the live decision code over historical events, with simulated time.
+"""``trellis simulate``: the live handlers over historical events, with simulated time.
 
-The same pure functions the orchestrator runs — identity resolution and ``decide`` — applied in
-``occurred_at`` order, batch by batch, with ``now`` set to the batch's last event time. Nothing is
-read from or written to the database or the broker, so a marketing-ops change can be tried on a
-year of history before it ships.
+The orchestrator's own handlers (``application``: engagement batches, due touches, the reminder
+clock) run on an in-memory unit of work, in ``occurred_at`` order, batch by batch, with ``now``
+set to the batch's last event time. Nothing is read from or written to the database or the
+broker, so a marketing-ops change can be tried on a year of history before it ships.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,14 +19,16 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.events import EngagementEvent
-from services.orchestrator.domain.decide import decide
-from services.orchestrator.domain.engagement import to_engagement
-from services.orchestrator.domain.identity import resolve_accounts, resolve_contacts
+from services.orchestrator.adapters.memory_uow import MemoryUnitOfWork
+from services.orchestrator.application.due import handle_due
+from services.orchestrator.application.engagement import handle_engagement
+from services.orchestrator.application.reminder_clock import handle_reminder_clock
+from services.orchestrator.application.unit_of_work import PLANNED, InboxEntry
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.playbook import Playbook
 from services.orchestrator.domain.stages import DecisionKind
-from services.orchestrator.domain.state import AccountState, ContactState
-from services.orchestrator.simulate_touches import TouchSimulator, TouchTally
+from services.orchestrator.people import Nurture
+from services.orchestrator.simulate_report import TouchTally, tally
 
 
 class HistoryError(ValueError):
@@ -41,6 +44,7 @@ class SimulationResult:
     transitions: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
     touches: TouchTally | None = None
+    world: MemoryUnitOfWork | None = field(default=None, repr=False)  # what the handlers left
 
     def as_dict(self) -> dict[str, object]:
         touches = {"touches": self.touches.as_dict()} if self.touches is not None else {}
@@ -80,55 +84,79 @@ def simulate(
     nurture: NurtureConfig | None = None,
     horizon: timedelta = timedelta(0),
     max_span: timedelta = timedelta(hours=1),
+    reps: tuple[str, ...] = (),
+) -> SimulationResult:
+    """``simulate_async`` from synchronous code (the CLI)."""
+    return asyncio.run(
+        simulate_async(history, playbook, batch_size, progress, nurture, horizon, max_span, reps)
+    )
+
+
+async def simulate_async(
+    history: Iterable[EngagementEvent],
+    playbook: Playbook,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+    nurture: NurtureConfig | None = None,
+    horizon: timedelta = timedelta(0),
+    max_span: timedelta = timedelta(hours=1),
+    reps: tuple[str, ...] = (),
 ) -> SimulationResult:
     """Stages by the playbook; with ``nurture``, also the touches and reminders it would make,
-    deciding what falls due up to ``horizon`` after the last event."""
+    deciding what falls due up to ``horizon`` after the last event; ``reps``: the round-robin
+    pool reminders go to when nobody owns the account. The live handlers run on an
+    in-memory unit of work: each batch at its last event's time, after every touch due before
+    it was decided at its due time (as the live scheduler would)."""
     events = sorted(history, key=lambda e: (e.time, e.id))
-    aliases: dict[str, str] = {}
-    known_accounts: dict[str, tuple[str, str | None, str | None]] = {}
-    contacts: dict[str, ContactState] = {}
-    accounts: dict[str, AccountState] = {}
-    result = SimulationResult(playbook.version, events=len(events))
-    touches = TouchSimulator(nurture) if nurture is not None else None
-    for batch in _batches(events, batch_size, max_span):
-        people = resolve_contacts(batch, aliases)
-        orgs = resolve_accounts(batch, list(known_accounts.values()))
-        aliases.update(people.new_aliases)
-        aliases.update(people.moved_aliases)
-        for aid, claims in orgs.claims.items():
-            _, ext, dom = known_accounts.get(aid, (aid, None, None))
-            known_accounts[aid] = (
-                aid,
-                ext or claims.get("external_id"),
-                dom or claims.get("domain"),
-            )
-        engagements = [
-            to_engagement(e, people.contact_of[e.id], orgs.account_of[e.id]) for e in batch
-        ]
-        if touches is not None:
-            touches.before_batch(batch, people.contact_of)
-        decision = decide(contacts, accounts, engagements, playbook, batch[-1].time)
-        contacts.update(decision.contacts)
-        accounts.update(decision.accounts)
-        if touches is not None:
-            touches.after_batch(
-                batch, decision, people.contact_of, orgs.account_of, contacts, accounts,
-                batch[-1].time,
-            )  # fmt: skip
-        for t in decision.transitions:
-            result.transitions[f"{t.subject_kind}:{t.to_stage}:{t.reason}"] += 1
-        for entry in decision.log:
-            if entry.kind is DecisionKind.EVENT_IGNORED:
-                result.ignored[entry.reason] += 1
+    uow = MemoryUnitOfWork()
+    plan = Nurture(nurture, reps) if nurture is not None else None
+    for n, batch in enumerate(_batches(events, batch_size, max_span)):
+        now = batch[-1].time
+        received = [(InboxEntry(e.id, "history", 0, n), e) for e in batch]
+        if plan is not None:
+            await run_due_until(uow, plan, now)
+        await handle_engagement(uow, received, playbook, now, plan)
+        if plan is not None:  # speed to lead: what the batch made due now goes out now
+            await run_due_round(uow, plan, now)
         if progress is not None:
             progress(len(batch))
-    if touches is not None:
-        result.touches = touches.finish(
-            (events[-1].time if events else datetime.now(UTC)) + horizon
-        )
-    result.contact_stages.update(str(c.stage) for c in contacts.values())
-    result.account_stages.update(str(a.stage) for a in accounts.values())
+    result = SimulationResult(playbook.version, events=len(events), world=uow)
+    if plan is not None:
+        await run_due_until(uow, plan, (events[-1].time if events else datetime.now(UTC)) + horizon)
+        result.touches = tally(uow)
+    for t, _ in uow.contacts.history:
+        result.transitions[f"{t.subject_kind}:{t.to_stage}:{t.reason}"] += 1
+    for entry in uow.decisions.entries:
+        if entry.kind is DecisionKind.EVENT_IGNORED:
+            result.ignored[entry.reason] += 1
+    result.contact_stages.update(str(c.stage) for c in uow.contacts.state_of.values())
+    result.account_stages.update(str(a.stage) for a in uow.accounts.state_of.values())
     return result
+
+
+SIMULATOR = "simulate"
+DUE_BATCH = 500
+
+
+async def run_due_round(uow: MemoryUnitOfWork, plan: Nurture, now: datetime) -> None:
+    """What one live scheduler round does at ``now``: the reminder clock, then due touches until
+    a round claims fewer than a batch."""
+    expiry = timedelta(days=plan.config.reminder_expire_days)
+    await handle_reminder_clock(uow, now, expiry, plan.config.version or "")
+    while (await handle_due(uow, plan, SIMULATOR, now, DUE_BATCH))[0] >= DUE_BATCH:
+        pass
+
+
+async def run_due_until(uow: MemoryUnitOfWork, plan: Nurture, until: datetime) -> None:
+    """Time passes to ``until``: a round at each due time on the way (a deferred touch comes back
+    at its new time)."""
+    while (due := next_due(uow)) is not None and due <= until:
+        await run_due_round(uow, plan, due)
+
+
+def next_due(uow: MemoryUnitOfWork) -> datetime | None:
+    return min((r.touch.due_at for r in uow.touches.rows.values() if r.status == PLANNED),
+               default=None)  # fmt: skip
 
 
 def _batches(

@@ -29,7 +29,7 @@ from services.orchestrator.adapters.tables import (
 )
 from services.orchestrator.domain.consent import Suppression, SuppressionKind
 from services.orchestrator.handlers import apply_engagement
-from services.orchestrator.nurture import Nurture
+from services.orchestrator.people import Nurture
 from services.orchestrator.ops.app import OpsServer, create_ops_app, reminder_links
 from services.orchestrator.ops.auth import Scope, issue_key, revoke_key
 from services.orchestrator.scheduler import Scheduler

@@ -20,7 +20,7 @@ from services.orchestrator.adapters.tables import contacts, decisions, reminders
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.domain.consent import ConsentEntry, ConsentStatus
 from services.orchestrator.main import run
-from services.orchestrator.nurture import Nurture
+from services.orchestrator.people import Nurture
 from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.settings import OrchestratorSettings
 from tests.probes import eventually, produce, read_topic

@@ -16,7 +16,7 @@ from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import contacts, decisions, touches
 from services.orchestrator.handlers import apply_engagement
-from services.orchestrator.nurture import Nurture
+from services.orchestrator.people import Nurture
 from services.orchestrator.ops import queries
 from services.orchestrator.outcomes import apply_outcomes
 from tests.probes import StoredRecord

@@ -15,7 +15,7 @@ from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import contacts, reminders, touches
 from services.orchestrator.handlers import apply_engagement
-from services.orchestrator.nurture import Nurture
+from services.orchestrator.people import Nurture
 from services.orchestrator.reminder_clock import tend_reminders
 from services.orchestrator.scheduler import Scheduler
 from tests.probes import StoredRecord, read_topic

@@ -16,7 +16,7 @@ from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import contacts, reminders
 from services.orchestrator.domain.nurture_config import NurtureConfig, RepProfile
 from services.orchestrator.handlers import apply_engagement
-from services.orchestrator.nurture import Nurture
+from services.orchestrator.people import Nurture
 from services.orchestrator.scheduler import Scheduler
 from tests.probes import StoredRecord, read_topic
 from trellis.kafka import make_producer

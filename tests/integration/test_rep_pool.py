@@ -14,7 +14,7 @@ from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import accounts, contacts, reminders
 from services.orchestrator.handlers import apply_engagement
-from services.orchestrator.nurture import Nurture
+from services.orchestrator.people import Nurture
 from tests.probes import StoredRecord
 
 WEDNESDAY_NOON = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)

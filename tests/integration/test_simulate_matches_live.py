@@ -17,7 +17,7 @@ from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import accounts, contacts, inbox
 from services.orchestrator.main import run
 from services.orchestrator.settings import OrchestratorSettings
-from services.orchestrator.simulate import simulate
+from services.orchestrator.simulate import simulate_async
 from tests.probes import eventually, produce
 from trellis.broker import EmbeddedBroker
 from trellis.demo_world import build_world
@@ -55,7 +55,7 @@ async def test_simulated_stages_equal_the_live_stages_for_a_demo_world(
         stop.set()
         await asyncio.wait_for(task, 30)
 
-    sim = simulate(parsed, default_playbook(), batch_size=250)
+    sim = await simulate_async(parsed, default_playbook(), batch_size=250)
     async with engine.connect() as conn:
         live_contacts = Counter(r[0] for r in await conn.execute(select(contacts.c.stage)))
         live_accounts = Counter(r[0] for r in await conn.execute(select(accounts.c.stage)))

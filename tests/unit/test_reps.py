@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from services.orchestrator.reps import least_loaded
+from services.orchestrator.application.rep_reminders import least_loaded
 
 POOL = ("pool-a@x.example", "pool-b@x.example")
 

@@ -37,7 +37,7 @@ def _events(raw: list[dict[str, Any]]) -> list[EngagementEvent]:
 def test_every_planned_touch_ends_sent_skipped_or_still_due(seed: int) -> None:
     result = simulate(
         _events(_world(25, seed)), default_playbook(), nurture=default_nurture(),
-        horizon=timedelta(days=60),
+        horizon=timedelta(days=60), reps=("rep@trellis.example",),
     )  # fmt: skip
     t = result.touches
     assert t is not None and t.planned.total() > 0

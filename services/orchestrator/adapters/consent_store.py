@@ -10,7 +10,6 @@ grants (made after the recipient's opt-out by someone else: kept as evidence, ne
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,25 +21,16 @@ from services.orchestrator.domain.consent import (
     ConsentEntry,
     ConsentLedger,
     ConsentStatus,
-    LedgerItem,
+    LedgerRow,
     Refusal,
     RefusedGrant,
     Suppression,
     SuppressionKind,
-    admit_all,
-    recorded_at,
+    admit_rows,
 )
 
 ALL_CHANNELS = "all"
 REFUSED = "refused"
-
-
-@dataclass(frozen=True)
-class LedgerRow:
-    """What one appended row says, with the event or outcome id that caused it."""
-
-    item: LedgerItem
-    event_id: str | None
 
 
 async def append(conn: AsyncConnection, rows: Sequence[LedgerRow]) -> None:
@@ -116,21 +106,11 @@ async def load(conn: AsyncConnection, contact_ids: Iterable[str]) -> dict[str, C
 
 
 async def record(conn: AsyncConnection, rows: Sequence[LedgerRow]) -> list[LedgerRow]:
-    """Admit each change against the contact's ledger (``admit_all``: a grant after the
+    """Admit each change against the contact's ledger (``admit_rows``: a grant after the
     recipient's opt-out by anyone else becomes a refused row), append them, return what was
     written. The one way consent changes enter the ledger."""
     if not rows:
         return []
-    ledgers = await load(conn, {r.item.contact_id for r in rows})
-    by_contact: dict[str, list[LedgerRow]] = {}
-    for row in rows:
-        by_contact.setdefault(row.item.contact_id, []).append(row)
-    written: list[LedgerRow] = []
-    for contact_id, theirs in by_contact.items():
-        ordered = sorted(theirs, key=lambda r: recorded_at(r.item))
-        admitted = admit_all(ledgers[contact_id], [r.item for r in ordered])
-        written.extend(
-            LedgerRow(item, r.event_id) for item, r in zip(admitted, ordered, strict=True)
-        )
+    written = admit_rows(await load(conn, {r.item.contact_id for r in rows}), rows)
     await append(conn, written)
     return written

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -11,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orchestrator.adapters import bulk
 from services.orchestrator.adapters.tables import inbox
+from services.orchestrator.application.unit_of_work import InboxEntry
 
 _COLUMNS: bulk.Columns = (
     ("event_id", "text"),
@@ -19,14 +19,6 @@ _COLUMNS: bulk.Columns = (
     ("offset", "int8"),
     ("received_at", "timestamptz"),
 )
-
-
-@dataclass(frozen=True)
-class InboxEntry:
-    event_id: str
-    topic: str
-    partition: int
-    offset: int
 
 
 async def claim(conn: AsyncConnection, entries: Sequence[InboxEntry], now: datetime) -> set[str]:

@@ -121,6 +121,14 @@ class RefusedGrant:
 LedgerItem = ConsentEntry | Suppression | RefusedGrant
 
 
+@dataclass(frozen=True)
+class LedgerRow:
+    """One change to append to a contact's ledger, with the event or outcome that caused it."""
+
+    item: LedgerItem
+    event_id: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class ConsentLedger:
     """The ledger of one contact; only entries recorded at or before ``now`` count."""
@@ -192,6 +200,23 @@ def admit_all(ledger: ConsentLedger, items: Sequence[LedgerItem]) -> list[Ledger
         ledger = ledger.with_item(admitted)
         out.append(admitted)
     return out
+
+
+def admit_rows(ledgers: Mapping[str, ConsentLedger], rows: Sequence[LedgerRow]) -> list[LedgerRow]:
+    """What appending ``rows`` writes: each contact's changes in the order they were made,
+    admitted against its ledger (``admit_all``), with their events."""
+    by_contact: dict[str, list[LedgerRow]] = {}
+    for row in rows:
+        by_contact.setdefault(row.item.contact_id, []).append(row)
+    written: list[LedgerRow] = []
+    for contact_id, theirs in by_contact.items():
+        ordered = sorted(theirs, key=lambda r: recorded_at(r.item))
+        ledger = ledgers.get(contact_id) or ConsentLedger()
+        admitted = admit_all(ledger, [r.item for r in ordered])
+        written.extend(
+            LedgerRow(item, r.event_id) for item, r in zip(admitted, ordered, strict=True)
+        )
+    return written
 
 
 def recorded_at(item: LedgerItem) -> datetime:

@@ -59,6 +59,16 @@ class ExistingTouch:
     status: str
     reason: str | None = None
 
+    @classmethod
+    def stored(
+        cls, touch_id: str, sequence_step: str | None, stage: str, channel: str, status: str,
+        reason: str | None,
+    ) -> ExistingTouch:  # fmt: skip
+        """From the stored strings (``sequence_step`` is ``<sequence>/<step>``)."""
+        sequence, _, step = (sequence_step or "").partition("/")
+        known = Stage(stage) if stage in Stage._value2member_map_ else None
+        return cls(touch_id, sequence, step, known, TouchChannel(channel), status, reason)
+
     @property
     def is_planned(self) -> bool:
         return self.status == PLANNED

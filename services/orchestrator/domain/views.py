@@ -80,10 +80,19 @@ class ReminderNote:
     reason: str
     evidence: Any
     talking_points: Any
+    contact_id: str | None = None
+    account_id: str | None = None
+    status: str = "open"
+    snoozed_until: datetime | None = None
+    due_at: datetime | None = None
+    created_at: datetime | None = None  # when Trellis learned of it (a late hand-raise is told so)
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> ReminderNote:
         return cls(
             id=row["id"], rep=row["rep"], reason=row["reason"], evidence=row["evidence"],
-            talking_points=row["talking_points"],
+            talking_points=row["talking_points"], contact_id=row.get("contact_id"),
+            account_id=row.get("account_id"), status=row.get("status") or "open",
+            snoozed_until=row.get("snoozed_until"), due_at=row.get("due_at"),
+            created_at=row.get("created_at"),
         )  # fmt: skip

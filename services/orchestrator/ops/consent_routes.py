@@ -18,26 +18,28 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.orchestrator import planning
 from services.orchestrator.adapters import consent_store, decision_log
+from services.orchestrator.adapters.sql_uow import SqlUnitOfWork
 from services.orchestrator.adapters.tables import accounts, contacts
+from services.orchestrator.application import planning
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.domain.consent import (
     Actor,
     ConsentEntry,
     ConsentStatus,
+    LedgerRow,
     RefusedGrant,
     summary,
 )
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.stages import DecisionKind
 from services.orchestrator.domain.state import LogEntry
-from services.orchestrator.nurture import load_people, recipient_of
 from services.orchestrator.ops import queries
 from services.orchestrator.ops.auth import Principal, Scope, WriteKey, forbidden
 from services.orchestrator.ops.errors import not_found
 from services.orchestrator.ops.models import ConsentState, answers
 from services.orchestrator.ops.params import PathId
+from services.orchestrator.people import recipient_of
 
 CONSENT_SOURCE = "ops-api"
 
@@ -85,14 +87,15 @@ async def _owners(conn: AsyncConnection, contact_id: str) -> set[str] | None:
 async def _replan(conn: AsyncConnection, contact_id: str, ctx: planning.Context) -> None:
     """A grant may add touches, a withdrawal cancels the planned ones on that channel."""
     log: list[DecisionRecord] = []
-    people, accs = await load_people(conn, {contact_id})
-    person = people.get(contact_id)
+    uow = SqlUnitOfWork(conn)
+    person = (await uow.contacts.views({contact_id})).get(contact_id)
+    accs = await uow.accounts.views({person.account_id} if person and person.account_id else ())
     who = recipient_of(person, accs.get(person.account_id or ""), ctx.config) if person else None
     if who is not None:
-        await planning.replan(conn, ctx, {contact_id: who}, {contact_id: None}, set(), log)
+        await planning.replan(uow, ctx, {contact_id: who}, {contact_id: None}, set(), log)
     else:
-        await planning.cancel_unreachable(conn, ctx, {contact_id: None}, {}, log)
-    await decision_log.log_decisions(conn, log)
+        await planning.cancel_unreachable(uow, ctx, {contact_id: None}, {}, log)
+    await uow.decisions.log(log)
 
 
 def _may_record(key: Principal, owners: set[str]) -> bool:
@@ -129,7 +132,7 @@ async def record_consent(
             raise not_found("contact", contact_id)
         if not _may_record(key, owners):
             raise forbidden("a rep key records consent only for contacts that rep owns")
-        (written,) = await consent_store.record(conn, [consent_store.LedgerRow(entry, None)])
+        (written,) = await consent_store.record(conn, [LedgerRow(entry, None)])
         reason, facts = summary(written.item)
         await decision_log.add_decisions(conn, [LogEntry(
             kind=DecisionKind.CONSENT_CHANGED, reason=reason, contact_key=contact_id,

@@ -1,0 +1,195 @@
+"""The unit of work on SQL: one transaction, one repository per noun, today's bulk statements
+inside (``repository``, ``touch_store``, ``consent_store``, ``decision_log``, ``inbox``).
+
+``SqlUnitOfWork.begin(engine)`` opens the transaction and commits when the block ends without
+an error (rolls back otherwise); ``SqlUnitOfWork(conn)`` joins a transaction the caller holds
+(the ops API's routes).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.orchestrator.adapters import consent_store, decision_log, inbox
+from services.orchestrator.adapters import repository as repo
+from services.orchestrator.adapters.sql_touches import SqlReminders, SqlTouches
+from services.orchestrator.adapters.tables import accounts, contacts, decisions
+from services.orchestrator.application.unit_of_work import (
+    InboxEntry,
+)
+from services.orchestrator.domain.consent import ConsentLedger, LedgerRow
+from services.orchestrator.domain.identity import KnownIdentity
+from services.orchestrator.domain.records import DecisionRecord
+from services.orchestrator.domain.state import AccountState, ContactState, LogEntry, Transition
+from services.orchestrator.domain.touch_log import TouchDecision
+from services.orchestrator.domain.views import AccountView, ContactView
+
+
+class _Part:
+    def __init__(self, conn: AsyncConnection, caches: repo.StateCaches) -> None:
+        self.conn, self.caches = conn, caches
+
+
+class SqlInbox(_Part):
+    async def claim(self, entries: Sequence[InboxEntry], now: datetime) -> set[str]:
+        return await inbox.claim(self.conn, entries, now)
+
+
+def _without_state(table: Any) -> list[Any]:
+    """Every column but the lifecycle ``state`` document: views never read it, and decoding
+    it was most of what loading recipients cost."""
+    return [c for c in table.c if c.name != "state"]
+
+
+class SqlContacts(_Part):
+    async def aliases(self, aliases: Iterable[str]) -> dict[str, str]:
+        return await repo.known_aliases(self.conn, aliases)
+
+    async def save_aliases(
+        self, new: Mapping[str, str], moved: Mapping[str, str], now: datetime
+    ) -> None:
+        await repo.save_aliases(self.conn, new, moved, now)
+
+    async def states(self, ids: Iterable[str]) -> dict[str, ContactState]:
+        return await repo.load_contacts(self.conn, ids, self.caches.contacts)
+
+    async def save(
+        self, states: Mapping[str, ContactState], identity: Mapping[str, KnownIdentity],
+        now: datetime,
+    ) -> None:  # fmt: skip
+        await repo.save_contacts(self.conn, states, identity, now, self.caches.contacts)
+
+    async def retire(self, losers: Iterable[str], now: datetime) -> None:
+        """Merged-away contacts give up their unique identifiers to the survivor."""
+        for loser in losers:
+            await self.conn.execute(
+                update(contacts)
+                .where(contacts.c.id == loser)
+                .values(email=None, external_id=None, stage="merged", updated_at=now)
+            )
+
+    async def add_history(self, transitions: Sequence[Transition], version: str) -> None:
+        await repo.add_history(self.conn, transitions, version)
+
+    async def views(self, ids: Iterable[str]) -> dict[str, ContactView]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        rows = await self.conn.execute(
+            select(*_without_state(contacts)).where(contacts.c.id.in_(wanted))
+        )
+        return {r["id"]: ContactView.from_row(r) for r in rows.mappings()}
+
+    async def set_owner(self, contact_id: str, rep: str, *, if_unowned: bool) -> None:
+        where = [contacts.c.id == contact_id]
+        if if_unowned:
+            where.append(contacts.c.owner_rep.is_(None))
+        await self.conn.execute(update(contacts).where(*where).values(owner_rep=rep))
+
+    async def by_phone(self, phones: Iterable[str]) -> dict[str, list[str]]:
+        phone = contacts.c.traits["phone"].as_string()
+        found = await self.conn.execute(
+            select(phone, contacts.c.id).where(phone.in_(sorted(phones))).order_by(contacts.c.id)
+        )
+        owners: dict[str, list[str]] = {}
+        for number, cid in found:
+            owners.setdefault(number, []).append(cid)
+        return owners
+
+
+class SqlAccounts(_Part):
+    async def known(
+        self, external_ids: Iterable[str], domains: Iterable[str]
+    ) -> list[tuple[str, str | None, str | None]]:
+        return await repo.known_accounts(self.conn, external_ids, domains)
+
+    async def states(self, ids: Iterable[str]) -> dict[str, AccountState]:
+        return await repo.load_accounts(self.conn, ids, self.caches.accounts)
+
+    async def save(
+        self, states: Mapping[str, AccountState], identity: Mapping[str, KnownIdentity],
+        now: datetime,
+    ) -> None:  # fmt: skip
+        await repo.save_accounts(self.conn, states, identity, now, self.caches.accounts)
+
+    async def views(self, ids: Iterable[str]) -> dict[str, AccountView]:
+        wanted = sorted({i for i in ids if i})
+        if not wanted:
+            return {}
+        rows = await self.conn.execute(
+            select(*_without_state(accounts)).where(accounts.c.id.in_(wanted))
+        )
+        return {r["id"]: AccountView.from_row(r) for r in rows.mappings()}
+
+    async def set_owner(self, account_id: str, rep: str, *, if_unowned: bool) -> None:
+        where = [accounts.c.id == account_id]
+        if if_unowned:
+            where.append(accounts.c.owner_rep.is_(None))
+        await self.conn.execute(update(accounts).where(*where).values(owner_rep=rep))
+
+    async def owned_counts(self, reps: Sequence[str]) -> Counter[str]:
+        rows = await self.conn.execute(
+            select(accounts.c.owner_rep, func.count())
+            .where(accounts.c.owner_rep.in_(list(reps)))
+            .group_by(accounts.c.owner_rep)
+        )
+        return Counter({rep: int(n) for rep, n in rows})
+
+
+class SqlConsent(_Part):
+    async def ledgers(self, contact_ids: Iterable[str]) -> dict[str, ConsentLedger]:
+        return await consent_store.load(self.conn, contact_ids)
+
+    async def record(self, rows: Sequence[LedgerRow]) -> list[LedgerRow]:
+        return await consent_store.record(self.conn, rows)
+
+
+class SqlDecisions(_Part):
+    async def log(self, records: Sequence[DecisionRecord]) -> None:
+        await decision_log.log_decisions(self.conn, records)
+
+    async def log_entries(self, entries: Sequence[LogEntry]) -> None:
+        await decision_log.add_decisions(self.conn, entries)
+
+    async def pricing_views(
+        self, account_ids: Iterable[str], since: datetime
+    ) -> list[tuple[str, str, str]]:
+        rows = await self.conn.execute(
+            select(decisions.c.account_id, decisions.c.contact_id, decisions.c.event_id).where(
+                decisions.c.kind == TouchDecision.PRICING_VIEWED.value,
+                decisions.c.account_id.in_(sorted(set(account_ids))),
+                decisions.c.decided_at > since,
+            )
+        )
+        return [(aid, cid, eid or "") for aid, cid, eid in rows]
+
+
+class SqlUnitOfWork:
+    """The repositories over one connection in one transaction."""
+
+    def __init__(self, conn: AsyncConnection, caches: repo.StateCaches | None = None) -> None:
+        caches = caches or repo.StateCaches()
+        self.conn = conn
+        self.inbox = SqlInbox(conn, caches)
+        self.contacts = SqlContacts(conn, caches)
+        self.accounts = SqlAccounts(conn, caches)
+        self.touches = SqlTouches(conn)
+        self.reminders = SqlReminders(conn)
+        self.consent = SqlConsent(conn, caches)
+        self.decisions = SqlDecisions(conn, caches)
+
+    @classmethod
+    @asynccontextmanager
+    async def begin(
+        cls, engine: AsyncEngine, caches: repo.StateCaches | None = None
+    ) -> AsyncIterator[SqlUnitOfWork]:
+        """A new transaction: committed when the block ends, rolled back if it raises."""
+        async with engine.begin() as conn:
+            yield cls(conn, caches)

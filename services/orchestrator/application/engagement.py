@@ -1,0 +1,209 @@
+"""``handle_engagement``: one batch of engagement events — load, decide, save — in one unit of
+work, then (with a nurture plan) the touches and reminders the changes call for.
+
+The inbox claim comes first: a redelivered or replayed event is not fresh and changes nothing.
+Identities are resolved, contacts and accounts loaded in bulk, the pure ``decide`` folds the
+events in ``occurred_at`` order, and everything it says is saved together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from schemas.events import EngagementEvent
+from services.orchestrator.application import planning, rep_reminders
+from services.orchestrator.application.unit_of_work import InboxEntry, UnitOfWork
+from services.orchestrator.domain.consent import LedgerRow
+from services.orchestrator.domain.consent import summary as consent_summary
+from services.orchestrator.domain.decide import decide
+from services.orchestrator.domain.engagement import to_engagement
+from services.orchestrator.domain.identity import (
+    AccountResolution,
+    KnownIdentity,
+    Resolution,
+    account_refs,
+    contact_aliases,
+    resolve_accounts,
+    resolve_contacts,
+)
+from services.orchestrator.domain.outcomes import consent_from_event
+from services.orchestrator.domain.playbook import Playbook
+from services.orchestrator.domain.reminders import Signal, reminders_needed
+from services.orchestrator.domain.stages import DecisionKind, Stage
+from services.orchestrator.domain.state import Decision, LogEntry
+from services.orchestrator.people import Nurture, recipient_of
+
+Received = tuple[InboxEntry, EngagementEvent]
+
+
+async def handle_engagement(
+    uow: UnitOfWork,
+    received: Sequence[Received],
+    playbook: Playbook,
+    now: datetime,
+    nurture: Nurture | None = None,
+) -> list[EngagementEvent]:
+    """Apply the batch's fresh events; returns them (the redelivered ones are left out)."""
+    fresh_ids = await uow.inbox.claim([entry for entry, _ in received], now)
+    fresh: dict[str, EngagementEvent] = {}  # one id twice in a batch (a retry): its first copy
+    for _, e in received:
+        if e.id in fresh_ids:
+            fresh.setdefault(e.id, e)
+    events = sorted(fresh.values(), key=lambda e: (e.time, e.id))
+    if not events:
+        return []
+    res, acc = await _resolve(uow, events)
+    decision = await _decide(uow, events, res, acc, playbook, now)
+    await uow.contacts.retire((m.loser for m in res.merges), now)
+    await uow.contacts.save_aliases(res.new_aliases, res.moved_aliases, now)
+    await uow.contacts.save(decision.contacts, _contact_identity(events, res), now)
+    await uow.accounts.save(decision.accounts, _account_identity(events, acc), now)
+    await uow.contacts.add_history(decision.transitions, playbook.version)
+    consent = await uow.consent.record(_consent_rows(events, res))
+    await uow.decisions.log_entries(
+        [*decision.log, *_merge_log(res, playbook, now), *_consent_log(consent, playbook, now)]
+    )
+    if nurture is not None:  # touches planned and reminders created, in this unit of work
+        changed = {r.item.contact_id: r.event_id for r in consent}
+        signals = [
+            Signal(e.id, res.contact_of[e.id], acc.account_of[e.id], e.type, e.properties, e.time)
+            for e in events
+        ]
+        await plan_after(uow, nurture, decision, signals, now, changed)
+    return events
+
+
+async def _resolve(
+    uow: UnitOfWork, events: Sequence[EngagementEvent]
+) -> tuple[Resolution, AccountResolution]:
+    known = await uow.contacts.aliases(a for e in events for a in contact_aliases(e))
+    refs = [account_refs(e) for e in events]
+    stored = await uow.accounts.known((x for x, _ in refs if x), (d for _, d in refs if d))
+    return resolve_contacts(events, known), resolve_accounts(events, stored)
+
+
+async def _decide(
+    uow: UnitOfWork,
+    events: Sequence[EngagementEvent],
+    res: Resolution,
+    acc: AccountResolution,
+    playbook: Playbook,
+    now: datetime,
+) -> Decision:
+    losers = {m.loser for m in res.merges}
+    states = await uow.contacts.states(set(res.contact_of.values()) | losers)
+    engagements = [to_engagement(e, res.contact_of[e.id], acc.account_of[e.id]) for e in events]
+    # a merged contact's recent history joins the survivor's batch (the domain dedups by id)
+    for merge in res.merges:
+        loser_state = states.pop(merge.loser, None)
+        if loser_state is not None:
+            engagements.extend(replace(p, contact_key=merge.winner) for p in loser_state.pending)
+    touched = {a for a in acc.account_of.values() if a} | {
+        s.account_key for s in states.values() if s.account_key
+    }
+    account_states = await uow.accounts.states(touched)
+    return decide(states, account_states, engagements, playbook, now)
+
+
+async def plan_after(
+    uow: UnitOfWork,
+    nurture: Nurture,
+    decision: Decision,
+    signals: Sequence[Signal],
+    now: datetime,
+    consent_changed: Mapping[str, str | None],
+) -> None:
+    """Owners, rep reminders, sequence exits, then every contact whose stage or consent changed
+    gets its plan redone by the pure planner. ``consent_changed``: contact -> the event that
+    changed its consent (a grant may add touches, a withdrawal cancels them)."""
+    log: planning.Log = []
+    await rep_reminders.owner_changes(uow, signals, nurture.reps, now, log)
+    moved = {t.subject_key: t for t in decision.transitions if t.subject_kind == "contact"}
+    became_sql = {k for k, t in moved.items() if t.to_stage is Stage.SQL}
+    mql = {k for k, a in decision.accounts.items() if a.stage is Stage.MQL}
+    pricing = await rep_reminders.pricing_viewers(uow, signals, now, log)
+    lead = timedelta(days=nurture.config.renewal_lead_days)
+    needs = reminders_needed(list(signals), became_sql, mql, pricing, lead)
+    replanned = set(moved) | set(consent_changed)
+    people = await uow.contacts.views(replanned | {n.contact_id for n in needs})
+    accs = await uow.accounts.views({p.account_id for p in people.values() if p.account_id})
+    told = await rep_reminders.create_reminders(uow, nurture, needs, people, accs, now, log)
+    cause = {**dict(consent_changed), **{k: t.event_id for k, t in moved.items()}}
+    recipients = {}
+    for cid in sorted(replanned):
+        person = people.get(cid)
+        who = person and recipient_of(person, accs.get(person.account_id or ""), nurture.config)
+        if who:
+            recipients[cid] = who
+    ctx = planning.Context(nurture.config, now)
+    exits = [(s.type, s.contact_id, s.event_id) for s in signals]
+    await planning.exit_sequences(uow, ctx, exits, log)  # first: the more specific reason
+    await planning.replan(uow, ctx, recipients, cause, told, log)
+    await uow.decisions.log(log)
+
+
+def _consent_rows(events: Sequence[EngagementEvent], res: Resolution) -> list[LedgerRow]:
+    """``consent_given`` / ``consent_withdrawn`` events append to the contact's ledger."""
+    rows = []
+    for e in events:
+        source = e.received_from or e.source  # the authenticated source, where ingest said
+        item = consent_from_event(res.contact_of[e.id], e.type, e.properties, source, e.time)
+        if item is not None:
+            rows.append(LedgerRow(item, e.id))
+    return rows
+
+
+def _consent_log(rows: Sequence[LedgerRow], playbook: Playbook, now: datetime) -> list[LogEntry]:
+    out = []
+    for r in rows:
+        reason, facts = consent_summary(r.item)
+        out.append(LogEntry(
+            kind=DecisionKind.CONSENT_CHANGED, reason=reason, contact_key=r.item.contact_id,
+            account_key=None, event_id=r.event_id, facts=facts,
+            playbook_version=playbook.version, decided_at=now,
+        ))  # fmt: skip
+    return out
+
+
+def _contact_identity(
+    events: Sequence[EngagementEvent], res: Resolution
+) -> dict[str, KnownIdentity]:
+    out: dict[str, KnownIdentity] = {}
+    for e in events:
+        cid = res.contact_of[e.id]
+        known = out.get(cid)
+        ext, email = e.contact.external_id, e.contact.email
+        if known is None or ext or email:  # the last event's identifiers win
+            out[cid] = KnownIdentity(
+                external_id=ext or (known.external_id if known else None),
+                email=str(email) if email else (known.email if known else None),
+            )
+    return out
+
+
+def _account_identity(
+    events: Sequence[EngagementEvent], acc: AccountResolution
+) -> dict[str, KnownIdentity]:
+    out = {
+        aid: KnownIdentity(external_id=c.get("external_id"), domain=c.get("domain"))
+        for aid, c in acc.claims.items()
+    }
+    for e in events:
+        aid = acc.account_of[e.id]
+        if aid is not None and e.account is not None and e.account.traits:
+            known = out.get(aid) or KnownIdentity()
+            out[aid] = replace(known, traits={**known.traits, **e.account.traits})
+    return out
+
+
+def _merge_log(res: Resolution, playbook: Playbook, now: datetime) -> list[LogEntry]:
+    return [
+        LogEntry(
+            kind=DecisionKind.IDENTITY_MERGED, reason="identity_merged", contact_key=m.winner,
+            account_key=None, event_id=m.event_id, facts={"merged": m.loser, "via": m.via},
+            playbook_version=playbook.version, decided_at=now,
+        )
+        for m in res.merges
+    ]  # fmt: skip

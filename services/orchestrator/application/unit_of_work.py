@@ -1,0 +1,181 @@
+"""The unit of work and its repositories, one per noun, as the handlers see them.
+
+Handlers (``application.*``) only ever talk to these protocols: the live orchestrator passes
+``adapters.sql_uow.SqlUnitOfWork`` (one transaction, today's bulk SQL inside), ``trellis
+simulate`` and the handler unit tests pass ``adapters.memory_uow.MemoryUnitOfWork``. Whatever
+crosses this line is typed: domain states, views and the records below, never table rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from services.orchestrator.domain.caps import SentTouch
+from services.orchestrator.domain.channels import TouchChannel
+from services.orchestrator.domain.consent import ConsentLedger, LedgerRow
+from services.orchestrator.domain.identity import KnownIdentity
+from services.orchestrator.domain.planner import ExistingTouch
+from services.orchestrator.domain.records import DecisionRecord
+from services.orchestrator.domain.state import AccountState, ContactState, LogEntry, Transition
+from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote, StoredTouch
+
+PLANNED, DISPATCHED, SKIPPED = "planned", "dispatched", "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """A message id and where it came from: claimed once, so it applies once."""
+
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewTouch:
+    """A touch to store as ``planned``; an id already stored is left as it is."""
+
+    id: str
+    contact_id: str
+    account_id: str | None
+    channel: TouchChannel
+    template: str
+    stage: str
+    step: str
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Revived:
+    """A cancelled touch planned again under its own id."""
+
+    id: str
+    stage: str
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewReminder:
+    id: str
+    rep: str
+    contact_id: str
+    account_id: str | None
+    reason: str
+    evidence: tuple[object, ...]  # the story in words (or, before it, the event ids)
+    talking_points: tuple[str, ...]
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A claimed touch's end of round: dispatched, skipped, or back to planned at ``due_at``."""
+
+    touch_id: str
+    status: str
+    reason: str | None
+    due_at: datetime | None = None
+
+
+class Inbox(Protocol):
+    async def claim(self, entries: Sequence[InboxEntry], now: datetime) -> set[str]: ...
+
+
+class Contacts(Protocol):
+    async def aliases(self, aliases: Iterable[str]) -> dict[str, str]: ...
+    async def save_aliases(
+        self, new: Mapping[str, str], moved: Mapping[str, str], now: datetime
+    ) -> None: ...
+    async def states(self, ids: Iterable[str]) -> dict[str, ContactState]: ...
+    async def save(
+        self,
+        states: Mapping[str, ContactState],
+        identity: Mapping[str, KnownIdentity],
+        now: datetime,
+    ) -> None: ...
+    async def retire(self, losers: Iterable[str], now: datetime) -> None: ...
+    async def add_history(self, transitions: Sequence[Transition], version: str) -> None: ...
+    async def views(self, ids: Iterable[str]) -> dict[str, ContactView]: ...
+    async def set_owner(self, contact_id: str, rep: str, *, if_unowned: bool) -> None: ...
+    async def by_phone(self, phones: Iterable[str]) -> dict[str, list[str]]: ...
+
+
+class Accounts(Protocol):
+    async def known(
+        self, external_ids: Iterable[str], domains: Iterable[str]
+    ) -> list[tuple[str, str | None, str | None]]: ...
+    async def states(self, ids: Iterable[str]) -> dict[str, AccountState]: ...
+    async def save(
+        self,
+        states: Mapping[str, AccountState],
+        identity: Mapping[str, KnownIdentity],
+        now: datetime,
+    ) -> None: ...
+    async def views(self, ids: Iterable[str]) -> dict[str, AccountView]: ...
+    async def set_owner(self, account_id: str, rep: str, *, if_unowned: bool) -> None: ...
+    async def owned_counts(self, reps: Sequence[str]) -> Counter[str]: ...
+
+
+class Touches(Protocol):
+    async def existing(self, contact_ids: Iterable[str]) -> dict[str, list[ExistingTouch]]: ...
+    async def add(self, touches: Sequence[NewTouch], now: datetime) -> None: ...
+    async def revive(self, revived: Sequence[Revived]) -> None: ...
+    async def cancel(self, cancels: Sequence[tuple[str, str]]) -> None:
+        """(touch id, reason): planned ones become skipped; others stay as they are."""
+
+    async def skip_sequence(
+        self, sequence_id: str, contact_ids: Sequence[str], reason: str
+    ) -> list[tuple[str, str, str | None]]: ...
+    async def claim_due(self, me: str, now: datetime, limit: int) -> list[StoredTouch]: ...
+    async def lock(self, keys: Iterable[str]) -> None: ...
+    async def sent_since(
+        self, contact_ids: Iterable[str], account_ids: Iterable[str], since: datetime
+    ) -> list[SentTouch]: ...
+    async def finish(self, results: Sequence[Finished], me: str, now: datetime) -> None: ...
+    async def by_ids(self, ids: Iterable[str]) -> dict[str, StoredTouch]: ...
+    async def set_statuses(self, statuses: Mapping[str, str]) -> None: ...
+
+
+class Reminders(Protocol):
+    async def recent(self, contact_ids: Iterable[str], since: datetime) -> set[tuple[str, str]]: ...
+    async def add(self, reminders: Sequence[NewReminder], now: datetime) -> None: ...
+    async def notes(self, ids: Iterable[str]) -> dict[str, ReminderNote]: ...
+    async def woken(self, now: datetime) -> list[ReminderNote]: ...
+    async def expiring(self, stale: datetime) -> list[ReminderNote]: ...
+    async def set_status(self, ids: Sequence[str], status: str, now: datetime) -> None: ...
+
+
+class Consent(Protocol):
+    async def ledgers(self, contact_ids: Iterable[str]) -> dict[str, ConsentLedger]: ...
+    async def record(self, rows: Sequence[LedgerRow]) -> list[LedgerRow]: ...
+
+
+class Decisions(Protocol):
+    async def log(self, records: Sequence[DecisionRecord]) -> None: ...
+    async def log_entries(self, entries: Sequence[LogEntry]) -> None: ...
+    async def pricing_views(
+        self, account_ids: Iterable[str], since: datetime
+    ) -> list[tuple[str, str, str]]: ...
+
+
+class UnitOfWork(Protocol):
+    """One consistent change: everything a handler saves lands together, or nothing does."""
+
+    @property
+    def inbox(self) -> Inbox: ...
+    @property
+    def contacts(self) -> Contacts: ...
+    @property
+    def accounts(self) -> Accounts: ...
+    @property
+    def touches(self) -> Touches: ...
+    @property
+    def reminders(self) -> Reminders: ...
+    @property
+    def consent(self) -> Consent: ...
+    @property
+    def decisions(self) -> Decisions: ...
