@@ -4,91 +4,41 @@ Starts the embedded broker (unless ``TRELLIS_KAFKA_BOOTSTRAP`` names a real one)
 database, creates the topics, then runs ingest, orchestrator and notifier as child processes whose
 output is prefixed with their name. With no SMTP server or SMS API configured, a ``sinks`` child
 (``trellis dev-sinks``) stands in for them and keeps every message in ``<data_dir>/outbox/``.
-Ctrl-C (or SIGTERM) stops them all; children also die with the supervisor if it is killed
-outright (PR_SET_PDEATHSIG), so nothing is left orphaned.
+
+It keeps going: a service that crashes is restarted with back-off (``console.supervisor``) and
+said "ready again" once its ``/readyz`` answers. It says "ready" only when every service's
+``/readyz`` does, i.e. the consumers have joined their groups and own partitions
+(``console.readiness``). The embedded broker is the exception: it is memory-only, so its death
+takes every topic and offset with it and the stack stops, saying why. Ctrl-C (or SIGTERM) stops
+everything; children also die with the supervisor if it is killed outright, so nothing is left
+orphaned.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 
+from console.dev_keys import ensure_dev_admin_key, ensure_dev_rep_key, ensure_dev_source
+from console.dev_plan import DEV_REP, configure_dev_rep
+from console.readiness import Probe, service_probes, wait_until_ready
+from console.supervisor import Child, exit_words, keep_running, say
+from services.notifier.devsinks import dev_env
+from services.notifier.settings import NotifierSettings
+from services.orchestrator.settings import OrchestratorSettings
 from trellis.broker import MEMORY_ONLY_WARNING, EmbeddedBroker, port_in_use, wait_for_metadata
 from trellis.kafka import ensure_topics
 from trellis.migrate import upgrade_async
 from trellis.settings import TrellisSettings
 
-COLOURS = {
-    "broker": 35,
-    "ingest": 36,
-    "orchestrator": 33,
-    "notifier": 32,
-    "sinks": 34,
-    "dev": 1,
-}
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def say(name: str, line: str) -> None:
-    colour = COLOURS.get(name, 0) if sys.stdout.isatty() else 0
-    prefix = f"\x1b[{colour}m{name:>12} |\x1b[0m" if colour else f"{name:>12} |"
-    sys.stdout.write(f"{prefix} {line}\n")
-    sys.stdout.flush()
-
-
-@dataclass
-class Child:
-    name: str
-    argv: Sequence[str]
-    process: asyncio.subprocess.Process | None = None
-    pump: asyncio.Task[None] | None = field(default=None, repr=False)
-
-    async def start(self, env: dict[str, str]) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            *self.argv,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env=env,
-            preexec_fn=_die_with_parent,
-            start_new_session=True,  # Ctrl-C reaches us; we stop children in order
-        )
-        self.pump = asyncio.create_task(self._pump())
-        say("dev", f"started {self.name} (pid {self.process.pid})")
-
-    async def _pump(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        async for raw in self.process.stdout:
-            say(self.name, raw.decode(errors="replace").rstrip())
-
-    async def stop(self, timeout_s: float = 15.0) -> None:
-        proc = self.process
-        if proc is None or proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), timeout_s)
-        except TimeoutError:
-            say("dev", f"{self.name} did not stop in {timeout_s}s; killing it")
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-        if self.pump is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self.pump, 2)
+BROKER_DIED = (
+    "the embedded broker is memory-only: every topic, offset and queued command died with it, "
+    "and the services must not carry on against a new, empty one. Stopping everything; "
+    "start again with `make run`"
+)
 
 
 def service_children() -> list[Child]:
@@ -100,15 +50,9 @@ def service_children() -> list[Child]:
     ]
 
 
-DEV_REP_DOMAIN = "trellis.example"
-
-
 def dev_sinks_child(env: dict[str, str]) -> tuple[Child | None, list[int]]:
     """The local SMTP catcher / SMS sink for whichever provider nobody configured, and the
     ports to wait for; ``env`` gains the variables pointing the notifier at them."""
-    from services.notifier.devsinks import dev_env
-    from services.notifier.settings import NotifierSettings
-
     extra = dict(dev_env(NotifierSettings()))
     if not extra:
         return None, []
@@ -130,18 +74,37 @@ async def wait_for_ports(ports: Sequence[int], deadline_s: float) -> None:
         await asyncio.sleep(0.05)
 
 
+async def prepare(settings: TrellisSettings, env: dict[str, str]) -> None:
+    """Database, topics, keys and the dev rep, each said in one line."""
+    say("dev", f"migrating {_redact(settings.resolved_database_url)}")
+    await upgrade_async(settings.resolved_database_url)
+    created = await ensure_topics(settings)
+    say("dev", f"topics ready ({len(created)} created)")
+    key_file = await ensure_dev_source(settings)
+    say("dev", f"dev write key (sdk: behaviour; HTTP Basic username) in {key_file}; crm, consent "
+               "and server keys beside it")  # fmt: skip
+    ops = OrchestratorSettings()
+    base = f"http://{ops.ops_host}:{ops.ops_port}"
+    admin = await ensure_dev_admin_key(settings)
+    say("dev", f"dashboard on {base}/ui/ and ops API on {base}/docs; admin key in {admin}")
+    for line in configure_dev_rep(env, settings.data_dir):
+        say("dev", line)
+    if env["TRELLIS_ORCHESTRATOR_REP_POOL"] == DEV_REP:
+        rep_key = await ensure_dev_rep_key(settings, DEV_REP)
+        say("dev", f"{DEV_REP}'s inbox: log in to {base}/ui/ with the key in {rep_key}")
+
+
 async def run_dev(settings: TrellisSettings) -> int:
-    stop = asyncio.Event()
+    stopping = asyncio.Event()  # Ctrl-C, SIGTERM, or the embedded broker's death
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-
+        loop.add_signal_handler(sig, stopping.set)
     env = dict(os.environ)
-    # ``trellis demo``'s CRM names owners at this domain: locally they are reps.
-    env.setdefault("TRELLIS_REP_DOMAINS", DEV_REP_DOMAIN)
     broker: Child | None = None
     sinks: Child | None = None
     children = service_children()
+    tasks: list[asyncio.Task[None]] = []
+    broker_died = False
     try:
         if settings.uses_embedded_broker:
             say("broker", MEMORY_ONLY_WARNING)
@@ -153,41 +116,46 @@ async def run_dev(settings: TrellisSettings) -> int:
         else:
             say("dev", f"using the Kafka cluster at {settings.kafka_bootstrap}")
             await wait_for_metadata(settings.bootstrap_servers, deadline_s=60)
-        say("dev", f"migrating {_redact(settings.resolved_database_url)}")
-        await upgrade_async(settings.resolved_database_url)
-        created = await ensure_topics(settings)
-        say("dev", f"topics ready ({len(created)} created)")
-        key_file = await ensure_dev_source(settings)
-        say(
-            "dev",
-            f"dev write key (sdk: behaviour; HTTP Basic username) in {key_file}; crm, consent "
-            "and server keys beside it",
-        )
-        say("dev", await ensure_dev_admin_key(settings))
+        await prepare(settings, env)
         sinks, ports = dev_sinks_child(env)
         if sinks is not None:
-            children.insert(0, sinks)
             await sinks.start(env)
             await wait_for_ports(ports, deadline_s=15)
             say("dev", f"sent messages are written to {settings.data_dir / 'outbox'}")
-        for child in children[1 if sinks else 0 :]:
+        started = loop.time()
+        for child in children:
             await child.start(env)
         say("dev", "pipeline running; Ctrl-C stops everything")
-        # The broker is watched too: a restarted memory-only broker has forgotten every topic,
-        # so the services must not carry on against it.
-        watched = [*children, *([broker] if broker else [])]
-        waiters = [asyncio.create_task(c.process.wait()) for c in watched if c.process]
-        stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait([*waiters, stopper], return_when=asyncio.FIRST_COMPLETED)
-        for child in watched:
-            if child.process and child.process.returncode is not None:
-                say("dev", f"{child.name} exited with {child.process.returncode}; stopping all")
-                return 1
-        return 0
+        probes = service_probes()
+
+        def watch_readiness(child: Child) -> None:
+            mine = [p for p in probes if p.service == child.name]
+            tasks.append(asyncio.create_task(_ready_again(child, mine, stopping)))
+
+        for child in [*children, *([sinks] if sinks else [])]:
+            kept = keep_running(child, env, stopping, on_restart=watch_readiness)
+            tasks.append(asyncio.create_task(kept, name=f"keep-{child.name}"))
+        if broker is not None:
+            assert broker.process is not None
+            broker_exit = asyncio.create_task(broker.process.wait())
+            broker_exit.add_done_callback(lambda _: stopping.set())
+        missing = await wait_until_ready(probes, stopping)
+        if missing is None:
+            names = ", ".join(p.service for p in probes)
+            say("dev", f"ready in {loop.time() - started:.1f}s: {names} answer /readyz (the "
+                       "consumers joined their groups and own partitions)")  # fmt: skip
+        await stopping.wait()
+        if broker is not None and broker.process and broker.process.returncode is not None:
+            broker_died = True
+            say("dev", f"broker {exit_words(broker.process.returncode)}: {BROKER_DIED}")
+        return 1 if broker_died else 0
     finally:
+        stopping.set()
         say("dev", "stopping")
-        services = [c for c in children if c is not sinks]
-        await asyncio.gather(*(c.stop() for c in services))  # the notifier before its sinks
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(c.stop() for c in children))  # the notifier before its sinks
         if sinks is not None:
             await sinks.stop()
         if broker is not None:
@@ -195,74 +163,9 @@ async def run_dev(settings: TrellisSettings) -> int:
         say("dev", "stopped")
 
 
-async def ensure_dev_source(settings: TrellisSettings) -> Path:
-    """Write keys for local experiments, one source per kind (``dev`` is the sdk one, the
-    others ``dev-server``, ``dev-crm``, ``dev-consent``), kept in ``data_dir/dev-write-key``
-    and ``data_dir/dev-<kind>-write-key`` (mode 600); returns the sdk key's file.
-
-    Only a key's hash is in the database, so the key file is the copy a developer reads; if it
-    is gone, that source's key is rotated and the file written again.
-    """
-    from trellis.db import create_engine
-    from trellis.producers import DEV_KINDS, dev_key_file_name, dev_source_name
-    from trellis.sources import SourceNotFound, SqlAlchemySourceRepository
-
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        repo = SqlAlchemySourceRepository(engine)
-        for kind in DEV_KINDS:
-            key_file = settings.data_dir / dev_key_file_name(kind)
-            name = dev_source_name(kind)
-            now = datetime.now(UTC)
-            try:
-                source = await repo.get(name)
-            except SourceNotFound:
-                issued = await repo.add(name, kind, now)
-            else:
-                if source.kind is not kind:  # a dev source from before kinds existed
-                    await repo.set_kind(name, kind, now)
-                if key_file.exists():
-                    continue
-                issued = await repo.rotate(name, now)
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(issued.credential + "\n")
-            key_file.chmod(0o600)
-    finally:
-        await engine.dispose()
-    return settings.data_dir / dev_key_file_name(DEV_KINDS[0])
-
-
-async def ensure_dev_admin_key(settings: TrellisSettings) -> str:
-    """An admin key for the ops API in ``data_dir/dev-admin-key`` (mode 600); a line to print.
-
-    As with the write key only the hash is stored: a missing file (or a key no longer valid)
-    gets a fresh key and the previous dev admin keys are revoked.
-    """
-    from services.orchestrator.ops.auth import Scope, issue_key, key_for, revoke_key
-    from services.orchestrator.settings import OrchestratorSettings
-    from trellis.db import create_engine, transaction
-
-    ops = OrchestratorSettings()
-    key_file = settings.data_dir / "dev-admin-key"
-    base = f"http://{ops.ops_host}:{ops.ops_port}"
-    where = f"dashboard on {base}/ui/ and ops API on {base}/docs; admin key in {key_file}"
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        async with transaction(engine) as conn:
-            if key_file.exists() and await key_for(conn, key_file.read_text().strip()):
-                return where
-            now = datetime.now(UTC)
-            await revoke_key(conn, DEV_ADMIN_KEY, now)
-            issued = await issue_key(conn, Scope.ADMIN, now, name=DEV_ADMIN_KEY)
-    finally:
-        await engine.dispose()
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    key_file.write_text(issued.secret + "\n")
-    key_file.chmod(0o600)
-    return where
-
-
-DEV_ADMIN_KEY = "dev-admin"
+async def _ready_again(child: Child, probes: Sequence[Probe], stopping: asyncio.Event) -> None:
+    if probes and await wait_until_ready(probes, stopping) is None:
+        say("dev", f"{child.name} ready again (restart {child.restarts})")
 
 
 def _redact(url: str) -> str:

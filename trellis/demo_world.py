@@ -41,6 +41,28 @@ DEPTHS = (
 
 
 @dataclass(frozen=True)
+class DemoRep:
+    """A sales rep of the demo world: the CRM owner of the accounts in ``regions``."""
+
+    email: str
+    crm_id: str
+    timezone: str
+    regions: tuple[str, ...]
+
+
+DEMO_REPS = (
+    DemoRep("sam@trellis.example", "rep-sam", "America/Los_Angeles", ("na",)),
+    DemoRep("priya@trellis.example", "rep-priya", "Asia/Kolkata", ("emea", "apac")),
+)
+"""Two reps half a world apart, so ``trellis demo`` shows reminders in each rep's hours
+(``trellis dev`` puts them in its plan's rep directory with these zones)."""
+
+
+def owner_of(region: str) -> DemoRep:
+    return next(rep for rep in DEMO_REPS if region in rep.regions)
+
+
+@dataclass(frozen=True)
 class Person:
     external_id: str
     email: str
@@ -167,7 +189,7 @@ class WorldBuilder:
             champion,
             account,
             "crm_owner_changed",
-            {"owner_id": f"rep-{n % 3}", "owner_email": f"rep{n % 3}@trellis.example"},
+            {"owner_id": owner_of(region).crm_id, "owner_email": owner_of(region).email},
         )
         if depth == "sql":
             return

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from console.cli import app
-from console.dev import ensure_dev_admin_key
+from console.dev_keys import ensure_dev_admin_key
 from schemas.topics import ENGAGEMENT
 from services.orchestrator.adapters.tables import contacts
 from services.orchestrator.main import run
@@ -115,9 +115,8 @@ async def test_trellis_dev_keeps_one_admin_key_in_a_file_and_replaces_it_when_lo
     database_url: str, engine: AsyncEngine, tmp_path: Path
 ) -> None:
     settings = TrellisSettings(env="test", database_url=database_url, data_dir=tmp_path)
-    line = await ensure_dev_admin_key(settings)
-    key_file = tmp_path / "dev-admin-key"
-    assert str(key_file) in line and "/docs" in line
+    key_file = await ensure_dev_admin_key(settings)
+    assert key_file == tmp_path / "dev-admin-key"
     first = key_file.read_text().strip()
     assert key_file.stat().st_mode & 0o777 == 0o600
     await ensure_dev_admin_key(settings)
