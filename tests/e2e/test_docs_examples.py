@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.e2e.dev_stack import READY
 from trellis.broker import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,13 +62,6 @@ class Stack:
         return script
 
 
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     cwd = tmp_path_factory.mktemp("docs")
@@ -84,6 +77,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "TRELLIS_TOPIC_PARTITIONS": "2",
         "TRELLIS_DEV_SMTP_PORT": str(free_port()),
         "TRELLIS_DEV_SMS_PORT": str(free_port()),
+        "TRELLIS_NOTIFIER_HTTP_PORT": str(free_port()),
     }
     log = cwd / "dev.log"
     with log.open("wb") as out:
@@ -96,12 +90,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
     try:
         end = time.monotonic() + DEADLINE_S
-        while not (
-            _ready(f"http://127.0.0.1:{ingest}/readyz")
-            and _ready(f"http://127.0.0.1:{ops}/healthz")
-            and (cwd / ".trellis" / "dev-admin-key").exists()
-            and "orchestrator consuming" in log.read_text()
-        ):
+        while not READY.search(log.read_text()):  # every service's /readyz answered 200
             assert proc.poll() is None, f"trellis dev exited:\n{log.read_text()[-4000:]}"
             assert time.monotonic() < end, f"stack not ready:\n{log.read_text()[-4000:]}"
             time.sleep(0.3)
