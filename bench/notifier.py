@@ -1,9 +1,13 @@
-"""Notifier dispatch rate: ``python -m bench notifier``.
+"""Notifier dispatch cost and rate: ``python -m bench notifier``.
 
-Runs the real ``Dispatcher`` (send ledger on SQLite, migrated with alembic) against a local
-aiosmtpd server and a local Twilio-compatible HTTP endpoint: raw throughput with no provider limit,
-then with a configured shared limit (target: >= 90% of the limit), counting duplicates (target 0).
-The broker is not in the loop here (see ``bench kafka`` for its figures).
+Runs the real ``Dispatcher`` (send ledger on SQLite migrated with alembic, or ``--postgres``)
+against a local aiosmtpd server and a local Twilio-compatible HTTP endpoint, in a process of
+their own. Figures, each a median of ``--repeats`` runs with its ratio to a baseline of the same
+run: CPU per message with the ledger pre-filled to each ``--ledger-rows`` size (target <= 0.5 ms,
+flat: the largest against the smallest), raw email throughput over pooled SMTP connections
+against a connection per message (target >= 1,000 msg/s), SMS raw, then each channel under a
+configured shared limit (target >= 90% of it), and duplicates received (target 0). Written to
+``bench/results/notifier.json``. The broker is not in the loop (see ``bench kafka``).
 """
 
 from __future__ import annotations
@@ -11,19 +15,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
 from aiosmtpd.controller import Controller
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import Figure
+from bench.notifier_ledger import cpu_ms_per_message, ledger_of, ledger_rows
 from bench.notifier_servers import Counting, sms_app
 from schemas.commands import Channel, DispatchTouch
 from schemas.outcomes import TouchOutcome
@@ -36,12 +44,11 @@ from services.notifier.rate_limit import SqlRateLimiter
 from services.notifier.render import JinjaRenderer
 from services.notifier.unsubscribe import UnsubscribeSigner
 from trellis.broker import free_port, port_in_use
-from trellis.db import create_engine
-from trellis.migrate import upgrade_async
 
 SID = "AC" + "0" * 32
 Counts = dict[str, dict[str, int]]
 Servers = tuple[int, int, Callable[[], Awaitable[Counts]]]
+RESULTS = Path(__file__).parent / "results" / "notifier.json"
 
 
 class NullPublisher:
@@ -50,24 +57,25 @@ class NullPublisher:
 
 
 def touches(channel: Channel, n: int) -> list[tuple[DispatchTouch, int]]:
+    """Random touch ids, as the orchestrator's hashed ones: spread over the ledger's index."""
     now = datetime.now(UTC)
-    run = uuid.uuid4().hex[:8]
     to = "p@bench.test" if channel is Channel.EMAIL else "+15550001111"
+    ids = [f"t_{uuid.uuid4().hex}" for _ in range(n)]
     return [
         (
             DispatchTouch(
-                touch_id=f"{run}-{i}",
+                touch_id=touch_id,
                 contact_id=f"c{i}",
                 channel=channel,
                 template_id="generic",
                 stage="engaged",
                 to=to,
                 decided_at=now,
-                variables={"subject": "Hi", "body": f"{run}-{i}"},
+                variables={"subject": "Hi", "body": touch_id},
             ),
             i,
         )
-        for i in range(n)
+        for i, touch_id in enumerate(ids)
     ]
 
 
@@ -130,82 +138,124 @@ async def servers_in_a_process() -> AsyncIterator[Servers]:
         await asyncio.wait_for(proc.wait(), 10)
 
 
-async def main(
-    messages: int,
-    limit: float,
-    repeats: int,
-    concurrency: int,
-    pool_size: int,
-    in_process: bool,
-) -> None:
-    servers = servers_in_process() if in_process else servers_in_a_process()
+async def main(options: Options) -> None:
+    servers = servers_in_process() if options.in_process else servers_in_a_process()
     async with servers as (smtp_port, http_port, counts):
-        await run_all(smtp_port, http_port, messages, limit, repeats, concurrency, pool_size)
+        report = await run_all(smtp_port, http_port, options)
         seen = await counts()
     dupes = sum(1 for c in (*seen["smtp"].values(), *seen["sms"].values()) if c > 1)
     print(
         f"messages received: smtp {sum(seen['smtp'].values()):,} "
         f"sms {sum(seen['sms'].values()):,}; touch ids received more than once: {dupes}"
     )
+    report["duplicates"] = dupes
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"figures written to {RESULTS}")
 
 
-async def run_all(
-    smtp_port: int,
-    http_port: int,
-    messages: int,
-    limit: float,
-    repeats: int,
+@dataclass(frozen=True)
+class Options:
+    messages: int
+    limit: float
+    repeats: int
+    concurrency: int
+    pool_size: int
+    in_process: bool
+    ledger_sizes: tuple[int, ...]
+    postgres: bool
+
+
+def dispatcher_for(
+    engine: AsyncEngine,
+    senders: dict[Channel, ChannelSender],
     concurrency: int,
-    pool_size: int,
+    limits: dict[Channel, RateLimiter] | None = None,
+) -> Dispatcher:
+    return Dispatcher(
+        engine, senders, JinjaRenderer(), NullPublisher(), lambda: datetime.now(UTC),
+        concurrency, limits=limits or {},
+    )  # fmt: skip
+
+
+async def run_all(smtp_port: int, http_port: int, o: Options) -> dict[str, Any]:
+    """Every figure, each the median of ``o.repeats`` runs, with the ratio to its baseline."""
+    report: dict[str, Any] = {"messages": o.messages, "repeats": o.repeats, "figures": {}}
+
+    def record(figure: Figure, baseline: Figure | None = None, note: str = "") -> None:
+        print(figure.line(baseline) + note)
+        entry: dict[str, Any] = {"unit": figure.unit, "median": figure.median, "runs": figure.runs}
+        if baseline is not None:
+            entry["ratio_to"] = {baseline.name: figure.median / baseline.median}
+        report["figures"][figure.name] = entry
+
+    smtp_config = SmtpConfig("127.0.0.1", smtp_port, "Bench <bench@trellis.test>")
+    pool = SmtpConnectionPool(smtp_config, o.pool_size)
+    signer = UnsubscribeSigner(b"bench", "https://t.test/u")
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=o.concurrency)) as http:
+        sms = TwilioSmsSender(
+            SmsConfig(f"http://127.0.0.1:{http_port}", SID, "t", "+15550000000"), http
+        )
+        pooled: dict[Channel, ChannelSender] = {
+            Channel.EMAIL: SmtpEmailSender(smtp_config, signer, pool=pool), Channel.SMS: sms
+        }  # fmt: skip
+        unpooled: dict[Channel, ChannelSender] = {
+            Channel.EMAIL: SmtpEmailSender(smtp_config, signer)
+        }
+        cpu: dict[int, Figure] = {}
+        for size in o.ledger_sizes:  # one ledger per size, re-used by every figure below it
+            async with ledger_of(size, o.postgres) as engine:
+                rows = await ledger_rows(engine)
+                d = dispatcher_for(engine, pooled, o.concurrency)
+                await d.dispatch(touches(Channel.EMAIL, 200))  # warm up: connections, caches
+                runs = [
+                    await cpu_ms_per_message(d.dispatch, touches(Channel.EMAIL, o.messages), 500)
+                    for _ in range(o.repeats)
+                ]
+                name = f"smtp: CPU per message, {rows:,} ledger rows"
+                cpu[size] = Figure(name, "us", [ms * 1000 for ms, _ in runs])
+                first = size == o.ledger_sizes[0]
+                ms = f"  = {cpu[size].median / 1000:.3f} ms/msg"
+                record(cpu[size], None if first else cpu[o.ledger_sizes[0]], ms)
+                name = f"smtp: pooled ({o.pool_size}), {rows:,} ledger rows"
+                raw = Figure(name, "msg/s", [rate for _, rate in runs])
+                if not first:
+                    record(raw)
+                    continue
+                alone = dispatcher_for(engine, unpooled, o.concurrency)
+                base = Figure("smtp: a connection per message", "msg/s", [
+                    await measure(alone, touches(Channel.EMAIL, o.messages), 500)
+                    for _ in range(o.repeats)
+                ])  # fmt: skip
+                record(base)
+                record(raw, base)
+                await limited(engine, pooled, o, record)
+        await pool.aclose()
+    report["cpu_ms_per_message"] = {str(size): f.median / 1000 for size, f in cpu.items()}
+    return report
+
+
+async def limited(
+    engine: AsyncEngine,
+    senders: dict[Channel, ChannelSender],
+    o: Options,
+    record: Callable[[Figure, Figure | None, str], None],
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        await upgrade_async(url)
-        engine = create_engine(url)
-        try:
-            smtp_config = SmtpConfig("127.0.0.1", smtp_port, "bench@trellis.test")
-            pool = SmtpConnectionPool(smtp_config, pool_size) if pool_size else None
-            async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as http:
-                senders: dict[Channel, ChannelSender] = {
-                    Channel.EMAIL: SmtpEmailSender(
-                        smtp_config,
-                        UnsubscribeSigner(b"bench", "https://t.test/u"),
-                        pool=pool,
-                    ),
-                    Channel.SMS: TwilioSmsSender(
-                        SmsConfig(f"http://127.0.0.1:{http_port}", SID, "t", "+15550000000"), http
-                    ),
-                }
-
-                def dispatcher(limits: dict[Channel, RateLimiter]) -> Dispatcher:
-                    return Dispatcher(
-                        engine,
-                        senders,
-                        JinjaRenderer(),
-                        NullPublisher(),
-                        lambda: datetime.now(UTC),
-                        concurrency,
-                        limits=limits,
-                    )
-
-                for channel, name in ((Channel.EMAIL, "smtp"), (Channel.SMS, "sms")):
-                    raw = [
-                        await measure(dispatcher({}), touches(channel, messages), 500)
-                        for _ in range(repeats)
-                    ]
-                    print(Figure(f"{name}: raw dispatch, no limit", "msg/s", raw).line())
-                    limiter = SqlRateLimiter(engine, f"bench-{name}", limit)
-                    n = max(int(limit * 3), 50)
-                    lim = [
-                        await measure(dispatcher({channel: limiter}), touches(channel, n), 500)
-                        for _ in range(repeats)
-                    ]
-                    figure = Figure(f"{name}: limited to {limit:,.0f}/s", "msg/s", lim)
-                    print(f"{figure.line()}  = {figure.median / limit:.1%} of the limit")
-        finally:
-            if pool is not None:
-                await pool.aclose()
-            await engine.dispose()
+    """SMS raw, then each channel under a shared provider limit: >= 90% of it is the target."""
+    sms = Figure("sms: raw dispatch, no limit", "msg/s", [
+        await measure(dispatcher_for(engine, senders, o.concurrency),
+                      touches(Channel.SMS, o.messages), 500)
+        for _ in range(o.repeats)
+    ])  # fmt: skip
+    record(sms, None, "")
+    for channel, name in ((Channel.EMAIL, "smtp"), (Channel.SMS, "sms")):
+        limiter = SqlRateLimiter(engine, f"bench-{name}", o.limit)
+        d = dispatcher_for(engine, senders, o.concurrency, {channel: limiter})
+        n = max(int(o.limit * 3), 50)
+        figure = Figure(f"{name}: limited to {o.limit:,.0f}/s", "msg/s", [
+            await measure(d, touches(channel, n), 500) for _ in range(o.repeats)
+        ])  # fmt: skip
+        record(figure, None, f"  = {figure.median / o.limit:.1%} of the limit")
 
 
 def cli(argv: Sequence[str] | None = None) -> None:
@@ -214,8 +264,17 @@ def cli(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--limit", type=float, default=200.0, help="provider limit, msg/s")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--smtp-pool", type=int, default=8, help="reused SMTP connections")
     parser.add_argument(
-        "--smtp-pool", type=int, default=8, help="reused SMTP connections (0: one per message)"
+        "--ledger-rows",
+        type=lambda v: tuple(int(x) for x in v.split(",")),
+        default=(10_000, 1_000_000),
+        help="pre-filled ledger sizes, comma-separated (CPU per message is measured at each)",
+    )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="the ledger on a throwaway PostgreSQL database (127.0.0.1:5432) instead of SQLite",
     )
     parser.add_argument(
         "--in-process",
@@ -223,13 +282,8 @@ def cli(argv: Sequence[str] | None = None) -> None:
         help="run the SMTP/SMS servers in this process (they then share its CPU)",
     )
     args = parser.parse_args(argv)
-    asyncio.run(
-        main(
-            args.messages,
-            args.limit,
-            args.repeats,
-            args.concurrency,
-            args.smtp_pool,
-            args.in_process,
-        )
-    )
+    options = Options(
+        args.messages, args.limit, args.repeats, args.concurrency, args.smtp_pool,
+        args.in_process, args.ledger_rows, args.postgres,
+    )  # fmt: skip
+    asyncio.run(main(options))

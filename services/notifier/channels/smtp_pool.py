@@ -15,6 +15,7 @@ from functools import partial
 from types import TracebackType
 
 import aiosmtplib
+from aiosmtplib.typing import SMTPStatus
 
 from services.notifier.channels.base import SendResult
 from services.notifier.channels.email import (
@@ -45,10 +46,7 @@ class SmtpConnectionPool:
 
     async def send_raw(self, raw: RawEmail) -> SendResult:
         """A message already written as bytes (``mime.build_raw_email``)."""
-        return await self._transact(
-            lambda conn: conn.sendmail(raw.envelope_from, [raw.recipient], raw.data),
-            partial(raw_result, raw),
-        )
+        return await self._transact(partial(_deliver, raw=raw), partial(raw_result, raw))
 
     async def _transact(self, transaction: Transaction, result: Result) -> SendResult:
         async with self._slots:
@@ -95,3 +93,20 @@ class SmtpConnectionPool:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+async def _deliver(conn: aiosmtplib.SMTP, raw: RawEmail) -> tuple[Refused, str]:
+    """MAIL, RCPT, DATA for one recipient. ``sendmail`` would parse both addresses again with
+    ``email.utils`` on every message; ``mime`` only writes addresses it has already checked.
+    A refusal raises as ``sendmail``'s do; the pool then drops the connection mid-transaction."""
+    if conn.is_ehlo_or_helo_needed:
+        await conn.ehlo()
+    mail = await conn.execute_command(b"MAIL", f"FROM:<{raw.envelope_from}>".encode())
+    if mail.code != SMTPStatus.completed:
+        raise aiosmtplib.SMTPSenderRefused(mail.code, mail.message, raw.envelope_from)
+    rcpt = await conn.execute_command(b"RCPT", f"TO:<{raw.recipient}>".encode())
+    if rcpt.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+        refused = aiosmtplib.SMTPRecipientRefused(rcpt.code, rcpt.message, raw.recipient)
+        raise aiosmtplib.SMTPRecipientsRefused([refused])
+    response = await conn.data(raw.data)
+    return {}, response.message
