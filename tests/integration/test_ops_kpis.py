@@ -1,29 +1,20 @@
-"""GET /v1/funnel's revenue KPIs, segments and lift on both databases: revenue events stored by
-``revenue_store.record`` (the orchestrator's writer), stage history, touches and HOLDOUT
-decisions as the orchestrator writes them; the figures are the hand-computed ones."""
+"""GET /v1/funnel's revenue KPIs, segments and lift on both databases, read back from the
+history in ``tests/kpi_history.py`` (revenue events stored by ``revenue_store.record``, the
+orchestrator's writer); the figures are the hand-computed ones."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas.events import EngagementEvent
-from services.orchestrator.adapters import revenue_store
-from services.orchestrator.adapters.tables import (
-    accounts,
-    contacts,
-    decisions,
-    stage_history,
-    touches,
-)
 from services.orchestrator.ops.app import OpsServer, create_ops_app
 from services.orchestrator.ops.auth import Scope, issue_key
 from services.orchestrator.settings import OrchestratorSettings
+from tests.kpi_history import seed_kpi_history
 from trellis.broker import free_port
 from trellis.settings import TrellisSettings
 
@@ -34,88 +25,9 @@ def day(n: float) -> datetime:
     return D0 + timedelta(days=n)
 
 
-def event(n: int, kind: str, at: float, who: str, firm: str, **props: Any) -> EngagementEvent:
-    return EngagementEvent.model_validate({
-        "id": f"k-{n}", "type": kind, "source": "crm", "time": day(at).isoformat(),
-        "contact": {"external_id": who}, "account": {"external_id": firm}, "properties": props,
-    })  # fmt: skip
-
-
-REVENUE: list[tuple[str, float, str, str, dict[str, Any]]] = [  # kind, day, who, firm, props
-    ("deal_created", 1, "p1", "fin", {"deal_id": "d1", "amount": 1000, "currency": "EUR",
-                                      "stage": "proposal"}),
-    ("deal_created", 2, "p2", "ret", {"deal_id": "d2", "amount": 2000.5, "currency": "USD",
-                                      "stage": "negotiation"}),
-    ("deal_created", -60, "p1", "fin", {"deal_id": "d0", "amount": 1200, "currency": "EUR"}),
-    ("deal_closed_won", -50, "p1", "fin", {"deal_id": "d0"}),
-    ("deal_created", -40, "p2", "ret", {"deal_id": "d3", "amount": 500, "currency": "USD"}),
-    ("deal_closed_won", -30, "p2", "ret", {"deal_id": "d3"}),
-    ("subscription_cancelled", 10, "p2", "ret", {}),
-    ("seats_changed", 5, "p1", "fin", {"seats": 15, "previous_seats": 10}),
-    ("nps_submitted", 3, "p1", "fin", {"score": 10}),
-    ("nps_submitted", 4, "p2", "ret", {"score": 3}),
-    ("page_viewed", 4, "p2", "ret", {"path": "/x"}),  # not a revenue fact
-]  # fmt: skip
-
-
-async def _seed(engine: AsyncEngine) -> None:
-    rows_c, rows_h, rows_t, rows_d = [], [], [], []
-    firms = [("fin", "fintech"), ("ret", "retail")]
-    for i in range(80):  # mql-proof: 40 treated (30 reach sql), 40 held out (10 do)
-        cid, firm = f"m{i}", firms[i % 2][0]
-        held = i >= 40
-        rows_c.append({"id": cid, "account_id": firm, "stage": "mql", "traits": {},
-                       "state": {}, "created_at": D0, "updated_at": D0})  # fmt: skip
-        rows_h.append(("contact", cid, "mql", day(1)))
-        if (not held and i < 30) or (held and i < 50):
-            rows_h.append(("contact", cid, "sql", day(6)))
-        if held:
-            facts = {"sequence": "mql-proof", "step": "case-study", "stage": "mql",
-                     "holdout": "50%", "by": "contact"}  # fmt: skip
-            rows_d.append({"contact_id": cid, "account_id": firm, "kind": "touch_not_planned",
-                           "reason": "HOLDOUT", "playbook_version": "t", "decided_at": day(1),
-                           "facts": facts})  # fmt: skip
-        else:
-            rows_t.append({"id": f"t-{cid}", "contact_id": cid, "account_id": firm,
-                           "channel": "email", "template_id": "mql/case_study", "stage": "mql",
-                           "sequence_step": "mql-proof/case-study", "status": "sent",
-                           "due_at": day(1), "created_at": day(1)})  # fmt: skip
-    async with engine.begin() as conn:
-        await conn.execute(accounts.insert(), [
-            {"id": f, "stage": "onboarding", "traits": {"industry": ind, "employees": 300},
-             "state": {}, "created_at": D0, "updated_at": D0} for f, ind in firms
-        ])  # fmt: skip
-        buyers = [
-            {
-                "id": p,
-                "account_id": f,
-                "stage": "retained",
-                "traits": {},
-                "state": {},
-                "created_at": D0,
-                "updated_at": D0,
-            }
-            for p, f in (("p1", "fin"), ("p2", "ret"))
-        ]
-        await conn.execute(contacts.insert(), [*rows_c, *buyers])  # fmt: skip
-        await conn.execute(stage_history.insert(), [
-            {"subject_kind": k, "subject_id": s, "to_stage": st, "reason": "evidence",
-             "occurred_at": at, "playbook_version": "t"} for k, s, st, at in rows_h
-        ])  # fmt: skip
-        await conn.execute(touches.insert(), rows_t)
-        await conn.execute(decisions.insert(), rows_d)
-        stored = await revenue_store.record(
-            conn,
-            [event(n, k, at, who, firm, **p) for n, (k, at, who, firm, p) in enumerate(REVENUE)],
-            {f"k-{n}": r[2] for n, r in enumerate(REVENUE)},
-            {f"k-{n}": r[3] for n, r in enumerate(REVENUE)},
-        )
-        assert stored == 10
-
-
 @pytest.fixture
 async def ops(settings: TrellisSettings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    await _seed(engine)
+    await seed_kpi_history(engine, D0)
     port = free_port()
     own = OrchestratorSettings(**settings.model_dump(), ops_serve=False)
     async with engine.begin() as conn:
@@ -147,7 +59,8 @@ async def test_revenue_kpis_per_currency_and_the_lift_of_a_sequence_over_its_hol
     assert rev["cltv"]["value"] == {"EUR": round(1800 * 30 / 365 * 0.8 / 0.5, 2)}
     assert (rev["nps"]["score"], rev["nps"]["answers"]) == (0.0, 2)
     assert rev["nps"]["by_account"]["fin"]["score"] == 100.0
-    (mql,) = body["lift"]
+    lifts = {x["sequence"]: x for x in body["lift"]}
+    mql = lifts["mql-proof"]
     assert (mql["sequence"], mql["stage"], mql["next_stage"]) == ("mql-proof", "mql", "sql")
     to_next = mql["to_next"]
     assert to_next["treated"] == {"people": 40, "converted": 30, "rate": 0.75}
@@ -158,6 +71,9 @@ async def test_revenue_kpis_per_currency_and_the_lift_of_a_sequence_over_its_hol
     assert mql["to_goal"]["difference"] == 0.5
     assert body["contacts"]["p90_days_in_stage"]["mql"] == 5.0
     assert "two" in body["definitions"]["lift"]
+    flat = lifts["engaged-business"]["to_next"]
+    assert (flat["difference"], flat["lifts"]) == (0.0, False)  # 20 of 40 on each side
+    assert flat["ci95"][0] < 0 < flat["ci95"][1]
 
 
 async def test_below_the_minimum_sample_the_lift_says_so_and_segments_split_every_kpi(
@@ -167,13 +83,15 @@ async def test_below_the_minimum_sample_the_lift_says_so_and_segments_split_ever
                                             "segment": "industry", "min_sample": 41})  # fmt: skip
     assert r.status_code == 200, r.text
     body = r.json()
-    to_next = body["lift"][0]["to_next"]
+    to_next = next(x for x in body["lift"] if x["sequence"] == "mql-proof")["to_next"]
     assert to_next["difference"] is None and to_next["ci95"] is None
     assert to_next["note"] == "not enough data: 40 treated, 40 held out (needs 41 each)"
     seg = {s["value"]: s for s in body["segments"]["items"]}
     assert body["segments"]["by"] == "industry" and set(seg) == {"fintech", "retail"}
     assert seg["fintech"]["revenue"]["pipeline"]["value"] == {"EUR": 1000.0}
     assert seg["retail"]["revenue"]["pipeline"]["value"] == {"USD": 2000.5}
-    assert seg["fintech"]["contacts"]["entered"]["mql"] == 40  # every other m-contact
+    # every other mql-proof contact, and of engaged-business's 40 fintech contacts the 10 treated
+    # and 10 held out that reached mql
+    assert seg["fintech"]["contacts"]["entered"]["mql"] == 40 + 10 + 10
     bad = await ops.get("/v1/funnel", params={"segment": "planet"})
     assert bad.status_code == 422

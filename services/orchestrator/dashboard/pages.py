@@ -15,14 +15,23 @@ from markupsafe import Markup
 from services.orchestrator.adapters import consent_store
 from services.orchestrator.dashboard import access, dead_letters, reads, words
 from services.orchestrator.dashboard.flow import stage_flow
-from services.orchestrator.dashboard.funnel_view import funnel_bars, time_range
-from services.orchestrator.dashboard.svg import flow_chart, funnel_chart
+from services.orchestrator.dashboard.funnel_view import (
+    KPI_COLUMNS,
+    funnel_bars,
+    kpi_rows,
+    lift_rows,
+    time_range,
+)
+from services.orchestrator.dashboard.svg import flow_chart, funnel_chart, lift_chart
 from services.orchestrator.dashboard.ui import HERE, PageMissing, Ui, viewer
 from services.orchestrator.domain.consent import ConsentLedger
 from services.orchestrator.domain.reminders import ReminderStatus
+from services.orchestrator.domain.segments import Segment
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.ops import queries
 from services.orchestrator.ops.auth import WRITERS, Scope
+from services.orchestrator.ops.kpi_definitions import KPI_DEFINITIONS
+from services.orchestrator.ops.kpi_queries import KpiAsk
 from services.orchestrator.ops.paging import InvalidCursor
 
 FLOW_POINTS = 31
@@ -66,12 +75,15 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
         since: str | None = None,
         until: str | None = None,
         account: str | None = None,
+        segment: str | None = None,
     ) -> Response:
-        """The whole funnel, or one account's (``?account=``) and its contacts'."""
+        """The whole funnel, or one account's (``?account=``) and its contacts'; the KPI table
+        (per ``?segment=``) and each sequence's lift over its holdout."""
         key = await viewer(ui, request)
         lo, hi, problem = time_range(since, until, ui.clock())
+        split = Segment(segment) if segment and segment in Segment._value2member_map_ else None
         async with ui.engine.connect() as conn:
-            metrics = await queries.funnel(conn, lo, hi, account_id=account or None)
+            metrics = await queries.funnel(conn, lo, hi, account or None, KpiAsk(split))
             moves = await reads.history_moves(conn, "contact", hi, account_id=account or None)
         flow = stage_flow(moves, lo, hi, FLOW_POINTS)
         people = funnel_bars(metrics["contacts"], "/ui/contacts")
@@ -88,6 +100,12 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
             contacts_chart=chart(funnel_chart(people, "Contacts entering each stage")),
             accounts_chart=chart(funnel_chart(firms, "Accounts entering each stage")),
             flow_chart=chart(flow_chart(flow, "Contacts per stage over time", 1100, 300)),
+            segments=[s.value for s in Segment],
+            segment=split.value if split else "",
+            kpi_columns=KPI_COLUMNS,
+            kpi_rows=kpi_rows(metrics),
+            definitions=KPI_DEFINITIONS,
+            lift_chart=chart(lift_chart(lift_rows(metrics), "Lift to the next stage")),
             since_day=lo.date().isoformat(),
             until_day=(hi - timedelta(seconds=1)).date().isoformat(),
         )

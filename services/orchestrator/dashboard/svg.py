@@ -171,3 +171,73 @@ def flow_chart(series: FlowSeries, title: str, width: int = 640, height: int = 2
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class LiftRow:
+    """One sequence: treated vs held-out conversion, the difference and its 95% interval (all
+    None with a ``note`` when there is not enough data)."""
+
+    label: str
+    treated: str  # "75% of 40"
+    held_out: str
+    difference: float | None
+    low: float | None
+    high: float | None
+    note: str = ""
+
+    @property
+    def lifts(self) -> bool:
+        return self.low is not None and self.low > 0
+
+
+def _points(share: float) -> str:
+    return f"{share * 100:+.0f} pts"
+
+
+def lift_chart(rows: Sequence[LiftRow], title: str, width: int = 1100) -> str:
+    """Per sequence, the difference in conversion (treated - held out) as a dot on a -100..+100
+    point axis with its 95% interval as a whisker: green when the whole interval is above 0."""
+    row, label_w, text_w = 34, 230, 480
+    if not rows:
+        return _empty(width, 60, title, "No sequence was measured in this range")
+    height = row * len(rows) + 28
+    track = width - label_w - text_w
+
+    def x(share: float) -> float:
+        return round(label_w + track * (max(-1.0, min(1.0, share)) + 1) / 2, 1)
+
+    zero = x(0)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart lift" role="img" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'aria-label="{_attr(title)}"><title>{escape(title)}</title>'
+        f'<line x1="{zero}" y1="4" x2="{zero}" y2="{height - 20}" class="axis zero"/>'
+        f'<text x="{x(-1)}" y="{height - 6}" class="tick">-100 pts</text>'
+        f'<text x="{zero}" y="{height - 6}" text-anchor="middle" class="tick">0</text>'
+        f'<text x="{x(1)}" y="{height - 6}" text-anchor="end" class="tick">+100 pts</text>'
+    ]
+    for i, r in enumerate(rows):
+        cy = 4 + i * row + row / 2
+        verdict = "lifts" if r.lifts else "unclear" if r.difference is not None else "no-data"
+        parts.append(
+            f'<g class="sequence {verdict}" data-sequence="{_attr(r.label)}">'
+            f'<text x="{label_w - 8}" y="{cy + 4}" text-anchor="end">{escape(r.label)}</text>'
+        )
+        if r.difference is None or r.low is None or r.high is None:
+            text = r.note or "not enough data"
+        else:
+            colour = "#067647" if r.lifts else "#888888"
+            hint = f"{_points(r.difference)} (95% CI {r.low * 100:+.0f} to {r.high * 100:+.0f})"
+            parts.append(
+                f'<line x1="{x(r.low)}" y1="{cy}" x2="{x(r.high)}" y2="{cy}" stroke="{colour}" '
+                f'stroke-width="2" class="ci"/>'
+                f'<circle cx="{x(r.difference)}" cy="{cy}" r="5" fill="{colour}" class="effect" '
+                f'data-difference="{r.difference}"><title>{escape(hint)}</title></circle>'
+            )
+            text = f"{hint}; treated {r.treated} · held out {r.held_out}"
+        parts.append(
+            f'<text x="{label_w + track + 8}" y="{cy + 4}" class="value">{escape(text)}</text></g>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
