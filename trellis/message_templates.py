@@ -17,7 +17,7 @@ checked — a typo fails ``trellis playbook check``, never a send.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +29,9 @@ DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "services/notif
 
 PERSON = ("first_name", "last_name", "name", "email", "phone", "title", "role")
 VARIABLES: Mapping[str, tuple[str, ...]] = {
-    "contact": PERSON,
-    "account": ("name", "domain", "industry", "region"),
-    "rep": ("name", "email"),
+    "contact": (*PERSON, "label", "local_time"),
+    "account": ("name", "domain", "industry", "region", "label", "stage", "score", "coverage"),
+    "rep": ("name", "email", "slack_id", "timezone"),
     "stage": (),
     "touch_id": (),
     "contact_id": (),
@@ -51,8 +51,33 @@ VARIABLES: Mapping[str, tuple[str, ...]] = {
     "account_url": (),
     "call_at": (),
     "call_minutes": (),
+    # the reminder's story (services/orchestrator/domain/reminder_story.py)
+    "happened": (),
+    "late": (),
+    "next_step": (),
+    "colleagues": (),
 }
-"""Top-level names and, for objects, the attributes templates may read."""
+"""Top-level names and, for objects, the attributes templates may read. ``label``: the name to
+show (never an internal id), see ``contact_label`` and ``account_label``."""
+
+NO_CONTACT_NAME = "a contact without a name"
+NO_ACCOUNT_NAME = "an account without a name"
+
+
+def contact_label(name: object, email: object) -> str:
+    """What a person is called in a message: their name, else their email, never an id."""
+    for value in (name, email):
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return NO_CONTACT_NAME
+
+
+def account_label(name: object, domain: object) -> str:
+    """What an account is called in a message: its name, else its domain, never an id."""
+    for value in (name, domain):
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return NO_ACCOUNT_NAME
 
 
 @dataclass(frozen=True)
@@ -96,8 +121,21 @@ def _attribute_reads(ast: nodes.Template) -> Iterator[tuple[str, str]]:
             yield node.node.name, node.attr
 
 
-def template_problems(template_id: str, template: Template) -> list[str]:
-    """Syntax errors, undeclared names and unknown attributes, each naming the part."""
+def part_source(templates: Mapping[str, Template], name: str) -> str | None:
+    """The source an ``{% include "<id>.text" %}`` (or ``.html``, ``.subject``) names."""
+    template_id, _, part = name.rpartition(".")
+    found = templates.get(template_id)
+    if found is None or part not in ("subject", "text", "html"):
+        return None
+    source: str = getattr(found, part)
+    return source
+
+
+def template_problems(
+    template_id: str, template: Template, known: Collection[str] | None = None
+) -> list[str]:
+    """Syntax errors, undeclared names and unknown attributes, each naming the part; with
+    ``known`` (the template ids), an include of a part that does not exist."""
     env = SandboxedEnvironment()
     problems: list[str] = []
     parts = {"subject": template.subject, "text": template.text, "html": template.html}
@@ -107,6 +145,10 @@ def template_problems(template_id: str, template: Template) -> list[str]:
         except TemplateSyntaxError as exc:
             problems.append(f"{template_id} ({part}, line {exc.lineno}): {exc.message}")
             continue
+        for included in meta.find_referenced_templates(ast):
+            target, _, what = (included or "").rpartition(".")
+            if known is not None and (target not in known or what not in ("text", "html")):
+                problems.append(f"{template_id} ({part}): no template part {included!r}")
         for name in sorted(meta.find_undeclared_variables(ast) - VARIABLES.keys()):
             problems.append(f"{template_id} ({part}): unknown variable {name!r}")
         for name, attr in sorted(set(_attribute_reads(ast))):

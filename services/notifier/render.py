@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import FunctionLoader, StrictUndefined, TemplateError
 from jinja2 import Template as JinjaTemplate
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
@@ -22,7 +22,10 @@ from trellis.message_templates import (
     DEFAULT_TEMPLATES_DIR,
     VARIABLES,
     Template,
+    account_label,
+    contact_label,
     load_templates,
+    part_source,
 )
 
 
@@ -61,7 +64,12 @@ def template_context(touch: DispatchTouch) -> dict[str, Any]:
     """Every declared variable (see ``template_files.VARIABLES``) present, empty when unknown:
     a template that passed the check never fails a send over a missing name."""
     given = {k: v for k, v in touch.variables.items() if v is not None}
-    context: dict[str, Any] = {"evidence": [], "talking_points": []}
+    context: dict[str, Any] = {
+        "evidence": [],
+        "talking_points": [],
+        "colleagues": [],
+        "late": False,
+    }
     for name, attrs in VARIABLES.items():
         value = given.get(name, context.get(name, ""))
         if attrs:
@@ -73,6 +81,9 @@ def template_context(touch: DispatchTouch) -> dict[str, Any]:
     person["first_name"] = person["first_name"] or "there"
     if touch.channel.value in ("email", "sms"):
         person["email" if touch.channel.value == "email" else "phone"] = touch.to
+    person["label"] = person["label"] or contact_label(person["name"], person["email"])
+    account = context["account"]
+    account["label"] = account["label"] or account_label(account["name"], account["domain"])
     return context | {
         "touch_id": touch.touch_id,
         "contact_id": touch.contact_id,
@@ -87,8 +98,10 @@ class JinjaRenderer:
         self._templates = (
             load_templates(DEFAULT_TEMPLATES_DIR) if templates is None else dict(templates)
         )
-        self._text = BoundedSandbox(undefined=StrictUndefined, autoescape=False)
-        self._html = BoundedSandbox(undefined=StrictUndefined, autoescape=True)
+        # ``{% include "reminders/_story.text" %}``: one template's part shared by others
+        parts = FunctionLoader(lambda name: part_source(self._templates, name))
+        self._text = BoundedSandbox(undefined=StrictUndefined, autoescape=False, loader=parts)
+        self._html = BoundedSandbox(undefined=StrictUndefined, autoescape=True, loader=parts)
         self._compiled: dict[str, tuple[JinjaTemplate, JinjaTemplate, JinjaTemplate]] = {}
 
     def render_touch(self, touch: DispatchTouch) -> RenderedMessage:

@@ -14,6 +14,7 @@ from services.notifier.channels.rep_reminders import (
     SlackReminderSender,
     WebhookReminderSender,
 )
+from services.notifier.channels.slack import SlackBot
 from services.notifier.channels.sms import SmsConfig, TwilioSmsSender
 from services.notifier.render import RenderedMessage
 from services.notifier.settings import NotifierSettings
@@ -67,8 +68,14 @@ def build_senders(
         status_secret=settings.unsubscribe_secret.get_secret_value().encode(),
     )
     reps: dict[str, ChannelSender] = {"email": EmailReminderSender(smtp)}
-    if settings.slack_webhook_url:
-        reps["slack"] = SlackReminderSender(settings.slack_webhook_url, http)
+    if settings.slack_webhook_url or settings.slack_bot_token:
+        token = settings.slack_bot_token
+        bot = (
+            SlackBot(token.get_secret_value(), settings.slack_api_url, settings.slack_channel)
+            if token
+            else None
+        )
+        reps["slack"] = SlackReminderSender(settings.slack_webhook_url, http, bot)
     if settings.rep_webhook_url and settings.rep_webhook_secret:
         secret = settings.rep_webhook_secret.get_secret_value()
         reps["webhook"] = WebhookReminderSender(settings.rep_webhook_url, secret, http)

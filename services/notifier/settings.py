@@ -70,6 +70,14 @@ class NotifierSettings(TrellisSettings):
 
     rep_reminder_via: Literal["email", "slack", "webhook"] = "email"
     slack_webhook_url: str | None = None
+    slack_bot_token: SecretStr | None = Field(
+        default=None, description="A bot token (xoxb-, scope chat:write): reminders go to the "
+        "rep's Slack user id (reps directory: slack_user_id) as a direct message.",
+    )  # fmt: skip
+    slack_api_url: str = "https://slack.com/api"
+    slack_channel: str | None = Field(
+        default=None, description="With a bot token: where a rep without a Slack id is named."
+    )
     rep_webhook_url: str | None = None
     rep_webhook_secret: SecretStr | None = None
     templates_dir: Path | None = Field(
@@ -80,7 +88,7 @@ class NotifierSettings(TrellisSettings):
     def load_templates(self) -> dict[str, Template]:
         """All templates, checked: a broken one stops start-up instead of failing sends."""
         templates = load_templates(self.templates_dir or DEFAULT_TEMPLATES_DIR)
-        problems = [p for tid, t in templates.items() for p in template_problems(tid, t)]
+        problems = [p for tid, t in templates.items() for p in template_problems(tid, t, templates)]
         if problems:
             raise TemplateFileError("invalid templates:\n  " + "\n  ".join(problems))
         return templates
@@ -104,8 +112,9 @@ class NotifierSettings(TrellisSettings):
             DEV_UNSUBSCRIBE_SECRET
         ):
             raise ValueError("TRELLIS_UNSUBSCRIBE_SECRET must be set in prod")
-        if self.rep_reminder_via == "slack" and not self.slack_webhook_url:
-            raise ValueError("rep_reminder_via=slack needs TRELLIS_SLACK_WEBHOOK_URL")
+        slack = self.slack_webhook_url or self.slack_bot_token
+        if self.rep_reminder_via == "slack" and not slack:
+            raise ValueError("rep_reminder_via=slack needs TRELLIS_SLACK_WEBHOOK_URL or _BOT_TOKEN")
         if self.rep_reminder_via == "webhook" and not (
             self.rep_webhook_url and self.rep_webhook_secret
         ):

@@ -81,7 +81,7 @@ def template_problems_of(nurture: NurtureConfig, templates: Mapping[str, Templat
         if tid not in templates
     ]  # fmt: skip
     for tid in sorted(wanted.keys() & templates.keys()):
-        problems += template_problems(tid, templates[tid])
+        problems += template_problems(tid, templates[tid], templates)
     return problems
 
 

@@ -19,6 +19,8 @@ from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.touch_log import TouchDecision
 from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote, StoredTouch
 from services.orchestrator.people import Nurture, rep_for
+from services.orchestrator.reminder_variables import reminder_variables
+from trellis.message_templates import account_label, contact_label
 
 
 def planned_touch(touch: StoredTouch, sequence_of: Callable[[str], Any]) -> PlannedTouch | None:
@@ -66,16 +68,23 @@ def people_variables(
     acc_traits = account.traits if account is not None else {}
     owner = account.owner_rep if account is not None else None
     rep = rep or person.owner_rep or owner or ""
+    name = traits.get("name") or " ".join(
+        str(traits[k]) for k in ("first_name", "last_name") if traits.get(k)
+    )
+    account_name = (account.name if account else None) or acc_traits.get("name")
+    domain = account.domain if account else None
     return {
         "contact": {
             "first_name": traits.get("first_name"), "last_name": traits.get("last_name"),
             "name": traits.get("name"), "email": person.email,
             "title": traits.get("title"), "role": person.role,
+            "label": contact_label(name, person.email),
         },
         "account": {
-            "name": (account.name if account else None) or acc_traits.get("name"),
-            "domain": account.domain if account else None,
+            "name": account_name, "domain": domain,
             "industry": acc_traits.get("industry"), "region": acc_traits.get("region"),
+            "label": account_label(account_name, domain),
+            "stage": account.stage if account else None,
         },
         "rep": {"email": rep, "name": rep.split("@")[0].replace(".", " ").title() if rep else ""},
     }  # fmt: skip
@@ -96,12 +105,7 @@ def command(
     if rep and (via := channel_of_rep(rep)):
         variables["rep_channel"] = via  # the notifier's RepReminderRouter honours it
     if note is not None:
-        variables |= {
-            "reason": note.reason,
-            "evidence": note.evidence,
-            "talking_points": note.talking_points,
-            "reminder_id": note.id,
-        }
+        variables |= reminder_variables(note, person, account, variables, touch.due_at, now)
     return DispatchTouch(
         touch_id=touch.id, contact_id=touch.contact_id, account_id=touch.account_id,
         channel=WireChannel(channel.value), template_id=touch.template_id, stage=touch.stage,

@@ -123,9 +123,9 @@ def _app(sink: HttpSink) -> Starlette:
 
 
 @asynccontextmanager
-async def http_server() -> AsyncIterator[HttpSink]:
-    sink = HttpSink(port=free_port())
-    config = uvicorn.Config(_app(sink), host="127.0.0.1", port=sink.port, log_level="warning")
+async def serving(app: Starlette, port: int) -> AsyncIterator[None]:
+    """``app`` served by uvicorn on 127.0.0.1:``port`` until the block ends."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     deadline = asyncio.get_running_loop().time() + 10
@@ -134,7 +134,14 @@ async def http_server() -> AsyncIterator[HttpSink]:
             raise RuntimeError("local HTTP server did not start")
         await asyncio.sleep(0.02)
     try:
-        yield sink
+        yield
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def http_server() -> AsyncIterator[HttpSink]:
+    sink = HttpSink(port=free_port())
+    async with serving(_app(sink), sink.port):
+        yield sink

@@ -1,5 +1,5 @@
 """Channel adapters against real servers: aiosmtpd, and a local HTTP server speaking the Twilio
-Messages API, a Slack incoming webhook and a Standard Webhooks receiver."""
+Messages API and a Standard Webhooks receiver (Slack: test_rep_reminder_messages.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from services.notifier.channels.base import Failed, Sent
 from services.notifier.channels.email import SmtpConfig, SmtpEmailSender
 from services.notifier.channels.rep_reminders import (
     EmailReminderSender,
-    SlackReminderSender,
     WebhookReminderSender,
 )
 from services.notifier.channels.sms import SmsConfig, TwilioSmsSender
@@ -124,7 +123,7 @@ async def test_call_reminder_email_carries_an_icalendar_request() -> None:
         result = await sender.send(t, RENDER.render_touch(t))
     assert isinstance(result, Sent)
     [msg] = catcher.messages
-    assert msg["Subject"] == "Follow up: Ana"
+    assert msg["Subject"] == "Follow up: Ana at an account without a name"
     [part] = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
     assert part.get_param("method") == "REQUEST"
     cal = Calendar.from_ical(part.get_content())
@@ -184,22 +183,6 @@ REMINDER = {
     "ack_url": "https://trellis.test/r/1/ack",
     "snooze_url": "https://trellis.test/r/1/snooze",
 }
-
-
-async def test_slack_reminder_posts_text_and_blocks_with_links() -> None:
-    async with http_server() as sink, httpx.AsyncClient() as client:
-        t = touch(
-            Channel.REP_CALL_REMINDER, to="U123", template_id="rep_reminder", variables=REMINDER
-        )
-        sender = SlackReminderSender(f"{sink.base_url}/slack", client)
-        result = await sender.send(t, RENDER.render_touch(t))
-    assert isinstance(result, Sent)
-    [payload] = sink.slack
-    assert "Asked for a demo" in payload["text"]
-    types = [b["type"] for b in payload["blocks"]]
-    assert types == ["section", "context", "actions"]
-    urls = [e["url"] for e in payload["blocks"][2]["elements"]]
-    assert urls == [REMINDER["ack_url"], REMINDER["snooze_url"]]
 
 
 async def test_webhook_reminder_is_signed_per_standard_webhooks() -> None:

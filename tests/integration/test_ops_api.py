@@ -29,9 +29,9 @@ from services.orchestrator.adapters.tables import (
 )
 from services.orchestrator.domain.consent import Suppression, SuppressionKind
 from services.orchestrator.handlers import apply_engagement
-from services.orchestrator.people import Nurture
 from services.orchestrator.ops.app import OpsServer, create_ops_app, reminder_links
 from services.orchestrator.ops.auth import Scope, issue_key, revoke_key
+from services.orchestrator.people import Nurture
 from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.settings import OrchestratorSettings
 from tests.probes import StoredRecord, read_topic
@@ -370,7 +370,7 @@ async def test_the_links_in_the_reminder_message_work_without_a_key_and_only_for
     mine, theirs = await _reminder_of(api, REP1), await _reminder_of(api, REP2)
     urls = await _links_sent_for(api, mine["id"])
     assert set(urls) == {"ack_url", "snooze_url", "contact_url", "account_url"}
-    assert urls["contact_url"] == f"{api.base}/v1/contacts/{mine['contact_id']}"
+    assert urls["contact_url"] == f"{api.base}/ui/contacts/{mine['contact_id']}"
     ack = urls["ack_url"]
     assert ack.startswith(f"{api.base}/v1/reminders/{mine['id']}/acknowledge?token=")
 
@@ -378,7 +378,7 @@ async def test_the_links_in_the_reminder_message_work_without_a_key_and_only_for
     assert landing.status_code == 200 and landing.json()["action"] == "acknowledge"
     assert landing.json()["confirm"]["url"] == ack.removeprefix(api.base)
     page = await api.http.get(ack, headers={"accept": "text/html"})
-    assert "<form method=post" in page.text
+    assert '<form method="post"' in page.text
     assert (await _reminder_of(api, REP1))["status"] == "open"  # GET changes nothing
 
     token = parse_qs(urlsplit(ack).query)["token"][0]

@@ -66,7 +66,7 @@ async def test_a_demo_request_reminds_the_crm_owner_once_within_the_dedup_window
     assert (reminder.rep, reminder.reason, reminder.status) == (
         "owner@x.example", "demo_requested", "open")  # fmt: skip
     assert reminder.due_at == at and reminder.evidence == [
-        "requested a demo on 18 Nov 2026 at 11:55 UTC"
+        {"said": "requested a demo", "at": (at - timedelta(minutes=5)).isoformat()}
     ]
     async with engine.connect() as conn:
         mine = decisions.c.contact_id == reminder.contact_id
@@ -133,7 +133,8 @@ async def test_a_renewal_date_plans_one_reminder_for_the_window_not_one_per_even
     await _apply(engine, [w.event("cy", "seats_changed", later, renewal_date=renewal)], later)
     (reminder,) = await _reminders_of(engine, w, "cy")
     assert reminder.reason == "renewal_window" and reminder.evidence == [
-        "renewal on 15 Mar 2027 (reached a usage milestone on 18 Nov 2026 at 11:55 UTC)"
+        {"said": "has a renewal on 15 Mar 2027 (seen when they reached a usage milestone)",
+         "at": (WEDNESDAY_NOON - timedelta(minutes=5)).isoformat()}
     ]
     # 60 days before 2027-03-15 is Thursday 2027-01-14, at the opening of rep hours
     assert reminder.due_at.date() == datetime(2027, 1, 14).date()

@@ -42,12 +42,13 @@ def test_garbage_never_passes_and_never_raises(token: str) -> None:
     assert LINKS.check(token, "r_1", ACK, NOW) in (LinkProblem.INVALID, LinkProblem.MISSING)
 
 
-def test_the_message_variables_point_at_the_ops_api_with_their_own_tokens() -> None:
+def test_the_message_variables_sign_actions_and_open_the_dashboard_pages() -> None:
     v = LINKS.variables("r_1", "c_1", "a_1", NOW)
     assert set(v) == {"ack_url", "snooze_url", "contact_url", "account_url"}
     ack = urlsplit(v["ack_url"])
     assert ack.netloc == "ops.example" and ack.path == "/v1/reminders/r_1/acknowledge"
     (token,) = parse_qs(ack.query)["token"]
     assert LINKS.check(token, "r_1", ACK, NOW) is None
-    assert v["contact_url"] == "https://ops.example/v1/contacts/c_1"
+    assert v["contact_url"] == "https://ops.example/ui/contacts/c_1"
+    assert v["account_url"] == "https://ops.example/ui/accounts/a_1"
     assert "account_url" not in LINKS.variables("r_1", "c_1", None, NOW)

@@ -19,6 +19,7 @@ from services.orchestrator.domain.reminders import (
     ReminderStatus,
     Signal,
     in_words,
+    remindable,
     reminders_needed,
     renewal_date,
     transition,
@@ -153,10 +154,10 @@ def test_a_reminder_tells_the_rep_what_happened_in_words_not_ids() -> None:
     needs = {n.reason: n for n in reminders_needed(signals, set(), set(), {})}
     demo = needs[ReminderReason.DEMO_REQUESTED]
     assert demo.evidence == ("evt-9",)  # the ids stay for deduplication
-    assert demo.story == ("requested a demo (team of 40) on 18 Nov 2026 at 11:55 UTC",)
+    assert demo.story == ({"said": "requested a demo (team of 40)", "at": at.isoformat()},)
     detractor = needs[ReminderReason.NPS_DETRACTOR].story
-    assert detractor == ('answered the NPS survey with 3: "slow" on 18 Nov 2026 at 11:55 UTC',)
-    assert not any("evt-" in words for n in needs.values() for words in n.story)
+    assert detractor == ({"said": 'answered the NPS survey with 3: "slow"', "at": at.isoformat()},)
+    assert not any("evt-" in str(words) for n in needs.values() for words in n.story)
 
 
 def test_a_rule_based_reminder_carries_the_contacts_account() -> None:
@@ -170,8 +171,8 @@ def test_a_renewal_reminder_names_the_contact_the_account_and_the_date_in_words(
         ReminderNeed("c1", "acc", ReminderReason.RENEWAL_WINDOW, ("e1",),
                      due_from=datetime(2026, 12, 31, tzinfo=UTC),
                      dedup_key="acc/renewal/2027-03-01",
-                     story=("renewal on 01 Mar 2027 (changed the number of seats on 18 Nov 2026 "
-                            "at 12:00 UTC)",)),
+                     story=({"said": "has a renewal on 01 Mar 2027 (seen when they changed "
+                                     "the number of seats)", "at": NOW.isoformat()},)),
     ]  # fmt: skip
 
 
@@ -186,11 +187,13 @@ def test_two_accounts_renewing_get_a_reminder_each() -> None:
 
 def test_a_pricing_committee_reminder_goes_to_the_first_viewer_with_the_count_in_words() -> None:
     viewers = {"a1": {"c2": "e2", "c1": "e1"}, "a2": {"c3": "e3", "c4": "e4"}}
-    assert reminders_needed([], set(), {"a1", "a2"}, viewers) == [
+    view = Signal("e1", "c1", "a1", "page_viewed", {"path": "/pricing"}, NOW)
+    said = "was one of 2 people at the account to view pricing lately"
+    assert reminders_needed([view], set(), {"a1", "a2"}, viewers) == [
         ReminderNeed("c1", "a1", ReminderReason.PRICING_COMMITTEE, ("e1", "e2"),
-                     story=("2 people at the account viewed pricing in the last 14 days",)),
+                     story=({"said": said, "at": NOW.isoformat()},)),
         ReminderNeed("c3", "a2", ReminderReason.PRICING_COMMITTEE, ("e3", "e4"),
-                     story=("2 people at the account viewed pricing in the last 14 days",)),
+                     story=({"said": said},)),
     ]  # fmt: skip
 
 
@@ -255,3 +258,12 @@ def test_acknowledging_a_snoozed_reminder_ends_the_snooze() -> None:
     assert transition(snoozed, ReminderAction.ACKNOWLEDGE, NOW) == Reminder(
         ReminderStatus.ACKNOWLEDGED
     )
+
+
+def test_a_plan_that_does_not_remind_late_keeps_only_fresh_hand_raises() -> None:
+    old = Signal("e1", "c1", "a1", "demo_requested", {}, NOW - timedelta(days=60))
+    new = Signal("e2", "c2", "a1", "demo_requested", {}, NOW - timedelta(minutes=3))
+    needs = reminders_needed([old, new], set(), set(), {})
+    day = timedelta(hours=24)
+    assert remindable(needs, NOW, day, remind_late=True) == needs
+    assert [n.contact_id for n in remindable(needs, NOW, day, remind_late=False)] == ["c2"]

@@ -29,6 +29,9 @@ class RepProfile(BaseModel):
     crm_id: str | None = Field(default=None, min_length=1, max_length=200)
     """The rep's owner id in the CRM: a ``crm_owner_changed`` with only ``owner_id`` finds the
     rep by it."""
+    slack_user_id: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,20}$")
+    """The rep's Slack member id (``U…``): the message @mentions them, and with a bot token it
+    goes to them directly."""
 
     @field_validator("timezone")
     @classmethod
@@ -36,6 +39,19 @@ class RepProfile(BaseModel):
         if name is not None:
             ZoneInfo(name)  # raises for unknown zones
         return name
+
+
+class ReminderStory(BaseModel):
+    """What a rep reminder tells (``domain.reminder_story``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stale_after_hours: float = Field(default=24, gt=0, le=24 * 365)
+    """A hand-raise older than this when it reached Trellis is told as late, not as fresh."""
+    remind_late: bool = True
+    """Whether a late hand-raise still reminds the rep (told as late) or only lands in the log."""
+    talking_points: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Per reason (``demo_requested``, ...), the talking points instead of the built-in ones."""
 
 
 class NurtureConfig(BaseModel):
@@ -55,6 +71,7 @@ class NurtureConfig(BaseModel):
     """How long before a ``renewal_date`` the owner rep is reminded."""
     reminder_expire_days: float = Field(default=14, gt=0, le=365)
     """A reminder nobody acknowledged, snoozed or completed this long after it was due expires."""
+    reminders: ReminderStory = ReminderStory()
     _chosen: dict[tuple[Stage, str | None], NurtureSequence | None] = PrivateAttr(
         default_factory=dict
     )
@@ -114,6 +131,10 @@ class NurtureConfig(BaseModel):
     def rep_zone(self, rep: str | None) -> ZoneInfo | None:
         profile = self.reps.get((rep or "").lower())
         return ZoneInfo(profile.timezone) if profile and profile.timezone else None
+
+    def rep_slack_id(self, rep: str | None) -> str | None:
+        profile = self.reps.get((rep or "").lower())
+        return profile.slack_user_id if profile else None
 
     def rep_channel(self, rep: str | None) -> str | None:
         profile = self.reps.get((rep or "").lower())

@@ -62,7 +62,9 @@ class ReminderNeed:
     evidence: tuple[str, ...]
     due_from: datetime | None = None  # not before (a renewal's window opens ahead of its date)
     dedup_key: str | None = None  # one reminder per key for ever (a renewal: account + date)
-    story: tuple[str, ...] = ()  # the evidence in words, for the rep (the ids are for dedup)
+    story: tuple[dict[str, str], ...] = ()
+    """The evidence for the rep, ``{"said", "at"}`` each (the ids are for dedup); the reminder
+    tells it relative to when it is read (``reminder_story``)."""
 
     @property
     def talking_points(self) -> tuple[str, ...]:
@@ -84,7 +86,7 @@ def reminders_needed(
     def add(s: Signal, reason: ReminderReason) -> None:
         needs.setdefault(
             (s.contact_id, reason),
-            ReminderNeed(s.contact_id, s.account_id, reason, (s.event_id,), story=(in_words(s),)),
+            ReminderNeed(s.contact_id, s.account_id, reason, (s.event_id,), story=(told(s),)),
         )
 
     for s in signals:
@@ -110,13 +112,16 @@ def reminders_needed(
                 ReminderNeed(
                     s.contact_id, s.account_id, ReminderReason.RENEWAL_WINDOW, (s.event_id,),
                     due_from=due, dedup_key=key,
-                    story=(f"renewal on {renewal:%d %b %Y} ({in_words(s)})",),
+                    story=(told(s, f"has a renewal on {renewal:%d %b %Y} (seen when they "
+                                   f"{said(s)})"),),
                 ),
             )  # fmt: skip
     for account, viewers in sorted(pricing_viewers.items()):
         if account in mql_accounts and len(viewers) >= 2:
             first = min(viewers)
-            story = (f"{len(viewers)} people at the account viewed pricing in the last 14 days",)
+            seen = [s for s in signals if s.account_id == account and s.contact_id == first]
+            what = f"was one of {len(viewers)} people at the account to view pricing lately"
+            story = (told(seen[-1], what) if seen else {"said": what},)
             needs.setdefault(
                 (first, ReminderReason.PRICING_COMMITTEE),
                 ReminderNeed(first, account, ReminderReason.PRICING_COMMITTEE,
@@ -139,6 +144,16 @@ _SAID = {
 
 def in_words(s: Signal) -> str:
     """One engagement as a rep reads it: what, with its detail, and when (UTC)."""
+    return f"{said(s)} on {s.occurred_at:%d %b %Y at %H:%M} UTC"
+
+
+def told(s: Signal, what: str | None = None) -> dict[str, str]:
+    """A story item as the reminder row keeps it: what was done (``said``) and when (``at``)."""
+    return {"said": what or said(s), "at": s.occurred_at.isoformat()}
+
+
+def said(s: Signal) -> str:
+    """What the person did, with its detail, without the time ("requested a demo")."""
     p = s.properties
     if s.type == "nps_submitted":
         what = f"answered the NPS survey with {p.get('score')}"
@@ -153,7 +168,7 @@ def in_words(s: Signal) -> str:
         detail = p.get("topic") or p.get("notes") or p.get("milestone")
         if isinstance(detail, str) and detail.strip():
             what += f" ({detail.strip()[:140]})"
-    return f"{what} on {s.occurred_at:%d %b %Y at %H:%M} UTC"
+    return what
 
 
 def renewal_date(properties: dict[str, Any]) -> date | None:
@@ -229,3 +244,19 @@ def transition(
         ReminderAction.EXPIRE: ReminderStatus.EXPIRED,
     }[action]
     return replace(reminder, status=target, snoozed_until=None)
+
+
+def made_at(need: ReminderNeed) -> datetime | None:
+    """When the engagement behind the need happened (its first story item's time)."""
+    at = need.story[0].get("at") if need.story else None
+    return datetime.fromisoformat(at) if at else None
+
+
+def remindable(
+    needs: list[ReminderNeed], now: datetime, stale_after: timedelta, remind_late: bool
+) -> list[ReminderNeed]:
+    """The needs that remind a rep: all of them, or (``remind_late`` off in the nurture plan)
+    those whose hand-raise reached Trellis within ``stale_after`` of being made."""
+    if remind_late:
+        return needs
+    return [n for n in needs if (at := made_at(n)) is None or now - at <= stale_after]

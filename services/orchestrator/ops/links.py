@@ -72,14 +72,17 @@ class ReminderLinks:
     def variables(
         self, reminder_id: str, contact_id: str | None, account_id: str | None, now: datetime
     ) -> dict[str, str]:
-        """The link variables the notifier's reminder channels render (``LINKS`` there)."""
+        """The link variables the notifier's reminder channels render (``LINKS`` there). The
+        person and the account open the dashboard's pages (the login form first when the
+        browser has no session, then back to the page), not the API, which a browser cannot
+        authenticate to."""
         base = self.base_url.rstrip("/")
         out = {
             "ack_url": self.url(reminder_id, ReminderAction.ACKNOWLEDGE, now),
             "snooze_url": self.url(reminder_id, ReminderAction.SNOOZE, now),
         }
         if contact_id:
-            out["contact_url"] = f"{base}/v1/contacts/{quote(contact_id)}"
+            out["contact_url"] = f"{base}/ui/contacts/{quote(contact_id, safe='')}"
         if account_id:
-            out["account_url"] = f"{base}/v1/accounts/{quote(account_id)}"
+            out["account_url"] = f"{base}/ui/accounts/{quote(account_id, safe='')}"
         return out

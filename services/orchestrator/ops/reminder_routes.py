@@ -8,12 +8,11 @@ that acknowledged would acknowledge reminders nobody read.
 
 from __future__ import annotations
 
-import html
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime
 
 from services.orchestrator.domain.reminders import (
@@ -21,7 +20,8 @@ from services.orchestrator.domain.reminders import (
     ReminderAction,
     ReminderStatus,
 )
-from services.orchestrator.ops import queries
+from services.orchestrator.ops import link_pages, queries
+from services.orchestrator.ops import reminder_pages as pages
 from services.orchestrator.ops.auth import (
     WRITERS,
     MaybeKey,
@@ -111,9 +111,11 @@ async def act_on_reminder(
     until: Annotated[
         AwareDatetime | None, Query(description="snooze until (30 days at most)")
     ] = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | Response:
     """Acknowledge, snooze (``minutes`` or ``until``, up to ``MAX_SNOOZE``; default one hour) or
-    complete."""
+    complete. A form posted from the link's page (``choice``, ``day``) is answered with a page."""
+    if principal is None and pages.wants_html(request):
+        return await link_pages.act_from_page(request, reminder_id, action, token)
     if principal is None:
         _check_link(request, token, reminder_id, action)
         actor = Actor("signed link")
@@ -154,23 +156,15 @@ async def reminder_link(
     reminder_id: PathId, action: Action, request: Request, conn: Conn, token: Token = None
 ) -> Response:
     """Where a reminder link lands: what the action will do, and a button that does it."""
+    if pages.wants_html(request):
+        return await link_pages.link_page(request, conn, reminder_id, action, token)
     _check_link(request, token, reminder_id, action)
     found = await queries.get_reminder(conn, reminder_id)
     if found is None:
         raise not_found("reminder", reminder_id)
     target = f"{request.url.path}?{request.url.query}"  # relative: right behind a proxy too
-    if "text/html" not in request.headers.get("accept", ""):
-        body = {"reminder": found, "action": action, "confirm": {"method": "POST", "url": target}}
-        return JSONResponse(_jsonable(body))
-    title = f"{action.capitalize()} reminder: {found['reason'].replace('_', ' ')}"
-    page = (
-        f"<!doctype html><title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>"
-        f"<p>Status: {html.escape(found['status'])}. "
-        f"Contact: {html.escape(found['contact_id'] or '')}"
-        f'</p><form method=post action="{html.escape(target)}">'
-        f"<button type=submit>{html.escape(action.capitalize())}</button></form>"
-    )
-    return HTMLResponse(page)
+    body = {"reminder": found, "action": action, "confirm": {"method": "POST", "url": target}}
+    return JSONResponse(_jsonable(body))
 
 
 def _jsonable(value: Any) -> Any:
