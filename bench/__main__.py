@@ -14,6 +14,7 @@ BENCHMARKS = {
     "e2e": "bench.e2e",
     "rolling_restart": "bench.rolling_restart",
     "retention": "bench.retention",
+    "dev_ready": "bench.dev_ready",
 }
 
 
