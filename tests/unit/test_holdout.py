@@ -124,3 +124,13 @@ def test_holdout_reads_a_percentage_or_a_fraction(given_: object, share: float) 
 def test_a_holdout_beyond_half_or_not_a_share_is_refused(bad: object) -> None:
     with pytest.raises(ValidationError):
         plan_with(holdout=bad)
+
+
+def test_only_what_would_go_out_is_held_out_so_both_arms_are_alike() -> None:
+    """A held-out contact who never opted in is NO_CONSENT, as it would be if treated: the
+    held-out arm holds only people the sequence would have reached."""
+    config = plan_with(**{"seq__mql-proof": "50%"})
+    held = next(c for c in (f"c{i}" for i in range(100)) if held_out(0.5, c, "mql-proof"))
+    silent = ConsentLedger([], [], bases=BASE.legal_basis)
+    plan = plan_contact(config, mql(held), silent, [], MONDAY)
+    assert {n.reason for n in plan.not_planned} == {SkipReason.NO_CONSENT}

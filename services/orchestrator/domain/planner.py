@@ -162,12 +162,6 @@ def plan_contact(
                            step.conditions.unmet(who.role, who.nps))
             )  # fmt: skip
             continue
-        if holdout and not step.channel.is_reminder:  # the rep still hears of a hand-raise
-            not_planned.append(
-                NotPlanned(who.contact_id, who.account_id, sequence.id, step.id, step.channel,
-                           step.template, SkipReason.HOLDOUT, holdout)
-            )  # fmt: skip
-            continue
         window = config.window_for(step.channel, step.window)
         zone = (who.rep_timezone or who.timezone) if step.channel.is_reminder else who.timezone
         due = window.next_open(max(due + step.delay, now), zone)
@@ -180,6 +174,12 @@ def plan_contact(
             not_planned.append(
                 NotPlanned(who.contact_id, who.account_id, sequence.id, step.id, step.channel,
                            step.template, reason)
+            )  # fmt: skip
+            continue
+        if holdout and not step.channel.is_reminder:  # only what would go; reps still hear
+            not_planned.append(
+                NotPlanned(who.contact_id, who.account_id, sequence.id, step.id, step.channel,
+                           step.template, SkipReason.HOLDOUT, holdout)
             )  # fmt: skip
             continue
         touch = PlannedTouch(
