@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ import httpx
 from console.dev_plan import DEV_REP
 from services.orchestrator.domain.identity import stable_id
 from tests.e2e.dev_stack import READY, alive, stack_env, started_pids, wait_for
+from trellis.demo_world import DEMO_REPS
 
 Stack = tuple[subprocess.Popen[bytes], int, Path, Path]
 
@@ -65,7 +67,7 @@ def ops_get(log: Path, data: Path, path: str, key_file: str = "dev-admin-key") -
     )
 
 
-def test_after_ready_a_demo_request_reaches_the_dev_rep_in_the_outbox_and_inbox(
+def test_after_ready_a_demo_request_reaches_the_dev_rep_and_the_demo_reaches_both_zones(
     dev_stack: Stack,
 ) -> None:
     proc, port, db, log = dev_stack
@@ -88,6 +90,17 @@ def test_after_ready_a_demo_request_reaches_the_dev_rep_in_the_outbox_and_inbox(
     inbox = ops_get(log, data, "/v1/reminders", key_file="dev-rep-key")
     assert inbox.status_code == 200, inbox.text
     assert [r["contact_id"] for r in inbox.json()["items"]] == [contact]
+
+    # `trellis demo`: the world's CRM owners are reps in two time zones, each reminded
+    demo = subprocess.run(
+        [sys.executable, "-m", "console.cli", "demo", "--accounts", "40",
+         "--url", f"http://127.0.0.1:{port}"],
+        env=stack_env(log), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    for rep in DEMO_REPS:
+        wait_for(lambda r=rep: ops_get(log, data, f"/v1/reminders?rep={r.email}").json()["items"],  # type: ignore[misc]
+                 f"{rep.email}'s reminders", log)  # fmt: skip
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
 
