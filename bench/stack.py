@@ -9,11 +9,8 @@ seconds and RSS are read from ``/proc``. Children die with the harness (PR_SET_P
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -23,155 +20,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import orjson
 
+# re-exported: chaos and bench e2e import the database helpers from here
+from bench.postgres import PG_HOST as PG_HOST
+from bench.postgres import PG_PORT as PG_PORT
+from bench.postgres import asyncpg_dsn as asyncpg_dsn
+from bench.postgres import create_database as create_database
+from bench.postgres import drop_database as drop_database
+from bench.postgres import pg_url as pg_url
+from bench.postgres import postgres_reachable as postgres_reachable
+from bench.processes import Service, cpu_seconds
 from schemas.vocabulary import SourceKind
-from trellis.broker import EmbeddedBroker, free_port, port_in_use
+from trellis.broker import EmbeddedBroker, free_port
 from trellis.demo_world import WorldBuilder
-
-PG_HOST = os.environ.get("TRELLIS_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("TRELLIS_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("TRELLIS_TEST_PG_USER", "postgres")
-PG_ADMIN_DB = os.environ.get("TRELLIS_TEST_PG_DB", "postgres")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_bytes(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-    except OSError:
-        return 0
-
-
-@dataclass
-class Service:
-    """One ``trellis <name>`` (or other) child process that may be killed and restarted."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    logs: Path
-    process: subprocess.Popen[bytes] | None = None
-    starts: int = 0
-    kills: int = 0
-    cpu_before: float = 0.0  # CPU seconds of earlier incarnations
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None, f"{self.name} not started"
-        return self.process.pid
-
-    def start(self) -> None:
-        self.starts += 1
-        log = (self.logs / f"{self.name}-{self.starts}.log").open("wb")
-        self.process = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-        log.close()
-
-    def log_text(self) -> str:
-        return (self.logs / f"{self.name}-{self.starts}.log").read_text(errors="replace")
-
-    def wait_for_log(self, needle: str, deadline_s: float = 60) -> None:
-        end = time.monotonic() + deadline_s
-        while needle not in self.log_text():
-            if self.process is None or self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log_text()[-3000:]}")
-            if time.monotonic() > end:
-                raise RuntimeError(f"{self.name}: {needle!r} not logged in {deadline_s}s")
-            time.sleep(0.05)
-
-    def wait_for_port(self, port: int, deadline_s: float = 60) -> None:
-        end = time.monotonic() + deadline_s
-        while not port_in_use("127.0.0.1", port):
-            if self.process is None or self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log_text()[-3000:]}")
-            if time.monotonic() > end:
-                raise RuntimeError(f"{self.name}: port {port} not open in {deadline_s}s")
-            time.sleep(0.05)
-
-    def kill9(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.cpu_before += cpu_seconds(self.process.pid)
-            self.process.kill()
-            self.process.wait()
-            self.kills += 1
-
-    def stop(self, timeout_s: float = 20) -> None:
-        proc = self.process
-        if proc is None or proc.poll() is not None:
-            return
-        self.cpu_before += cpu_seconds(proc.pid)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    def cpu(self) -> float:
-        """CPU seconds over all incarnations so far."""
-        live = self.process is not None and self.process.poll() is None
-        return self.cpu_before + (cpu_seconds(self.pid) if live else 0.0)
-
-    def rss(self) -> int:
-        live = self.process is not None and self.process.poll() is None
-        return rss_bytes(self.pid) if live else 0
-
-
-async def create_database() -> tuple[str, str]:
-    """A fresh, empty PostgreSQL database: (its name, its direct asyncpg URL)."""
-    name = f"trellis_e2e_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return name, pg_url(name, PG_PORT)
-
-
-def pg_url(name: str, port: int) -> str:
-    return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{port}/{name}"
-
-
-async def drop_database(name: str) -> None:
-    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-async def postgres_reachable() -> bool:
-    try:
-        conn = await asyncpg.connect(
-            host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB, timeout=3
-        )
-    except (OSError, asyncpg.PostgresError):
-        return False
-    await conn.close()
-    return True
 
 
 @dataclass
@@ -318,10 +180,6 @@ def sinks_service(stack: Stack, received: Path) -> tuple[Service, int, int]:
     service = Service("sinks", argv, stack.env, stack.workdir / "logs")
     stack.services["sinks"] = service
     return service, smtp_port, http_port
-
-
-def asyncpg_dsn(name: str) -> str:
-    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
 
 
 class TouchProbe:
