@@ -14,19 +14,23 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
 from schemas.events import EngagementEvent
+from schemas.outcomes import TouchOutcome
 from services.orchestrator.adapters.memory_uow import MemoryUnitOfWork
 from services.orchestrator.application.due import handle_due
 from services.orchestrator.application.engagement import handle_engagement
+from services.orchestrator.application.outcomes import handle_outcomes
 from services.orchestrator.application.reminder_clock import handle_reminder_clock
 from services.orchestrator.application.unit_of_work import PLANNED, InboxEntry
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.playbook import Playbook
 from services.orchestrator.domain.stages import DecisionKind
+from services.orchestrator.outcomes import inbox_id
 from services.orchestrator.people import Nurture
 from services.orchestrator.simulate_report import TouchTally, tally
 
@@ -76,20 +80,9 @@ def read_history(path: Path, skip_invalid: bool = False) -> list[EngagementEvent
     return events
 
 
-def simulate(
-    history: Iterable[EngagementEvent],
-    playbook: Playbook,
-    batch_size: int = 500,
-    progress: Callable[[int], None] | None = None,
-    nurture: NurtureConfig | None = None,
-    horizon: timedelta = timedelta(0),
-    max_span: timedelta = timedelta(hours=1),
-    reps: tuple[str, ...] = (),
-) -> SimulationResult:
-    """``simulate_async`` from synchronous code (the CLI)."""
-    return asyncio.run(
-        simulate_async(history, playbook, batch_size, progress, nurture, horizon, max_span, reps)
-    )
+def simulate(*args: Any, **kwargs: Any) -> SimulationResult:
+    """``simulate_async`` from synchronous code (the CLI), with the same arguments."""
+    return asyncio.run(simulate_async(*args, **kwargs))
 
 
 async def simulate_async(
@@ -101,37 +94,63 @@ async def simulate_async(
     horizon: timedelta = timedelta(0),
     max_span: timedelta = timedelta(hours=1),
     reps: tuple[str, ...] = (),
+    rep_domains: tuple[str, ...] = (),
+    outcomes: Iterable[TouchOutcome] = (),
 ) -> SimulationResult:
     """Stages by the playbook; with ``nurture``, also the touches and reminders it would make,
-    deciding what falls due up to ``horizon`` after the last event; ``reps``: the round-robin
-    pool reminders go to when nobody owns the account. The live handlers run on an
-    in-memory unit of work: each batch at its last event's time, after every touch due before
-    it was decided at its due time (as the live scheduler would)."""
+    deciding what falls due up to ``horizon`` after the last event. ``reps``: the round-robin
+    pool reminders go to when nobody owns the account; ``rep_domains``: addresses that are
+    reps (CRM owners); ``outcomes``: delivery outcomes and SMS keywords (a STOP) on the way.
+    The live handlers run on an in-memory unit of work: each batch at its last event's time,
+    after every touch due before it was decided at its due time (as the live scheduler
+    would)."""
     events = sorted(history, key=lambda e: (e.time, e.id))
     uow = MemoryUnitOfWork()
-    plan = Nurture(nurture, reps) if nurture is not None else None
-    for n, batch in enumerate(_batches(events, batch_size, max_span)):
-        now = batch[-1].time
-        received = [(InboxEntry(e.id, "history", 0, n), e) for e in batch]
+    plan = Nurture(nurture, reps, rep_domains) if nurture is not None else None
+    for n, step in enumerate(timeline(events, list(outcomes), batch_size, max_span)):
+        if isinstance(step, TouchOutcome):
+            now = step.occurred_at
+            if plan is not None:
+                await run_due_until(uow, plan, now)
+                entry = InboxEntry(inbox_id(step), "outcomes", 0, n)
+                await handle_outcomes(uow, [(entry, step)], plan.config, playbook.version, now,
+                                      plan.config.retry)  # fmt: skip
+            continue
+        now = step[-1].time
+        received = [(InboxEntry(e.id, "history", 0, n), e) for e in step]
         if plan is not None:
             await run_due_until(uow, plan, now)
         await handle_engagement(uow, received, playbook, now, plan)
         if plan is not None:  # speed to lead: what the batch made due now goes out now
             await run_due_round(uow, plan, now)
         if progress is not None:
-            progress(len(batch))
+            progress(len(step))
     result = SimulationResult(playbook.version, events=len(events), world=uow)
     if plan is not None:
-        await run_due_until(uow, plan, (events[-1].time if events else datetime.now(UTC)) + horizon)
+        end = events[-1].time if events else datetime.now(UTC)
+        await run_due_until(uow, plan, end + horizon)
         result.touches = tally(uow)
     for t, _ in uow.contacts.history:
         result.transitions[f"{t.subject_kind}:{t.to_stage}:{t.reason}"] += 1
-    for entry in uow.decisions.entries:
-        if entry.kind is DecisionKind.EVENT_IGNORED:
-            result.ignored[entry.reason] += 1
+    for logged in uow.decisions.entries:
+        if logged.kind is DecisionKind.EVENT_IGNORED:
+            result.ignored[logged.reason] += 1
     result.contact_stages.update(str(c.stage) for c in uow.contacts.state_of.values())
     result.account_stages.update(str(a.stage) for a in uow.accounts.state_of.values())
     return result
+
+
+def timeline(
+    events: list[EngagementEvent], outcomes: list[TouchOutcome], size: int, max_span: timedelta
+) -> Iterator[list[EngagementEvent] | TouchOutcome]:
+    """Batches of events, with each outcome on its own at its time (before events at the same
+    time: a STOP applies before what follows it)."""
+    pending = sorted(outcomes, key=lambda o: (o.occurred_at, o.id))
+    for batch in _batches(events, size, max_span):
+        while pending and pending[0].occurred_at <= batch[0].time:
+            yield pending.pop(0)
+        yield batch
+    yield from pending
 
 
 SIMULATOR = "simulate"

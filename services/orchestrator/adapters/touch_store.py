@@ -126,7 +126,9 @@ async def claim_due(conn: AsyncConnection, me: str, now: datetime, limit: int) -
             .values(claimed_by=me, claimed_at=now)
         )
     rows = await conn.execute(
-        select(touches).where(touches.c.claimed_by == me, touches.c.status == PLANNED)
+        select(touches)
+        .where(touches.c.claimed_by == me, touches.c.status == PLANNED)
+        .order_by(touches.c.due_at, touches.c.id)  # decided in this order: caps count so
     )
     return [StoredTouch.from_row(r) for r in rows.mappings()]
 
