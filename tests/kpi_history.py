@@ -1,27 +1,28 @@
-"""A small KPI history written as the orchestrator writes it (contacts, accounts, stage history,
-touches, ``HOLDOUT`` decisions and, through ``revenue_store.record``, revenue facts), with the
-figures computed by hand: the ops API test and the dashboard's browser test read it back.
+"""A small KPI history written as the orchestrator writes it (contacts, accounts, stage history
+and, through ``revenue_store.record``, revenue facts), with the figures computed by hand: the
+ops API test and the dashboard's browser test read it back.
 
-``mql-proof`` lifts (40 treated, 30 reach sql; 40 held out, 10 do); ``engaged-business`` does not
-(40 and 40, 20 of each reach mql). Two accounts, ``fin`` (fintech, EUR) and ``ret`` (retail, USD).
+With ``holdout_plan`` (50% held out of each), ``mql-proof`` lifts (75% of its treated contacts
+reach sql, 25% of the held-out ones) and ``engaged-business`` does not (50% of each reach mql).
+Two accounts, ``fin`` (fintech, EUR) and ``ret`` (retail, USD).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.events import EngagementEvent
 from services.orchestrator.adapters import revenue_store
-from services.orchestrator.adapters.tables import (
-    accounts,
-    contacts,
-    decisions,
-    stage_history,
-    touches,
-)
+from services.orchestrator.adapters.tables import accounts, contacts, stage_history
+from services.orchestrator.domain.holdout import held_out
 
 FIRMS = (("fin", "fintech"), ("ret", "retail"))
 REVENUE: list[tuple[str, float, str, str, dict[str, Any]]] = [  # kind, day, who, firm, props
@@ -39,53 +40,72 @@ REVENUE: list[tuple[str, float, str, str, dict[str, Any]]] = [  # kind, day, who
     ("nps_submitted", 4, "p2", "ret", {"score": 3}),
     ("page_viewed", 4, "p2", "ret", {"path": "/x"}),  # not a revenue fact
 ]  # fmt: skip
-SEQUENCES = (  # id, stage, next stage, step, people per arm, treated on, held out on
-    ("mql-proof", "mql", "sql", "case-study", 40, 30, 10),
-    ("engaged-business", "engaged", "mql", "buyers-guide", 40, 20, 20),
-)
+HOLDOUTS = {"mql-proof": "50%", "engaged-business": "50%"}
+SEQUENCES = (  # id, stage, next stage, role, people, converts when treated / held out (by index)
+    ("mql-proof", "mql", "sql", "manager", 100, lambda k: k % 4 != 3, lambda k: k % 4 == 0),
+    ("engaged-business", "engaged", "mql", "finance", 100, lambda k: k % 2 == 0,
+     lambda k: k % 2 == 0),
+)  # fmt: skip
+"""mql-proof: 75% vs 25%; engaged-business: 50% vs 50%. Its finance contacts who reach mql
+enter ``mql-proof-finance``, which holds nobody out."""
+
+
+@dataclass
+class Tally:
+    treated: int = 0
+    treated_on: int = 0
+    held: int = 0
+    held_on: int = 0
 
 
 class History:
+    """Contacts entering each sequence's stage at day 1, in the arm the plan's hash puts them;
+    some reach the next stage at day 6. ``tally`` is what the lift must count."""
+
     def __init__(self, d0: datetime) -> None:
         self.d0 = d0
         self.people: list[dict[str, Any]] = []
         self.moves: list[dict[str, Any]] = []
-        self.touches: list[dict[str, Any]] = []
-        self.held: list[dict[str, Any]] = []
+        self.tally: dict[str, Tally] = {}
 
-    def day(self, n: float) -> datetime:
-        return self.d0 + timedelta(days=n)
-
-    def person(self, cid: str, firm: str, stage: str) -> None:
-        self.people.append({"id": cid, "account_id": firm, "stage": stage, "traits": {},
-                            "state": {}, "created_at": self.d0, "updated_at": self.d0})  # fmt: skip
+    def person(self, cid: str, firm: str, stage: str, role: str | None = None) -> None:
+        self.people.append({"id": cid, "account_id": firm, "stage": stage, "role": role,
+                            "traits": {}, "state": {}, "created_at": self.d0,
+                            "updated_at": self.d0})  # fmt: skip
 
     def move(self, cid: str, stage: str, at: float) -> None:
         self.moves.append({"subject_kind": "contact", "subject_id": cid, "to_stage": stage,
-                           "reason": "evidence", "occurred_at": self.day(at),
+                           "reason": "evidence", "occurred_at": self.d0 + timedelta(days=at),
                            "playbook_version": "t"})  # fmt: skip
 
     def sequence(
-        self, seq: str, stage: str, on: str, step: str, n: int, t_on: int, h_on: int
-    ) -> None:
-        for i in range(2 * n):
-            cid, firm, held = f"{seq}-{i}", FIRMS[i % 2][0], i >= n
-            self.person(cid, firm, stage)
+        self, seq: str, stage: str, on: str, role: str, n: int,
+        treated_on: Callable[[int], bool], held_on: Callable[[int], bool],
+    ) -> None:  # fmt: skip
+        t = self.tally[seq] = Tally()
+        for i in range(n):
+            cid = f"{seq}-{i}"
+            self.person(cid, FIRMS[i % 2][0], stage, role)
             self.move(cid, stage, 1)
-            if i - (n if held else 0) < (h_on if held else t_on):
-                self.move(cid, on, 6)
-            at = self.day(1)
-            if held:
-                facts = {"sequence": seq, "step": step, "stage": stage, "holdout": "50%",
-                         "by": "contact"}  # fmt: skip
-                self.held.append({"contact_id": cid, "account_id": firm, "reason": "HOLDOUT",
-                                  "kind": "touch_not_planned", "playbook_version": "t",
-                                  "decided_at": at, "facts": facts})  # fmt: skip
+            if held_out(0.5, cid, seq):
+                moves_on = held_on(t.held)
+                t.held, t.held_on = t.held + 1, t.held_on + moves_on
             else:
-                self.touches.append({"id": f"t-{cid}", "contact_id": cid, "account_id": firm,
-                                     "channel": "email", "template_id": f"{stage}/{step}",
-                                     "stage": stage, "sequence_step": f"{seq}/{step}",
-                                     "status": "sent", "due_at": at, "created_at": at})  # fmt: skip
+                moves_on = treated_on(t.treated)
+                t.treated, t.treated_on = t.treated + 1, t.treated_on + moves_on
+            if moves_on:
+                self.move(cid, on, 6)
+
+
+def holdout_plan(path: Path) -> Path:
+    """The shipped nurture plan with ``HOLDOUTS``, written to ``path`` (for the ops settings)."""
+    shipped = resources.files("services.orchestrator").joinpath("default_nurture.yaml")
+    plan = yaml.safe_load(shipped.read_bytes())
+    for q in plan["sequences"]:
+        if q["id"] in HOLDOUTS:
+            q["holdout"] = HOLDOUTS[q["id"]]
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    return path
 
 
 def _event(
@@ -100,7 +120,7 @@ def _event(
 
 async def seed_kpi_history(
     engine: AsyncEngine, d0: datetime = datetime(2026, 6, 1, tzinfo=UTC)
-) -> None:
+) -> History:
     h = History(d0)
     for seq in SEQUENCES:
         h.sequence(*seq)
@@ -113,9 +133,8 @@ async def seed_kpi_history(
         ])  # fmt: skip
         await conn.execute(contacts.insert(), h.people)
         await conn.execute(stage_history.insert(), h.moves)
-        await conn.execute(touches.insert(), h.touches)
-        await conn.execute(decisions.insert(), h.held)
         events = [_event(d0, n, row) for n, row in enumerate(REVENUE)]
         who = {e.id: row[2] for e, row in zip(events, REVENUE, strict=True)}
         firm = {e.id: row[3] for e, row in zip(events, REVENUE, strict=True)}
         assert await revenue_store.record(conn, events, who, firm) == len(REVENUE) - 1
+    return h

@@ -21,7 +21,7 @@ from services.orchestrator.ops.auth import Scope, issue_key
 from services.orchestrator.ops.kpi_definitions import KPI_DEFINITIONS
 from services.orchestrator.settings import OrchestratorSettings
 from tests.e2e.test_dashboard_browser import ARGS, CHROMIUM, _serving
-from tests.kpi_history import seed_kpi_history
+from tests.kpi_history import holdout_plan, seed_kpi_history
 from trellis.settings import TrellisSettings
 
 D0 = datetime(2026, 6, 1, tzinfo=UTC)
@@ -36,8 +36,9 @@ pytestmark = pytest.mark.skipif(
 async def test_the_funnel_page_shows_kpis_per_segment_and_which_sequence_lifts(
     settings: TrellisSettings, engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    await seed_kpi_history(engine, D0)
-    own = OrchestratorSettings(**settings.model_dump(), ops_serve=False)
+    history = await seed_kpi_history(engine, D0)
+    plan = holdout_plan(tmp_path / "plan.yaml")
+    own = OrchestratorSettings(**settings.model_dump(), ops_serve=False, nurture=plan)
     now = D0 + timedelta(days=30)
     async with engine.begin() as conn:
         key = (await issue_key(conn, Scope.READ, now, name="e2e-read")).secret
@@ -67,11 +68,16 @@ async def test_the_funnel_page_shows_kpis_per_segment_and_which_sequence_lifts(
             nrr = table.locator("thead th", has_text="NRR")
             assert await nrr.get_attribute("title") == KPI_DEFINITIONS["nrr"]
 
-            lifting = page.locator('#lift g.sequence[data-sequence^="mql-proof"]')
+            lifting = page.locator('#lift g.sequence[data-sequence^="mql-proof (mql"]')
             flat = page.locator('#lift g.sequence[data-sequence^="engaged-business"]')
             assert await lifting.get_attribute("class") == "sequence lifts"
             assert await flat.get_attribute("class") == "sequence unclear"
-            assert "+50 pts" in (await lifting.text_content() or "")
+            t = history.tally["mql-proof"]
+            points = round(100 * (t.treated_on / t.treated - t.held_on / t.held))
+            assert f"+{points} pts" in (await lifting.text_content() or "")
+            finance = page.locator('#lift g.sequence[data-sequence^="mql-proof-finance"]')
+            assert await finance.get_attribute("class") == "sequence no-data"
+            assert "no held-out contacts" in (await finance.text_content() or "")
             assert await page.locator("script").count() == 0
 
             target = tmp_path / "funnel-kpis.png"

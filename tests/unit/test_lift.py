@@ -8,8 +8,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.domain.funnel import Move
-from services.orchestrator.domain.lift import Arm, Exposure, difference, lift_by_sequence
+from services.orchestrator.domain.holdout import held_out
+from services.orchestrator.domain.lift import (
+    Arm,
+    Exposure,
+    Member,
+    difference,
+    exposures_of,
+    lift_by_sequence,
+)
+from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.stages import Stage
 
 D0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -85,3 +95,24 @@ def test_the_goal_stage_is_ignored_when_it_is_not_after_the_sequences_stage() ->
     (only,) = lift_by_sequence(exposures, [], day(0), day(9), timedelta(days=5), goal=E)
     assert only.goal is None and only.to_goal is None
     assert only.to_next.treated == Arm(1, 0)
+
+
+def test_exposures_are_stage_entries_for_the_sequence_serving_the_role_in_the_hashed_arm() -> None:
+    data = default_nurture().model_dump(mode="json")
+    for q in data["sequences"]:
+        q["holdout"] = "50%" if q["id"] == "mql-proof" else None
+    plan = NurtureConfig.model_validate(data)
+    people = {f"c{i}": Member("acme", "manager") for i in range(60)}
+    people["fin"] = Member("acme", "finance")
+    moves = [Move(c, M, day(1)) for c in people] + [Move("stranger", M, day(1))]
+    exposed = {e.contact: e for e in exposures_of(moves, people, plan)}
+    assert "stranger" not in exposed  # not a known contact
+    assert exposed["fin"].sequence == "mql-proof-finance" and not exposed["fin"].held_out
+    arms = {e.held_out for c, e in exposed.items() if c != "fin"}
+    assert arms == {True, False}
+    assert all(e.held_out == held_out(0.5, c, "mql-proof") for c, e in exposed.items()
+               if e.sequence == "mql-proof")  # fmt: skip
+    by_account = NurtureConfig.model_validate(data | {"holdout_by": "account"})
+    together = {e.held_out for e in exposures_of(moves, people, by_account)
+                if e.sequence == "mql-proof"}  # fmt: skip
+    assert together == {held_out(0.5, "acme", "mql-proof")}

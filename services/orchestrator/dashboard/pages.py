@@ -83,7 +83,8 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
         lo, hi, problem = time_range(since, until, ui.clock())
         split = Segment(segment) if segment and segment in Segment._value2member_map_ else None
         async with ui.engine.connect() as conn:
-            metrics = await queries.funnel(conn, lo, hi, account or None, KpiAsk(split))
+            ask = KpiAsk(split, ui.settings.load_nurture())
+            metrics = await queries.funnel(conn, lo, hi, account or None, ask)
             moves = await reads.history_moves(conn, "contact", hi, account_id=account or None)
         flow = stage_flow(moves, lo, hi, FLOW_POINTS)
         people = funnel_bars(metrics["contacts"], "/ui/contacts")

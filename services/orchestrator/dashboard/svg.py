@@ -225,7 +225,7 @@ def lift_chart(rows: Sequence[LiftRow], title: str, width: int = 1100) -> str:
             f'<text x="{label_w - 8}" y="{cy + 4}" text-anchor="end">{escape(r.label)}</text>'
         )
         if r.difference is None or r.low is None or r.high is None:
-            text = r.note or "not enough data"
+            text = f"{r.note or 'not enough data'}; treated {r.treated} · held out {r.held_out}"
         else:
             colour = "#067647" if r.lifts else "#888888"
             hint = f"{_points(r.difference)} (95% CI {r.low * 100:+.0f} to {r.high * 100:+.0f})"

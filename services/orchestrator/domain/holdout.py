@@ -44,3 +44,9 @@ def bucket(unit_id: str, sequence_id: str) -> float:
 def held_out(share: float, unit_id: str, sequence_id: str) -> bool:
     """Whether this unit is in the sequence's holdout at ``share``."""
     return share > 0 and bucket(unit_id, sequence_id) < share
+
+
+def holdout_unit(by: HoldoutUnit, contact_id: str, account_id: str | None) -> str:
+    """The id membership is hashed from: the account's when holding out by account (a contact
+    without an account is its own unit), else the contact's."""
+    return account_id if by == "account" and account_id else contact_id

@@ -1,8 +1,10 @@
 """Proof of lift (pure): per sequence, did the people it treated move on more often than the
 people held out of it (``domain.holdout``)?
 
-- exposure: a contact's first touch of the sequence planned (treated) or first step held out
-  (``HOLDOUT``), at the time of that decision; the cohort is the exposures inside the window.
+- exposure: a contact's first entry into a stage that a sequence serves for its role (intent to
+  treat: whatever the batching, consent or exits, everyone the sequence was meant for), in the
+  held-out arm when the plan's holdout hash says so (``domain.holdout``, the planner's rule);
+  the cohort is the exposures inside the window. Measured with the plan as it is now.
 - conversion: the contact reached a funnel stage after the sequence's stage (or the goal stage,
   or one after it) within ``window`` of its exposure and before ``until``. Exposures too recent
   for a whole window are in both arms alike: membership is random, so the difference is not
@@ -16,11 +18,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.orchestrator.domain.funnel import Move
+from services.orchestrator.domain.holdout import held_out, holdout_unit
+from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.stages import FUNNEL, Stage
 
 Z95 = 1.959964
@@ -34,6 +38,31 @@ class Exposure:
     contact: str
     at: datetime
     held_out: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """What membership needs to know of a contact."""
+
+    account: str | None
+    role: str | None
+
+
+def exposures_of(
+    moves: Iterable[Move], people: Mapping[str, Member], plan: NurtureConfig
+) -> list[Exposure]:
+    """Every entry of a known contact into a stage a sequence of ``plan`` serves for its role,
+    in the arm the plan's holdout puts it."""
+    out = []
+    for m in moves:
+        who = people.get(m.subject)
+        sequence = plan.sequence_for(m.to_stage, who.role) if who is not None else None
+        if who is None or sequence is None:
+            continue
+        unit = holdout_unit(plan.holdout_by, m.subject, who.account)
+        held = held_out(plan.holdout_share(sequence), unit, sequence.id)
+        out.append(Exposure(sequence.id, m.to_stage, m.subject, m.at, held))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from services.orchestrator.domain.eligibility import (
     blocked,
     check_eligibility,
 )
-from services.orchestrator.domain.holdout import held_out
+from services.orchestrator.domain.holdout import held_out, holdout_unit
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.touch_log import DispatchProblem, stable_id
@@ -195,15 +195,11 @@ def _holdout(
     config: NurtureConfig, who: Recipient, sequence_id: str, share: float
 ) -> dict[str, str]:
     """The facts of a held-out contact (``domain.holdout``), or none when it is treated."""
-    by_account = config.holdout_by == "account" and who.account_id is not None
-    unit = who.account_id if by_account and who.account_id else who.contact_id
+    unit = holdout_unit(config.holdout_by, who.contact_id, who.account_id)
     if not held_out(share, unit, sequence_id):
         return {}
-    return {
-        "stage": who.stage.value,
-        "holdout": f"{share:.0%}",
-        "by": "account" if by_account else "contact",
-    }
+    by = "contact" if unit == who.contact_id else "account"
+    return {"stage": who.stage.value, "holdout": f"{share:.0%}", "by": by}
 
 
 def _by_step(existing: Iterable[ExistingTouch]) -> dict[tuple[str, str], ExistingTouch]:

@@ -29,8 +29,9 @@ KPI_DEFINITIONS: dict[str, str] = {
     "cltv": "Customer lifetime value per currency: average revenue per customer account at the "
     "end of the window, prorated to the window's length, times the gross margin, over the churn "
     "rate of the window. No figure when nobody churned.",
-    "lift": "Per sequence: of the contacts first exposed inside the window (a touch planned: "
-    "treated; its steps held out: held out), the share reaching a later stage (or the goal "
-    "stage) within the lift window; treated minus held out, with a 95% interval (two "
-    "proportions). Below min_sample people in either arm: no figure, only the counts.",
+    "lift": "Per sequence: of the contacts who entered a stage it serves (for their role) inside "
+    "the window, treated or held out by the plan's holdout (a hash of contact or account and "
+    "sequence), the share reaching a later stage (or the goal stage) within the lift window; "
+    "treated minus held out, with a 95% interval (two proportions). Below min_sample people in "
+    "either arm: no figure, only the counts.",
 }

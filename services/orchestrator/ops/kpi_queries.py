@@ -5,7 +5,7 @@ segments and exposures, and shapes the pure results (``domain.kpis``, ``domain.r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -15,9 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orchestrator.adapters import revenue_store
-from services.orchestrator.adapters.tables import accounts, contacts, decisions, touches
-from services.orchestrator.domain.channels import TouchChannel
-from services.orchestrator.domain.eligibility import SkipReason
+from services.orchestrator.adapters.tables import accounts, contacts
 from services.orchestrator.domain.funnel import FunnelMetrics, Move, funnel_metrics
 from services.orchestrator.domain.kpis import (
     STAGE_PROBABILITY,
@@ -28,13 +26,17 @@ from services.orchestrator.domain.kpis import (
     pipeline,
     win_rate,
 )
-from services.orchestrator.domain.lift import Arm, Difference, Exposure, lift_by_sequence
+from services.orchestrator.domain.lift import (
+    Arm,
+    Difference,
+    Member,
+    exposures_of,
+    lift_by_sequence,
+)
+from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.retention import retention
 from services.orchestrator.domain.segments import Segment, segment_value
 from services.orchestrator.domain.stages import Stage
-from services.orchestrator.domain.touch_log import TouchDecision
-
-REMINDERS = [c.value for c in TouchChannel if c.is_reminder]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class KpiAsk:
     """What the caller chose: segment, gross margin, lift window, goal stage, minimum sample."""
 
     segment: Segment | None = None
+    plan: NurtureConfig | None = None  # its sequences and holdouts; None: no lift measured
     gross_margin: float = 0.75
     lift_window: timedelta = timedelta(days=30)
     goal: Stage | None = None
@@ -145,30 +148,12 @@ async def segment_of(
     return people, firms
 
 
-async def exposures(
-    conn: AsyncConnection, until: datetime, members: Collection[str] | None
-) -> list[Exposure]:
-    """Treated: a marketing touch of the sequence stored; held out: a ``HOLDOUT`` decision."""
-    t, d = touches.c, decisions.c
-    treated_q = select(t.contact_id, t.sequence_step, t.stage, t.created_at).where(
-        t.created_at < until, t.sequence_step.is_not(None), t.channel.not_in(REMINDERS)
-    )
-    held_q = select(d.contact_id, d.facts, d.decided_at).where(
-        d.decided_at < until, d.kind == TouchDecision.TOUCH_NOT_PLANNED.value,
-        d.reason == SkipReason.HOLDOUT.value,
-    )  # fmt: skip
-    if members is not None:
-        treated_q = treated_q.where(t.contact_id.in_(list(members)))
-        held_q = held_q.where(d.contact_id.in_(list(members)))
-    out = []
-    for contact, step, stage, at in await conn.execute(treated_q):
-        if stage in Stage._value2member_map_:
-            out.append(Exposure(str(step).split("/")[0], Stage(stage), contact, at, False))
-    for contact, facts, at in await conn.execute(held_q):
-        facts = facts or {}
-        if contact and facts.get("sequence") and facts.get("stage") in Stage._value2member_map_:
-            out.append(Exposure(facts["sequence"], Stage(facts["stage"]), contact, at, True))
-    return out
+async def members(conn: AsyncConnection, account_id: str | None) -> dict[str, Member]:
+    """Each contact's account and role: what holdout membership and the sequence depend on."""
+    query = select(contacts.c.id, contacts.c.account_id, contacts.c.role)
+    if account_id is not None:
+        query = query.where(contacts.c.account_id == account_id)
+    return {cid: Member(aid, role) for cid, aid, role in await conn.execute(query)}
 
 
 def _arm(a: Arm) -> dict[str, Any]:
@@ -184,9 +169,13 @@ def _difference(d: Difference) -> dict[str, Any]:
 
 
 def lift_dicts(
-    exposed: Sequence[Exposure], moves: Sequence[Move], since: datetime, until: datetime,
+    people: Mapping[str, Member], moves: Sequence[Move], since: datetime, until: datetime,
     ask: KpiAsk,
 ) -> list[dict[str, Any]]:  # fmt: skip
+    """Each sequence's lift over its holdout, by the plan in ``ask`` (none without one)."""
+    if ask.plan is None:
+        return []
+    exposed = exposures_of(moves, people, ask.plan)
     found = lift_by_sequence(exposed, moves, since, until, ask.lift_window, ask.goal,
                              ask.min_sample)  # fmt: skip
     return [

@@ -236,9 +236,8 @@ async def funnel(
     out["revenue"] = kpi_queries.revenue_kpis(
         facts, moves["contacts"], since, until, ask.gross_margin
     )
-    who = None if members is None else [c for (c,) in await conn.execute(members)]
-    exposed = await kpi_queries.exposures(conn, until, who)
-    out["lift"] = kpi_queries.lift_dicts(exposed, moves["contacts"], since, until, ask)
+    people_of = await kpi_queries.members(conn, account_id)
+    out["lift"] = kpi_queries.lift_dicts(people_of, moves["contacts"], since, until, ask)
     out["segments"] = None
     if ask.segment is not None:
         out["segments"] = await kpi_queries.by_segment(

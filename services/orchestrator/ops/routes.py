@@ -179,7 +179,9 @@ async def funnel(
         raise invalid("query", "until", "until must be after since")
     if account_id is not None and not await queries.account_exists(conn, account_id):
         raise not_found("account", account_id)
-    ask = KpiAsk(segment, gross_margin, timedelta(days=lift_window_days), goal_stage, min_sample)
+    plan = request.app.state.nurture
+    horizon = timedelta(days=lift_window_days)
+    ask = KpiAsk(segment, plan, gross_margin, horizon, goal_stage, min_sample)
     return await queries.funnel(conn, start, end, account_id, ask)
 
 
