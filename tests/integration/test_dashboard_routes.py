@@ -223,6 +223,6 @@ async def test_overview_renders_charts_for_any_range(seeded: Seeded) -> None:
 
 
 async def test_unknown_things_are_404_pages(seeded: Seeded) -> None:
-    for path in ("/ui/contacts/nope", "/ui/accounts/nope", "/ui/accounts?cursor=%%%"):
+    for path in ("/ui/contacts/nope", "/ui/accounts/nope", "/ui/accounts?page=%%%"):
         reply = await seeded.http.get(path, headers=_as(seeded, "read"))
         assert reply.status_code == 404 and "<h1>Not found</h1>" in reply.text, path

@@ -25,18 +25,16 @@ from services.orchestrator.dashboard.funnel_view import (
 from services.orchestrator.dashboard.svg import flow_chart, funnel_chart, lift_chart
 from services.orchestrator.dashboard.ui import HERE, PageMissing, Ui, viewer
 from services.orchestrator.domain.consent import ConsentLedger
-from services.orchestrator.domain.reminders import ReminderStatus
 from services.orchestrator.domain.segments import Segment
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.ops import queries
-from services.orchestrator.ops.auth import WRITERS, Scope
+from services.orchestrator.ops.auth import Scope
 from services.orchestrator.ops.kpi_definitions import KPI_DEFINITIONS
 from services.orchestrator.ops.kpi_queries import KpiAsk
 from services.orchestrator.ops.paging import InvalidCursor
 
 FLOW_POINTS = 31
 BROKER_DEADLINE_S = 20.0
-STATUSES = tuple(s.value for s in ReminderStatus)
 NOTICES = {
     "acknowledged": "Reminder acknowledged.",
     "snoozed": "Reminder snoozed.",
@@ -111,19 +109,6 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
             until_day=(hi - timedelta(seconds=1)).date().isoformat(),
         )
 
-    @router.get("/accounts")
-    async def account_list(
-        request: Request, stage: str | None = None, cursor: str | None = None
-    ) -> Response:
-        key = await viewer(ui, request)
-        async with ui.engine.connect() as conn:
-            try:
-                found = await queries.list_accounts(conn, stage=stage or None, cursor=cursor)
-            except InvalidCursor as exc:
-                raise PageMissing("That page of accounts does not exist.") from exc
-        return ui.page(request, "accounts.html", key=key, stage=stage, page=found,
-                       stages=[s.value for s in Stage])  # fmt: skip
-
     @router.get("/accounts/{account_id}")
     async def account(request: Request, account_id: str) -> Response:
         key = await viewer(ui, request)
@@ -152,8 +137,10 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
                 )
             except InvalidCursor as exc:
                 raise PageMissing("That page of contacts does not exist.") from exc
+            names = await reads.account_names(conn, (c["account_id"] for c in found["items"]))
         return ui.page(request, "contacts.html", key=key, stage=stage, account=account,
-                       page=found, stages=[s.value for s in Stage])  # fmt: skip
+                       page=found, stages=[s.value for s in Stage],
+                       account_names=names)  # fmt: skip
 
     @router.get("/contacts/{contact_id}")
     async def contact(request: Request, contact_id: str) -> Response:
@@ -185,32 +172,6 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
         return ui.page(request, "contact.html", key=key, contact=found, timeline=entries,
                        why=answer, humanise=words.humanise,
                        reminder_reason=words.reminder_reason)  # fmt: skip
-
-    @router.get("/reminders")
-    async def inbox(
-        request: Request,
-        rep: str | None = None,
-        status: str = ReminderStatus.OPEN.value,
-        cursor: str | None = None,
-    ) -> Response:
-        key = await viewer(ui, request)
-        if key.scope is Scope.REP:
-            rep = key.rep  # a rep key works its own inbox only
-        wanted = status if status in STATUSES else None
-        async with ui.engine.connect() as conn:
-            try:
-                found = await queries.list_reminders(
-                    conn, rep=rep or None, status=wanted, limit=50, cursor=cursor
-                )
-            except InvalidCursor as exc:
-                raise PageMissing("That page of reminders does not exist.") from exc
-            reps = [] if key.scope is Scope.REP else await reads.reps_with_reminders(conn)
-        return ui.page(
-            request, "reminders.html", key=key, rep=rep or "", status=wanted or "all",
-            statuses=STATUSES, page=found, reps=reps, can_act=key.scope in WRITERS,
-            notice=_notice(request), reminder_reason=words.reminder_reason,
-            next_url=access.without_key(request, ("key", "notice", "count")),
-        )  # fmt: skip
 
     @router.get("/dead-letters")
     async def dead_letter_list(request: Request) -> Response:

@@ -11,9 +11,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.orchestrator.adapters.tables import contacts, reminders, stage_history, touches
+from services.orchestrator.adapters.tables import (
+    accounts,
+    contacts,
+    reminders,
+    stage_history,
+    touches,
+)
 from services.orchestrator.domain.funnel import Move
 from services.orchestrator.domain.stages import Stage
+from trellis.message_templates import account_label
 
 _KNOWN = Stage._value2member_map_
 
@@ -70,3 +77,15 @@ async def touches_by_id(conn: AsyncConnection, ids: Iterable[str]) -> dict[str, 
         return {}
     rows = await conn.execute(select(touches).where(touches.c.id.in_(wanted)))
     return {r["id"]: dict(r) for r in rows.mappings()}
+
+
+async def account_names(conn: AsyncConnection, ids: Iterable[str | None]) -> dict[str, str]:
+    """account id -> the name a page shows (name, else domain, else 'an account without a
+    name'), never the id."""
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    rows = await conn.execute(
+        select(accounts.c.id, accounts.c.name, accounts.c.domain).where(accounts.c.id.in_(wanted))
+    )
+    return {i: account_label(n, d) for i, n, d in rows}

@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.plausibility import has_control_characters
-from services.orchestrator.dashboard import access, actions, pages
+from services.orchestrator.dashboard import access, actions, pages, work_pages
 from services.orchestrator.dashboard.ui import (
     BadInput,
     Clock,
@@ -109,5 +109,6 @@ def dashboard_router(
         route_class=_route_class(ui),
     )
     pages.add_pages(router, ui)
+    work_pages.add_work_pages(router, ui)
     actions.add_actions(router, ui)
     return router

@@ -16,9 +16,10 @@ from jinja2 import Environment, FileSystemLoader
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.orchestrator.dashboard import access
+from services.orchestrator.dashboard.inbox import inbox_counts
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.domain.consent import LegalBasis
-from services.orchestrator.ops.auth import ApiKey
+from services.orchestrator.ops.auth import ApiKey, Scope
 from services.orchestrator.settings import OrchestratorSettings
 
 HERE = Path(__file__).parent
@@ -65,9 +66,11 @@ class Ui:
     bases: dict[Channel, LegalBasis]
 
     def page(self, request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+        counts = getattr(request.state, "inbox_counts", None)
         return self.templates.TemplateResponse(
-            request, name, {"now": self.clock(), **context}, status_code=status_code
-        )
+            request, name, {"now": self.clock(), "inbox_counts": counts, **context},
+            status_code=status_code,
+        )  # fmt: skip
 
 
 class PageMissing(LookupError):
@@ -89,4 +92,8 @@ async def viewer(ui: Ui, request: Request) -> ApiKey:
     """The caller's key, from the cookie only; otherwise ``access.LoginNeeded``. A ``?key=`` in
     the address is ignored (and dropped from where the login sends you back): a key in a URL
     lands in history, proxy logs and ``Referer`` headers, so only the login form takes one."""
-    return await access.current_key(request, ui.engine)
+    key = await access.current_key(request, ui.engine)
+    async with ui.engine.connect() as conn:  # the navigation's reminder counts, on every page
+        mine = key.rep if key.scope is Scope.REP else None
+        request.state.inbox_counts = await inbox_counts(conn, mine, ui.clock())
+    return key

@@ -29,6 +29,7 @@ REMINDER_WORDS = {
     ReminderReason.BECAME_SQL: "became sales-qualified",
     ReminderReason.NPS_DETRACTOR: "gave a low NPS score",
     ReminderReason.PRICING_COMMITTEE: "several stakeholders viewed pricing",
+    ReminderReason.RENEWAL_WINDOW: "renewal coming up",
 }
 TOUCH_KINDS = frozenset(
     {

@@ -153,9 +153,17 @@ NEXT_STEPS: dict[str, tuple[str, timedelta]] = {
 }
 
 
+FOLLOW_UP = ("Follow up with {first}", timedelta(days=1))
+
+
+def respond_within(reason: str) -> timedelta:
+    """How long after it is due a reminder may wait before it is overdue."""
+    return NEXT_STEPS.get(reason, FOLLOW_UP)[1]
+
+
 def next_step(reason: str, first: str, due: datetime, zone: ZoneInfo | None) -> str:
     """What to do and by when (in the rep's zone when known)."""
-    action, within = NEXT_STEPS.get(reason, ("Follow up with {first}", timedelta(days=1)))
+    action, within = NEXT_STEPS.get(reason, FOLLOW_UP)
     deadline = (due + within).astimezone(zone or UTC)
     where = "your time" if zone else "UTC"
     return f"{action.format(first=first)} by {deadline:%a %d %b, %H:%M} ({where})"
