@@ -18,9 +18,10 @@ from schemas.topics import ENGAGEMENT, OUTCOMES
 from services.orchestrator.adapters.repository import StateCaches
 from services.orchestrator.handlers import apply_engagement, utc_now
 from services.orchestrator.metrics import OrchestratorMetrics
-from services.orchestrator.people import Nurture
 from services.orchestrator.ops.app import create_ops_app, reminder_links, serve_ops
 from services.orchestrator.outcomes import apply_outcomes
+from services.orchestrator.people import Nurture
+from services.orchestrator.redispatch import Redispatcher
 from services.orchestrator.retention import prune_old_rows
 from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.settings import OrchestratorSettings
@@ -90,6 +91,9 @@ async def run(
                 name="dispatch-due-touches",
             )
         )
+        redispatch = Redispatcher.of(settings, engine, producer, nurture, clock, scheduler.links)
+        redispatching = redispatch.run(stop, settings.orchestrator_redispatch_interval_s, lock)
+        tasks.append(asyncio.create_task(redispatching, name="redispatch-stale-touches"))
         pruning = prune_old_rows(
             engine, settings.retention, clock, stop, settings.prune_interval_s, settings.prune_batch
         )

@@ -32,6 +32,11 @@ class OrchestratorSettings(TrellisSettings):
     change naming an address outside them, the directory and the pool is refused."""
     orchestrator_scheduler_interval_s: float = 1.0
     orchestrator_scheduler_batch: int = 500
+    orchestrator_redispatch_after_s: float = Field(
+        default=600.0, gt=0, description="a touch still dispatched without an outcome this long "
+        "is published again (same touch id: the notifier sends it at most once)",
+    )  # fmt: skip
+    orchestrator_redispatch_interval_s: float = Field(default=30.0, gt=0)
     orchestrator_tune_gc: bool = Field(
         default=True, description="freeze start-up objects, collect less often (collector.tune_gc)"
     )

@@ -22,11 +22,14 @@ class TouchDecision(StrEnum):
 
 
 class LaterReason(StrEnum):
-    """Reasons of the decisions taken after planning: a retry, a reminder's clock."""
+    """Reasons of the decisions taken after planning: a retry, a reminder's clock, a stale
+    dispatch."""
 
     PROVIDER_TRANSIENT = "PROVIDER_TRANSIENT"
     REMINDER_EXPIRED = "REMINDER_EXPIRED"
     SNOOZE_ENDED = "SNOOZE_ENDED"
+    REDISPATCHED = "REDISPATCHED"
+    """Still ``dispatched`` without an outcome: its command was published again."""
 
 
 class PlanReason(StrEnum):

@@ -107,6 +107,8 @@ def _reason(
         f"{retry}",
         LaterReason.REMINDER_EXPIRED: "the rep did not act on the reminder before it expired",
         LaterReason.SNOOZE_ENDED: "the rep's snooze ended, so the reminder is due again",
+        LaterReason.REDISPATCHED: "no delivery outcome came back after it was sent to the "
+        "notifier, so it was handed over again (the notifier never sends one touch twice)",
         PlanReason.STAGE_ENTERED: f"{name} entered the {stage} stage",
         PlanReason.REP_RULE: "a rule for the rep fired (a hand-raise or a signal at the account)",
         PlanReason.ALLOWED: "it passed the consent, cap, quiet-hours and stage checks",
