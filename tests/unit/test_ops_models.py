@@ -102,6 +102,7 @@ def test_funnel_conversions_keep_their_from_key() -> None:
     plain = {
         "since": AT, "until": AT, "account_id": None, "contacts": metrics, "accounts": metrics,
         "revenue": revenue, "lift": [], "segments": None, "definitions": KPI_DEFINITIONS,
+        "data_quality": {"late_events": 1, "duplicate_events": 0},
     }  # fmt: skip
     written = Funnel.model_validate(plain).model_dump(
         mode="json", by_alias=True, exclude_unset=True

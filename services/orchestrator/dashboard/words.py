@@ -81,7 +81,7 @@ def _other(kind: str, reason: str, facts: Mapping[str, Any]) -> str:
         if reason == IgnoreReason.DUPLICATE:
             return "Event ignored: it was a duplicate of one already applied."
         if reason == IgnoreReason.TOO_LATE:
-            return "Event ignored: it arrived after the lateness window had closed."
+            return "Event ignored: " + (_too_late(facts) if facts else "too late.")
     if kind == DecisionKind.CONSENT_CHANGED:
         source = f" (source: {facts['source']})" if facts.get("source") else ""
         return f"Consent changed: {humanise(reason)}{source}."
@@ -108,6 +108,17 @@ def _other(kind: str, reason: str, facts: Mapping[str, Any]) -> str:
     return f"{humanise(kind)}: {humanise(reason)}."
 
 
+def _too_late(late: Mapping[str, Any]) -> str:
+    """Why a late event changed no stage: its window and the newest time it was compared with."""
+    window, newest = late.get("window_days"), late.get("compared_with")
+    days = f"{window:g} days" if isinstance(window, int | float) else "the lateness window"
+    since = f" (the newest, {newest})" if newest else ""
+    return (
+        f"Too late to change the stage: more than {days} older than the contact's newest "
+        f"event{since}."
+    )
+
+
 def describe(
     item: Mapping[str, Any],
     contact: Mapping[str, Any],
@@ -121,7 +132,9 @@ def describe(
     if item.get("type") == "event":
         props = item.get("properties") or {}
         shown = ", ".join(f"{k}: {v}" for k, v in sorted(props.items())[:4])
-        return f"Event: {humanise(kind)}" + (f" ({shown})" if shown else "") + "."
+        said = f"Event: {humanise(kind)}" + (f" ({shown})" if shown else "") + "."
+        late = item.get("late")
+        return said if not late else f"{said} {_too_late(late)}"
     if kind == DecisionKind.STAGE_CHANGED:
         return _stage_change(reason, facts)
     if kind in TOUCH_KINDS:

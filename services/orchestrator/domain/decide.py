@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from operator import attrgetter
 
 from services.orchestrator.domain.accounts import roll_up
 from services.orchestrator.domain.engagement import Engagement, plain_tz
+from services.orchestrator.domain.identity import Merge, merged_into
 from services.orchestrator.domain.lifecycle import replay
 from services.orchestrator.domain.playbook import Playbook
 from services.orchestrator.domain.stages import DecisionKind, IgnoreReason
@@ -92,26 +94,28 @@ def decide(
 def decide_contact(
     state: ContactState, events: Sequence[Engagement], playbook: Playbook, now: datetime
 ) -> tuple[ContactState, list[Transition], list[LogEntry]]:
-    """Apply a batch of one contact's events; duplicates and too-late events are logged, ignored."""
+    """Apply a batch of one contact's events; duplicates and too-late events are logged, ignored.
+
+    Too late: at or before ``lateness_cutoff``. Such an event cannot change the stage, but it
+    is not lost: its log entry keeps the event (type, time, properties) with the window and the
+    newest time it was compared with, so the timeline shows it."""
     known = {e.event_id for e in state.pending}
-    cutoff = state.checkpoint.as_of
+    cutoff = lateness_cutoff(state, playbook)
     fresh: list[Engagement] = []
     log: list[LogEntry] = []
     for e in events:
-        reason = (
-            IgnoreReason.DUPLICATE
-            if e.event_id in known
-            else IgnoreReason.TOO_LATE
-            if cutoff is not None and e.occurred_at <= cutoff
-            else None
-        )
-        if reason is None:
+        kept: dict[str, object] = {}
+        if e.event_id in known:
+            reason = IgnoreReason.DUPLICATE
+        elif cutoff is not None and e.occurred_at <= cutoff:
+            reason, kept = IgnoreReason.TOO_LATE, too_late_facts(e, state, playbook)
+        else:
             fresh.append(e)
             known.add(e.event_id)
-        else:
-            log.append(
-                _entry(DecisionKind.EVENT_IGNORED, reason, state, e.event_id, {}, playbook, now)
-            )
+            continue
+        log.append(
+            _entry(DecisionKind.EVENT_IGNORED, reason, state, e.event_id, kept, playbook, now)
+        )
     fresh.sort(key=_SORT_KEY)
     pending = sorted((*state.pending, *fresh), key=_SORT_KEY)
     if _appends(state, fresh, playbook):
@@ -120,8 +124,7 @@ def decide_contact(
         transitions = [*state.transitions, *new]
     else:  # a late event (or a new playbook): replay the window in occurred_at order
         current, transitions = replay(state.checkpoint, pending, playbook, state.key, now)
-        seen = {t.identity for t in state.transitions}
-        new = [t for t in transitions if t.identity not in seen]
+        new = not_reported(transitions, state.transitions)
     horizon = min(now, pending[-1].occurred_at if pending else now) - playbook.lateness
     prefix = [e for e in pending if e.occurred_at <= horizon]
     checkpoint, _ = replay(state.checkpoint, prefix, playbook, state.key, None)
@@ -156,6 +159,63 @@ def decide_contact(
             )
         )
     return updated, new, log
+
+
+def absorb_merges(
+    states: Mapping[str, ContactState], merges: Sequence[Merge]
+) -> tuple[dict[str, ContactState], list[Engagement]]:
+    """The states without the merged-away contacts, and those contacts' pending events re-keyed
+    to the contact they now are (through a chain of merges too): decided with the survivor's
+    batch, they replay into one history (the domain dedups by event id)."""
+    losers = {m.loser for m in merges}
+    kept = {k: v for k, v in states.items() if k not in losers}
+    moved = [
+        replace(e, contact_key=merged_into(loser, merges))
+        for loser in losers
+        if loser in states
+        for e in states[loser].pending
+    ]
+    return kept, moved
+
+
+def lateness_cutoff(state: ContactState, playbook: Playbook) -> datetime | None:
+    """The newest time an event may not be older than: the allowed lateness behind the newest
+    event already applied, and never before what the checkpoint has folded in."""
+    marks = [m for m in (state.checkpoint.as_of,) if m is not None]
+    if state.current.as_of is not None:
+        marks.append(state.current.as_of - playbook.lateness)
+    return max(marks, default=None)
+
+
+def too_late_facts(e: Engagement, state: ContactState, playbook: Playbook) -> dict[str, object]:
+    """What the log keeps of an event too late to change the stage: the event itself, the
+    window and the newest time it was compared with."""
+    newest = state.current.as_of or state.checkpoint.as_of
+    return {
+        "type": e.type,
+        "occurred_at": e.occurred_at.isoformat(),
+        "properties": e.properties,
+        "window_days": playbook.allowed_lateness_days,
+        "compared_with": None if newest is None else newest.isoformat(),
+    }
+
+
+def not_reported(
+    replayed: Sequence[Transition], reported: Sequence[Transition]
+) -> list[Transition]:
+    """The replayed transitions that are new. A replay (a late event, a merge) may re-date a
+    move already reported (``None -> awareness`` now happens at an earlier event): that is the
+    same stage entry, so each (from, to) reported before is matched once, in order, and only
+    moves beyond those are new."""
+    left = Counter((t.from_stage, t.to_stage) for t in reported)
+    new = []
+    for t in replayed:
+        move = (t.from_stage, t.to_stage)
+        if left[move] > 0:
+            left[move] -= 1
+        else:
+            new.append(t)
+    return new
 
 
 def _appends(state: ContactState, fresh: Sequence[Engagement], playbook: Playbook) -> bool:

@@ -112,7 +112,18 @@ def resolve_contacts(events: Sequence[EngagementEvent], known: Mapping[str, str]
                 alias_of[alias] = winner
                 res.new_aliases[alias] = winner
         res.contact_of[event.id] = winner
+    if res.merges:  # an earlier event of the batch may name a contact merged away since
+        res.contact_of = {eid: merged_into(cid, res.merges) for eid, cid in res.contact_of.items()}
+        res.created -= {m.loser for m in res.merges}
     return res
+
+
+def merged_into(contact: str, merges: Sequence[Merge]) -> str:
+    """The contact ``contact`` is after ``merges`` (in order; a chain is followed)."""
+    for m in merges:
+        if m.loser == contact:
+            contact = m.winner
+    return contact
 
 
 def account_refs(event: EngagementEvent) -> tuple[str | None, str | None]:

@@ -1,14 +1,16 @@
-"""Read side of the ops API, activity: touches, reminders, the decision log, and "why"."""
+"""Read side of the ops API, activity: touches, reminders, the decision log, "why", a contact's
+timeline and the data-quality counts of the decision log."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orchestrator.adapters.tables import accounts, contacts, decisions, reminders, touches
+from services.orchestrator.domain.stages import DecisionKind, IgnoreReason
 from services.orchestrator.domain.touch_log import TouchDecision
 from services.orchestrator.ops.explain import explain
 from services.orchestrator.ops.paging import finish, page
@@ -141,3 +143,69 @@ async def why(
         account = dict(found_account._mapping) if found_account else None
     ledger = await _ledger(conn, contact_id, bases)
     return explain(contact, account, decision, touch, ledger, _now(now))
+
+
+TOO_LATE_WORDS = "too late to change the stage"
+
+
+async def contact_timeline(
+    conn: AsyncConnection, contact_id: str, limit: int = 100
+) -> list[dict[str, Any]] | None:
+    """Newest first: the decision log merged with the events still held in the contact's state
+    (the lateness window; older events live on only as aggregates and stage history) and the
+    events that came too late to change the stage, at their own time, marked ``late``."""
+    row = (await conn.execute(select(contacts.c.state).where(contacts.c.id == contact_id))).first()
+    if row is None:
+        return None
+    items = [
+        _late_event(d) or
+        {"at": d["decided_at"], "type": "decision", "kind": d["kind"], "reason": d["reason"],
+         "touch_id": d["touch_id"], "event_id": d["event_id"], "facts": d["facts"]}
+        for d in await _rows(conn, select(decisions).where(decisions.c.contact_id == contact_id)
+                             .order_by(decisions.c.decided_at.desc(), decisions.c.id.desc())
+                             .limit(limit))
+    ]  # fmt: skip
+    for e in (row[0] or {}).get("pending") or ():
+        items.append(
+            {"at": datetime.fromisoformat(e["occurred_at"]), "type": "event", "kind": e["type"],
+             "event_id": e["event_id"], "properties": e.get("properties") or {}}
+        )  # fmt: skip
+    items.sort(key=lambda i: i["at"], reverse=True)
+    return items[:limit]
+
+
+def _late_event(d: dict[str, Any]) -> dict[str, Any] | None:
+    """A too-late decision that kept its event, as that event at its own time."""
+    facts = d["facts"] or {}
+    if d["reason"] != IgnoreReason.TOO_LATE or "type" not in facts:
+        return None
+    late = {
+        "reason": TOO_LATE_WORDS,
+        "window_days": facts.get("window_days"),
+        "compared_with": facts.get("compared_with"),
+        "decided_at": d["decided_at"],
+    }
+    return {
+        "at": datetime.fromisoformat(facts["occurred_at"]), "type": "event", "kind": facts["type"],
+        "event_id": d["event_id"], "properties": facts.get("properties") or {}, "late": late,
+    }  # fmt: skip
+
+
+async def data_quality(
+    conn: AsyncConnection, since: datetime, until: datetime, members: Select[Any] | None = None
+) -> dict[str, int]:
+    """Events accepted but not applied inside the window (by when that was decided): too late
+    to change the stage, and duplicates; ``members``: only these contacts."""
+    query = (
+        select(decisions.c.reason, func.count())
+        .where(decisions.c.kind == DecisionKind.EVENT_IGNORED.value)
+        .where(decisions.c.decided_at >= since, decisions.c.decided_at < until)
+        .group_by(decisions.c.reason)
+    )
+    if members is not None:
+        query = query.where(decisions.c.contact_id.in_(members))
+    counts = {reason: n for reason, n in await conn.execute(query)}
+    return {
+        "late_events": counts.get(IgnoreReason.TOO_LATE.value, 0),
+        "duplicate_events": counts.get(IgnoreReason.DUPLICATE.value, 0),
+    }

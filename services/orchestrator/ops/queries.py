@@ -18,7 +18,6 @@ from services.orchestrator.adapters.tables import (
     accounts,
     consent_ledger,
     contacts,
-    decisions,
     reminders,
     stage_history,
     touches,
@@ -27,6 +26,8 @@ from services.orchestrator.domain.funnel import Move, funnel_metrics
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.ops import kpi_queries
 from services.orchestrator.ops.activity import TOUCH_KINDS as TOUCH_KINDS
+from services.orchestrator.ops.activity import contact_timeline as contact_timeline
+from services.orchestrator.ops.activity import data_quality
 from services.orchestrator.ops.activity import get_reminder as get_reminder
 from services.orchestrator.ops.activity import list_decisions as list_decisions
 from services.orchestrator.ops.activity import list_reminders as list_reminders
@@ -114,30 +115,6 @@ async def get_contact(
     mine = select(reminders).where(reminders.c.contact_id == contact_id)
     out["reminders"] = await _rows(conn, mine.order_by(reminders.c.created_at.desc()).limit(20))
     return out
-
-
-async def contact_timeline(
-    conn: AsyncConnection, contact_id: str, limit: int = 100
-) -> list[dict[str, Any]] | None:
-    """Newest first: the decision log merged with the events still held in the contact's state
-    (the lateness window; older events live on only as aggregates and stage history)."""
-    row = (await conn.execute(select(contacts.c.state).where(contacts.c.id == contact_id))).first()
-    if row is None:
-        return None
-    items = [
-        {"at": d["decided_at"], "type": "decision", "kind": d["kind"], "reason": d["reason"],
-         "touch_id": d["touch_id"], "event_id": d["event_id"], "facts": d["facts"]}
-        for d in await _rows(conn, select(decisions).where(decisions.c.contact_id == contact_id)
-                             .order_by(decisions.c.decided_at.desc(), decisions.c.id.desc())
-                             .limit(limit))
-    ]  # fmt: skip
-    for e in (row[0] or {}).get("pending") or ():
-        items.append(
-            {"at": datetime.fromisoformat(e["occurred_at"]), "type": "event", "kind": e["type"],
-             "event_id": e["event_id"], "properties": e.get("properties") or {}}
-        )  # fmt: skip
-    items.sort(key=lambda i: i["at"], reverse=True)
-    return items[:limit]
 
 
 async def list_contacts(
@@ -243,6 +220,7 @@ async def funnel(
         out["segments"] = await kpi_queries.by_segment(
             conn, ask, moves, facts, since, until, account_id
         )
+    out["data_quality"] = await data_quality(conn, since, until, members)
     out["definitions"] = KPI_DEFINITIONS
     return out
 

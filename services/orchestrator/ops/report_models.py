@@ -22,12 +22,23 @@ class TimelineDecision(Row):
     facts: Open
 
 
+class LateMark(Row):
+    """An event accepted but too late to change the stage: more than ``window_days`` older than
+    the newest event already applied (``compared_with``)."""
+
+    reason: str
+    window_days: float | None
+    compared_with: Time | None
+    decided_at: Time
+
+
 class TimelineEvent(Row):
     at: Time
     type: Literal["event"]
     kind: str = Field(description="the event type")
     event_id: str
     properties: Open
+    late: LateMark | None = Field(default=None, description="set when it changed no stage")
 
 
 class Timeline(Row):
@@ -94,6 +105,21 @@ class Segments(Row):
     items: list[SegmentKpis]
 
 
+DATA_QUALITY = {
+    "late_events": "Events accepted inside the window that came too late to change the stage "
+    "(more than allowed_lateness_days older than the newest event already applied to the "
+    "contact): kept on the contact's timeline, not in the funnel's moves.",
+    "duplicate_events": "Events accepted inside the window that had been applied already (the "
+    "same event id): applied once.",
+}
+"""What the funnel's data-quality figures count (``activity.data_quality``)."""
+
+
+class DataQuality(Row):
+    late_events: int = Field(description=DATA_QUALITY["late_events"])
+    duplicate_events: int = Field(description=DATA_QUALITY["duplicate_events"])
+
+
 class Funnel(Row):
     """Stage KPIs of contacts and accounts, the revenue KPIs, each sequence's lift over its
     holdout and (with ``segment``) all of it per segment; ``definitions`` says what each is."""
@@ -106,6 +132,7 @@ class Funnel(Row):
     revenue: Revenue
     lift: list[SequenceLift]
     segments: Segments | None
+    data_quality: DataQuality
     definitions: dict[str, str]
 
 
