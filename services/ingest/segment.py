@@ -223,9 +223,24 @@ async def batch(
         raise InvalidEvents(
             [{"loc": ["body", "batch"], "msg": "a non-empty list", "type": "list_type"}], None
         )
+    shared = raw.get("context")
+    if isinstance(shared, dict) and shared:
+        items = with_batch_context(items, shared)
     locs: list[Loc] = [("body", "batch", i) for i in range(len(items))]
     await pipeline.accept(_to_events(items, source, locs, len(body[0])), locs, source)
     return Success()
+
+
+def with_batch_context(items: list[Any], shared: dict[str, Any]) -> list[Any]:
+    """The batch's ``context`` merged into each call's, the call's own keys winning (as the
+    HTTP API documents for ``batch``)."""
+    out = []
+    for item in items:
+        own = item.get("context") if isinstance(item, dict) else None
+        if isinstance(item, dict) and (own is None or isinstance(own, dict)):
+            item = {**item, "context": {**shared, **(own or {})}}
+        out.append(item)
+    return out
 
 
 def _single(call_type: str) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.ingest.segment import SegmentCall, translate
+from services.ingest.segment import SegmentCall, translate, with_batch_context
 from services.ingest.segment_spec import SPEC_EVENTS
 from services.ingest.validation import InvalidEvents, check_vocabulary
 from trellis.sources import Source, SourceKind
@@ -140,3 +140,19 @@ def test_group_reserved_traits_name_the_account_and_its_domain(
     assert event.account is not None
     assert (event.account.external_id, event.account.domain) == ("acme", domain)
     assert event.account.traits == traits
+
+
+def test_a_batch_context_reaches_every_call_and_a_calls_own_context_wins() -> None:
+    shared = {"groupId": "acme", "device": {"type": "phone", "name": "Apple iPhone 6"}}
+    items = with_batch_context(
+        [{"type": "track", "userId": "u", "event": "Demo Requested"},
+         {"type": "track", "userId": "u", "event": "Demo Requested",
+          "context": {"groupId": "bolt"}},
+         "not a call"],
+        shared,
+    )  # fmt: skip
+    first, second = (_event(i) for i in items[:2])
+    assert first.account is not None and first.account.external_id == "acme"
+    assert second.account is not None and second.account.external_id == "bolt"
+    assert items[1]["context"]["device"]["name"] == "Apple iPhone 6"
+    assert items[2] == "not a call", "left for validation to refuse where it is"
