@@ -33,6 +33,8 @@ LINK_WORDS = {
 BUTTONS = {"acknowledge": "Acknowledge", "snooze": "Snooze", "complete": "Mark done"}
 TITLES = {"acknowledge": "Acknowledge reminder", "snooze": "Snooze reminder",
           "complete": "Complete reminder"}  # fmt: skip
+DONE = {"acknowledge": "Reminder acknowledged", "snooze": "Reminder snoozed",
+        "complete": "Reminder done"}  # fmt: skip
 
 
 def _said(request: Request, status: int, now: datetime, title: str, message: str,
@@ -121,4 +123,4 @@ async def act_from_page(
         status = found["status"] if found else "changed"
         return _said(request, 409, now, "Nothing to do", f"This reminder is already {status}.",
                      **about)  # fmt: skip
-    return _said(request, 200, now, TITLES[action], _done_words(action, until, zone), **about)
+    return _said(request, 200, now, DONE[action], _done_words(action, until, zone), **about)
