@@ -68,9 +68,11 @@ def demo(
 
     import orjson
 
+    from console.demo_lift import plan_held_out, stack_plan
     from trellis.demo import DemoRefused, now_utc, shifted_world, stream
 
-    events = shifted_world(accounts, seed, span_days, now_utc())
+    # the plan's holdouts shape the world: nurture lifts where the plan measures it
+    events = shifted_world(accounts, seed, span_days, now_utc(), plan_held_out(stack_plan()))
     if out is not None:
         out.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
         typer.echo(f"wrote {len(events)} events of {accounts} accounts to {out}")

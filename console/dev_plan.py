@@ -6,7 +6,8 @@ nobody else owns; its reminders go by email to the dev outbox and show in its da
 The plan written to ``data_dir/dev-nurture.yaml`` is the shipped one plus a rep directory (the
 dev rep, and the demo world's two reps in America/Los_Angeles and Asia/Kolkata) and one change:
 a call-now reminder (a demo or contact-sales request) goes out at any hour, so a developer sees
-it at once; email reminders still wait for the rep's working hours in the rep's zone. Settings
+it at once; email reminders still wait for the rep's working hours in the rep's zone. And two
+sequences hold half their people out (``DEMO_HOLDOUTS``), so ``trellis demo`` shows lift. Settings
 the developer set (``TRELLIS_NURTURE``, ``TRELLIS_ORCHESTRATOR_REP_POOL``) are left alone.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 import yaml
 
 from services.orchestrator.adapters.nurture_file import parse_nurture
-from trellis.demo_world import DEMO_REPS
+from trellis.demo_world import DEMO_HOLDOUTS, DEMO_REPS
 
 DEV_REP = "dev-rep@trellis.example"
 DEV_REP_DOMAIN = "trellis.example"
@@ -39,6 +40,9 @@ def dev_plan() -> dict[str, Any]:
     }
     plan["windows"] = {**plan["windows"], ANY_TIME: {}}  # every day, all day
     plan["channel_windows"] = {**plan["channel_windows"], "rep_call_reminder": ANY_TIME}
+    for sequence in plan["sequences"]:  # holdouts large enough for `trellis demo` to measure
+        if sequence["id"] in DEMO_HOLDOUTS:
+            sequence["holdout"] = DEMO_HOLDOUTS[sequence["id"]]
     return plan
 
 

@@ -18,16 +18,18 @@ from typing import Any
 import httpx
 
 from schemas.vocabulary import SourceKind
-from trellis.demo_world import build_world
+from trellis.demo_world import HeldOut, build_world
 from trellis.producers import route
 
 BATCH = 100
 
 
-def shifted_world(accounts: int, seed: int, span_days: int, now: datetime) -> list[dict[str, Any]]:
+def shifted_world(
+    accounts: int, seed: int, span_days: int, now: datetime, held_out: HeldOut | None = None
+) -> list[dict[str, Any]]:
     """The world, its timeline compressed into the ``span_days`` before ``now``."""
     start = now - timedelta(days=span_days)
-    world = build_world(accounts, seed, start)
+    world = build_world(accounts, seed, start, held_out)
     if not world:
         return world
     first = datetime.fromisoformat(world[0]["time"])

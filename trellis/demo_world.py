@@ -7,6 +7,7 @@ benchmarks. Deterministic for a seed, so a demo, a test and a benchmark see the 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +41,19 @@ DEPTHS = (
 )
 
 
+HeldOut = Callable[[str, str], bool]
+"""Whether a contact (its external id) is held out of a sequence: the stack's plan decides
+(``console/demo_lift.py`` asks it), so the world knows whom nurture never touched."""
+LIFTED, FLAT = "mql-proof", "engaged-technical"
+DEMO_HOLDOUTS = {LIFTED: "50%", FLAT: "50%"}
+"""The holdouts of ``trellis dev``'s plan: large, so a demo of a few hundred accounts measures."""
+STALLS = 0.7
+"""In the demo, ``mql-proof`` works: a champion held out of it stalls at mql 7 times in 10 where
+a treated one would have gone on. ``engaged-technical`` changes nothing: no lift to find."""
+SHALLOW = frozenset({"aware", "engaged", "mql"})
+CURRENCY = {"emea": "EUR", "na": "USD", "apac": "USD"}
+
+
 @dataclass(frozen=True)
 class DemoRep:
     """A sales rep of the demo world: the CRM owner of the accounts in ``regions``."""
@@ -71,8 +85,9 @@ class Person:
 
 
 class WorldBuilder:
-    def __init__(self, seed: int, start: datetime) -> None:
+    def __init__(self, seed: int, start: datetime, held_out: HeldOut | None = None) -> None:
         self.rnd = random.Random(seed)
+        self.held_out = held_out
         self.start = start
         self.events: list[dict[str, Any]] = []
         self.serial = 0
@@ -131,6 +146,8 @@ class WorldBuilder:
             for i, role in enumerate(roles)
         ]
         depth = rnd.choices([d for d, _ in DEPTHS], [w for _, w in DEPTHS])[0]
+        if self._stalls(people[0], depth):
+            depth = "mql"
         t = self.start + timedelta(hours=rnd.randrange(24 * 14))
 
         def later(hours: float = 30) -> datetime:
@@ -194,7 +211,11 @@ class WorldBuilder:
         if depth == "sql":
             return
         self.emit(
-            later(), champion, account, "deal_created", {"deal_id": f"d-{n}", "amount": 24000}
+            later(),
+            champion,
+            account,
+            "deal_created",
+            {"deal_id": f"d-{n}", "amount": 24000, "currency": CURRENCY[region]},
         )
         if depth == "lost":
             self.emit(later(200), champion, account, "deal_closed_lost", {"deal_id": f"d-{n}"})
@@ -216,10 +237,20 @@ class WorldBuilder:
                 later(300), people[-1], account, "nps_submitted", {"score": rnd.choice((4, 7, 8))}
             )
 
+    def _stalls(self, champion: Person, depth: str) -> bool:
+        """A champion held out of the lifting sequence may stop at mql (only with ``held_out``
+        given, so the world without it is unchanged)."""
+        if self.held_out is None or depth in SHALLOW:
+            return False
+        return self.held_out(champion.external_id, LIFTED) and self.rnd.random() < STALLS
 
-def build_world(accounts: int, seed: int, start: datetime) -> list[dict[str, Any]]:
-    """Events of ``accounts`` accounts' journeys from ``start``, in time order."""
-    builder = WorldBuilder(seed, start)
+
+def build_world(
+    accounts: int, seed: int, start: datetime, held_out: HeldOut | None = None
+) -> list[dict[str, Any]]:
+    """Events of ``accounts`` accounts' journeys from ``start``, in time order; with
+    ``held_out``, nurture's lift is in them (``STALLS``)."""
+    builder = WorldBuilder(seed, start, held_out)
     for n in range(accounts):
         builder.account(n)
     return sorted(builder.events, key=lambda e: (e["time"], e["id"]))
