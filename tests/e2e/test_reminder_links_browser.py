@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import os
 import re
 import shutil
 import uuid
@@ -45,19 +44,13 @@ from services.orchestrator.ops.auth import Scope, issue_key
 from services.orchestrator.people import Nurture
 from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.settings import OrchestratorSettings
+from tests.e2e.test_dashboard_browser import ARGS, CHROMIUM, DOCS, UPDATE_DOCS
 from tests.integration.notifier_servers import smtp_server
 from tests.probes import StoredRecord, eventually, read_topic
 from trellis.broker import free_port
 from trellis.kafka import make_producer
 from trellis.settings import TrellisSettings
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-UPDATE_DOCS = os.environ.get("TRELLIS_UPDATE_SCREENSHOTS") == "1"
 T = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday noon: inside the reps' hours
 MADE = T - timedelta(days=60)  # when the demo was requested; it reaches Trellis at T
 REP = "dana.reyes@x.example"
