@@ -179,8 +179,8 @@ def absorb_merges(
 
 
 def lateness_cutoff(state: ContactState, playbook: Playbook) -> datetime | None:
-    """The newest time an event may not be older than: the allowed lateness behind the newest
-    event already applied, and never before what the checkpoint has folded in."""
+    """An event at or before this time is too late: it is more than the allowed lateness
+    behind the newest event already applied, or older than what the checkpoint has folded in."""
     marks = [m for m in (state.checkpoint.as_of,) if m is not None]
     if state.current.as_of is not None:
         marks.append(state.current.as_of - playbook.lateness)
