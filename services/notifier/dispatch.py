@@ -45,8 +45,8 @@ from services.notifier.channels.base import ChannelSender, Failed, SendResult, S
 from services.notifier.ledger import (
     LedgerRow,
     claim_for_sending,
+    fail_unknown,
     load_rows,
-    record_result,
     record_results,
     release,
 )
@@ -123,16 +123,11 @@ class Dispatcher:
             seen = await load_rows(
                 conn, [c.touch_id for c, _ in unique if c.touch_id not in claimed]
             )
-            unknown = 0
-            for row in list(seen.values()):
-                if row.status == "sending":
-                    unknown += 1
-                    await record_result(
-                        conn, row.touch_id, "failed", None, UNKNOWN_AFTER_CRASH, now
-                    )
-                    seen[row.touch_id] = LedgerRow(
-                        row.touch_id, "failed", None, UNKNOWN_AFTER_CRASH
-                    )
+            crashed = [row.touch_id for row in seen.values() if row.status == "sending"]
+            await fail_unknown(conn, crashed, UNKNOWN_AFTER_CRASH, now)
+            for touch_id in crashed:
+                seen[touch_id] = LedgerRow(touch_id, "failed", None, UNKNOWN_AFTER_CRASH)
+            unknown = len(crashed)
         outcomes = [_from_row(c, seen[c.touch_id], now) for c, _ in unique if c.touch_id in seen]
         fresh = [c for c, _ in unique if c.touch_id in claimed]
         slots = await self._reserve_slots(fresh)

@@ -1,0 +1,64 @@
+"""The send ledger is written in bulk: a batch costs the same few statements whatever its size
+(claim, results), on SQLite and PostgreSQL, with a real SMTP server; touches left ``sending`` by
+a crash are failed in one statement too."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.notifier.ledger import claim_for_sending
+from services.notifier.tables import send_ledger
+from tests.integration.notifier_servers import smtp_server
+from tests.integration.test_notifier_dispatch import NOW, MemoryPublisher, cmd, dispatcher
+
+
+@contextmanager
+def counting(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every statement the engine sends (an executemany counts once)."""
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "SELECT"):
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_a_batch_costs_the_same_statements_whatever_its_size(engine: AsyncEngine) -> None:
+    publisher = MemoryPublisher()
+    async with smtp_server() as (catcher, port):
+        d = dispatcher(engine, port, publisher)
+        with counting(engine) as small:
+            await d.dispatch([cmd(f"small-{i}") for i in range(3)])
+        with counting(engine) as large:
+            await d.dispatch([cmd(f"large-{i}") for i in range(120)])
+    assert len(catcher.messages) == 123
+    assert len(large) == len(small) <= 3, large  # claim, promote queued, results
+
+
+async def test_touches_left_sending_by_a_crash_fail_in_one_statement(engine: AsyncEngine) -> None:
+    crashed = [cmd(f"crash-{i}") for i in range(40)]
+    async with engine.begin() as conn:
+        await claim_for_sending(conn, crashed, NOW)
+    publisher = MemoryPublisher()
+    async with smtp_server() as (catcher, port):
+        with counting(engine) as statements:
+            await dispatcher(engine, port, publisher).dispatch(crashed)
+    assert catcher.messages == []
+    assert {o.status.value for o in publisher.outcomes} == {"failed"}
+    assert len(publisher.outcomes) == 40
+    assert len(statements) <= 4, statements  # claim, promote, load, fail the unknown
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(send_ledger.c.status).where(send_ledger.c.touch_id.like("crash-%"))
+        )
+        assert {r.status for r in rows} == {"failed"}
