@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -193,3 +194,25 @@ def test_an_include_of_a_part_that_does_not_exist_is_a_template_problem() -> Non
     using = Template("x", '{% include "parts/shared.text" %}', '{% include "parts/nope.html" %}')
     known = {"parts/shared": shared, "x": using}
     assert template_problems("x", using, known) == ["x (html): no template part 'parts/nope.html'"]
+
+
+def test_each_template_and_its_shared_part_are_compiled_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from services.notifier.render import BoundedSandbox
+
+    compiled: list[str | None] = []
+    original = BoundedSandbox.compile
+
+    def counting(self: BoundedSandbox, source: Any, name: Any = None, *a: Any, **kw: Any) -> Any:
+        compiled.append(name)
+        return original(self, source, name, *a, **kw)
+
+    monkeypatch.setattr(BoundedSandbox, "compile", counting)
+    renderer, touch = JinjaRenderer(), _reminder_touch("reminders/demo_requested")
+    first = renderer.render_touch(touch)
+    once = len(compiled)
+    assert once == 5  # subject, text, html, and the two parts they include
+    for _ in range(3):
+        assert renderer.render_touch(touch) == first
+    assert len(compiled) == once
