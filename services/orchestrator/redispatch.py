@@ -39,6 +39,7 @@ from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.consent import ConsentLedger
 from services.orchestrator.domain.eligibility import blocked
 from services.orchestrator.domain.nurture_config import NurtureConfig
+from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.touch_log import DispatchProblem, LaterReason, TouchDecision
 from services.orchestrator.domain.touch_retry import origin_of
@@ -157,7 +158,7 @@ class Redispatcher:
             why = blocked(channel, ledger, now) or (None if to else DispatchProblem.NO_ADDRESS)
             facts = _facts(row)
             if person is None or to is None or why is not None:
-                reason = (why or DispatchProblem.UNKNOWN_CONTACT).value
+                reason = why or DispatchProblem.UNKNOWN_CONTACT
                 skipped[row.id] = reason
                 logged.append(_decision(row, TouchDecision.TOUCH_SKIPPED, reason, facts, now, cfg))
                 continue
@@ -165,7 +166,7 @@ class Redispatcher:
             if self.links is not None and note is not None:
                 cmd.variables.update(self.links(note.id, row.contact_id, row.account_id, now))
             sends.append(cmd)
-            kind, reason = TouchDecision.TOUCH_DISPATCHED, LaterReason.REDISPATCHED.value
+            kind, reason = TouchDecision.TOUCH_DISPATCHED, LaterReason.REDISPATCHED
             logged.append(_decision(row, kind, reason, facts, now, cfg))
         return sends, logged, skipped
 
@@ -176,7 +177,7 @@ def _facts(row: StoredTouch) -> Mapping[str, str]:
 
 
 def _decision(
-    row: StoredTouch, kind: str, reason: str, facts: Mapping[str, str], now: datetime,
+    row: StoredTouch, kind: str, reason: Reason, facts: Mapping[str, str], now: datetime,
     cfg: NurtureConfig,
 ) -> DecisionRecord:  # fmt: skip
     return DecisionRecord(

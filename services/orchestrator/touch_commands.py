@@ -14,6 +14,7 @@ from schemas.topics import REMINDERS, TOUCHES
 from services.orchestrator.adapters import touch_store
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.eligibility import PlannedTouch
+from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.touch_log import TouchDecision
@@ -123,7 +124,7 @@ def topic_for(cmd: DispatchTouch) -> tuple[str, bytes]:
 
 
 def decision_of(
-    touch: StoredTouch, status: str, reason: str | None, retry_at: datetime | None,
+    touch: StoredTouch, status: str, reason: Reason, retry_at: datetime | None,
     now: datetime, version: str,
 ) -> DecisionRecord:  # fmt: skip
     """What became of a claimed touch: dispatched, skipped, or deferred to ``retry_at``."""
@@ -136,5 +137,5 @@ def decision_of(
         facts["retry_at"] = retry_at.isoformat()
     return DecisionRecord(
         contact_id=touch.contact_id, account_id=touch.account_id, touch_id=touch.id, kind=kind,
-        reason=reason or "", facts=facts, playbook_version=version or "nurture", decided_at=now,
+        reason=reason, facts=facts, playbook_version=version or "nurture", decided_at=now,
     )  # fmt: skip

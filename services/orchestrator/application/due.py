@@ -76,9 +76,9 @@ async def handle_due(
         ledger = replace(ledgers.get(row.contact_id, ConsentLedger()), bases=cfg.legal_basis)
         match decide_due(planned_touch(row, cfg.sequence), who, to, ledger, history, cfg, now):
             case Skip(reason=no):
-                results.append((row, Finished(row.id, SKIPPED, no.value)))
+                results.append((row, Finished(row.id, SKIPPED, no)))
             case Defer(reason=later, until=until):
-                results.append((row, Finished(row.id, PLANNED, later.value, until)))
+                results.append((row, Finished(row.id, PLANNED, later, until)))
             case Send():
                 assert who is not None and person is not None and to is not None
                 history.append(SentTouch(who.contact_id, who.account_id, channel, now))
@@ -86,7 +86,7 @@ async def handle_due(
                 if links is not None and note is not None:
                     cmd.variables.update(links(note.id, row.contact_id, row.account_id, now))
                 sends.append(cmd)
-                results.append((row, Finished(row.id, DISPATCHED, PlanReason.ALLOWED.value)))
+                results.append((row, Finished(row.id, DISPATCHED, PlanReason.ALLOWED)))
             case unexpected:
                 assert_never(unexpected)
     await uow.touches.finish([f for _, f in results], me, now)

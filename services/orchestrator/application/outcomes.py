@@ -113,9 +113,9 @@ async def _plan_retries(
                                     row.sequence_step or "", step.due_at))  # fmt: skip
             facts |= {"retry_touch_id": step.touch_id, "attempt": step.attempt,
                       "due_at": step.due_at.isoformat()}  # fmt: skip
-            kind, reason = TouchDecision.TOUCH_RETRY_PLANNED, LaterReason.PROVIDER_TRANSIENT.value
+            kind, reason = TouchDecision.TOUCH_RETRY_PLANNED, LaterReason.PROVIDER_TRANSIENT
         else:
-            kind, reason = TouchDecision.TOUCH_FAILED, step.reason.value
+            kind, reason = TouchDecision.TOUCH_FAILED, step.reason
         logged.append(DecisionRecord(
             contact_id=row.contact_id, account_id=row.account_id, touch_id=touch_id, kind=kind,
             reason=reason, facts=facts, playbook_version=version, decided_at=now,

@@ -20,6 +20,7 @@ from services.orchestrator.domain.consent import ConsentLedger
 from services.orchestrator.domain.eligibility import PlannedTouch, Recipient, SkipReason
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.planner import Cancel, ContactPlan, cancellations, plan_contact
+from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.touch_log import PlanReason, TouchDecision
 
@@ -34,7 +35,7 @@ class Context:
     now: datetime
 
     def row(
-        self, kind: TouchDecision, reason: str, contact_id: str, account_id: str | None,
+        self, kind: TouchDecision, reason: Reason, contact_id: str, account_id: str | None,
         touch_id: str | None, facts: Mapping[str, Any], event_id: str | None = None,
     ) -> DecisionRecord:  # fmt: skip
         return DecisionRecord(

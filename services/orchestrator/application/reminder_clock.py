@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from services.orchestrator.application.due import reminder_step
 from services.orchestrator.application.unit_of_work import NewTouch, UnitOfWork
 from services.orchestrator.domain.channels import TouchChannel
+from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.reminders import (
     Reminder,
@@ -65,7 +66,7 @@ async def handle_reminder_clock(
 
 
 def _log(
-    r: ReminderNote, kind: TouchDecision, reason: str, touch_id: str, now: datetime, version: str
+    r: ReminderNote, kind: TouchDecision, reason: Reason, touch_id: str, now: datetime, version: str
 ) -> DecisionRecord:
     return DecisionRecord(
         contact_id=r.contact_id, account_id=r.account_id, touch_id=touch_id, kind=kind,

@@ -20,6 +20,7 @@ from services.orchestrator.application.unit_of_work import NewReminder, NewTouch
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.owners import OwnerRefused, RepDirectory, resolve_owner
 from services.orchestrator.domain.quiet_hours import resolve_timezone
+from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.reminders import (
     DEDUP_WINDOW,
@@ -38,7 +39,6 @@ from services.orchestrator.domain.views import AccountView, ContactView
 from services.orchestrator.people import Nurture, recipient_of, rep_for
 
 PRICING_LOOKBACK = timedelta(days=14)
-POOL_ASSIGNED = "POOL_ASSIGNED"
 CALL_REASONS = {
     ReminderReason.DEMO_REQUESTED,
     ReminderReason.CONTACT_SALES,
@@ -48,7 +48,7 @@ Log = list[DecisionRecord]
 
 
 def _record(
-    kind: TouchDecision, reason: str, contact_id: str | None, account_id: str | None,
+    kind: TouchDecision, reason: Reason, contact_id: str | None, account_id: str | None,
     now: datetime, facts: Mapping[str, object], event_id: str | None = None,
     touch_id: str | None = None, version: str = "nurture",
 ) -> DecisionRecord:  # fmt: skip
@@ -70,13 +70,13 @@ async def owner_changes(
         owner = resolve_owner(s.properties, reps)
         if isinstance(owner, OwnerRefused):
             facts = {"owner_id": str(s.properties.get("owner_id") or ""), "claimed": owner.claimed}
-            log.append(_record(TouchDecision.OWNER_REFUSED, owner.reason.value, cid, aid, now,
+            log.append(_record(TouchDecision.OWNER_REFUSED, owner.reason, cid, aid, now,
                                facts, s.event_id))  # fmt: skip
             continue
         await uow.contacts.set_owner(cid, owner[:200], if_unowned=False)
         if aid:
             await uow.accounts.set_owner(aid, owner[:200], if_unowned=False)
-        log.append(_record(TouchDecision.OWNER_CHANGED, "CRM_OWNER", cid, aid, now,
+        log.append(_record(TouchDecision.OWNER_CHANGED, Reason.CRM_OWNER, cid, aid, now,
                            {"owner": owner}, s.event_id))  # fmt: skip
 
 
@@ -103,7 +103,7 @@ async def pricing_viewers(
     for s in views:
         assert s.account_id is not None
         out.setdefault(s.account_id, {}).setdefault(s.contact_id, s.event_id)
-        log.append(_record(TouchDecision.PRICING_VIEWED, "PRICING_PAGE", s.contact_id,
+        log.append(_record(TouchDecision.PRICING_VIEWED, Reason.PRICING_PAGE, s.contact_id,
                            s.account_id, now, {}, s.event_id))  # fmt: skip
     return out
 
@@ -145,7 +145,7 @@ async def assign_owners(
             await uow.accounts.set_owner(account.id, rep, if_unowned=True)
         people[cid] = replace(person, owner_rep=rep)
         await uow.contacts.set_owner(cid, rep, if_unowned=True)
-        log.append(_record(TouchDecision.OWNER_CHANGED, POOL_ASSIGNED, cid, aid, now,
+        log.append(_record(TouchDecision.OWNER_CHANGED, Reason.POOL_ASSIGNED, cid, aid, now,
                            {"owner": rep, "pool_size": len(pool)}))  # fmt: skip
 
 
@@ -177,7 +177,8 @@ async def create_reminders(
         if n.reason in CALL_REASONS:
             called.add(n.contact_id)
         if (n.contact_id, n.reason.value) in seen:
-            log.append(_record(TouchDecision.REMINDER_DEDUPLICATED, n.reason, n.contact_id,
+            rule = Reason(n.reason.value)
+            log.append(_record(TouchDecision.REMINDER_DEDUPLICATED, rule, n.contact_id,
                                n.account_id, now, {"evidence": list(n.evidence)},
                                version=version))  # fmt: skip
             continue

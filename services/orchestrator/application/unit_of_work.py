@@ -19,6 +19,7 @@ from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.consent import ConsentLedger, LedgerRow
 from services.orchestrator.domain.identity import KnownIdentity
 from services.orchestrator.domain.planner import ExistingTouch
+from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.state import AccountState, ContactState, LogEntry, Transition
 from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote, StoredTouch
@@ -77,7 +78,7 @@ class Finished:
 
     touch_id: str
     status: str
-    reason: str | None
+    reason: Reason
     due_at: datetime | None = None
 
 

@@ -11,29 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from services.orchestrator.domain.caps import CapKind, SentTouch
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.consent import ConsentLedger
 from services.orchestrator.domain.nurture_config import NurtureConfig
+from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.sequences import SALES_OWNED_STAGES, Owner
 from services.orchestrator.domain.stages import Stage
 
-
-class SkipReason(StrEnum):
-    SUPPRESSED = "SUPPRESSED"
-    NO_CONSENT = "NO_CONSENT"
-    SALES_OWNED = "SALES_OWNED"
-    STAGE_EXITED = "STAGE_EXITED"
-    SEQUENCE_EXITED = "SEQUENCE_EXITED"
-    MIN_GAP = "MIN_GAP"
-    FREQUENCY_CAP = "FREQUENCY_CAP"
-    ACCOUNT_CAP = "ACCOUNT_CAP"
-    QUIET_HOURS = "QUIET_HOURS"
-    CONDITION_NOT_MET = "CONDITION_NOT_MET"
-    HOLDOUT = "HOLDOUT"  # in the sequence's control group: never sent, measured (domain.holdout)
+SkipReason = Reason
+"""Why a step is not planned, or a due touch skipped or deferred: ``Reason``'s members."""
 
 
 _CAP_REASON = {

@@ -11,15 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Protocol
 
+from services.orchestrator.domain.reasons import Reason
 
-class OwnerRefusal(StrEnum):
-    NOT_A_REP = "OWNER_NOT_A_REP"
-    """The address is neither in the directory or pool nor at an allowed domain."""
-    UNKNOWN_OWNER_ID = "OWNER_ID_UNKNOWN"
-    """No address given, and the directory has no rep with that CRM id."""
+OwnerRefusal = Reason  # NOT_A_REP, UNKNOWN_OWNER_ID
 
 
 class HasCrmId(Protocol):

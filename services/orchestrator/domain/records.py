@@ -9,17 +9,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.orchestrator.domain.reasons import Reason
+
 
 @dataclass(frozen=True, kw_only=True)
 class DecisionRecord:
     """``kind``: a ``TouchDecision`` value (or the ops API's ``reminder_<status>``);
-    ``reason``: a reason enum member or a fixed word, stored as its string."""
+    ``reason``: a ``Reason``, stored as its string."""
 
     contact_id: str | None
     account_id: str | None
     touch_id: str | None = None
     kind: str
-    reason: str
+    reason: Reason
     facts: Mapping[str, Any]
     event_id: str | None = None
     playbook_version: str

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from enum import StrEnum
 
+from services.orchestrator.domain.reasons import Reason
+
 
 class TouchDecision(StrEnum):
     TOUCH_PLANNED = "touch_planned"
@@ -21,30 +23,9 @@ class TouchDecision(StrEnum):
     PRICING_VIEWED = "pricing_viewed"
 
 
-class LaterReason(StrEnum):
-    """Reasons of the decisions taken after planning: a retry, a reminder's clock, a stale
-    dispatch."""
-
-    PROVIDER_TRANSIENT = "PROVIDER_TRANSIENT"
-    REMINDER_EXPIRED = "REMINDER_EXPIRED"
-    SNOOZE_ENDED = "SNOOZE_ENDED"
-    REDISPATCHED = "REDISPATCHED"
-    """Still ``dispatched`` without an outcome: its command was published again."""
-
-
-class PlanReason(StrEnum):
-    STAGE_ENTERED = "STAGE_ENTERED"
-    REP_RULE = "REP_RULE"
-    ALLOWED = "ALLOWED"
-
-
-class DispatchProblem(StrEnum):
-    """Reasons besides ``SkipReason`` that a due touch cannot go out."""
-
-    NO_ADDRESS = "NO_ADDRESS"
-    NO_REP = "NO_REP"
-    UNKNOWN_STEP = "UNKNOWN_STEP"
-    UNKNOWN_CONTACT = "UNKNOWN_CONTACT"
+LaterReason = Reason  # after planning: a retry, the reminder clock, a re-dispatch
+PlanReason = Reason  # why a touch or reminder was planned
+DispatchProblem = Reason  # why a due touch could not go out besides eligibility
 
 
 def stable_id(prefix: str, *parts: str) -> str:

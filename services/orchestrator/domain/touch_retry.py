@@ -14,16 +14,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.orchestrator.domain.reasons import Reason
 
 RETRY_MARK = "~r"
 
 
-class RetryEnd(StrEnum):
-    RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
-    RETRY_EXPIRED = "RETRY_EXPIRED"
+RetryEnd = Reason  # RETRIES_EXHAUSTED, RETRY_EXPIRED
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Plain-words answers to "why was (or wasn't) this touch sent?" from a decision-log row (pure).
 
-The reason codes come from ``SkipReason`` (eligibility) and ``DispatchProblem`` (scheduler);
-the consent ledger adds the detail a person asks next ("no consent record" vs "withdrew on ...").
+Every reason is a ``Reason`` with words of its own (``reason_words``); for consent and
+suppressions the ledger adds the detail a person asks next ("no consent record" vs "withdrew on
+...").
 """
 
 from __future__ import annotations
@@ -13,13 +14,9 @@ from typing import Any
 from services.orchestrator.domain.channels import Channel, TouchChannel
 from services.orchestrator.domain.consent import ConsentLedger, SuppressionKind
 from services.orchestrator.domain.eligibility import SkipReason
-from services.orchestrator.domain.touch_log import (
-    DispatchProblem,
-    LaterReason,
-    PlanReason,
-    TouchDecision,
-)
-from services.orchestrator.domain.touch_retry import RetryEnd
+from services.orchestrator.domain.reasons import reason_of
+from services.orchestrator.domain.touch_log import TouchDecision
+from services.orchestrator.ops.reason_words import Said, words
 
 CHANNEL_WORDS = {
     TouchChannel.EMAIL: "email",
@@ -77,7 +74,6 @@ def _reason(
     touch: Mapping[str, Any] | None, ledger: ConsentLedger, facts: Mapping[str, Any],
     now: datetime,
 ) -> str:  # fmt: skip
-    retry = f"; it is deferred to {_when(facts['retry_at'])}" if facts.get("retry_at") else ""
     if code == SkipReason.NO_CONSENT:
         entry = ledger.latest(channel, now)
         if entry is None:
@@ -91,41 +87,17 @@ def _reason(
             return f"{name} was suppressed on {channel} at the time (no longer in force)"
         what = SUPPRESSION_WORDS[s.kind].format(channel=channel)
         return f"{name} {what} ({s.source}, {_day(s.recorded_at)})"
-    stage = contact.get("stage")
-    unmet = "; ".join(f"{k}: {v}" for k, v in facts.items() if k in ("roles", "min_nps"))
-    texts: dict[str, str] = {
-        SkipReason.SEQUENCE_EXITED: f"{name} did something that ends its sequence (e.g. asked "
-        "for a demo), so the rest of the sequence stopped",
-        SkipReason.CONDITION_NOT_MET: f"its step's conditions do not hold for {name}"
-        + (f" ({unmet})" if unmet else ""),
-        SkipReason.HOLDOUT: f"{name} is in this sequence's holdout ({facts.get('holdout', 'a')} "
-        "control group, never sent) so its effect on stage progress can be measured",
-        DispatchProblem.UNKNOWN_STEP: "its sequence step is no longer in the nurture plan",
-        RetryEnd.RETRIES_EXHAUSTED: "the provider failed every retry we were allowed",
-        RetryEnd.RETRY_EXPIRED: "the provider kept failing until it was too late to send",
-        LaterReason.PROVIDER_TRANSIENT: "the provider failed for a moment; it is tried again"
-        f"{retry}",
-        LaterReason.REMINDER_EXPIRED: "the rep did not act on the reminder before it expired",
-        LaterReason.SNOOZE_ENDED: "the rep's snooze ended, so the reminder is due again",
-        LaterReason.REDISPATCHED: "no delivery outcome came back after it was sent to the "
-        "notifier, so it was handed over again (the notifier never sends one touch twice)",
-        PlanReason.STAGE_ENTERED: f"{name} entered the {stage} stage",
-        PlanReason.REP_RULE: "a rule for the rep fired (a hand-raise or a signal at the account)",
-        PlanReason.ALLOWED: "it passed the consent, cap, quiet-hours and stage checks",
-        SkipReason.SALES_OWNED: f"{name} (or their account) is in a sales-owned stage ({stage}), "
-        "so marketing touches are paused",
-        SkipReason.STAGE_EXITED: f"it was planned for the {(touch or {}).get('stage')} stage and "
-        f"{name} is now in {stage}",
-        SkipReason.MIN_GAP: f"another touch reached {name} too recently (minimum gap){retry}",
-        SkipReason.FREQUENCY_CAP: f"{name} already had the most {channel} touches the frequency "
-        f"cap allows{retry}",
-        SkipReason.ACCOUNT_CAP: f"the account already had its daily maximum of touches{retry}",
-        SkipReason.QUIET_HOURS: f"it fell in quiet hours in {name}'s time zone{retry}",
-        DispatchProblem.NO_ADDRESS: f"there is no {channel} address for {name}",
-        DispatchProblem.NO_REP: "no rep owns this contact or account and the rep pool is empty",
-        DispatchProblem.UNKNOWN_CONTACT: "the contact is unknown or was merged into another",
-    }
-    return texts.get(code, f"no reason was recorded ({code})" if code else "no reason was recorded")
+    reason = reason_of(code) if code else None
+    if reason is None:
+        return (
+            f"a reason from an earlier version was recorded ({code})"
+            if code
+            else "no reason was recorded"
+        )
+    when = _when(facts["retry_at"]) if facts.get("retry_at") else None
+    said = Said(name, str(channel), contact.get("stage"), (touch or {}).get("stage"),
+                {**facts, "retry_at": when} if when else facts)  # fmt: skip
+    return words(reason, said)
 
 
 def describe(channel: TouchChannel, template: Any) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from schemas.plausibility import TimeWindow
 from services.orchestrator.adapters import decision_log, touch_store
 from services.orchestrator.adapters.tables import reminders, touches
+from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.reminders import (
     Reminder,
@@ -101,7 +102,7 @@ async def act(
         facts["until"] = after.snoozed_until.isoformat()
     await decision_log.log_decisions(conn, [DecisionRecord(
         contact_id=r["contact_id"], account_id=r["account_id"], touch_id=reminder_id,
-        kind=f"reminder_{after.status.value}", reason=action.value.upper(), facts=facts,
+        kind=f"reminder_{after.status.value}", reason=Reason(action.value.upper()), facts=facts,
         event_id=None, playbook_version="ops-api", decided_at=now,
     )])  # fmt: skip
     return dict(r) | {
