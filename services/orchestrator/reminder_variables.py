@@ -25,11 +25,11 @@ from services.orchestrator.domain.reminder_story import (
     local_time,
     story_variables,
 )
-from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote, StoredTouch
+from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote
 
 
 @cache
-def _committee_roles() -> tuple[str, ...]:
+def committee_roles() -> tuple[str, ...]:
     """The shipped playbook's committee (as the ops API's account page; parsed once)."""
     return tuple(default_playbook().accounts.committee_roles)
 
@@ -87,31 +87,26 @@ def policy_for(config: NurtureConfig, rep: str) -> StoryPolicy:
     )
 
 
-async def tell_the_story(
-    conn: AsyncConnection,
-    sends: Sequence[tuple[StoredTouch, DispatchTouch]],
+def tell_stories(
+    sends: Sequence[DispatchTouch],
     notes: Mapping[str, ReminderNote],
     people: Mapping[str, ContactView],
     accs: Mapping[str, AccountView],
+    pictures: Mapping[str, AccountPicture],
     config: NurtureConfig,
     now: datetime,
 ) -> None:
-    """Complete each reminder command's story in place (one round, three statements)."""
-    told = [(row, cmd, notes[row.id]) for row, cmd in sends if row.id in notes]
-    if not told:
-        return
-    owners = {row.contact_id: cmd.account_id for row, cmd, _ in told}
-    roles = _committee_roles()
-    pictures = await account_pictures(conn, owners, roles)
-    for row, cmd, note in told:
-        person = people.get(row.contact_id)
-        if person is None:
+    """Complete each reminder command's story in place (pure): ``notes`` by touch id,
+    ``pictures`` by contact id (``adapters.reminder_context.account_pictures``)."""
+    for cmd in sends:
+        note, person = notes.get(cmd.touch_id), people.get(cmd.contact_id)
+        if note is None or person is None:
             continue
         account = accs.get(person.account_id or "")
         cmd.variables.update(
             reminder_variables(
-                note, person, account, cmd.variables, row.due_at, now,
-                pictures.get(row.contact_id, NO_PICTURE), policy_for(config, cmd.to),
+                note, person, account, cmd.variables, note.due_at or now, now,
+                pictures.get(cmd.contact_id, NO_PICTURE), policy_for(config, cmd.to),
             )
         )  # fmt: skip
         zone = config.rep_zone(cmd.to)
@@ -120,3 +115,18 @@ async def tell_the_story(
             "slack_id": config.rep_slack_id(cmd.to) or "",
             "timezone": zone.key if zone else "",
         }
+
+
+async def tell_the_story(
+    conn: AsyncConnection,
+    sends: Sequence[DispatchTouch],
+    notes: Mapping[str, ReminderNote],
+    people: Mapping[str, ContactView],
+    accs: Mapping[str, AccountView],
+    config: NurtureConfig,
+    now: datetime,
+) -> None:
+    """``tell_stories`` with the pictures read on ``conn`` (three statements per round)."""
+    owners = {c.contact_id: c.account_id for c in sends if c.touch_id in notes}
+    pictures = await account_pictures(conn, owners, committee_roles()) if owners else {}
+    tell_stories(sends, notes, people, accs, pictures, config, now)

@@ -69,8 +69,8 @@ async def test_the_story_gains_the_account_its_people_and_the_plans_say(
     cmd = command(row, REP, lambda _: None, ivan, globex, note, NOW)
     assert cmd.variables["late"] is True  # two days: late by the built-in 24 hours
     async with engine.connect() as conn:
-        await tell_the_story(conn, [(row, cmd)], {"r_1": note}, {"c_ivan": ivan},
-                             {"a_1": globex}, plan, NOW)  # fmt: skip
+        await tell_the_story(conn, [cmd], {"r_1": note}, {"c_ivan": ivan}, {"a_1": globex},
+                             plan, NOW)  # fmt: skip
     v = cmd.variables
     assert v["late"] is False  # the plan allows 96 hours
     assert v["happened"] == "Ivan requested a demo on 16 Nov, 2 days ago."
