@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.events import EngagementEvent
+from services.orchestrator.adapters import revenue_store
 from services.orchestrator.adapters.sql_uow import SqlUnitOfWork
 from services.orchestrator.adapters.state_cache import StateCaches
 from services.orchestrator.application.engagement import handle_engagement
@@ -66,6 +67,7 @@ async def apply_engagement(
     received = [(InboxEntry(e.id, r.topic, r.partition, r.offset), e) for r, e in good]
     async with SqlUnitOfWork.begin(engine, caches) as uow:
         fresh = await handle_engagement(uow, received, playbook, clock(), nurture)
+        await revenue_store.record_applied(uow.conn, fresh)  # deal amounts, NPS, ...: the KPIs
     if len(fresh) < len(good):
         log.debug("skipped %d redelivered engagement events", len(good) - len(fresh))
     return rejected

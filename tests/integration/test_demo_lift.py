@@ -1,6 +1,7 @@
-"""``trellis demo``'s world through the real broker and orchestrator, on both databases: with
-``trellis dev``'s plan (half held out of ``mql-proof`` and of ``engaged-technical``), the ops API
-measures a lift for ``mql-proof`` and none for ``engaged-technical``, from the stage history the
+"""``trellis demo``'s world through the real broker and orchestrator, on both databases: the ops
+API reads the revenue KPIs from the facts the orchestrator kept, and with ``trellis dev``'s plan
+(half held out of ``mql-proof`` and of ``engaged-technical``) measures a lift for ``mql-proof``
+and none for ``engaged-technical``, from the stage history the
 orchestrator wrote and the plan's holdout hash (the demo world computes membership from the
 external ids through ``console.demo_lift``: it must match the orchestrator's ids)."""
 
@@ -67,9 +68,18 @@ async def test_the_demo_world_shows_one_sequence_lifting_and_one_not_in_the_ops_
     finally:
         await server.stop()
     assert reply.status_code == 200, reply.text
-    lift = {x["sequence"]: x["to_next"] for x in reply.json()["lift"]}
+    body = reply.json()
+    lift = {x["sequence"]: x["to_next"] for x in body["lift"]}
     lifted, flat = lift["mql-proof"], lift["engaged-technical"]
     print("mql-proof", lifted, "engaged-technical", flat)  # the figures, for the record
     assert lifted["lifts"] is True and lifted["difference"] > 0.2
     assert flat["lifts"] is False and flat["ci95"][0] < 0 < flat["ci95"][1]
     assert min(lifted["treated"]["people"], lifted["held_out"]["people"]) >= 30
+    # the revenue facts the orchestrator kept: deals in EUR and USD, never summed
+    revenue = body["revenue"]
+    print("revenue", revenue["pipeline"]["value"], revenue["deals"], revenue["retention"])
+    deals = [e["properties"] for e in world if e["type"] == "deal_created"]
+    open_or_closed = revenue["deals"]["closed"] + revenue["pipeline"]["open_deals"]
+    assert open_or_closed == len(deals)
+    assert set(revenue["pipeline"]["value"]) <= {"EUR", "USD"} and revenue["deals"]["won"] > 0
+    assert revenue["nps"]["answers"] > 0
