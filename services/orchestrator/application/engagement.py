@@ -17,7 +17,7 @@ from services.orchestrator.application import planning, rep_reminders
 from services.orchestrator.application.unit_of_work import InboxEntry, UnitOfWork
 from services.orchestrator.domain.consent import LedgerRow
 from services.orchestrator.domain.consent import summary as consent_summary
-from services.orchestrator.domain.decide import decide
+from services.orchestrator.domain.decide import absorb_merges, decide
 from services.orchestrator.domain.engagement import to_engagement
 from services.orchestrator.domain.identity import (
     AccountResolution,
@@ -93,13 +93,11 @@ async def _decide(
     now: datetime,
 ) -> Decision:
     losers = {m.loser for m in res.merges}
-    states = await uow.contacts.states(set(res.contact_of.values()) | losers)
+    loaded = await uow.contacts.states(set(res.contact_of.values()) | losers)
     engagements = [to_engagement(e, res.contact_of[e.id], acc.account_of[e.id]) for e in events]
     # a merged contact's recent history joins the survivor's batch (the domain dedups by id)
-    for merge in res.merges:
-        loser_state = states.pop(merge.loser, None)
-        if loser_state is not None:
-            engagements.extend(replace(p, contact_key=merge.winner) for p in loser_state.pending)
+    states, moved = absorb_merges(loaded, res.merges)
+    engagements.extend(moved)
     touched = {a for a in acc.account_of.values() if a} | {
         s.account_key for s in states.values() if s.account_key
     }
