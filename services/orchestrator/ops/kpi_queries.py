@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orchestrator.adapters import revenue_store
-from services.orchestrator.adapters.tables import accounts, contacts
+from services.orchestrator.adapters.tables import accounts, contacts, stage_history
 from services.orchestrator.domain.funnel import FunnelMetrics, Move, funnel_metrics
 from services.orchestrator.domain.kpis import (
     STAGE_PROBABILITY,
@@ -148,9 +148,18 @@ async def segment_of(
     return people, firms
 
 
-async def members(conn: AsyncConnection, account_id: str | None) -> dict[str, Member]:
-    """Each contact's account and role: what holdout membership and the sequence depend on."""
-    query = select(contacts.c.id, contacts.c.account_id, contacts.c.role)
+async def members(
+    conn: AsyncConnection, account_id: str | None, since: datetime, until: datetime
+) -> dict[str, Member]:
+    """The account and role of each contact that moved inside the window (the only ones lift
+    can count): what holdout membership and the sequence depend on."""
+    moved = select(stage_history.c.subject_id).where(
+        stage_history.c.subject_kind == "contact",
+        stage_history.c.occurred_at >= since, stage_history.c.occurred_at < until,
+    )  # fmt: skip
+    query = select(contacts.c.id, contacts.c.account_id, contacts.c.role).where(
+        contacts.c.id.in_(moved)
+    )
     if account_id is not None:
         query = query.where(contacts.c.account_id == account_id)
     return {cid: Member(aid, role) for cid, aid, role in await conn.execute(query)}

@@ -213,7 +213,7 @@ async def funnel(
     out["revenue"] = kpi_queries.revenue_kpis(
         facts, moves["contacts"], since, until, ask.gross_margin
     )
-    people_of = await kpi_queries.members(conn, account_id)
+    people_of = await kpi_queries.members(conn, account_id, since, until)
     out["lift"] = kpi_queries.lift_dicts(people_of, moves["contacts"], since, until, ask)
     out["segments"] = None
     if ask.segment is not None:
