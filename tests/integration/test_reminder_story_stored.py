@@ -84,6 +84,12 @@ async def test_the_story_gains_the_account_its_people_and_the_plans_say(
         "Viewed /pricing on 15 Nov, 3 days ago",
         "Attended a webinar on 09 Nov, 9 days ago",
     ]
-    assert v["talking_points"][0] == "Ask who else"
+    assert v["talking_points"] == [
+        "Ask who else",  # the plan's, then by role, stage and what led here
+        "Bring pricing, ROI and the payment terms they will ask about",
+        "Qualify timeline, budget and who else decides",
+        "They looked at pricing: have the numbers for their size ready",
+        "Ask what they took from the webinar",
+    ]
     assert v["next_step"] == "Call Ivan to book the demo by Wed 18 Nov, 14:00 (your time)"
     assert v["rep"]["slack_id"] == "U024BE7LH" and v["rep"]["timezone"] == "Europe/Berlin"

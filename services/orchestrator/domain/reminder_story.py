@@ -131,13 +131,26 @@ STAGE_POINTS = {
 }
 
 
+EVIDENCE_POINTS = (  # (what an engagement said, the point it suggests)
+    ("/pricing", "They looked at pricing: have the numbers for their size ready"),
+    ("webinar", "Ask what they took from the webinar"),
+    ("NPS survey", "Quote their own words back before anything else"),
+)
+
+
 def talking_points(
-    reason: str, stage: str | None, role: str | None, stored: Sequence[str], policy: StoryPolicy
+    reason: str,
+    stage: str | None,
+    role: str | None,
+    stored: Sequence[str],
+    policy: StoryPolicy,
+    evidence: Sequence[str] = (),
 ) -> list[str]:
     """The plan's points for the reason (else those stored with the reminder), then one for
-    the person's role and one for the account's stage."""
+    the person's role, one for the stage, and one per kind of evidence that led here."""
     points = list(policy.talking_points.get(reason) or stored)
-    for extra in (ROLE_POINTS.get(role or ""), STAGE_POINTS.get(stage or "")):
+    hinted = [point for said, point in EVIDENCE_POINTS if any(said in e for e in evidence)]
+    for extra in (ROLE_POINTS.get(role or ""), STAGE_POINTS.get(stage or ""), *hinted):
         if extra and extra not in points:
             points.append(extra)
     return points
@@ -215,7 +228,7 @@ def story_variables(
         "happened": happened,
         "late": late,
         "evidence": told[:6],
-        "talking_points": talking_points(reason, stage, role, stored_points, policy)
+        "talking_points": talking_points(reason, stage, role, stored_points, policy, told)
         + (
             [f"Acknowledge the wait: this was {ago(head.at, now)}"]
             if late and head and head.at
