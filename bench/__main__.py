@@ -15,6 +15,7 @@ BENCHMARKS = {
     "rolling_restart": "bench.rolling_restart",
     "retention": "bench.retention",
     "dev_ready": "bench.dev_ready",
+    "render": "bench.render",
 }
 
 
