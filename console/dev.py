@@ -91,7 +91,7 @@ async def prepare(settings: TrellisSettings, env: dict[str, str]) -> None:
         say("dev", line)
     if env["TRELLIS_ORCHESTRATOR_REP_POOL"] == DEV_REP:
         rep_key = await ensure_dev_rep_key(settings, DEV_REP)
-        say("dev", f"{DEV_REP}'s inbox: log in to {base}/ui/ with the key in {rep_key}")
+        say("dev", f"the dev rep's inbox: log in to {base}/ui/ with the key in {rep_key}")
 
 
 async def run_dev(settings: TrellisSettings) -> int:
@@ -120,7 +120,7 @@ async def run_dev(settings: TrellisSettings) -> int:
         sinks, ports = dev_sinks_child(env)
         if sinks is not None:
             await sinks.start(env)
-            await wait_for_ports(ports, deadline_s=15)
+            await wait_for_ports(ports, deadline_s=60)  # a loaded machine: imports take time
             say("dev", f"sent messages are written to {settings.data_dir / 'outbox'}")
         started = loop.time()
         for child in children:

@@ -72,5 +72,8 @@ def configure_dev_rep(env: dict[str, str], data_dir: Path) -> list[str]:
         said.append(f"nurture plan {env['TRELLIS_NURTURE']} (call-now reminders at any hour)")
     if "TRELLIS_ORCHESTRATOR_REP_POOL" not in env:
         env["TRELLIS_ORCHESTRATOR_REP_POOL"] = DEV_REP
-        said.append(f"dev rep {DEV_REP} owns every account without a CRM owner")
+        said.append(
+            "the dev rep (the pool; README: a rep out of the box) owns every account "
+            "without a CRM owner"
+        )  # no address: logs carry none (tests/pii.py)
     return said

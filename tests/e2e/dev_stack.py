@@ -1,13 +1,20 @@
-"""Helpers for driving a `trellis dev` run from a test: its log, its processes, its ports."""
+"""`trellis dev` for tests: the ``dev_stack`` fixture (a whole stack in a fresh directory, on free
+ports) and helpers to read its log, processes and ports. Import the fixture by name."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
+
+from trellis.broker import free_port
 
 DEADLINE_S = 60
 READY = re.compile(r"^\s*dev \| ready in ([\d.]+)s", re.M)
@@ -42,3 +49,35 @@ def stack_env(log: Path) -> dict[str, str]:
     """The environment the stack was started with (its ports), kept beside its log."""
     env: dict[str, str] = json.loads((log.parent / "env.json").read_text())
     return env
+
+
+@pytest.fixture
+def dev_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path, Path]]:
+    """(the supervisor, ingest's port, the SQLite file, the log); env.json beside the log."""
+    log = tmp_path / "dev.log"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")} | {
+        "TRELLIS_EMBEDDED_BROKER_PORT": str(free_port()),
+        "TRELLIS_INGEST_PORT": str(port),
+        "TRELLIS_DATA_DIR": str(tmp_path / "data"),
+        "TRELLIS_TOPIC_PARTITIONS": "2",
+        "TRELLIS_DEV_SMTP_PORT": str(free_port()),
+        "TRELLIS_DEV_SMS_PORT": str(free_port()),
+        "TRELLIS_OPS_PORT": str(free_port()),
+        "TRELLIS_NOTIFIER_HTTP_PORT": str(free_port()),
+    }
+    (tmp_path / "env.json").write_text(json.dumps(env))
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "console.cli", "dev"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield proc, port, tmp_path / "data" / "trellis.db", log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

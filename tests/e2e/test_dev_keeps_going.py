@@ -8,6 +8,7 @@ asserted: timing belongs in bench/ (``python -m bench dev_ready``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -91,16 +92,25 @@ def test_after_ready_a_demo_request_reaches_the_dev_rep_and_the_demo_reaches_bot
     assert inbox.status_code == 200, inbox.text
     assert [r["contact_id"] for r in inbox.json()["items"]] == [contact]
 
-    # `trellis demo`: the world's CRM owners are reps in two time zones, each reminded
-    demo = subprocess.run(
-        [sys.executable, "-m", "console.cli", "demo", "--accounts", "40",
-         "--url", f"http://127.0.0.1:{port}"],
-        env=stack_env(log), capture_output=True, text=True, timeout=120,
+    # `trellis demo`: the world's CRM owners, reps in two time zones, own its accounts
+    demo = [sys.executable, "-m", "console.cli", "demo", "--accounts", "80"]
+    world = data.parent / "world.jsonl"
+    subprocess.run([*demo, "--out", str(world)], env=stack_env(log), check=True, timeout=120)
+    sent = [json.loads(line) for line in world.read_text().splitlines()]
+    named = {e["properties"]["owner_email"] for e in sent if e["type"] == "crm_owner_changed"}
+    assert named == {rep.email for rep in DEMO_REPS}  # both zones are in the demo
+    streamed = subprocess.run(
+        [*demo, "--url", f"http://127.0.0.1:{port}"],
+        env=stack_env(log), capture_output=True, text=True, timeout=180,
     )  # fmt: skip
-    assert demo.returncode == 0, demo.stderr
-    for rep in DEMO_REPS:
-        wait_for(lambda r=rep: ops_get(log, data, f"/v1/reminders?rep={r.email}").json()["items"],  # type: ignore[misc]
-                 f"{rep.email}'s reminders", log)  # fmt: skip
+    assert streamed.returncode == 0, streamed.stderr
+
+    def owners() -> set[str]:
+        listed = ops_get(log, data, "/v1/accounts?limit=200").json()["items"]
+        return {a["owner_rep"] for a in listed if a["owner_rep"]}
+
+    wait_for(lambda: named <= owners(), "accounts owned by both demo reps", log)
+    assert owners() <= named | {DEV_REP}
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
 

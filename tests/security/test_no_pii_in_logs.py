@@ -40,7 +40,9 @@ from services.notifier.channels.base import SendResult
 from services.notifier.dispatch import Dispatcher
 from services.notifier.render import JinjaRenderer, RenderedMessage
 from services.notifier.unsubscribe import UnsubscribeSigner
-from tests.e2e.test_dev_pipeline import _publish, _publish_touches, _wait_for, dev_stack
+from tests.e2e.dev_stack import dev_stack
+from tests.e2e.dev_stack import wait_for as _wait_for
+from tests.e2e.test_dev_pipeline import _publish, _publish_touches
 from tests.pii import find_personal_data, no_personal_data_logged
 from tests.probes import StoredRecord, read_topic
 from trellis.broker import EmbeddedBroker

@@ -17,7 +17,9 @@ SATURDAY_3AM = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 
 def test_the_dev_plan_is_the_shipped_plan_with_a_rep_directory(tmp_path: Path) -> None:
     plan, shipped = load_nurture(write_dev_plan(tmp_path)), default_nurture()
-    assert plan.sequences == shipped.sequences and plan.caps == shipped.caps
+    steps = [(q.id, q.stage, q.steps) for q in plan.sequences]  # holdouts differ: demo lift
+    assert steps == [(q.id, q.stage, q.steps) for q in shipped.sequences]
+    assert plan.caps == shipped.caps
     assert plan.rep_channel(DEV_REP) == "email"
     zones = {rep.email: plan.rep_zone(rep.email) for rep in DEMO_REPS}
     assert zones == {
