@@ -37,7 +37,8 @@ def _settings() -> TrellisSettings:
 
 @app.command()
 def dev() -> None:
-    """Run the whole pipeline locally: broker, migrations, topics and the three services."""
+    """Run the whole pipeline locally: broker, migrations, topics, a dev rep and the three
+    services; restarts a crashed service, says "ready" once every consumer owns partitions."""
     from console.dev import run_dev
     from trellis.logs import configure_logging
 
