@@ -160,3 +160,15 @@ async def test_the_webhook_payload_carries_the_story() -> None:
         "Ivan Petrov requested a demo on 12 Sep, 75 days ago — arrived late."
     )
     assert story["late"] is True and story["next_step"].startswith("Call Ivan to book the demo")
+
+
+async def test_with_a_bot_a_rep_without_a_slack_id_is_named_in_the_fallback_channel() -> None:
+    touch = reminder()
+    async with local_slack() as slack, httpx.AsyncClient() as client:
+        bot = SlackBot(BOT_TOKEN, slack.api_url, fallback_channel="C0SALES")
+        result = await SlackReminderSender(slack.webhook_url, client, bot).send(
+            touch, RENDER.render_touch(touch)
+        )
+    assert isinstance(result, Sent) and slack.refused == [] and slack.hooked == []
+    [body] = slack.posted
+    assert body["channel"] == "C0SALES" and body["text"].startswith("*For Dana* Demo requested")
