@@ -13,6 +13,7 @@ from services.orchestrator.application.unit_of_work import (
     PLANNED,
     SKIPPED,
     Finished,
+    Moved,
     NewReminder,
     NewTouch,
     Revived,
@@ -125,6 +126,19 @@ class MemoryTouches:
         for touch_id, status in statuses.items():
             if touch_id in self.rows:
                 self._set(touch_id, status=status)
+
+    async def planned_at(self, account_ids: Iterable[str]) -> list[tuple[StoredTouch, str | None]]:
+        wanted = set(account_ids)
+        found = [r for r in self.rows.values()
+                 if r.status == PLANNED and r.touch.account_id in wanted]  # fmt: skip
+        return [(r.touch, r.reason) for r in sorted(found, key=lambda r: r.touch.id)]
+
+    async def move(self, moves: Sequence[Moved]) -> None:
+        for m in moves:
+            row = self.rows.get(m.id)
+            if row is not None and row.status == PLANNED:
+                self.rows[m.id] = replace(row, touch=replace(row.touch, due_at=m.due_at),
+                                          reason=m.reason)  # fmt: skip
 
 
 class MemoryReminders:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from services.orchestrator.adapters.memory_touches import MemoryReminders, MemoryTouches
 from services.orchestrator.application.unit_of_work import InboxEntry
+from services.orchestrator.domain.account_plays import PAUSED, RESUMED, PauseMark, pause_mark
 from services.orchestrator.domain.consent import ConsentLedger, LedgerRow, admit_rows
 from services.orchestrator.domain.identity import KnownIdentity
 from services.orchestrator.domain.records import DecisionRecord
@@ -184,6 +185,14 @@ class MemoryDecisions:
             if r.kind == TouchDecision.PRICING_VIEWED and r.account_id in wanted
             and r.contact_id is not None and r.decided_at > since
         ]  # fmt: skip
+
+    async def account_pauses(self, account_ids: Iterable[str], since: datetime) -> list[PauseMark]:
+        wanted = set(account_ids)
+        return [
+            pause_mark(r.account_id, r.contact_id, r.event_id, str(r.kind), r.facts, r.decided_at)
+            for r in self.records
+            if r.kind in (PAUSED, RESUMED) and r.account_id in wanted and r.decided_at > since
+        ]
 
 
 class MemoryUnitOfWork:

@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orchestrator.adapters import touch_store
 from services.orchestrator.adapters.tables import reminders, touches
-from services.orchestrator.application.unit_of_work import Finished, NewReminder, NewTouch, Revived
+from services.orchestrator.application.unit_of_work import (
+    Finished,
+    Moved,
+    NewReminder,
+    NewTouch,
+    Revived,
+)
 from services.orchestrator.domain.caps import SentTouch
 from services.orchestrator.domain.planner import ExistingTouch
 from services.orchestrator.domain.reminders import ReminderStatus
@@ -102,6 +108,27 @@ class SqlTouches(_Part):
                 .values(status=bindparam("b_status")),
                 [{"b_id": t, "b_status": s} for t, s in statuses.items()],
             )
+
+    async def planned_at(self, account_ids: Iterable[str]) -> list[tuple[StoredTouch, str | None]]:
+        wanted = sorted(set(account_ids))
+        if not wanted:
+            return []
+        rows = await self.conn.execute(
+            select(touches)
+            .where(touches.c.account_id.in_(wanted), touches.c.status == touch_store.PLANNED)
+            .order_by(touches.c.id)
+        )
+        return [(StoredTouch.from_row(r), r["reason"]) for r in rows.mappings()]
+
+    async def move(self, moves: Sequence[Moved]) -> None:
+        if moves:
+            await self.conn.execute(
+                update(touches)
+                .where(touches.c.id == bindparam("b_id"),
+                       touches.c.status == touch_store.PLANNED)
+                .values(due_at=bindparam("b_due"), reason=bindparam("b_reason")),
+                [{"b_id": m.id, "b_due": m.due_at, "b_reason": m.reason} for m in moves],
+            )  # fmt: skip
 
 
 class SqlReminders(_Part):

@@ -24,6 +24,7 @@ from services.orchestrator.adapters.tables import accounts, contacts, decisions
 from services.orchestrator.application.unit_of_work import (
     InboxEntry,
 )
+from services.orchestrator.domain.account_plays import PAUSED, RESUMED, PauseMark, pause_mark
 from services.orchestrator.domain.consent import ConsentLedger, LedgerRow
 from services.orchestrator.domain.identity import KnownIdentity
 from services.orchestrator.domain.records import DecisionRecord
@@ -169,6 +170,20 @@ class SqlDecisions(_Part):
             )
         )
         return [(aid, cid, eid or "") for aid, cid, eid in rows]
+
+    async def account_pauses(self, account_ids: Iterable[str], since: datetime) -> list[PauseMark]:
+        wanted = sorted(set(account_ids))
+        if not wanted:
+            return []
+        rows = await self.conn.execute(
+            select(decisions.c.account_id, decisions.c.contact_id, decisions.c.event_id,
+                   decisions.c.kind, decisions.c.facts, decisions.c.decided_at)
+            .where(decisions.c.kind.in_([PAUSED, RESUMED]),
+                   decisions.c.account_id.in_(wanted), decisions.c.decided_at > since)
+            .order_by(decisions.c.id)
+        )  # fmt: skip
+        return [pause_mark(aid, cid, eid, kind, facts or {}, at)
+                for aid, cid, eid, kind, facts, at in rows]  # fmt: skip
 
 
 class SqlUnitOfWork:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from schemas.events import EngagementEvent
-from services.orchestrator.application import planning, rep_reminders
+from services.orchestrator.application import account_plays, planning, rep_reminders
 from services.orchestrator.application.unit_of_work import InboxEntry, UnitOfWork
 from services.orchestrator.domain.consent import LedgerRow
 from services.orchestrator.domain.consent import summary as consent_summary
@@ -71,7 +71,7 @@ async def handle_engagement(
             Signal(e.id, res.contact_of[e.id], acc.account_of[e.id], e.type, e.properties, e.time)
             for e in events
         ]
-        await plan_after(uow, nurture, decision, signals, now, changed)
+        await plan_after(uow, nurture, decision, signals, now, changed, playbook)
     return events
 
 
@@ -112,10 +112,12 @@ async def plan_after(
     signals: Sequence[Signal],
     now: datetime,
     consent_changed: Mapping[str, str | None],
+    playbook: Playbook | None = None,
 ) -> None:
-    """Owners, rep reminders, sequence exits, then every contact whose stage or consent changed
-    gets its plan redone by the pure planner. ``consent_changed``: contact -> the event that
-    changed its consent (a grant may add touches, a withdrawal cancels them)."""
+    """Owners, rep reminders (committee gaps too, with the playbook), sequence exits, then every
+    contact whose stage or consent changed gets its plan redone by the pure planner, and a
+    paused account's marketing waits. ``consent_changed``: contact -> the event that changed its
+    consent (a grant may add touches, a withdrawal cancels them)."""
     log: planning.Log = []
     await rep_reminders.owner_changes(uow, signals, nurture.reps, now, log)
     moved = {t.subject_key: t for t in decision.transitions if t.subject_kind == "contact"}
@@ -124,6 +126,9 @@ async def plan_after(
     pricing = await rep_reminders.pricing_viewers(uow, signals, now, log)
     lead = timedelta(days=nurture.config.renewal_lead_days)
     needs = reminders_needed(list(signals), became_sql, mql, pricing, lead)
+    if playbook is not None:
+        version = nurture.config.version or "nurture"
+        needs += await account_plays.committee_gap_needs(uow, decision, playbook, now, log, version)
     replanned = set(moved) | set(consent_changed)
     people = await uow.contacts.views(replanned | {n.contact_id for n in needs})
     accs = await uow.accounts.views({p.account_id for p in people.values() if p.account_id})
@@ -139,6 +144,9 @@ async def plan_after(
     exits = [(s.type, s.contact_id, s.event_id) for s in signals]
     await planning.exit_sequences(uow, ctx, exits, log)  # first: the more specific reason
     await planning.replan(uow, ctx, recipients, cause, told, log)
+    stages = {k: a.stage for k, a in decision.accounts.items()}
+    planned_at = {w.account_id for w in recipients.values() if w.account_id}
+    await account_plays.hold_paused(uow, ctx, signals, stages, planned_at, log)
     await uow.decisions.log(log)
 
 

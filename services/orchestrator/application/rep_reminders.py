@@ -227,6 +227,8 @@ async def create_reminders(
                                 due))  # fmt: skip
         facts = {"reason": n.reason.value, "rep": rep, "evidence": list(n.evidence),
                  "due_at": due.isoformat()}  # fmt: skip
+        if n.points:  # this case's own points (a committee gap's roles and people): the why
+            facts["talking_points"] = list(n.points)
         log.append(_record(TouchDecision.REMINDER_CREATED, PlanReason.REP_RULE, n.contact_id,
                            person.account_id, now, facts, touch_id=rid,
                            version=version))  # fmt: skip

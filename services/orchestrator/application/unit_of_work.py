@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from services.orchestrator.domain.account_plays import PauseMark
 from services.orchestrator.domain.caps import SentTouch
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.consent import ConsentLedger, LedgerRow
@@ -58,6 +59,15 @@ class Revived:
     id: str
     stage: str
     due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A planned touch due at another time (an account pause and its end), with why."""
+
+    id: str
+    due_at: datetime
+    reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +149,11 @@ class Touches(Protocol):
     async def finish(self, results: Sequence[Finished], me: str, now: datetime) -> None: ...
     async def by_ids(self, ids: Iterable[str]) -> dict[str, StoredTouch]: ...
     async def set_statuses(self, statuses: Mapping[str, str]) -> None: ...
+    async def planned_at(self, account_ids: Iterable[str]) -> list[tuple[StoredTouch, str | None]]:
+        """The accounts' planned touches, each with its stored reason, in id order."""
+
+    async def move(self, moves: Sequence[Moved]) -> None:
+        """Planned ones get the new ``due_at`` and reason; others stay as they are."""
 
 
 class Reminders(Protocol):
@@ -161,6 +176,8 @@ class Decisions(Protocol):
     async def pricing_views(
         self, account_ids: Iterable[str], since: datetime
     ) -> list[tuple[str, str, str]]: ...
+    async def account_pauses(self, account_ids: Iterable[str], since: datetime) -> list[PauseMark]:
+        """The accounts' ``account_paused`` / ``account_resumed`` records decided after since."""
 
 
 class UnitOfWork(Protocol):

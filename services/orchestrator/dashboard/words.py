@@ -30,6 +30,7 @@ REMINDER_WORDS = {
     ReminderReason.NPS_DETRACTOR: "gave a low NPS score",
     ReminderReason.PRICING_COMMITTEE: "several stakeholders viewed pricing",
     ReminderReason.RENEWAL_WINDOW: "renewal coming up",
+    ReminderReason.COMMITTEE_GAP: "a buying-committee role is missing",
 }
 TOUCH_KINDS = frozenset(
     {
@@ -92,6 +93,16 @@ def _other(kind: str, reason: str, facts: Mapping[str, Any]) -> str:
         )
     if kind == DecisionKind.IDENTITY_MERGED:
         return f"Merged with contact {facts.get('merged')} (matched by {facts.get('via')})."
+    if kind == TouchDecision.REMINDER_CREATED and facts.get("reason") == "committee_gap":
+        points = "; ".join(map(str, facts.get("talking_points") or ()))
+        return f"Rep {facts.get('rep')} was told the buying committee has a gap: {points}."
+    if kind == TouchDecision.REMINDER_DEDUPLICATED and reason == "committee_gap":
+        return "No new rep reminder: the rep was already told about this gap at this stage."
+    if kind == TouchDecision.ACCOUNT_PAUSED:
+        return (f"Raised a hand ({humanise(str(facts.get('event_type', '')))}): the account's "
+                f"marketing to the others waits until {facts.get('until')}.")  # fmt: skip
+    if kind == TouchDecision.ACCOUNT_RESUMED:
+        return "The rep acknowledged a reminder: the account's paused marketing resumes."
     if kind == TouchDecision.REMINDER_CREATED:
         return (
             f"Rep {facts.get('rep')} was asked to follow up: the contact "

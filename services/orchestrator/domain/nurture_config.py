@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo
 
@@ -54,6 +55,22 @@ class ReminderStory(BaseModel):
     """Per reason (``demo_requested``, ...), the talking points instead of the built-in ones."""
 
 
+class AccountPause(BaseModel):
+    """When one stakeholder raises a hand, the account's other stakeholders' marketing waits
+    (``domain.account_plays``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    days: float = Field(default=14, gt=0, le=90)
+    """How long, from the event; the rep acknowledging a reminder at the account ends it."""
+    events: dict[Stage, tuple[str, ...]] = Field(default_factory=dict)
+    """Per account stage, the event types that pause (none listed: nothing pauses)."""
+
+    @property
+    def length(self) -> timedelta:
+        return timedelta(days=self.days)
+
+
 class NurtureConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -83,6 +100,8 @@ class NurtureConfig(BaseModel):
     """Share of people held out of every sequence (a sequence's own ``holdout`` wins)."""
     holdout_by: HoldoutUnit = "contact"
     """Hold out contacts one by one, or whole accounts (their contacts together)."""
+    account_pause: AccountPause = AccountPause()
+    """One stakeholder's hand-raise pauses the marketing to the account's others."""
 
     @field_validator("reps")
     @classmethod

@@ -148,9 +148,15 @@ class AccountRollup(_Model):
     engaged_from: Stage = Stage.ENGAGED
     score: Literal["sum", "max"] = "sum"
     min_roles: dict[Stage, int] = Field(default_factory=dict)
+    wanted_roles: dict[Stage, tuple[str, ...]] = Field(default_factory=dict)
+    """Per account stage, committee roles of which at least one should be engaged there: an
+    account entering the stage without any of them is a gap the owner rep is told about."""
 
     @model_validator(mode="after")
     def _roles_reachable(self) -> AccountRollup:
+        for stage, roles in self.wanted_roles.items():
+            if unknown := sorted(set(roles) - set(self.committee_roles)):
+                raise ValueError(f"wanted_roles.{stage}: not committee roles: {unknown}")
         for stage, count in self.min_roles.items():
             if not 0 <= count <= len(self.committee_roles):
                 raise ValueError(

@@ -30,6 +30,8 @@ class Reason(StrEnum):
     QUIET_HOURS = "QUIET_HOURS"
     CONDITION_NOT_MET = "CONDITION_NOT_MET"
     HOLDOUT = "HOLDOUT"  # in the sequence's control group: never sent, measured (domain.holdout)
+    ACCOUNT_PAUSED = "ACCOUNT_PAUSED"  # a colleague raised a hand: waits (domain.account_plays)
+    PAUSE_LIFTED = "PAUSE_LIFTED"  # the rep acknowledged a reminder at the paused account
     # a due touch that cannot go out
     NO_ADDRESS = "NO_ADDRESS"
     NO_REP = "NO_REP"
@@ -64,6 +66,7 @@ class Reason(StrEnum):
     NPS_DETRACTOR = "nps_detractor"
     PRICING_COMMITTEE = "pricing_committee"
     RENEWAL_WINDOW = "renewal_window"
+    COMMITTEE_GAP = "committee_gap"
     # the lifecycle: why a stage changed (stored as ``<reason>:<stage>``), an event ignored
     FIRST_ENGAGEMENT = "first_engagement"
     EVIDENCE = "evidence"

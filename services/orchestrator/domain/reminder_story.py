@@ -163,6 +163,7 @@ NEXT_STEPS: dict[str, tuple[str, timedelta]] = {
     "nps_detractor": ("Call {first} to listen to what went wrong", timedelta(days=1)),
     "pricing_committee": ("Offer {first} a pricing walk-through", timedelta(days=2)),
     "renewal_window": ("Book the renewal conversation with {first}", timedelta(days=7)),
+    "committee_gap": ("Ask {first} to bring the missing role into the talks", timedelta(days=3)),
 }
 
 

@@ -24,6 +24,7 @@ class ReminderReason(StrEnum):
     NPS_DETRACTOR = "nps_detractor"
     PRICING_COMMITTEE = "pricing_committee"
     RENEWAL_WINDOW = "renewal_window"
+    COMMITTEE_GAP = "committee_gap"
 
 
 TALKING_POINTS: dict[ReminderReason, tuple[str, ...]] = {
@@ -38,6 +39,10 @@ TALKING_POINTS: dict[ReminderReason, tuple[str, ...]] = {
     ReminderReason.RENEWAL_WINDOW: (
         "Review usage and outcomes since the last renewal",
         "Ask about new teams or use cases before the renewal date",
+    ),
+    ReminderReason.COMMITTEE_GAP: (
+        "The buying committee lacks a role this stage needs",
+        "Ask your contact to introduce the missing role",
     ),
 }
 
@@ -65,10 +70,12 @@ class ReminderNeed:
     story: tuple[dict[str, str], ...] = ()
     """The evidence for the rep, ``{"said", "at"}`` each (the ids are for dedup); the reminder
     tells it relative to when it is read (``reminder_story``)."""
+    points: tuple[str, ...] = ()
+    """Talking points of this very case (a committee gap's roles and people), else the rule's."""
 
     @property
     def talking_points(self) -> tuple[str, ...]:
-        return TALKING_POINTS[self.reason]
+        return self.points or TALKING_POINTS[self.reason]
 
 
 def reminders_needed(

@@ -21,6 +21,8 @@ class TouchDecision(StrEnum):
     OWNER_CHANGED = "owner_changed"
     OWNER_REFUSED = "owner_refused"
     PRICING_VIEWED = "pricing_viewed"
+    ACCOUNT_PAUSED = "account_paused"
+    ACCOUNT_RESUMED = "account_resumed"
 
 
 LaterReason = Reason  # after planning: a retry, the reminder clock, a re-dispatch

@@ -65,6 +65,12 @@ def words(reason: Reason, s: Said) -> str:
             return f"it fell in quiet hours in {name}'s time zone{retry}"
         case Reason.CONDITION_NOT_MET:
             return f"its step's conditions do not hold for {name}{s.unmet}"
+        case Reason.ACCOUNT_PAUSED:
+            until = (s.facts or {}).get("until")
+            return (f"a colleague of {name} raised a hand, so the account's marketing waits"
+                    + (f" until {until}" if until else "") + " while the rep works it")
+        case Reason.PAUSE_LIFTED:
+            return "the rep acknowledged a reminder at the account, so its paused marketing resumes"
         case Reason.HOLDOUT:
             share = (s.facts or {}).get("holdout", "a")
             return (f"{name} is in this sequence's holdout ({share} control group, never sent) "
@@ -124,6 +130,10 @@ def words(reason: Reason, s: Said) -> str:
             return "several people at the account viewed the pricing page"
         case Reason.RENEWAL_WINDOW:
             return "the account's renewal date is coming up"
+        case Reason.COMMITTEE_GAP:
+            missing = " or ".join(map(str, (s.facts or {}).get("missing") or ())) or "a role"
+            return (f"the account reached its stage with no {missing} engaged in the buying "
+                    "committee")
         case Reason.FIRST_ENGAGEMENT:
             return f"{name} engaged for the first time"
         case Reason.EVIDENCE:

@@ -3,7 +3,8 @@
 The row is read and written in one transaction (``SELECT ... FOR UPDATE`` on PostgreSQL) so two
 clicks at once cannot both pass the transition check. Every action lands in the decision log.
 Completing a reminder whose call touch is still waiting (e.g. deferred to working hours) skips
-that touch: there is nothing left to remind the rep of.
+that touch: there is nothing left to remind the rep of. Acknowledging one ends a running pause
+of its account's marketing (``application.account_plays.resume_account``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas.plausibility import TimeWindow
 from services.orchestrator.adapters import decision_log, touch_store
+from services.orchestrator.adapters.sql_uow import SqlUnitOfWork
 from services.orchestrator.adapters.tables import reminders, touches
+from services.orchestrator.application.account_plays import resume_account
 from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.reminders import (
@@ -96,6 +99,8 @@ async def act(
             .where(touches.c.id == reminder_id, touches.c.status == touch_store.PLANNED)
             .values(status=touch_store.SKIPPED, reason=CLOSED_BY_REP)
         )
+    if action is ReminderAction.ACKNOWLEDGE and r["account_id"]:  # the rep has the account
+        await resume_account(SqlUnitOfWork(conn), r["account_id"], now, actor.label)
     facts: dict[str, Any] = {"from": before.status.value, "to": after.status.value,
                              "by": actor.label}  # fmt: skip
     if after.snoozed_until is not None:
