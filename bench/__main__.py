@@ -16,6 +16,7 @@ BENCHMARKS = {
     "retention": "bench.retention",
     "dev_ready": "bench.dev_ready",
     "render": "bench.render",
+    "funnel_kpis": "bench.funnel_kpis",
 }
 
 

@@ -53,15 +53,23 @@ def exposures_of(
 ) -> list[Exposure]:
     """Every entry of a known contact into a stage a sequence of ``plan`` serves for its role,
     in the arm the plan's holdout puts it."""
+    served: dict[tuple[Stage, str | None], tuple[str, float] | None] = {}  # asked once each
     out = []
     for m in moves:
         who = people.get(m.subject)
-        sequence = plan.sequence_for(m.to_stage, who.role) if who is not None else None
-        if who is None or sequence is None:
+        if who is None:
             continue
+        key = (m.to_stage, who.role)
+        if key not in served:
+            sequence = plan.sequence_for(m.to_stage, who.role)
+            served[key] = None if sequence is None else (sequence.id, plan.holdout_share(sequence))
+        found = served[key]
+        if found is None:
+            continue
+        sequence_id, share = found
         unit = holdout_unit(plan.holdout_by, m.subject, who.account)
-        held = held_out(plan.holdout_share(sequence), unit, sequence.id)
-        out.append(Exposure(sequence.id, m.to_stage, m.subject, m.at, held))
+        out.append(Exposure(sequence_id, m.to_stage, m.subject, m.at,
+                            held_out(share, unit, sequence_id)))  # fmt: skip
     return out
 
 

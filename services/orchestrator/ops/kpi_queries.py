@@ -5,6 +5,7 @@ segments and exposures, and shapes the pure results (``domain.kpis``, ``domain.r
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -105,7 +106,9 @@ def revenue_kpis(
     p = pipeline(deals.values())
     w = win_rate(deals.values(), since, until)
     r = retention(facts, since, until, gross_margin)
-    overall, per_stage, per_account = nps(facts, since, until, stage_at(contact_moves))
+    answered = {f.contact for f in facts if f.kind == "nps_submitted"}
+    asked = [m for m in contact_moves if m.subject in answered]  # NPS needs their stages only
+    overall, per_stage, per_account = nps(facts, since, until, stage_at(asked))
     return {
         "pipeline": {"open_deals": p.open_deals, "unpriced_deals": p.unpriced,
                      "value": money(p.value), "weighted": money(p.weighted),
@@ -211,15 +214,21 @@ async def by_segment(
     assert ask.segment is not None
     people, firms = await segment_of(conn, ask.segment, account_id)
     values = sorted(set(people.values()) | set(firms.values()))
+    mine_p: dict[str | None, list[Move]] = defaultdict(list)
+    mine_f: dict[str | None, list[Move]] = defaultdict(list)
+    mine_r: dict[str | None, list[RevenueFact]] = defaultdict(list)
+    for m in moves["contacts"]:
+        mine_p[people.get(m.subject)].append(m)
+    for m in moves["accounts"]:
+        mine_f[firms.get(m.subject)].append(m)
+    for f in facts:
+        mine_r[firms.get(f.account) if f.account else None].append(f)
     items = []
     for value in values:
-        mine_p = [m for m in moves["contacts"] if people.get(m.subject) == value]
-        mine_f = [m for m in moves["accounts"] if firms.get(m.subject) == value]
-        mine_r = [f for f in facts if f.account is not None and firms.get(f.account) == value]
         items.append({
             "value": value,
-            "contacts": funnel_dict(funnel_metrics(mine_p, since, until)),
-            "accounts": funnel_dict(funnel_metrics(mine_f, since, until)),
-            "revenue": revenue_kpis(mine_r, mine_p, since, until, ask.gross_margin),
+            "contacts": funnel_dict(funnel_metrics(mine_p[value], since, until)),
+            "accounts": funnel_dict(funnel_metrics(mine_f[value], since, until)),
+            "revenue": revenue_kpis(mine_r[value], mine_p[value], since, until, ask.gross_margin),
         })  # fmt: skip
     return {"by": ask.segment.value, "items": items}
