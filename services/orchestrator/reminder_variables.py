@@ -57,7 +57,7 @@ def reminder_variables(
     contact = {**people["contact"], "local_time": local_time(person.timezone, now)}
     firm = dict(people["account"])
     if picture.score is not None:
-        firm["score"] = f"{picture.score:g}"
+        firm["score"] = f"{round(picture.score, 1):g}"
     firm["coverage"] = coverage_words(picture)
     first = person.traits.get("first_name") or contact.get("name") or "them"
     story = story_variables(

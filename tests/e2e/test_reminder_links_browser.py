@@ -37,11 +37,13 @@ from services.notifier.channels.slack import slack_payload
 from services.notifier.render import JinjaRenderer
 from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
-from services.orchestrator.adapters.tables import reminders
+from services.orchestrator.adapters.tables import accounts, contacts, reminders
+from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote
 from services.orchestrator.handlers import apply_engagement
 from services.orchestrator.ops.app import create_ops_app, reminder_links
 from services.orchestrator.ops.auth import Scope, issue_key
 from services.orchestrator.people import Nurture
+from services.orchestrator.reminder_variables import tell_the_story
 from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.settings import OrchestratorSettings
 from tests.e2e.test_dashboard_browser import ARGS, CHROMIUM, DOCS, UPDATE_DOCS
@@ -76,9 +78,10 @@ def _event(tag: str, n: int, who: str, kind: str, at: datetime, traits: dict[str
 async def _reminder_command(own: OrchestratorSettings, engine: AsyncEngine, tag: str) -> Any:
     """Ivan's demo request, made two months ago, arrives now; the scheduler sends the reminder."""
     ivan = {"first_name": "Ivan", "last_name": "Petrov", "title": "CFO", "role": "finance"}
+    ana = {"first_name": "Ana", "last_name": "Ruiz", "role": "technical"}
     nurture = Nurture(default_nurture(), (REP,), ("x.example",))
     for n, record in enumerate([
-        _event(tag, 0, "ana", "page_viewed", T - timedelta(days=2), {"first_name": "Ana"}),
+        _event(tag, 0, "ana", "page_viewed", T - timedelta(days=2), ana),
         _event(tag, 1, "ivan", "demo_requested", MADE, ivan),
     ]):  # fmt: skip
         await apply_engagement([record], engine, default_playbook(), lambda: T, nurture=nurture)
@@ -99,6 +102,24 @@ async def _reminder_command(own: OrchestratorSettings, engine: AsyncEngine, tag:
     )  # fmt: skip
     (cmd,) = [orjson.loads(r.value) for r in records if f"globex-{tag}" in r.value.decode()]
     return cmd
+
+
+async def _with_the_account(engine: AsyncEngine, touch: DispatchTouch) -> None:
+    """What ``tell_the_story`` adds from the database (score, committee, colleagues) — the
+    scheduler's dispatch calls it once wired (issue 20's report); calling it again is a no-op."""
+    async with engine.connect() as conn:
+        note = ReminderNote.from_row(
+            (await conn.execute(select(reminders).where(reminders.c.id == touch.touch_id)))
+            .mappings()
+            .one()
+        )
+        row = await conn.execute(select(contacts).where(contacts.c.id == touch.contact_id))
+        person = ContactView.from_row(row.mappings().one())
+        firm = await conn.execute(select(accounts).where(accounts.c.id == touch.account_id))
+        account = AccountView.from_row(firm.mappings().one())
+        plan = default_nurture()
+        await tell_the_story(conn, [touch], {touch.touch_id: note}, {person.id: person},
+                             {account.id: account}, plan, T + timedelta(minutes=5))  # fmt: skip
 
 
 @contextlib.asynccontextmanager
@@ -139,7 +160,7 @@ def _slack_page(payload: dict[str, Any]) -> str:
             parts.append(f'<p class="actions">{buttons}</p>')
     style = (
         "body{font:15px/1.46 Lato,'Segoe UI',sans-serif;color:#1d1c1d;margin:0;padding:16px;"
-        "width:680px}.msg{display:flex;gap:8px}.avatar{width:36px;height:36px;border-radius:4px;"
+        "width:680px}.msg{display:flex;gap:8px}.avatar{flex:none;width:36px;height:36px;border-radius:4px;"
         "background:#2171b5;color:#fff;font-weight:700;text-align:center;line-height:36px}"
         "p{margin:4px 0}.mention{background:#e8f5fa;color:#1264a3;border-radius:3px;padding:0 2px}"
         ".fields{display:grid;grid-template-columns:1fr 1fr;gap:4px 16px;margin:6px 0}"
@@ -166,6 +187,7 @@ async def test_every_link_of_a_late_reminder_email_opens_its_page_in_chromium(
     )  # fmt: skip
     cmd = await _reminder_command(own, engine, tag)
     touch = DispatchTouch.model_validate(cmd)
+    await _with_the_account(engine, touch)
     message = JinjaRenderer().render_touch(touch)
     async with smtp_server() as (catcher, smtp_port):
         config = SmtpConfig("127.0.0.1", smtp_port, "Trellis reminders <reminders@trellis.test>")
@@ -179,6 +201,7 @@ async def test_every_link_of_a_late_reminder_email_opens_its_page_in_chromium(
     assert "Ivan Petrov requested a demo on 19 Sep, 60 days ago — arrived late." in page_html
     assert "Ivan Petrov (CFO" not in page_html  # title, then role: "Ivan Petrov, CFO (finance)"
     assert "Ivan Petrov</a>, CFO (finance)" in page_html
+    assert "Ana Ruiz (technical, awareness)" in page_html  # a colleague engaged there
     links = [html.unescape(h) for h in re.findall(r'href="([^"]+)"', page_html)]
     by_kind = {
         "contact": [u for u in links if "/ui/contacts/" in u],

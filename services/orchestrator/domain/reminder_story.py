@@ -219,7 +219,8 @@ def story_variables(
         when = f" {when_words(head.at, now, late, policy.rep_zone)}" if head.at else ""
         happened = f"{who[:1].upper()}{who[1:]} {head.said}{when}."
     told: list[str] = []
-    for line in [*lines, *picture.recent]:
+    recent = [r for r in picture.recent if r not in lines]  # the same event told once
+    for line in [*lines, *recent]:
         late_one = is_late(line.at, noticed, policy.stale_after) if line in lines else False
         when = f" {when_words(line.at, now, late_one, policy.rep_zone)}" if line.at else ""
         words = f"{line.said[:1].upper()}{line.said[1:]}{when}"
