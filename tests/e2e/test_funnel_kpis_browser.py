@@ -80,6 +80,12 @@ async def test_the_funnel_page_shows_kpis_per_segment_and_which_sequence_lifts(
             assert "no held-out contacts" in (await finance.text_content() or "")
             assert await page.locator("script").count() == 0
 
+            await page.goto(f"{base}/ui/?since=2026-06-01&until=2026-06-30&goal=sql")
+            to_sql = page.locator('#lift-goal g.sequence[data-sequence^="engaged-business"]')
+            assert await to_sql.get_attribute("data-sequence") == "engaged-business (engaged → sql)"
+            assert await page.locator("#kpis tbody tr").count() == 1  # no segment: all only
+            await page.goto(f"{base}/ui/?since=2026-06-01&until=2026-06-30&segment=industry")
+
             target = tmp_path / "funnel-kpis.png"
             await page.locator("#kpis").scroll_into_view_if_needed()
             await page.screenshot(path=str(target), full_page=True)

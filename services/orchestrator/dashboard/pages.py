@@ -74,14 +74,16 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
         until: str | None = None,
         account: str | None = None,
         segment: str | None = None,
+        goal: str | None = None,
     ) -> Response:
         """The whole funnel, or one account's (``?account=``) and its contacts'; the KPI table
-        (per ``?segment=``) and each sequence's lift over its holdout."""
+        (per ``?segment=``) and each sequence's lift over its holdout (and to ``?goal=``)."""
         key = await viewer(ui, request)
         lo, hi, problem = time_range(since, until, ui.clock())
         split = Segment(segment) if segment and segment in Segment._value2member_map_ else None
         async with ui.engine.connect() as conn:
-            ask = KpiAsk(split, ui.settings.load_nurture())
+            aim = Stage(goal) if goal and goal in Stage._value2member_map_ else None
+            ask = KpiAsk(split, ui.settings.load_nurture(), goal=aim)
             metrics = await queries.funnel(conn, lo, hi, account or None, ask)
             moves = await reads.history_moves(conn, "contact", hi, account_id=account or None)
         flow = stage_flow(moves, lo, hi, FLOW_POINTS)
@@ -105,6 +107,11 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
             kpi_rows=kpi_rows(metrics),
             definitions=KPI_DEFINITIONS,
             lift_chart=chart(lift_chart(lift_rows(metrics), "Lift to the next stage")),
+            goal=aim.value if aim else "",
+            goal_stages=[s.value for s in Stage if s.rank > 0],
+            goal_chart=chart(lift_chart(lift_rows(metrics, goal=True), f"Lift to {aim}"))
+            if aim
+            else "",
             since_day=lo.date().isoformat(),
             until_day=(hi - timedelta(seconds=1)).date().isoformat(),
         )
