@@ -28,17 +28,23 @@ KINDS = frozenset({
 })  # fmt: skip
 
 
+MAX_AMOUNT = Decimal(10) ** 15
+
+
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _amount(value: object) -> str | None:
+    """Exact decimal text; none for what no deal is (not finite, negative, beyond 10^15), so a
+    sum can never overflow a JSON number."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
-        return str(Decimal(str(value)))[:40]
+        amount = Decimal(str(value))
     except InvalidOperation:
         return None
+    return str(amount)[:40] if amount.is_finite() and 0 <= amount < MAX_AMOUNT else None
 
 
 def _text(value: object, size: int) -> str | None:
