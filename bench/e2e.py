@@ -16,13 +16,14 @@ notifier`` as child processes, a fresh PostgreSQL database on 127.0.0.1:5432 (dr
 4. ``--latency-seconds`` at ``--rate`` ev/s (default: half of phase 3's end-to-end rate, so the
    stack is not saturated) with a fresh demo request every second: event ->
    inbox row latency (polled) and demo request -> rep call reminder latency (on
-   trellis.touches.v1 and at the SMTP sink).
+   trellis.reminders.v1, and received by the rep's channel: the SMTP sink, while the marketing
+   email of phases 1-3 may still be draining on trellis.touches.v1).
 
 RSS and CPU of every process are sampled each second; RSS growth per 100k events is a linear fit
 of RSS against events applied, after the first 20%. The run uses a copy of the default nurture
 plan with the send windows open 24/7 and each sequence's first step due at stage entry (shipped:
 an hour later), so touches flow during the run and the figures do not depend on the wall clock.
-Writes ``bench/results/e2e[-N].md`` and ``.png``.
+Writes ``bench/results/e2e[-N].md``, ``.json`` and ``.png``.
 """
 
 from __future__ import annotations

@@ -50,19 +50,28 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def demo_of(email: str) -> str:
+    """The demo request's id from its lead's email (``bench.e2e.demo_request``:
+    ``lead<i>@<tag>-l<i>.example`` -> ``<tag>-lead-<i>``)."""
+    name, _, domain = email.partition("@")
+    i = name.removeprefix("lead")
+    return f"{domain.removesuffix(f'-l{i}.example')}-lead-{i}"
+
+
 def reminder_latencies(f: Figures) -> tuple[list[float], list[float]]:
-    """demo request 202 -> rep_call_reminder on the topic, and -> received at the SMTP sink."""
+    """demo request 202 -> rep_call_reminder on trellis.reminders.v1, and -> received at the SMTP
+    sink (the rep's channel). A reminder names its lead in ``variables.contact.email``."""
     at_sink = {r["touch_id"]: r["at"] for r in f.received if r.get("touch_id")}
     topic: list[float] = []
     sink: list[float] = []
     for touch_id, cmd in f.commands.items():
         if cmd.get("channel") != "rep_call_reminder":
             continue
-        for eid in (cmd.get("variables") or {}).get("evidence") or []:
-            if eid in f.demos:
-                topic.append(f.probe_seen[touch_id] - f.demos[eid])
-                if touch_id in at_sink:
-                    sink.append(at_sink[touch_id] - f.demos[eid])
+        lead = ((cmd.get("variables") or {}).get("contact") or {}).get("email") or ""
+        if (demo := demo_of(str(lead))) in f.demos:
+            topic.append(f.probe_seen[touch_id] - f.demos[demo])
+            if touch_id in at_sink:
+                sink.append(at_sink[touch_id] - f.demos[demo])
     return topic, sink
 
 
@@ -119,7 +128,7 @@ def write_report(f: Figures, stem: Path) -> str:
         f"| **{f.e2e_eps / f.ingest_alone_eps:.0%}** |",
         f"| event 202 -> inbox row, p50 / p99 (n={len(f.latency_s)}, polled every 20 ms) | "
         f"{pct(f.latency_s, 0.5) * ms:,.0f} / {pct(f.latency_s, 0.99) * ms:,.0f} ms |",
-        f"| demo request 202 -> rep_call_reminder on trellis.touches.v1, p50 / p99 "
+        f"| demo request 202 -> rep_call_reminder on trellis.reminders.v1, p50 / p99 "
         f"(n={len(topic)}) "
         f"| {pct(topic, 0.5) * ms:,.0f} / {pct(topic, 0.99) * ms:,.0f} ms |",
         f"| demo request 202 -> reminder received by the SMTP sink, p50 / p99 (n={len(sink)}) | "
@@ -155,8 +164,29 @@ def write_report(f: Figures, stem: Path) -> str:
     ]
     text = "\n".join(lines)
     stem.with_suffix(".md").write_text(text)
+    stem.with_suffix(".json").write_bytes(figures_json(f, topic, sink, dupes))
     chart(f, stem.with_suffix(".png"))
     return text
+
+
+def figures_json(f: Figures, topic: list[float], sink: list[float], dupes: int) -> bytes:
+    """The headline figures, for tools: throughput, and speed to lead on the topic and at the
+    rep's channel (the SMTP sink), in ms."""
+    import orjson
+
+    def lat(values: list[float]) -> dict[str, float | int]:
+        return {"n": len(values), "p50_ms": pct(values, 0.5) * 1000,
+                "p99_ms": pct(values, 0.99) * 1000}  # fmt: skip
+
+    return orjson.dumps({
+        "at": datetime.now(UTC).isoformat(), "cpus": os.cpu_count(), "events": f.events,
+        "ingest_alone_ev_per_s": f.ingest_alone_eps, "e2e_ev_per_s": f.e2e_eps,
+        "latency_phase_rate": f.rate, "latency_seconds": f.latency_seconds,
+        "event_to_inbox": lat(f.latency_s), "demo_to_reminder_on_topic": lat(topic),
+        "demo_to_reminder_at_sink": lat(sink), "demo_requests": len(f.demos),
+        "duplicate_touch_ids_received": dupes,
+        "note": "one run on a shared machine: figures vary between runs",
+    }, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)  # fmt: skip
 
 
 def chart(f: Figures, path: Path) -> None:

@@ -183,8 +183,8 @@ def sinks_service(stack: Stack, received: Path) -> tuple[Service, int, int]:
 
 
 class TouchProbe:
-    """Reads ``trellis.touches.v1`` from the start in a group of its own: when each
-    ``DispatchTouch`` was first seen (wall time) and the command itself."""
+    """Reads ``trellis.touches.v1`` and ``trellis.reminders.v1`` from the start in a group of its
+    own: when each ``DispatchTouch`` was first seen (wall time) and the command itself."""
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
@@ -197,10 +197,11 @@ class TouchProbe:
     async def start(self) -> None:
         from aiokafka import AIOKafkaConsumer
 
-        from schemas.topics import TOUCHES
+        from schemas.topics import REMINDERS, TOUCHES
 
         consumer = AIOKafkaConsumer(
             TOUCHES,
+            REMINDERS,
             bootstrap_servers=self.bootstrap,
             group_id=f"probe-{uuid.uuid4().hex[:8]}",
             auto_offset_reset="earliest",
