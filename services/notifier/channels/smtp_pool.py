@@ -96,17 +96,22 @@ class SmtpConnectionPool:
 
 
 async def _deliver(conn: aiosmtplib.SMTP, raw: RawEmail) -> tuple[Refused, str]:
-    """MAIL, RCPT, DATA for one recipient. ``sendmail`` would parse both addresses again with
-    ``email.utils`` on every message; ``mime`` only writes addresses it has already checked.
-    A refusal raises as ``sendmail``'s do; the pool then drops the connection mid-transaction."""
-    if conn.is_ehlo_or_helo_needed:
-        await conn.ehlo()
-    mail = await conn.execute_command(b"MAIL", f"FROM:<{raw.envelope_from}>".encode())
-    if mail.code != SMTPStatus.completed:
-        raise aiosmtplib.SMTPSenderRefused(mail.code, mail.message, raw.envelope_from)
-    rcpt = await conn.execute_command(b"RCPT", f"TO:<{raw.recipient}>".encode())
-    if rcpt.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
-        refused = aiosmtplib.SMTPRecipientRefused(rcpt.code, rcpt.message, raw.recipient)
-        raise aiosmtplib.SMTPRecipientsRefused([refused])
-    response = await conn.data(raw.data)
+    """MAIL, RCPT, DATA for one recipient, under one deadline (the connection's timeout) for
+    the whole transaction rather than a timer per command. ``sendmail`` would also parse both
+    addresses again with ``email.utils`` on every message; ``mime`` only writes addresses it has
+    already checked. A refusal raises as ``sendmail``'s do; the pool then drops the connection.
+    """
+    async with asyncio.timeout(conn.timeout):
+        if conn.is_ehlo_or_helo_needed:
+            await conn.ehlo()
+        sender = f"FROM:<{raw.envelope_from}>".encode()
+        mail = await conn.execute_command(b"MAIL", sender, timeout=None)
+        if mail.code != SMTPStatus.completed:
+            raise aiosmtplib.SMTPSenderRefused(mail.code, mail.message, raw.envelope_from)
+        recipient = f"TO:<{raw.recipient}>".encode()
+        rcpt = await conn.execute_command(b"RCPT", recipient, timeout=None)
+        if rcpt.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+            refused = aiosmtplib.SMTPRecipientRefused(rcpt.code, rcpt.message, raw.recipient)
+            raise aiosmtplib.SMTPRecipientsRefused([refused])
+        response = await conn.data(raw.data, timeout=None)
     return {}, response.message

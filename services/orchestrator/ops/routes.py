@@ -30,7 +30,17 @@ from services.orchestrator.ops.models import (
     answers,
 )
 from services.orchestrator.ops.paging import MAX_LIMIT
-from services.orchestrator.ops.params import MAX_ID, MAX_TEXT, IdFilter, PathId, Printable, Range
+from services.orchestrator.ops.params import (
+    MAX_ID,
+    MAX_TEXT,
+    DomainFilter,
+    EmailFilter,
+    ExternalIdFilter,
+    IdFilter,
+    PathId,
+    Printable,
+    Range,
+)
 from services.orchestrator.ops.report_models import Funnel, Timeline, Why
 
 CONSENT_SOURCE = "ops-api"
@@ -63,11 +73,14 @@ async def list_contacts(
     conn: Conn,
     stage: Stage | None = None,
     account_id: IdFilter = None,
+    email: EmailFilter = None,
+    external_id: ExternalIdFilter = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Contacts by id, filtered by stage and/or account."""
-    return await queries.list_contacts(conn, stage, account_id, limit, cursor)
+    """Contacts by id, filtered by stage and/or account. ``email`` or ``external_id`` looks one
+    contact up (exact, indexed): a page of at most one item, empty when nobody is known by it."""
+    return await queries.list_contacts(conn, stage, account_id, limit, cursor, email, external_id)
 
 
 @contacts_router.get("/{contact_id}", **answers(ContactDetail))
@@ -118,9 +131,18 @@ async def get_consent(
 
 @accounts_router.get("", **answers(AccountPage))
 async def list_accounts(
-    _key: ReadKey, conn: Conn, stage: Stage | None = None, limit: Limit = 50, cursor: Cursor = None
+    _key: ReadKey,
+    conn: Conn,
+    stage: Stage | None = None,
+    domain: DomainFilter = None,
+    external_id: ExternalIdFilter = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    return await queries.list_accounts(conn, stage, limit, cursor)
+    """Accounts by id, filtered by stage. ``domain`` or ``external_id`` looks one account up
+    (exact, indexed; ``www.`` and case do not matter in a domain): a page of at most one item,
+    empty when no account is known by it; a merged-away account's domain finds the survivor."""
+    return await queries.list_accounts(conn, stage, limit, cursor, domain, external_id)
 
 
 @accounts_router.get("/{account_id}", **answers(AccountDetail))
