@@ -14,7 +14,7 @@ from services.orchestrator.adapters.memory_touches import MemoryReminders, Memor
 from services.orchestrator.application.unit_of_work import InboxEntry
 from services.orchestrator.domain.account_plays import PAUSED, RESUMED, PauseMark, pause_mark
 from services.orchestrator.domain.consent import ConsentLedger, LedgerRow, admit_rows
-from services.orchestrator.domain.identity import KnownIdentity
+from services.orchestrator.domain.identity import AccountMerge, KnownIdentity
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.state import AccountState, ContactState, LogEntry, Transition
 from services.orchestrator.domain.touch_log import TouchDecision
@@ -79,6 +79,10 @@ class MemoryContacts:
                 self.external_id_of[loser] = None
             self.state_of.pop(loser, None)
 
+    async def of_accounts(self, account_ids: Iterable[str]) -> dict[str, ContactState]:
+        wanted = set(account_ids)  # retired contacts have no state here
+        return {k: s for k, s in self.state_of.items() if s.account_key in wanted}
+
     async def add_history(self, transitions: Sequence[Transition], version: str) -> None:
         self.history += [(t, version) for t in transitions]
 
@@ -105,16 +109,39 @@ class MemoryAccounts:
     state_of: dict[str, AccountState] = field(default_factory=dict)
     view_of: dict[str, AccountView] = field(default_factory=dict)
     external_id_of: dict[str, str | None] = field(default_factory=dict)
+    merged_into: dict[str, str] = field(default_factory=dict)
+    history: list[tuple[Transition, str]] = field(default_factory=list)  # the contacts' list
+    contact_views: dict[str, ContactView] = field(default_factory=dict)  # the contacts' dict
 
     async def known(
         self, external_ids: Iterable[str], domains: Iterable[str]
     ) -> list[tuple[str, str | None, str | None]]:
         ext, dom = set(external_ids), set(domains)
-        return [
+        found = [
             (aid, self.external_id_of.get(aid), view.domain)
             for aid, view in self.view_of.items()
             if self.external_id_of.get(aid) in ext or view.domain in dom
         ]
+        live = [(a, e, d) for a, e, d in found if a not in self.merged_into]
+        kept = [(self.merged_into[a], None, d) for a, _, d in found if a in self.merged_into and d]
+        missing = {a for a, _, _ in kept} - {a for a, _, _ in live}
+        live += [(a, self.external_id_of.get(a), self.view_of[a].domain) for a in sorted(missing)]
+        return [*live, *kept]
+
+    async def retire(self, merges: Sequence[AccountMerge], now: datetime) -> None:
+        for m in merges:
+            before = self.view_of.get(m.loser) or AccountView(m.loser, domain=m.domain)
+            self.view_of[m.loser] = replace(before, stage="merged", domain=m.domain)
+            self.merged_into[m.loser] = m.winner
+            self.state_of.pop(m.loser, None)
+            self.history[:] = [
+                (replace(t, subject_key=m.winner), v)
+                if t.subject_kind == "account" and t.subject_key == m.loser else (t, v)
+                for t, v in self.history
+            ]  # fmt: skip
+            for cid, view in self.contact_views.items():
+                if view.account_id == m.loser:
+                    self.contact_views[cid] = replace(view, account_id=m.winner)
 
     async def states(self, ids: Iterable[str]) -> dict[str, AccountState]:
         return {i: self.state_of[i] for i in ids if i in self.state_of}
@@ -201,7 +228,9 @@ class MemoryUnitOfWork:
     def __init__(self) -> None:
         self.inbox = MemoryInbox()
         self.contacts = MemoryContacts()
-        self.accounts = MemoryAccounts()
+        self.accounts = MemoryAccounts(
+            history=self.contacts.history, contact_views=self.contacts.view_of
+        )
         self.touches = MemoryTouches()
         self.reminders = MemoryReminders()
         self.consent = MemoryConsent()

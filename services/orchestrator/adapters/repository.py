@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.orchestrator.adapters import bulk
+from services.orchestrator.adapters import account_merges, bulk
 from services.orchestrator.adapters.bulk import is_postgresql
 from services.orchestrator.adapters.state_cache import StateCache as StateCache
 from services.orchestrator.adapters.state_cache import StateCaches as StateCaches
@@ -91,14 +91,15 @@ async def save_aliases(
 async def known_accounts(
     conn: AsyncConnection, external_ids: Iterable[str], domains: Iterable[str]
 ) -> list[tuple[str, str | None, str | None]]:
-    """Stored (id, external id, domain) of accounts matching any of the identifiers."""
-    found: dict[str, tuple[str, str | None, str | None]] = {}
-    cols = (accounts.c.id, accounts.c.external_id, accounts.c.domain)
+    """Stored (id, external id, domain) of accounts matching any of the identifiers; a domain a
+    merged-away account kept is reported as its survivor's (``account_merges.follow``)."""
+    found: dict[str, tuple[str, str | None, str | None, str | None]] = {}
+    cols = (accounts.c.id, accounts.c.external_id, accounts.c.domain, accounts.c.merged_into)
     for column, values in ((accounts.c.external_id, external_ids), (accounts.c.domain, domains)):
         for part in _parts(conn, values):
             rows = await conn.execute(select(*cols).where(_one_of(conn, column, part)))
-            found.update({row[0]: (row[0], row[1], row[2]) for row in rows})
-    return list(found.values())
+            found.update({row[0]: (row[0], row[1], row[2], row[3]) for row in rows})
+    return await account_merges.follow(conn, list(found.values()))
 
 
 async def load_contacts(

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.orchestrator.adapters import consent_store, decision_log, inbox
+from services.orchestrator.adapters import account_merges, consent_store, decision_log, inbox
 from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.sql_touches import SqlReminders, SqlTouches
 from services.orchestrator.adapters.tables import accounts, contacts, decisions
@@ -26,7 +26,7 @@ from services.orchestrator.application.unit_of_work import (
 )
 from services.orchestrator.domain.account_plays import PAUSED, RESUMED, PauseMark, pause_mark
 from services.orchestrator.domain.consent import ConsentLedger, LedgerRow
-from services.orchestrator.domain.identity import KnownIdentity
+from services.orchestrator.domain.identity import AccountMerge, KnownIdentity
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.state import AccountState, ContactState, LogEntry, Transition
 from services.orchestrator.domain.touch_log import TouchDecision
@@ -76,6 +76,9 @@ class SqlContacts(_Part):
                 .values(email=None, external_id=None, stage="merged", updated_at=now)
             )
 
+    async def of_accounts(self, account_ids: Iterable[str]) -> dict[str, ContactState]:
+        return await account_merges.of_accounts(self.conn, account_ids, self.caches.contacts)
+
     async def add_history(self, transitions: Sequence[Transition], version: str) -> None:
         await repo.add_history(self.conn, transitions, version)
 
@@ -110,6 +113,9 @@ class SqlAccounts(_Part):
         self, external_ids: Iterable[str], domains: Iterable[str]
     ) -> list[tuple[str, str | None, str | None]]:
         return await repo.known_accounts(self.conn, external_ids, domains)
+
+    async def retire(self, merges: Sequence[AccountMerge], now: datetime) -> None:
+        await account_merges.retire(self.conn, merges, now)
 
     async def states(self, ids: Iterable[str]) -> dict[str, AccountState]:
         return await repo.load_accounts(self.conn, ids, self.caches.accounts)

@@ -50,6 +50,7 @@ accounts = Table(
     Column("stage_entered_at", TZ),
     Column("created_at", TZ, nullable=False),
     Column("updated_at", TZ, nullable=False),
+    Column("merged_into", String(64), comment="the account this one was merged into (0204)"),
 )
 
 contacts = Table(

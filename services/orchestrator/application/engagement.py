@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from schemas.events import EngagementEvent
 from services.orchestrator.application import account_plays, planning, rep_reminders
 from services.orchestrator.application.unit_of_work import InboxEntry, UnitOfWork
+from services.orchestrator.domain.account_merge import absorb_account_merges
 from services.orchestrator.domain.consent import LedgerRow
 from services.orchestrator.domain.consent import summary as consent_summary
 from services.orchestrator.domain.decide import absorb_merges, decide
@@ -57,14 +58,16 @@ async def handle_engagement(
     res, acc = await _resolve(uow, events)
     decision = await _decide(uow, events, res, acc, playbook, now)
     await uow.contacts.retire((m.loser for m in res.merges), now)
+    await uow.accounts.retire(acc.merges, now)  # before the survivors take their domains
     await uow.contacts.save_aliases(res.new_aliases, res.moved_aliases, now)
     await uow.contacts.save(decision.contacts, _contact_identity(events, res), now)
     await uow.accounts.save(decision.accounts, _account_identity(events, acc), now)
     await uow.contacts.add_history(decision.transitions, playbook.version)
     consent = await uow.consent.record(_consent_rows(events, res))
     await uow.decisions.log_entries(
-        [*decision.log, *_merge_log(res, playbook, now), *_consent_log(consent, playbook, now)]
-    )
+        [*decision.log, *_merge_log(res, acc, playbook, now),
+         *_consent_log(consent, playbook, now)]
+    )  # fmt: skip
     if nurture is not None:  # touches planned and reminders created, in this unit of work
         changed = {r.item.contact_id: r.event_id for r in consent}
         signals = [
@@ -98,11 +101,18 @@ async def _decide(
     # a merged contact's recent history joins the survivor's batch (the domain dedups by id)
     states, moved = absorb_merges(loaded, res.merges)
     engagements.extend(moved)
-    touched = {a for a in acc.account_of.values() if a} | {
-        s.account_key for s in states.values() if s.account_key
-    }
-    account_states = await uow.accounts.states(touched)
-    return decide(states, account_states, engagements, playbook, now)
+    gone = {m.loser for m in acc.merges}  # merged-away accounts: their people move too
+    members = await uow.contacts.of_accounts(gone) if gone else {}
+    touched = (
+        {a for a in acc.account_of.values() if a}
+        | gone
+        | {s.account_key for s in states.values() if s.account_key}
+    )
+    merged = absorb_account_merges(states, members, await uow.accounts.states(touched), acc.merges)
+    decision = decide(merged.contacts, merged.accounts, engagements, playbook, now)
+    if not merged.carried:
+        return decision
+    return replace(decision, contacts={**merged.carried, **decision.contacts})
 
 
 async def plan_after(
@@ -204,8 +214,10 @@ def _account_identity(
     return out
 
 
-def _merge_log(res: Resolution, playbook: Playbook, now: datetime) -> list[LogEntry]:
-    return [
+def _merge_log(
+    res: Resolution, acc: AccountResolution, playbook: Playbook, now: datetime
+) -> list[LogEntry]:
+    people = [
         LogEntry(
             kind=DecisionKind.IDENTITY_MERGED, reason="identity_merged", contact_key=m.winner,
             account_key=None, event_id=m.event_id, facts={"merged": m.loser, "via": m.via},
@@ -213,3 +225,13 @@ def _merge_log(res: Resolution, playbook: Playbook, now: datetime) -> list[LogEn
         )
         for m in res.merges
     ]  # fmt: skip
+    firms = [
+        LogEntry(
+            kind=DecisionKind.IDENTITY_MERGED, reason="identity_merged", contact_key=None,
+            account_key=m.winner, event_id=m.event_id,
+            facts={"merged_account": m.loser, "via": m.via, "domain_kept_by_merged": m.domain},
+            playbook_version=playbook.version, decided_at=now,
+        )
+        for m in acc.merges
+    ]  # fmt: skip
+    return [*people, *firms]

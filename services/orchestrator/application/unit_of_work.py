@@ -18,7 +18,7 @@ from services.orchestrator.domain.account_plays import PauseMark
 from services.orchestrator.domain.caps import SentTouch
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.consent import ConsentLedger, LedgerRow
-from services.orchestrator.domain.identity import KnownIdentity
+from services.orchestrator.domain.identity import AccountMerge, KnownIdentity
 from services.orchestrator.domain.planner import ExistingTouch
 from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
@@ -109,6 +109,9 @@ class Contacts(Protocol):
         now: datetime,
     ) -> None: ...
     async def retire(self, losers: Iterable[str], now: datetime) -> None: ...
+    async def of_accounts(self, account_ids: Iterable[str]) -> dict[str, ContactState]:
+        """The states of the accounts' contacts (merged-away contacts left out)."""
+
     async def add_history(self, transitions: Sequence[Transition], version: str) -> None: ...
     async def views(self, ids: Iterable[str]) -> dict[str, ContactView]: ...
     async def set_owner(self, contact_id: str, rep: str, *, if_unowned: bool) -> None: ...
@@ -118,7 +121,15 @@ class Contacts(Protocol):
 class Accounts(Protocol):
     async def known(
         self, external_ids: Iterable[str], domains: Iterable[str]
-    ) -> list[tuple[str, str | None, str | None]]: ...
+    ) -> list[tuple[str, str | None, str | None]]:
+        """(id, external id, domain) of the accounts known by any of them; a domain a
+        merged-away account kept is reported as the survivor's (which is reported too)."""
+
+    async def retire(self, merges: Sequence[AccountMerge], now: datetime) -> None:
+        """Merged-away accounts: marked ``merged``, their state dropped, their stage history
+        moved to the survivor; a domain the survivor takes is cleared, else kept (a row is
+        written for a loser never stored)."""
+
     async def states(self, ids: Iterable[str]) -> dict[str, AccountState]: ...
     async def save(
         self,

@@ -51,13 +51,18 @@ def contact_aliases(event: EngagementEvent) -> list[str]:
     return out
 
 
+def normal_domain(domain: str | None) -> str | None:
+    """A domain as accounts are keyed by it: lower case, without ``www.``."""
+    return (domain or "").lower().removeprefix("www.") or None
+
+
 def account_key(event: EngagementEvent) -> str | None:
     """``ext:<id>`` or ``domain:<d>``; from the contact's work email when no account is given."""
     a = event.account
     if a is not None:
         if a.external_id:
             return "ext:" + a.external_id
-        return "domain:" + (a.domain or "").lower().removeprefix("www.")
+        return "domain:" + (normal_domain(a.domain) or "")
     email = event.contact.email
     if email:
         domain = str(email).rsplit("@", 1)[1].lower()
@@ -131,8 +136,7 @@ def account_refs(event: EngagementEvent) -> tuple[str | None, str | None]:
     email when no account is given."""
     a = event.account
     if a is not None:
-        domain = (a.domain or "").lower().removeprefix("www.") or None
-        return a.external_id, domain
+        return a.external_id, normal_domain(a.domain)
     key = account_key(event)
     return None, key.removeprefix("domain:") if key else None
 
@@ -148,24 +152,42 @@ class KnownIdentity:
     traits: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class AccountMerge:
+    """``loser``, an account known only by its domain, is the company ``winner`` names by
+    external id (one event named both). ``domain``: the loser's domain when the winner already
+    had one, so the merged-away row keeps it (it still finds the winner); None when it moved."""
+
+    loser: str
+    winner: str
+    via: str
+    event_id: str
+    domain: str | None = None
+
+
 @dataclass
 class AccountResolution:
     account_of: dict[str, str | None] = field(default_factory=dict)  # event id -> account id
     claims: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> new identifiers
+    merges: list[AccountMerge] = field(default_factory=list)
 
 
 def resolve_accounts(
     events: Sequence[EngagementEvent], known: Sequence[tuple[str, str | None, str | None]]
 ) -> AccountResolution:
-    """Match by external id, then by domain. ``known`` holds stored (id, external id, domain).
+    """Match by external id, then by domain. ``known`` holds stored (id, external id, domain)
+    triples (an account may appear once per domain it is known by).
 
     A new external id adopts the account known by its domain if that account has no external id
     yet (first seen through a work email, then named by the CRM); a domain held by an account with
-    another external id is not claimed again (subsidiaries may share one).
+    another external id is not claimed again (subsidiaries may share one). An event naming a
+    known external id and a domain known to an account without one merges that account into the
+    external id's: one company, seen twice.
     """
     ext_of = {ext: aid for aid, ext, _ in known if ext}
     dom_of = {dom: aid for aid, _, dom in known if dom}
     has_ext = {aid for aid, ext, _ in known if ext}
+    stored = {aid for aid, _, _ in known}
     res = AccountResolution()
     for event in events:
         ext, domain = account_refs(event)
@@ -173,10 +195,12 @@ def resolve_accounts(
             res.account_of[event.id] = None
             continue
         aid = ext_of.get(ext) if ext else None
-        if aid is None and domain in dom_of:
+        if domain in dom_of:
             candidate = dom_of[domain]
-            if ext is None or candidate not in has_ext:
+            if aid is None and (ext is None or candidate not in has_ext):
                 aid = candidate
+            elif aid is not None and candidate != aid and candidate not in has_ext:
+                _merge(res, dom_of, candidate, aid, domain, event.id, candidate in stored)
         if aid is None:
             aid = stable_id("a_", "ext:" + ext if ext else "domain:" + (domain or ""))
         claims = res.claims.setdefault(aid, {})
@@ -189,3 +213,23 @@ def resolve_accounts(
             claims["domain"] = domain
         res.account_of[event.id] = aid
     return res
+
+
+def _merge(
+    res: AccountResolution, dom_of: dict[str, str], loser: str, winner: str, domain: str,
+    event_id: str, stored: bool,
+) -> None:  # fmt: skip
+    """``loser`` (no external id, so known by ``domain`` only) becomes ``winner``: its domain
+    moves to the winner if the winner has none, its earlier events of the batch follow. A loser
+    first seen in this batch is recorded only if its row must keep the domain."""
+    takes = winner not in dom_of.values()
+    dom_of[domain] = winner
+    res.claims.pop(loser, None)
+    if takes:
+        res.claims.setdefault(winner, {})["domain"] = domain
+    if stored or not takes:
+        kept = None if takes else domain
+        res.merges.append(AccountMerge(loser, winner, "domain:" + domain, event_id, kept))
+    for eid, aid in res.account_of.items():
+        if aid == loser:
+            res.account_of[eid] = winner

@@ -36,6 +36,17 @@ def _printable(value: str | None) -> str | None:
 Printable = AfterValidator(_printable)
 PathId = Annotated[str, Path(min_length=1, max_length=MAX_ID), Printable]
 IdFilter = Annotated[str | None, Query(max_length=MAX_ID), Printable]
+EmailFilter = Annotated[
+    str | None, Query(min_length=3, max_length=320, description="exact, any case"), Printable
+]
+DomainFilter = Annotated[
+    str | None, Query(min_length=1, max_length=253, description="exact, e.g. acme.example"),
+    Printable,
+]  # fmt: skip
+ExternalIdFilter = Annotated[
+    str | None, Query(min_length=1, max_length=MAX_ID, description="the CRM's id, exact"),
+    Printable,
+]  # fmt: skip
 Since = Annotated[AwareDatetime | None, Query(description="from this instant (with a zone)")]
 Until = Annotated[AwareDatetime | None, Query(description="before this instant (with a zone)")]
 

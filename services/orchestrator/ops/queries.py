@@ -18,8 +18,8 @@ from services.orchestrator.adapters.tables import (
     accounts,
     consent_ledger,
     contacts,
-    reminders,
     identity_aliases,
+    reminders,
     stage_history,
     touches,
 )
@@ -37,9 +37,9 @@ from services.orchestrator.ops.activity import why as why
 from services.orchestrator.ops.explain import consent_view
 from services.orchestrator.ops.kpi_definitions import KPI_DEFINITIONS
 from services.orchestrator.ops.kpi_queries import KpiAsk, funnel_dict
+from services.orchestrator.ops.lookups import account_known_by, contact_aliases, domain_key
 from services.orchestrator.ops.paging import finish, page
 from services.orchestrator.ops.query_base import Bases
-from services.orchestrator.ops.lookups import account_known_by, contact_aliases, domain_key
 from services.orchestrator.ops.query_base import ledger_of as _ledger
 from services.orchestrator.ops.query_base import now_or_utc as _now
 from services.orchestrator.ops.query_base import rows as _rows
@@ -125,21 +125,21 @@ async def list_contacts(
     account_id: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> dict[str, Any]:
-    query = select(*SUMMARY)
     email: str | None = None,
     external_id: str | None = None,
-    if stage:
+) -> dict[str, Any]:
     """``email`` / ``external_id``: the one contact identity resolution knows by it (its alias,
     the indexed primary key of ``identity_aliases``; a merged-away contact's moved with it)."""
+    query = select(*SUMMARY)
+    if stage:
         query = query.where(contacts.c.stage == stage)
     if account_id:
         query = query.where(contacts.c.account_id == account_id)
-    query = page(query, contacts.c.id, contacts.c.id, cursor, limit, descending=False, timed=False)
-    return finish(await _rows(conn, query), limit, "id")
     for alias in contact_aliases(email, external_id):
         owner = select(identity_aliases.c.contact_id).where(identity_aliases.c.alias == alias)
         query = query.where(contacts.c.id.in_(owner))
+    query = page(query, contacts.c.id, contacts.c.id, cursor, limit, descending=False, timed=False)
+    return finish(await _rows(conn, query), limit, "id")
 
 
 ACCOUNT_SUMMARY = (
@@ -156,13 +156,11 @@ async def list_accounts(
     domain: str | None = None,
     external_id: str | None = None,
 ) -> dict[str, Any]:
-    query = select(*ACCOUNT_SUMMARY)
-    if stage:
     """``domain`` / ``external_id``: the one account known by it (both columns are unique, so
     indexed); a domain left on a merged-away account finds the account it was merged into."""
+    query = select(*ACCOUNT_SUMMARY)
+    if stage:
         query = query.where(accounts.c.stage == stage)
-    query = page(query, accounts.c.id, accounts.c.id, cursor, limit, descending=False, timed=False)
-    return finish(await _rows(conn, query), limit, "id")
     if domain is not None:
         query = query.where(
             accounts.c.id.in_(account_known_by(accounts.c.domain, domain_key(domain)))
@@ -171,6 +169,8 @@ async def list_accounts(
         query = query.where(
             accounts.c.id.in_(account_known_by(accounts.c.external_id, external_id))
         )
+    query = page(query, accounts.c.id, accounts.c.id, cursor, limit, descending=False, timed=False)
+    return finish(await _rows(conn, query), limit, "id")
 
 
 async def get_account(

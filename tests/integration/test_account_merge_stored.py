@@ -1,0 +1,111 @@
+"""One account per company, stored (issue 17, items 3 and 4): a company first seen through its
+people's work emails (an account known by domain) and named later by the CRM (an account known
+by external id) is merged when one event names both: the survivor keeps both identifiers, the
+people, the stage history and the aggregates (score, committee coverage, stage); the merge is
+logged. The ops API's lookups then answer the one account and contact. Through the real broker
+and orchestrator, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schemas.topics import ENGAGEMENT
+from services.orchestrator.adapters.tables import accounts, contacts, decisions, stage_history
+from services.orchestrator.ops.auth import Scope
+from services.orchestrator.settings import OrchestratorSettings
+from tests.integration.ops_client import ops_client
+from tests.probes import eventually, produce
+
+T = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def _event(eid: str, kind: str, who: str, role: str, account: dict[str, Any], hour: int) -> bytes:
+    return orjson.dumps({
+        "id": eid, "type": kind, "source": "test", "time": (T + timedelta(hours=hour)).isoformat(),
+        "contact": {"email": who, "traits": {"role": role}}, "account": account, "properties": {},
+    })  # fmt: skip
+
+
+async def _rows(engine: AsyncEngine, query: Any) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+@pytest.fixture
+async def ops_http(
+    engine: AsyncEngine, orchestrator: OrchestratorSettings
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with ops_client(engine, orchestrator.database_url, lambda: T, Scope.READ) as http:
+        yield http
+
+
+async def test_an_account_seen_by_domain_and_by_crm_id_becomes_one_with_everything_it_had(
+    orchestrator: OrchestratorSettings, engine: AsyncEngine, ops_http: httpx.AsyncClient
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    domain, crm = f"acme-{tag}.example", f"crm-{tag}"
+    ana, cfo, bo = (f"{n}@{domain}" for n in ("ana", "cfo", "bo"))
+    key = f"a:{tag}".encode()  # one partition: the phases stay in order
+
+    async def send(*values: bytes) -> None:
+        await produce(orchestrator.bootstrap_servers, ENGAGEMENT, [(key, v) for v in values])
+
+    by_domain = select(accounts).where(accounts.c.domain == domain)
+    site = {"domain": domain}
+    await send(_event(f"{tag}-1", "demo_requested", ana, "technical", site, 1),
+               _event(f"{tag}-2", "demo_requested", cfo, "finance", site, 2))  # fmt: skip
+    [first] = await eventually(
+        lambda: _rows(engine, by_domain), lambda r: len(r) == 1 and r[0]["stage"] == "sql"
+    )
+    by_crm = select(accounts).where(accounts.c.external_id == crm)
+    await send(_event(f"{tag}-3", "page_viewed", bo, "manager", {"external_id": crm}, 3))
+    [named] = await eventually(lambda: _rows(engine, by_crm), lambda r: len(r) == 1)
+    assert named["id"] != first["id"] and named["stage"] == "awareness" and named["domain"] is None
+
+    both = {"external_id": crm, "domain": domain}
+    await send(_event(f"{tag}-4", "page_viewed", bo, "manager", both, 4))
+    gone = select(accounts).where(accounts.c.id == first["id"])
+    await eventually(lambda: _rows(engine, gone), lambda r: r[0]["stage"] == "merged")
+    [survivor] = await _rows(engine, by_crm)
+    assert (survivor["id"], survivor["domain"]) == (named["id"], domain), "both identifiers"
+    assert survivor["stage"] == "sql" and survivor["score"] >= first["score"] > 0
+    assert {"finance", "technical"} <= set(survivor["state"]["coverage"])
+    assert set(survivor["state"]["members"]) >= set(first["state"]["members"])
+    people = await _rows(engine, select(contacts.c.email, contacts.c.account_id, contacts.c.state)
+                         .where(contacts.c.email.in_([ana, cfo, bo])))  # fmt: skip
+    assert {p["email"]: p["account_id"] for p in people} == dict.fromkeys(
+        [ana, cfo, bo], named["id"]
+    )
+    assert {p["state"]["account_key"] for p in people} == {named["id"]}
+    both_ids = [first["id"], named["id"]]
+    history = await _rows(engine, select(stage_history.c.subject_id, stage_history.c.to_stage)
+                          .where(stage_history.c.subject_kind == "account",
+                                 stage_history.c.subject_id.in_(both_ids)))  # fmt: skip
+    assert {h["subject_id"] for h in history} == {named["id"]}, "the loser's history moved"
+    assert "sql" in {h["to_stage"] for h in history}
+    merges = await _rows(engine, select(decisions).where(
+        decisions.c.kind == "identity_merged", decisions.c.account_id == named["id"]))  # fmt: skip
+    assert [m["facts"]["merged_account"] for m in merges] == [first["id"]]
+
+    later = f"dee@{domain}"  # the domain alone now finds the survivor
+    await send(_event(f"{tag}-5", "page_viewed", later, "user", {"domain": domain}, 5))
+    found = select(contacts.c.account_id).where(contacts.c.email == later)
+    await eventually(lambda: _rows(engine, found), lambda r: r == [{"account_id": named["id"]}])
+
+    for params in ({"domain": domain}, {"domain": f"WWW.{domain.upper()}"}, {"external_id": crm}):
+        r = await ops_http.get("/v1/accounts", params=params)
+        assert r.status_code == 200, r.text
+        assert [a["id"] for a in r.json()["items"]] == [named["id"]], params
+    r = await ops_http.get("/v1/contacts", params={"email": cfo.upper()})
+    assert [(c["email"], c["account_id"]) for c in r.json()["items"]] == [(cfo, named["id"])]
+    r = await ops_http.get("/v1/accounts", params={"domain": f"nobody-{tag}.example"})
+    assert r.json() == {"items": [], "next_cursor": None}
