@@ -131,7 +131,8 @@ def entered_gaps(decision: Decision, playbook: Playbook) -> list[tuple[Committee
     out = []
     for aid, t in sorted(last.items()):
         account = decision.accounts.get(aid)
-        gap = committee_gap(account, playbook) if account is not None else None
+        wanted = playbook.accounts.wanted_roles
+        gap = committee_gap(account, wanted) if account is not None else None
         if gap is not None and gap.stage is t.to_stage:
             out.append((gap, t.occurred_at.isoformat()))
     return out

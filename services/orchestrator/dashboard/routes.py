@@ -100,6 +100,7 @@ def dashboard_router(
         clock=clock,
         templates=make_templates(),
         committee_roles=tuple(settings.load_playbook().accounts.committee_roles),
+        wanted_roles=settings.load_playbook().accounts.wanted_roles,
         bases=dict(settings.load_nurture().legal_basis),
     )
     router = APIRouter(

@@ -3,8 +3,8 @@ signals a page raises (``PageMissing``, ``BadInput``) for the router's route cla
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from services.orchestrator.dashboard import access
 from services.orchestrator.dashboard.inbox import inbox_counts
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.domain.consent import LegalBasis
+from services.orchestrator.domain.stages import Stage
 from services.orchestrator.ops.auth import ApiKey, Scope
 from services.orchestrator.settings import OrchestratorSettings
 
@@ -64,6 +65,7 @@ class Ui:
     templates: Jinja2Templates
     committee_roles: tuple[str, ...]
     bases: dict[Channel, LegalBasis]
+    wanted_roles: Mapping[Stage, tuple[str, ...]] = field(default_factory=dict)
 
     def page(self, request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
         counts = getattr(request.state, "inbox_counts", None)

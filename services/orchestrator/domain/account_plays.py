@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo
 
 from services.orchestrator.domain.eligibility import PlannedTouch
 from services.orchestrator.domain.nurture_config import AccountPause, NurtureConfig
-from services.orchestrator.domain.playbook import Playbook
 from services.orchestrator.domain.reminders import Signal
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.state import AccountState
@@ -151,10 +150,12 @@ class CommitteeGap:
         return f"{self.account_id}/committee_gap/{self.stage.value}"
 
 
-def committee_gap(account: AccountState, playbook: Playbook) -> CommitteeGap | None:
-    """The playbook's ``wanted_roles`` for the account's stage, if none of them is engaged."""
+def committee_gap(
+    account: AccountState, wanted_roles: Mapping[Stage, tuple[str, ...]]
+) -> CommitteeGap | None:
+    """The playbook's ``accounts.wanted_roles`` for the account's stage, if none is engaged."""
     stage = account.stage
-    wanted = playbook.accounts.wanted_roles.get(stage) if stage is not None else None
+    wanted = wanted_roles.get(stage) if stage is not None else None
     if stage is None or not wanted or set(wanted) & set(account.coverage):
         return None
 

@@ -70,7 +70,9 @@ def create_ops_app(
     app.state.links = reminder_links(settings)
     app.state.nurture = settings.load_nurture()  # consent bases; what a withdrawal cancels
     app.state.bases = app.state.nurture.legal_basis
-    app.state.committee_roles = tuple(settings.load_playbook().accounts.committee_roles)
+    rollup = settings.load_playbook().accounts  # the account answer's committee and its gap
+    app.state.committee_roles = tuple(rollup.committee_roles)
+    app.state.wanted_roles = rollup.wanted_roles
     for router in (
         routes.contacts_router, consent_routes.router, routes.accounts_router,
         routes.touches_router, reminder_routes.router, routes.funnel_router,

@@ -186,11 +186,22 @@ class AccountSummary(Row):
     stage_entered_at: Time | None
 
 
+class CommitteeGap(Row):
+    """The account's stage wants one of ``missing`` engaged and has none (the playbook's
+    ``accounts.wanted_roles``); the owner rep is reminded once per stage."""
+
+    stage: str
+    missing: list[str]
+    closest: list[ContactSummary] = Field(description="known in a missing role, not engaged")
+    champion: ContactSummary | None = Field(description="the furthest along, to introduce them")
+
+
 class Committee(Row):
     roles: list[str]
     covered: list[str]
     missing: list[str]
     coverage: float | None
+    gap: CommitteeGap | None = None
 
 
 class AccountDetail(AccountSummary):

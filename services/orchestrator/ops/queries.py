@@ -7,6 +7,7 @@ Detail functions return ``None`` for an unknown id.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from services.orchestrator.ops.activity import list_decisions as list_decisions
 from services.orchestrator.ops.activity import list_reminders as list_reminders
 from services.orchestrator.ops.activity import list_touches as list_touches
 from services.orchestrator.ops.activity import why as why
+from services.orchestrator.ops.committee import gap_answer
 from services.orchestrator.ops.explain import consent_view
 from services.orchestrator.ops.kpi_definitions import KPI_DEFINITIONS
 from services.orchestrator.ops.kpi_queries import KpiAsk, funnel_dict
@@ -174,12 +176,18 @@ async def list_accounts(
 
 
 async def get_account(
-    conn: AsyncConnection, account_id: str, committee_roles: tuple[str, ...] | None = None
+    conn: AsyncConnection,
+    account_id: str,
+    committee_roles: tuple[str, ...] | None = None,
+    wanted_roles: Mapping[Stage, tuple[str, ...]] | None = None,
 ) -> dict[str, Any] | None:
     """The account, its stakeholders by role and its buying-committee coverage (against the
-    playbook's ``committee_roles``; the shipped playbook's when not given)."""
+    playbook's ``committee_roles``) and gap (``wanted_roles``): the shipped playbook's when not
+    given."""
     if committee_roles is None:
         committee_roles = tuple(default_playbook().accounts.committee_roles)
+    if wanted_roles is None:
+        wanted_roles = default_playbook().accounts.wanted_roles
     row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
     if row is None:
         return None
@@ -198,6 +206,7 @@ async def get_account(
         "covered": covered,
         "missing": [role for role in committee_roles if role not in covered],
         "coverage": round(len(covered) / len(committee_roles), 4) if committee_roles else None,
+        "gap": gap_answer(r["state"], people, wanted_roles),
     }
     out["stage_history"] = await _history(conn, "account", account_id)
     return out

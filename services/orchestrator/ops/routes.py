@@ -149,8 +149,9 @@ async def list_accounts(
 async def get_account(
     account_id: PathId, _key: ReadKey, conn: Conn, request: Request
 ) -> dict[str, Any]:
-    """Stage, stakeholders by role and buying-committee coverage."""
-    found = await queries.get_account(conn, account_id, request.app.state.committee_roles)
+    """Stage, stakeholders by role, buying-committee coverage and gap."""
+    state = request.app.state
+    found = await queries.get_account(conn, account_id, state.committee_roles, state.wanted_roles)
     if found is None:
         raise not_found("account", account_id)
     return found
