@@ -26,6 +26,7 @@ from services.orchestrator.domain.account_plays import (
 )
 from services.orchestrator.domain.touch_log import TouchDecision
 from services.orchestrator.people import Nurture
+from services.orchestrator.simulate import simulate_async
 
 TUESDAY = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 PLAN = Nurture(default_nurture(), ("pool@reps.example",), ("reps.example",))
@@ -163,3 +164,17 @@ async def test_an_account_with_finance_engaged_at_mql_has_no_gap() -> None:
     assert account.stage is not None and account.stage.value == "mql"
     assert "finance" in account.coverage
     assert not [n for n in uow.reminders.stored.values() if n.reason == "committee_gap"]
+
+
+async def test_simulate_reports_the_pause_and_the_gap_reminder() -> None:
+    meeting = event(50, "meeting_booked", TUESDAY + timedelta(hours=3), "ana")
+    history = [*opted_in("ben", TUESDAY), *mql_history(TUESDAY), meeting]
+    result = await simulate_async(history, PLAYBOOK, batch_size=1, nurture=PLAN.config,
+                                  horizon=timedelta(days=30), reps=PLAN.rep_pool)  # fmt: skip
+    assert result.touches is not None
+    report = result.touches.as_dict()
+    assert report["deferred"]["ACCOUNT_PAUSED"] >= 1
+    assert report["reminders"]["committee_gap"] == 1
+    paused = [r for r in result.touches.rows if r["status"] == "deferred"
+              and r["reason"] == "ACCOUNT_PAUSED"]  # fmt: skip
+    assert paused and all(r["channel"] == "email" for r in paused)
