@@ -14,17 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from schemas.commands import DispatchTouch
 from services.orchestrator.adapters.sql_uow import SqlUnitOfWork
 from services.orchestrator.application.due import handle_due
 from services.orchestrator.application.reminder_clock import handle_reminder_clock
+from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote
 from services.orchestrator.ops.links import ReminderLinks
 from services.orchestrator.people import Nurture
+from services.orchestrator.reminder_variables import tell_the_story
 from services.orchestrator.touch_commands import topic_for
 from trellis.kafka import encode
 from trellis.logs import error_kind
@@ -71,9 +74,19 @@ class Scheduler:
     async def dispatch_due(self) -> int:
         """One round; returns how many touches it claimed."""
         links = self.links.variables if self.links is not None else None
+        now, config = self.clock(), self.nurture.config
         async with SqlUnitOfWork.begin(self.engine) as uow:
+
+            async def story(
+                sends: list[DispatchTouch],
+                notes: Mapping[str, ReminderNote],
+                people: Mapping[str, ContactView],
+                accs: Mapping[str, AccountView],
+            ) -> None:
+                await tell_the_story(uow.conn, sends, notes, people, accs, config, now)
+
             claimed, sends = await handle_due(
-                uow, self.nurture, self.me, self.clock(), self.batch, links
+                uow, self.nurture, self.me, now, self.batch, links, story
             )
             sent = []
             for cmd in sends:

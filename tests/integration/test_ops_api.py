@@ -336,13 +336,27 @@ async def test_a_bad_filter_gets_422_naming_the_field(
 # --- reminders: by key and by signed link ----------------------------------------------------
 
 
-async def _links_sent_for(api: Api, reminder_id: str) -> dict[str, str]:
+async def _command_for(api: Api, reminder_id: str) -> dict[str, Any]:
     records = await read_topic(
         api.settings.bootstrap_servers, REMINDERS,
         lambda rs: any(orjson.loads(r.value)["touch_id"] == reminder_id for r in rs),
     )  # fmt: skip
     (cmd,) = [c for r in records if (c := orjson.loads(r.value))["touch_id"] == reminder_id]
+    return dict(cmd)
+
+
+async def _links_sent_for(api: Api, reminder_id: str) -> dict[str, str]:
+    cmd = await _command_for(api, reminder_id)
     return {k: v for k, v in cmd["variables"].items() if k.endswith("_url")}
+
+
+async def test_the_reminder_the_scheduler_sends_tells_the_accounts_story(api: Api) -> None:
+    variables = (await _command_for(api, (await _reminder_of(api, REP1))["id"]))["variables"]
+    account = variables["account"]
+    assert float(account["score"]) > 0
+    assert account["coverage"].startswith("committee: ") and "technical" in account["coverage"]
+    assert any("Bob" in str(c) for c in variables["colleagues"])  # engaged at the same account
+    assert variables["rep"]["email"] == REP1
 
 
 async def test_a_rep_acknowledges_snoozes_and_completes_with_a_key(api: Api) -> None:

@@ -10,7 +10,7 @@ a later round tries again (``touch_id`` is the notifier's idempotency key: sent 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import assert_never
@@ -31,13 +31,20 @@ from services.orchestrator.domain.planner import Defer, Send, Skip, decide_due
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.touch_log import PlanReason
 from services.orchestrator.domain.touch_retry import origin_of
-from services.orchestrator.domain.views import ContactView, ReminderNote, StoredTouch
+from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote, StoredTouch
 from services.orchestrator.people import Nurture, recipient_of
 from services.orchestrator.touch_commands import address, command, decision_of, planned_touch
 
 HISTORY = timedelta(days=31)
 Links = Callable[[str, str | None, str | None, datetime], Mapping[str, str]]
 """(reminder id, contact, account, now) -> the ack/snooze/contact/account link variables."""
+Story = Callable[
+    [list[DispatchTouch], Mapping[str, ReminderNote], Mapping[str, ContactView],
+     Mapping[str, AccountView]],
+    Awaitable[None],
+]  # fmt: skip
+"""Completes the reminder commands' story in place (the account's picture: score, committee,
+colleagues; ``reminder_variables.tell_the_story`` live; nothing in a simulation)."""
 
 
 async def handle_due(
@@ -47,6 +54,7 @@ async def handle_due(
     now: datetime,
     batch: int,
     links: Links | None = None,
+    story: Story | None = None,
 ) -> tuple[int, list[DispatchTouch]]:
     """One round: (touches claimed, commands to publish before commit)."""
     claimed = await uow.touches.claim_due(me, now, batch)
@@ -89,6 +97,8 @@ async def handle_due(
                 results.append((row, Finished(row.id, DISPATCHED, PlanReason.ALLOWED)))
             case unexpected:
                 assert_never(unexpected)
+    if story is not None and sends:
+        await story(sends, notes, people, accs)
     await uow.touches.finish([f for _, f in results], me, now)
     log += [decision_of(r, f.status, f.reason, f.due_at, now, cfg.version) for r, f in results]
     await uow.decisions.log(log)
