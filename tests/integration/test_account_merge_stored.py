@@ -19,11 +19,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.topics import ENGAGEMENT
-from services.orchestrator.adapters.tables import accounts, contacts, decisions, stage_history
+from services.orchestrator.adapters.nurture_file import default_nurture
+from services.orchestrator.adapters.playbook_file import default_playbook
+from services.orchestrator.adapters.tables import (
+    accounts,
+    contacts,
+    decisions,
+    reminders,
+    stage_history,
+)
+from services.orchestrator.handlers import apply_engagement
 from services.orchestrator.ops.auth import Scope
+from services.orchestrator.people import Nurture
 from services.orchestrator.settings import OrchestratorSettings
 from tests.integration.ops_client import ops_client
-from tests.probes import eventually, produce
+from tests.probes import StoredRecord, eventually, produce
 
 T = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -109,3 +119,35 @@ async def test_an_account_seen_by_domain_and_by_crm_id_becomes_one_with_everythi
     assert [(c["email"], c["account_id"]) for c in r.json()["items"]] == [(cfo, named["id"])]
     r = await ops_http.get("/v1/accounts", params={"domain": f"nobody-{tag}.example"})
     assert r.json() == {"items": [], "next_cursor": None}
+
+
+async def test_the_reps_reminders_about_the_merged_away_account_name_the_survivor(
+    engine: AsyncEngine,
+) -> None:
+    """The handler with a nurture plan (rep reminders), on both databases, without the broker."""
+    tag = uuid.uuid4().hex[:8]
+    domain, crm = f"initech-{tag}.example", f"crm-{tag}"
+    plan = Nurture(default_nurture(), ("pool@x.example",), ("x.example",))
+    records = [
+        _event(f"{tag}-1", "demo_requested", f"ana@{domain}", "technical", {"domain": domain}, 1),
+        _event(f"{tag}-2", "page_viewed", f"bo@{domain}", "manager", {"external_id": crm}, 2),
+        _event(f"{tag}-3", "page_viewed", f"bo@{domain}", "manager",
+               {"external_id": crm, "domain": domain}, 3),
+    ]  # fmt: skip
+    for n, value in enumerate(records):  # one batch each, in order
+        stored = [StoredRecord(ENGAGEMENT, 0, n, value)]
+        await apply_engagement(stored, engine, default_playbook(), lambda: T + timedelta(hours=5),
+                               nurture=plan)  # fmt: skip
+        if n == 0:  # the demo request told the rep, under the domain's account
+            [(before,)] = await _rows_of(engine, select(reminders.c.account_id), f"ana@{domain}")
+    [survivor] = await _rows(engine, select(accounts.c.id).where(accounts.c.external_id == crm))
+    assert survivor["id"] != before
+    after = await _rows_of(engine, select(reminders.c.account_id), f"ana@{domain}")
+    assert after == [(survivor["id"],)]
+
+
+async def _rows_of(engine: AsyncEngine, query: Any, email: str) -> list[tuple[Any, ...]]:
+    """``query``'s rows about the contact known by ``email``."""
+    owner = select(contacts.c.id).where(contacts.c.email == email).scalar_subquery()
+    async with engine.connect() as conn:
+        return [tuple(r) for r in await conn.execute(query.where(reminders.c.contact_id == owner))]

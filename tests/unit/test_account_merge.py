@@ -9,6 +9,7 @@ from typing import Any
 
 from schemas.events import EngagementEvent
 from services.orchestrator.adapters.memory_uow import MemoryUnitOfWork
+from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.application.engagement import handle_engagement
 from services.orchestrator.application.unit_of_work import InboxEntry
@@ -17,6 +18,7 @@ from services.orchestrator.domain.engagement import Engagement
 from services.orchestrator.domain.identity import AccountMerge, resolve_accounts, stable_id
 from services.orchestrator.domain.stages import DecisionKind, Stage
 from services.orchestrator.domain.state import AccountState, ContactState, Member
+from services.orchestrator.people import Nurture
 
 T = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
@@ -115,9 +117,12 @@ def test_the_survivor_gains_the_losers_live_members_and_the_loser_is_dropped() -
 # through the handler, on the in-memory unit of work ------------------------------------------
 
 
+PLAN = Nurture(default_nurture(), ("pool@reps.example",), ("reps.example",))
+
+
 async def _feed(uow: MemoryUnitOfWork, events: list[EngagementEvent], hours: int) -> None:
     received = [(InboxEntry(e.id, "t", 0, n), e) for n, e in enumerate(events)]
-    await handle_engagement(uow, received, default_playbook(), T + timedelta(hours=hours))
+    await handle_engagement(uow, received, default_playbook(), T + timedelta(hours=hours), PLAN)
 
 
 async def test_a_merge_moves_people_history_and_aggregates_to_the_survivor() -> None:
@@ -131,6 +136,7 @@ async def test_a_merge_moves_people_history_and_aggregates_to_the_survivor() -> 
     a_ext = stable_id("a_", "ext:crm-1")
     before = uow.accounts.state_of[a_dom]
     assert before.stage is Stage.SQL and uow.accounts.state_of[a_ext].stage is Stage.AWARENESS
+    assert {n.account_id for n in uow.reminders.stored.values()} == {a_dom}, "the demo requests"
 
     await _feed(uow, [ev("m1", BOTH, "bo@acme.com", role="manager", minutes=90)], 3)
     after = uow.accounts.state_of[a_ext]
@@ -145,6 +151,7 @@ async def test_a_merge_moves_people_history_and_aggregates_to_the_survivor() -> 
     history = [t for t, _ in uow.contacts.history if t.subject_kind == "account"]
     assert {t.subject_key for t in history} == {a_ext}
     assert Stage.SQL in {t.to_stage for t in history}
+    assert {n.account_id for n in uow.reminders.stored.values()} == {a_ext}
     [logged] = [e for e in uow.decisions.entries if e.kind == DecisionKind.IDENTITY_MERGED]
     assert (logged.account_key, logged.facts["merged_account"]) == (a_ext, a_dom)
 

@@ -4,7 +4,8 @@ that a merged-away row kept as the survivor's.
 A merged-away account stays as a row marked ``merged`` with ``merged_into`` (migration 0204):
 it keeps its domain when the survivor already had one (the unique column holds one domain per
 row), so that domain still finds the survivor. Its state document is emptied (never loaded
-again); its stage history, revenue facts and contacts' ``account_id`` move to the survivor.
+again); its stage history moves to the survivor, and so does the ``account_id`` of its revenue
+facts, contacts, touches (the account's daily cap and pauses count them) and reminders.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orchestrator.adapters.bulk import is_postgresql
 from services.orchestrator.adapters.state_cache import StateCache
-from services.orchestrator.adapters.tables import accounts, contacts, revenue_facts, stage_history
+from services.orchestrator.adapters.tables import (
+    accounts,
+    contacts,
+    reminders,
+    revenue_facts,
+    stage_history,
+    touches,
+)
 from services.orchestrator.domain.identity import AccountMerge
 from services.orchestrator.domain.state import ContactState
 
@@ -44,7 +52,7 @@ async def follow(
 
 async def retire(conn: AsyncConnection, merges: Sequence[AccountMerge], now: datetime) -> None:
     """Mark each loser merged (a row written for a loser never stored that keeps a domain) and
-    move its history, revenue facts and contacts to the survivor."""
+    move what names it to the survivor."""
     for m in merges:
         if m.domain is None:
             await conn.execute(
@@ -65,7 +73,7 @@ async def retire(conn: AsyncConnection, merges: Sequence[AccountMerge], now: dat
             .where(stage_history.c.subject_kind == "account", stage_history.c.subject_id == m.loser)
             .values(subject_id=m.winner)
         )
-        for table in (revenue_facts, contacts):
+        for table in (revenue_facts, contacts, touches, reminders):
             await conn.execute(
                 update(table).where(table.c.account_id == m.loser).values(account_id=m.winner)
             )

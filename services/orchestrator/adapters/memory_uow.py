@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from services.orchestrator.adapters.memory_touches import MemoryReminders, MemoryTouches
+from services.orchestrator.adapters.memory_touches import MemoryReminders, MemoryTouches, TouchRow
 from services.orchestrator.application.unit_of_work import InboxEntry
 from services.orchestrator.domain.account_plays import PAUSED, RESUMED, PauseMark, pause_mark
 from services.orchestrator.domain.consent import ConsentLedger, LedgerRow, admit_rows
@@ -18,7 +18,7 @@ from services.orchestrator.domain.identity import AccountMerge, KnownIdentity
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.state import AccountState, ContactState, LogEntry, Transition
 from services.orchestrator.domain.touch_log import TouchDecision
-from services.orchestrator.domain.views import AccountView, ContactView
+from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote
 
 
 class MemoryInbox:
@@ -110,8 +110,11 @@ class MemoryAccounts:
     view_of: dict[str, AccountView] = field(default_factory=dict)
     external_id_of: dict[str, str | None] = field(default_factory=dict)
     merged_into: dict[str, str] = field(default_factory=dict)
-    history: list[tuple[Transition, str]] = field(default_factory=list)  # the contacts' list
-    contact_views: dict[str, ContactView] = field(default_factory=dict)  # the contacts' dict
+    # the other repositories' stores, shared: a merge moves what names the merged-away account
+    history: list[tuple[Transition, str]] = field(default_factory=list)
+    contact_views: dict[str, ContactView] = field(default_factory=dict)
+    touch_rows: dict[str, TouchRow] = field(default_factory=dict)
+    reminder_notes: dict[str, ReminderNote] = field(default_factory=dict)
 
     async def known(
         self, external_ids: Iterable[str], domains: Iterable[str]
@@ -142,6 +145,14 @@ class MemoryAccounts:
             for cid, view in self.contact_views.items():
                 if view.account_id == m.loser:
                     self.contact_views[cid] = replace(view, account_id=m.winner)
+            for tid, row in self.touch_rows.items():
+                if row.touch.account_id == m.loser:
+                    self.touch_rows[tid] = replace(
+                        row, touch=replace(row.touch, account_id=m.winner)
+                    )
+            for rid, note in self.reminder_notes.items():
+                if note.account_id == m.loser:
+                    self.reminder_notes[rid] = replace(note, account_id=m.winner)
 
     async def states(self, ids: Iterable[str]) -> dict[str, AccountState]:
         return {i: self.state_of[i] for i in ids if i in self.state_of}
@@ -228,10 +239,11 @@ class MemoryUnitOfWork:
     def __init__(self) -> None:
         self.inbox = MemoryInbox()
         self.contacts = MemoryContacts()
-        self.accounts = MemoryAccounts(
-            history=self.contacts.history, contact_views=self.contacts.view_of
-        )
         self.touches = MemoryTouches()
         self.reminders = MemoryReminders()
+        self.accounts = MemoryAccounts(
+            history=self.contacts.history, contact_views=self.contacts.view_of,
+            touch_rows=self.touches.rows, reminder_notes=self.reminders.stored,
+        )  # fmt: skip
         self.consent = MemoryConsent()
         self.decisions = MemoryDecisions()
