@@ -98,13 +98,15 @@ def lanes(settings: NotifierSettings) -> tuple[Lane, Lane]:
 
 
 def readiness_of(both: Sequence[Lane]) -> Callable[[], Awaitable[dict[str, str]]]:
-    """Ready only when every lane is: a problem of the reminders lane is named ``reminders.*``."""
+    """Ready only when every lane is. Problems keep their keys (``database``, ``group``...); the
+    reminders lane's are told as ``reminders: ...``, after the touches lane's of the same key."""
 
     async def problems() -> dict[str, str]:
         found: dict[str, str] = {}
         for lane in both:
-            prefix = "" if lane.topic == TOUCHES else "reminders."
-            found |= {prefix + k: v for k, v in (await lane.health.problems()).items()}
+            for key, problem in (await lane.health.problems()).items():
+                told = problem if lane.topic == TOUCHES else f"reminders: {problem}"
+                found[key] = f"{found[key]}; {told}" if key in found else told
         return found
 
     return problems

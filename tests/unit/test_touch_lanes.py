@@ -9,6 +9,8 @@ import pytest
 
 from schemas.commands import Channel, DispatchTouch
 from schemas.topics import ALL_TOPICS, MAIN_TOPICS, REMINDERS, TOUCHES, dead_letter
+from services.notifier.main import lanes, readiness_of
+from services.notifier.settings import NotifierSettings
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.touch_commands import topic_for
 
@@ -47,3 +49,11 @@ def test_the_reminders_lane_and_its_dead_letters_are_created_with_the_others() -
         dead_letter(REMINDERS) == "trellis.reminders.v1.dlq"
         and dead_letter(REMINDERS) in ALL_TOPICS
     )
+
+
+async def test_the_notifier_is_ready_only_when_both_lanes_are_and_says_which_is_not() -> None:
+    touches, reminders = lanes(NotifierSettings(env="test", notifier_group="n"))
+    assert (touches.topic, touches.group) == (TOUCHES, "n")
+    assert (reminders.topic, reminders.group) == (REMINDERS, "n-reminders")
+    problems = await readiness_of([touches, reminders])()
+    assert problems == {"consumer": "starting; reminders: starting"}
