@@ -28,7 +28,9 @@ from services.orchestrator.adapters.tables import (
     reminders,
     stage_history,
 )
+from services.orchestrator.dashboard.account_list import account_listing
 from services.orchestrator.handlers import apply_engagement
+from services.orchestrator.ops import queries
 from services.orchestrator.ops.auth import Scope
 from services.orchestrator.people import Nurture
 from services.orchestrator.settings import OrchestratorSettings
@@ -121,18 +123,22 @@ async def test_an_account_seen_by_domain_and_by_crm_id_becomes_one_with_everythi
     assert r.json() == {"items": [], "next_cursor": None}
 
 
-async def test_the_reps_reminders_about_the_merged_away_account_name_the_survivor(
+async def test_a_survivor_with_its_own_domain_leaves_the_other_on_the_merged_row(
     engine: AsyncEngine,
 ) -> None:
-    """The handler with a nurture plan (rep reminders), on both databases, without the broker."""
+    """The handler with a nurture plan (rep reminders), on both databases, without the broker:
+    the CRM's account already has a domain, so the merged-away row keeps its own and that domain
+    still finds the survivor; the rep's reminder moves; the dashboard lists the company once."""
     tag = uuid.uuid4().hex[:8]
     domain, crm = f"initech-{tag}.example", f"crm-{tag}"
     plan = Nurture(default_nurture(), ("pool@x.example",), ("x.example",))
+    named = {"external_id": crm, "domain": f"initech-{tag}.io"}
     records = [
         _event(f"{tag}-1", "demo_requested", f"ana@{domain}", "technical", {"domain": domain}, 1),
-        _event(f"{tag}-2", "page_viewed", f"bo@{domain}", "manager", {"external_id": crm}, 2),
+        _event(f"{tag}-2", "page_viewed", f"bo@{domain}", "manager", named, 2),
         _event(f"{tag}-3", "page_viewed", f"bo@{domain}", "manager",
                {"external_id": crm, "domain": domain}, 3),
+        _event(f"{tag}-4", "page_viewed", f"cy@{domain}", "user", {"domain": domain}, 4),
     ]  # fmt: skip
     for n, value in enumerate(records):  # one batch each, in order
         stored = [StoredRecord(ENGAGEMENT, 0, n, value)]
@@ -140,10 +146,21 @@ async def test_the_reps_reminders_about_the_merged_away_account_name_the_survivo
                                nurture=plan)  # fmt: skip
         if n == 0:  # the demo request told the rep, under the domain's account
             [(before,)] = await _rows_of(engine, select(reminders.c.account_id), f"ana@{domain}")
-    [survivor] = await _rows(engine, select(accounts.c.id).where(accounts.c.external_id == crm))
-    assert survivor["id"] != before
-    after = await _rows_of(engine, select(reminders.c.account_id), f"ana@{domain}")
-    assert after == [(survivor["id"],)]
+    [survivor] = await _rows(engine, select(accounts).where(accounts.c.external_id == crm))
+    [gone] = await _rows(engine, select(accounts).where(accounts.c.id == before))
+    assert (survivor["domain"], gone["domain"]) == (f"initech-{tag}.io", domain)
+    assert (gone["stage"], gone["merged_into"], gone["state"]) == ("merged", survivor["id"], {})
+    assert await _rows_of(engine, select(reminders.c.account_id), f"ana@{domain}") == [
+        (survivor["id"],)
+    ]
+    people = await _rows(engine, select(contacts.c.account_id).where(
+        contacts.c.email.in_([f"{n}@{domain}" for n in ("ana", "bo", "cy")])))  # fmt: skip
+    assert [p["account_id"] for p in people] == [survivor["id"]] * 3
+    async with engine.connect() as conn:
+        listed = await account_listing(conn, search=f"initech-{tag}")
+        looked_up = await queries.list_accounts(conn, domain=domain)
+    assert [r["id"] for r in listed.rows] == [survivor["id"]], "one company, listed once"
+    assert [a["id"] for a in looked_up["items"]] == [survivor["id"]]
 
 
 async def _rows_of(engine: AsyncEngine, query: Any, email: str) -> list[tuple[Any, ...]]:

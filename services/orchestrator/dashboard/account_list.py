@@ -1,6 +1,7 @@
 """The dashboard's account list: sortable by name, stage (funnel order), score and last
 activity (the newest engagement of any of its people), searchable by name or domain, in pages
-of ``PAGE_SIZE`` (numbered: a sort by score has no stable cursor to resume from)."""
+of ``PAGE_SIZE`` (numbered: a sort by score has no stable cursor to resume from). Accounts
+merged into another are left out: the survivor carries their people and domain."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ async def account_listing(
         accounts.c.id, accounts.c.name, accounts.c.domain, accounts.c.stage, accounts.c.score,
         accounts.c.owner_rep, accounts.c.stage_entered_at, last.c.last_activity,
     ).outerjoin(last, last.c.account_id == accounts.c.id)  # fmt: skip
+    query = query.where(accounts.c.merged_into.is_(None))  # a merged-away company is its survivor
     if search.strip():
         pattern = like_pattern(search.strip()[:MAX_SEARCH].lower())
         query = query.where(
