@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from schemas.topics import ENGAGEMENT
 from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
+from services.orchestrator.adapters.repository import save_accounts
 from services.orchestrator.adapters.tables import (
     accounts,
     contacts,
@@ -29,6 +30,8 @@ from services.orchestrator.adapters.tables import (
     stage_history,
 )
 from services.orchestrator.dashboard.account_list import account_listing
+from services.orchestrator.domain.stages import Stage
+from services.orchestrator.domain.state import AccountState
 from services.orchestrator.handlers import apply_engagement
 from services.orchestrator.ops import queries
 from services.orchestrator.ops.auth import Scope
@@ -161,6 +164,11 @@ async def test_a_survivor_with_its_own_domain_leaves_the_other_on_the_merged_row
         looked_up = await queries.list_accounts(conn, domain=domain)
     assert [r["id"] for r in listed.rows] == [survivor["id"]], "one company, listed once"
     assert [a["id"] for a in looked_up["items"]] == [survivor["id"]]
+    late = {before: AccountState(key=before, stage=Stage.SQL, score=9.0)}  # a racing instance
+    async with engine.begin() as conn:
+        await save_accounts(conn, late, {}, T)
+    [still] = await _rows(engine, select(accounts).where(accounts.c.id == before))
+    assert (still["stage"], still["state"]) == ("merged", {}), "a merged row stays merged"
 
 
 async def _rows_of(engine: AsyncEngine, query: Any, email: str) -> list[tuple[Any, ...]]:

@@ -147,6 +147,8 @@ async def test_a_merge_moves_people_history_and_aggregates_to_the_survivor() -> 
     assert set(people.values()) == {a_ext}
     assert {s.account_key for s in uow.contacts.state_of.values()} == {a_ext}
     assert a_dom not in uow.accounts.state_of and uow.accounts.view_of[a_dom].stage == "merged"
+    await uow.accounts.save({a_dom: before}, {}, T)  # as a racing instance would: no effect
+    assert a_dom not in uow.accounts.state_of and uow.accounts.view_of[a_dom].stage == "merged"
     assert uow.accounts.view_of[a_ext].domain == "acme.com"
     history = [t for t, _ in uow.contacts.history if t.subject_kind == "account"]
     assert {t.subject_key for t in history} == {a_ext}

@@ -162,6 +162,8 @@ class MemoryAccounts:
         now: datetime,
     ) -> None:  # fmt: skip
         for aid, s in states.items():
+            if aid in self.merged_into:  # merged away: stays so, as in SQL
+                continue
             known = identity.get(aid) or KnownIdentity()
             before = self.view_of.get(aid)
             self.state_of[aid] = s

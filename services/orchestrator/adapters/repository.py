@@ -208,7 +208,8 @@ _ACCOUNT_UPSERT = (
     "domain = coalesce(accounts.domain, excluded.domain), stage = excluded.stage, "
     "name = coalesce(excluded.name, accounts.name), "
     "score = excluded.score, state = excluded.state, "
-    "stage_entered_at = excluded.stage_entered_at, updated_at = excluded.updated_at"
+    "stage_entered_at = excluded.stage_entered_at, updated_at = excluded.updated_at "
+    "WHERE accounts.merged_into IS NULL"  # another instance merged it away meanwhile
 )
 
 
@@ -248,6 +249,7 @@ async def save_accounts(
             **{c: excluded[c] for c in ("stage", "score", "state", "stage_entered_at")},
             "updated_at": excluded.updated_at,
         },
+        where=accounts.c.merged_into.is_(None),
     )
     await conn.execute(stmt, bulk.executemany_params(_ACCOUNT_COLUMNS, rows))
 
