@@ -4,8 +4,13 @@ handler on the in-memory unit of work (what simulate runs)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.events import EngagementEvent
 from services.orchestrator.adapters.memory_uow import MemoryUnitOfWork
@@ -161,3 +166,42 @@ async def test_a_merge_moves_people_history_and_aggregates_to_the_survivor() -> 
     assert uow.contacts.state_of[stable_id("c_", "email:dee@acme.com")].account_key == a_ext
     assert set(uow.accounts.state_of[a_ext].members) >= {
         stable_id("c_", "email:ana@acme.com"), stable_id("c_", "email:dee@acme.com")}  # fmt: skip
+
+
+SHAPES = ({"domain": "acme.com"}, {"external_id": "crm-1"}, BOTH)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shapes=st.lists(st.sampled_from(range(3)), min_size=1, max_size=7),
+    cuts=st.sets(st.integers(1, 6)),
+    minutes=st.lists(st.integers(0, 600), min_size=7, max_size=7),
+)
+def test_whatever_the_order_and_batching_a_company_named_both_ways_is_one_account(
+    shapes: list[int], cuts: set[int], minutes: list[int]
+) -> None:
+    events = [
+        ev(f"e{n}", SHAPES[s], f"p{n}@acme.com", minutes=minutes[n]) for n, s in enumerate(shapes)
+    ]
+    bounds = [0, *sorted(c for c in cuts if c < len(events)), len(events)]
+    uow = MemoryUnitOfWork()
+
+    async def run() -> None:
+        for hour, (a, b) in enumerate(pairwise(bounds)):
+            await _feed(uow, events[a:b], 12 + hour)
+
+    asyncio.run(run())
+    live = set(uow.accounts.state_of)
+    people = {s.account_key for s in uow.contacts.state_of.values()}
+    assert people <= live
+    if 2 in shapes:  # one event named both: one company, one account, known both ways
+        [aid] = live
+        assert people == {aid} and set(uow.accounts.state_of[aid].members) == set(
+            uow.contacts.state_of
+        )
+        assert (uow.accounts.external_id_of[aid], uow.accounts.view_of[aid].domain) == (
+            "crm-1",
+            "acme.com",
+        )
+    else:  # never named together: as many accounts as ways it was named
+        assert len(live) == len(set(shapes))
