@@ -129,6 +129,11 @@ async def received(url: str) -> dict[str, Any]:
         return body
 
 
+async def arrived(url: str | None, reminders: dict[str, tuple[str, str, str]]) -> bool:
+    """Any reminder of ``reminders`` reached the rep's channel (True when no sinks run)."""
+    return url is None or bool(arrivals_by_demo(await received(url), reminders))
+
+
 def arrivals_by_demo(
     got: dict[str, Any], reminders: dict[str, tuple[str, str, str]]
 ) -> dict[str, tuple[str, float]]:

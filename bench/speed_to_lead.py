@@ -15,7 +15,8 @@ process of its own, queues ``--backlog`` marketing emails on trellis.touches.v1 
 and times each reminder to its arrival at a local SMTP server (the email rep) or a Slack-style
 webhook (the Slack rep) while that backlog drains. Prints p50/p99/max per backend, the topic
 figure as the same run's baseline (target: p99 < 1 s), and writes
-``bench/results/speed_to_lead[-at-sink].json``.
+``bench/results/speed_to_lead[-at-sink].json``. ``--notifier-db own`` gives the notifier a
+database of its own (on SQLite: its own write lock), to see what sharing one costs.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ async def _load(bootstrap: str, tag: str, args: argparse.Namespace) -> Load:
         # warm up: the groups join and the first reminder goes through
         await producer.send_and_wait(ENGAGEMENT, _demo(-1, tag), key=b"warm")
         deadline = time.monotonic() + 60
-        while f"demo-{tag}--1" not in seen or not await _at_rep(args, reminders):
+        while f"demo-{tag}--1" not in seen or not await sinks.arrived(args.received_url, reminders):
             if time.monotonic() > deadline:
                 raise RuntimeError("warm-up reminder never arrived")
             await asyncio.sleep(0.05)
@@ -156,22 +157,17 @@ async def _load(bootstrap: str, tag: str, args: argparse.Namespace) -> Load:
     return Load(sent, seen, n, produced_s, reminders=reminders)
 
 
-async def _at_rep(args: argparse.Namespace, reminders: dict[str, tuple[str, str, str]]) -> bool:
-    """Without ``--at-sink``: True. With it: the warm-up reminder reached the rep's channel."""
-    if not args.received_url:
-        return True
-    return bool(sinks.arrivals_by_demo(await sinks.received(args.received_url), reminders))
-
-
 async def one_backend(
     broker: EmbeddedBroker, backend: str, args: argparse.Namespace
 ) -> dict[str, Any]:
     url, dbname = await _fresh_database(backend)
+    ledger = await _fresh_database(backend) if args.notifier_db == "own" else (url, None)
     tag = uuid.uuid4().hex[:6]
-    side = sinks.RepSide(broker.bootstrap, url, tag) if args.at_sink else None
+    side = sinks.RepSide(broker.bootstrap, ledger[0], tag) if args.at_sink else None
     own: dict[str, Any] = {"orchestrator_rep_pool": "rep@bench.example"}
     try:
-        await upgrade_async(url)
+        for db_url in {url, ledger[0]}:
+            await upgrade_async(db_url)
         if side is not None:  # the rep's channels, a queued marketing backlog, the notifier
             side.start_sinks()
             await sinks.queue_marketing(
@@ -215,6 +211,7 @@ async def one_backend(
         if side is not None:
             side.stop()
         await _drop(dbname)
+        await _drop(ledger[1])
     return _report(backend, load, got, args)
 
 
@@ -274,6 +271,7 @@ async def main(args: argparse.Namespace, backends: Sequence[str]) -> None:
     out.write_bytes(orjson.dumps({
         "at": datetime.now(UTC).isoformat(), "cpus": os.cpu_count(), "rate": args.rate,
         "seconds": args.seconds, "demo_every": args.demo_every, "backends": results,
+        "backlog": args.backlog if args.at_sink else 0, "notifier_db": args.notifier_db,
         "note": "one run on a shared machine: figures vary between runs",
     }, option=orjson.OPT_INDENT_2))  # fmt: skip
     print(f"wrote {out}")
@@ -289,6 +287,10 @@ def cli(argv: Sequence[str] | None = None) -> None:
         "--at-sink", action="store_true", help="time the reminder to the rep's SMTP / Slack sink"
     )
     parser.add_argument("--backlog", type=int, default=20_000, help="queued marketing emails")
+    parser.add_argument(
+        "--notifier-db", choices=["shared", "own"], default="shared",
+        help="--at-sink: the notifier's ledger in the orchestrator's database or one of its own",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     args.received_url = None
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
