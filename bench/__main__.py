@@ -17,6 +17,7 @@ BENCHMARKS = {
     "dev_ready": "bench.dev_ready",
     "render": "bench.render",
     "funnel_kpis": "bench.funnel_kpis",
+    "account_plays": "bench.account_plays",
 }
 
 
