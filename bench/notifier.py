@@ -16,23 +16,20 @@ import argparse
 import asyncio
 import contextlib
 import json
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-from aiosmtpd.controller import Controller
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import Figure
-from bench.notifier_ledger import cpu_ms_per_message, ledger_of, ledger_rows
-from bench.notifier_servers import Counting, sms_app
+from bench.notifier_ledger import StdlibBuilt, cpu_ms_per_message, ledger_of, ledger_rows
+from bench.notifier_servers import servers_in_a_process, servers_in_process
 from schemas.commands import Channel, DispatchTouch
 from schemas.outcomes import TouchOutcome
 from services.notifier.channels.base import ChannelSender
@@ -43,11 +40,8 @@ from services.notifier.dispatch import Dispatcher, RateLimiter
 from services.notifier.rate_limit import SqlRateLimiter
 from services.notifier.render import JinjaRenderer
 from services.notifier.unsubscribe import UnsubscribeSigner
-from trellis.broker import free_port, port_in_use
 
 SID = "AC" + "0" * 32
-Counts = dict[str, dict[str, int]]
-Servers = tuple[int, int, Callable[[], Awaitable[Counts]]]
 RESULTS = Path(__file__).parent / "results" / "notifier.json"
 
 
@@ -86,56 +80,6 @@ async def measure(
     for i in range(0, len(commands), batch):
         await dispatcher.dispatch(commands[i : i + batch])
     return len(commands) / (time.perf_counter() - start)
-
-
-@contextlib.asynccontextmanager
-async def servers_in_process() -> AsyncIterator[Servers]:
-    smtp, sms = Counting(), Counting()
-    smtp_port, http_port = free_port(), free_port()
-    controller = Controller(smtp, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    server = uvicorn.Server(
-        uvicorn.Config(sms_app(sms), host="127.0.0.1", port=http_port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if task.done() or time.monotonic() > deadline:
-            raise RuntimeError("local SMS endpoint did not start")
-        await asyncio.sleep(0.02)
-
-    async def counts() -> Counts:
-        return {"smtp": dict(smtp.seen), "sms": dict(sms.seen)}
-
-    try:
-        yield smtp_port, http_port, counts
-    finally:
-        server.should_exit = True
-        await task
-        controller.stop()
-
-
-@contextlib.asynccontextmanager
-async def servers_in_a_process() -> AsyncIterator[Servers]:
-    smtp_port, http_port = free_port(), free_port()
-    argv = [sys.executable, "-m", "bench.notifier_servers", str(smtp_port), str(http_port)]
-    proc = await asyncio.create_subprocess_exec(*argv)
-    deadline = time.monotonic() + 15
-    while not (port_in_use("127.0.0.1", smtp_port) and port_in_use("127.0.0.1", http_port)):
-        if proc.returncode is not None or time.monotonic() > deadline:
-            raise RuntimeError("bench servers did not start")
-        await asyncio.sleep(0.05)
-
-    async def counts() -> Counts:
-        async with httpx.AsyncClient() as http:
-            reply = (await http.get(f"http://127.0.0.1:{http_port}/counts")).json()
-        return {k: dict(v) for k, v in reply.items()}
-
-    try:
-        yield smtp_port, http_port, counts
-    finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), 10)
 
 
 async def main(options: Options) -> None:
@@ -202,37 +146,65 @@ async def run_all(smtp_port: int, http_port: int, o: Options) -> dict[str, Any]:
         unpooled: dict[Channel, ChannelSender] = {
             Channel.EMAIL: SmtpEmailSender(smtp_config, signer)
         }
-        cpu: dict[int, Figure] = {}
-        for size in o.ledger_sizes:  # one ledger per size, re-used by every figure below it
-            async with ledger_of(size, o.postgres) as engine:
-                rows = await ledger_rows(engine)
-                d = dispatcher_for(engine, pooled, o.concurrency)
-                await d.dispatch(touches(Channel.EMAIL, 200))  # warm up: connections, caches
-                runs = [
-                    await cpu_ms_per_message(d.dispatch, touches(Channel.EMAIL, o.messages), 500)
-                    for _ in range(o.repeats)
-                ]
-                name = f"smtp: CPU per message, {rows:,} ledger rows"
-                cpu[size] = Figure(name, "us", [ms * 1000 for ms, _ in runs])
-                first = size == o.ledger_sizes[0]
-                ms = f"  = {cpu[size].median / 1000:.3f} ms/msg"
-                record(cpu[size], None if first else cpu[o.ledger_sizes[0]], ms)
-                name = f"smtp: pooled ({o.pool_size}), {rows:,} ledger rows"
-                raw = Figure(name, "msg/s", [rate for _, rate in runs])
-                if not first:
-                    record(raw)
-                    continue
-                alone = dispatcher_for(engine, unpooled, o.concurrency)
-                base = Figure("smtp: a connection per message", "msg/s", [
-                    await measure(alone, touches(Channel.EMAIL, o.messages), 500)
-                    for _ in range(o.repeats)
-                ])  # fmt: skip
-                record(base)
+        async with contextlib.AsyncExitStack() as ledgers:
+            engines = {n: await ledgers.enter_async_context(ledger_of(n, o.postgres))
+                       for n in o.ledger_sizes}  # fmt: skip
+            cpu, rates = await cpu_figures(engines, pooled, StdlibBuilt(pool, signer), o, record)
+            engine = engines[o.ledger_sizes[0]]
+            alone = dispatcher_for(engine, unpooled, o.concurrency)
+            base = Figure("smtp: a connection per message", "msg/s", [
+                await measure(alone, touches(Channel.EMAIL, o.messages), 500)
+                for _ in range(o.repeats)
+            ])  # fmt: skip
+            record(base)
+            for raw in rates:
                 record(raw, base)
-                await limited(engine, pooled, o, record)
+            await limited(engine, pooled, o, record)
         await pool.aclose()
-    report["cpu_ms_per_message"] = {str(size): f.median / 1000 for size, f in cpu.items()}
+    report["cpu_ms_per_message"] = {str(n): f.median / 1000 for n, f in cpu.items()}
     return report
+
+
+async def cpu_figures(
+    engines: dict[int, AsyncEngine],
+    senders: dict[Channel, ChannelSender],
+    stdlib: ChannelSender,
+    o: Options,
+    record: Callable[[Figure, Figure | None, str], None],
+) -> tuple[dict[int, Figure], list[Figure]]:
+    """CPU per email on each ledger size and with the stdlib-built baseline, the runs
+    interleaved so that all see the same machine load; and the pooled rates of those runs."""
+    rows = {n: await ledger_rows(e) for n, e in engines.items()}  # before any run adds to them
+    new = {n: dispatcher_for(e, senders, o.concurrency) for n, e in engines.items()}
+    first = o.ledger_sizes[0]
+    old = dispatcher_for(engines[first], {Channel.EMAIL: stdlib}, o.concurrency)
+    runs: dict[int, list[tuple[float, float]]] = {n: [] for n in engines}
+    before = []
+    for d in (*new.values(), old):  # warm up: connections, caches
+        await d.dispatch(touches(Channel.EMAIL, 200))
+    for _ in range(o.repeats):
+        email = touches(Channel.EMAIL, o.messages)
+        before.append((await cpu_ms_per_message(old.dispatch, email, 500))[0] * 1000)
+        for n, d in new.items():
+            runs[n].append(
+                await cpu_ms_per_message(d.dispatch, touches(Channel.EMAIL, o.messages), 500)
+            )
+    baseline = Figure("smtp: CPU per message, stdlib-built email (before)", "us", before)
+    record(baseline, None, f"  = {baseline.median / 1000:.3f} ms/msg")
+    cpu: dict[int, Figure] = {}
+    for n, measured in runs.items():
+        cpu[n] = Figure(f"smtp: CPU per message, {rows[n]:,} ledger rows", "us",
+                        [ms * 1000 for ms, _ in measured])  # fmt: skip
+        record(
+            cpu[n], baseline if n == first else cpu[first], f"  = {cpu[n].median / 1000:.3f} ms/msg"
+        )
+    rates = [
+        Figure(
+            f"smtp: pooled ({o.pool_size}), {n:,} ledger rows", "msg/s", [r for _, r in measured]
+        )
+        for n, measured in runs.items()
+    ]
+    return cpu, rates
 
 
 async def limited(

@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
@@ -20,6 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import create_database, drop_database
 from schemas.commands import DispatchTouch
+from services.notifier.channels.base import SendResult
+from services.notifier.channels.email import build_email
+from services.notifier.channels.smtp_pool import SmtpConnectionPool
+from services.notifier.render import RenderedMessage
+from services.notifier.unsubscribe import UnsubscribeSigner
 from trellis.db import create_engine
 from trellis.migrate import upgrade_async
 
@@ -85,3 +91,17 @@ async def cpu_ms_per_message(
         await dispatch(commands[i : i + batch])
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return cpu * 1000 / len(commands), len(commands) / wall
+
+
+class StdlibBuilt:
+    """The baseline: each email built and flattened by the stdlib's ``EmailMessage``, as every
+    email was before ``channels/mime.py``, over the same pooled connections."""
+
+    def __init__(self, pool: SmtpConnectionPool, signer: UnsubscribeSigner) -> None:
+        self.pool, self.signer = pool, signer
+
+    async def send(self, touch: DispatchTouch, message: RenderedMessage) -> SendResult:
+        now = datetime.now(UTC)
+        url = self.signer.url(touch.contact_id, now)
+        msg = build_email(touch, message, "Bench <bench@trellis.test>", "trellis.test", url, now)
+        return await self.pool.send(msg)

@@ -12,6 +12,7 @@ which encodes or refuses it (a line break in a header is refused there, as befor
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -42,8 +43,10 @@ class RawEmail:
     data: bytes
 
 
+@functools.lru_cache(maxsize=64)
 def envelope_sender(sender: str) -> str | None:
-    """The address of a ``From`` value this module can write as it is, else ``None``."""
+    """The address of a ``From`` value this module can write as it is, else ``None`` (cached:
+    the sender is a setting, and ``parseaddr`` cost more than the rest of the message)."""
     name, addr = parseaddr(sender)
     plain = _DISPLAY_NAME.fullmatch(name) and _ADDRESS.fullmatch(addr)
     if not plain or sender.strip() not in (addr, f"{name} <{addr}>", f"<{addr}>"):
@@ -83,18 +86,19 @@ def build_raw_email(
             line if len(line) <= FOLD_AT else f"List-Unsubscribe:{CRLF} <{unsubscribe_url}>"
         )
         headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
-    if any(len(line) > MAX_LINE for h in headers for line in h.split(CRLF)):
+    head = CRLF.join(headers)
+    if max(map(len, head.split(CRLF))) > MAX_LINE:
         return None
     boundary = f"=_{secrets.token_hex(16)}"
     text, html = _part("plain", message.text), _part("html", message.html)
     if boundary in text or boundary in html:  # never with random hex; checked all the same
         return None
-    headers += [
-        "MIME-Version: 1.0",
-        f'Content-Type: multipart/alternative;{CRLF} boundary="{boundary}"',
-    ]
+    mime = (
+        f'MIME-Version: 1.0{CRLF}Content-Type: multipart/alternative;{CRLF} boundary="{boundary}"'
+    )
+    head += CRLF + mime
     body = f"{CRLF}--{boundary}{CRLF}{text}{CRLF}--{boundary}{CRLF}{html}{CRLF}--{boundary}--{CRLF}"
-    data = (CRLF.join(headers) + CRLF + body).encode("ascii")
+    data = (head + CRLF + body).encode("ascii")
     return RawEmail(envelope_from, touch.to, message_id, data)
 
 
