@@ -20,6 +20,7 @@ from tests.integration.ops_client import ops_client
 from tests.unit.test_account_plays import PLAN, PLAYBOOK, TUESDAY, event, mql_history, opted_in
 
 MEETING = TUESDAY + timedelta(hours=3)
+END = MEETING + timedelta(days=14)
 
 
 async def _feed(engine: AsyncEngine, events: list[EngagementEvent], now: datetime) -> None:
@@ -62,8 +63,12 @@ async def test_the_account_answer_names_the_gap_and_an_acknowledgement_ends_the_
                 select(reminders.c.id).where(reminders.c.reason == "committee_gap")
             )).scalars().all()  # fmt: skip
         assert bens and {r.reason for r in bens} == {"ACCOUNT_PAUSED"}
-        end = MEETING + timedelta(days=14)
-        assert min(r.due_at.replace(tzinfo=end.tzinfo) for r in bens) >= end
+        assert min(r.due_at.replace(tzinfo=END.tzinfo) for r in bens) >= END
+        why = (await http.get(f"/v1/contacts/{ids['ben'][0]}/why")).json()
+        assert why["decision"]["reason"] == "ACCOUNT_PAUSED", why
+        assert (
+            f"raised a hand, so the account's marketing waits until {END:%d %b %Y}" in why["answer"]
+        )
         acked = await http.post(f"/v1/reminders/{gap_reminder}/acknowledge")
         assert acked.status_code == 200, acked.text
     async with engine.connect() as conn:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, assert_never
 
 from services.orchestrator.domain.reasons import Reason
@@ -25,6 +26,14 @@ class Said:
     def retry(self) -> str:
         at = (self.facts or {}).get("retry_at")
         return f"; it is deferred to {at}" if at else ""
+
+    def day(self, key: str) -> str | None:
+        """A date in the facts (ISO 8601) as a reader says it: "15 Dec 2026"."""
+        raw = (self.facts or {}).get(key)
+        try:
+            return f"{datetime.fromisoformat(raw):%d %b %Y}" if isinstance(raw, str) else None
+        except ValueError:
+            return raw
 
     @property
     def unmet(self) -> str:
@@ -66,9 +75,12 @@ def words(reason: Reason, s: Said) -> str:
         case Reason.CONDITION_NOT_MET:
             return f"its step's conditions do not hold for {name}{s.unmet}"
         case Reason.ACCOUNT_PAUSED:
-            until = (s.facts or {}).get("until")
-            return (f"a colleague of {name} raised a hand, so the account's marketing waits"
-                    + (f" until {until}" if until else "") + " while the rep works it")
+            until = s.day("until")
+            return (
+                f"a colleague of {name} raised a hand, so the account's marketing waits"
+                + (f" until {until}" if until else "")
+                + " while the rep works it"
+            )
         case Reason.PAUSE_LIFTED:
             return "the rep acknowledged a reminder at the account, so its paused marketing resumes"
         case Reason.HOLDOUT:
@@ -132,8 +144,9 @@ def words(reason: Reason, s: Said) -> str:
             return "the account's renewal date is coming up"
         case Reason.COMMITTEE_GAP:
             missing = " or ".join(map(str, (s.facts or {}).get("missing") or ())) or "a role"
-            return (f"the account reached its stage with no {missing} engaged in the buying "
-                    "committee")
+            return (
+                f"the account reached its stage with no {missing} engaged in the buying committee"
+            )
         case Reason.FIRST_ENGAGEMENT:
             return f"{name} engaged for the first time"
         case Reason.EVIDENCE:
