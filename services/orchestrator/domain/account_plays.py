@@ -4,12 +4,12 @@ others, and a buying committee missing the roles its stage wants becomes a task 
 **The pause defers, it does not skip.** A paused touch stays ``planned`` with its ``due_at``
 moved past the pause's end (a contact's touches move together, so the first lands at the end
 and the sequence keeps its spacing), logged per touch as ``ACCOUNT_PAUSED`` with the event
-that paused the account. So the plan keeps telling the
-truth during the pause: the ops API, the dashboard and "why" show the touch and the time it
-will go, and nothing has to remember to bring it back (a skipped touch would return only if a
-later change happened to replan its contact). Touches planned while the account is paused are
-deferred the same way. When the rep acknowledges a reminder at the account the pause ends
-early: its touches become due at once (the scheduler still applies windows and caps).
+that paused the account. So the plan keeps telling the truth during the pause: the ops API, the
+dashboard and "why" show the touch and the time it will go, and nothing has to remember to
+bring it back (a skipped touch would return only if a later change happened to replan its
+contact). Touches planned while the account is paused wait the same way. When the rep
+acknowledges a reminder at the account the pause ends early: each contact's paused touches
+move back together, the first due at once (the scheduler still applies windows and caps).
 
 What pauses is the plan's ``account_pause.events``: per account stage, the event types from one
 stakeholder that pause the *others* (the one who raised a hand has their own exits and stage).
