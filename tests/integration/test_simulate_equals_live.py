@@ -175,6 +175,7 @@ async def test_one_history_gives_the_same_touches_reminders_and_stages_live_and_
         kafka_bootstrap=isolated_broker.bootstrap, orchestrator_group=f"orc-{uuid.uuid4().hex}",
         orchestrator_scheduler_interval_s=0.05, ops_serve=False,
         orchestrator_rep_pool=REP, rep_domains=REP_DOMAIN,
+        orchestrator_redispatch_after_s=1e9,  # no notifier answers here: nothing is stale
     )  # fmt: skip
     await ensure_topics(live, partitions=1)
     steps = list(timeline(sorted(events, key=lambda e: (e.time, e.id)), outcomes, 1,
