@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -23,12 +24,17 @@ from services.orchestrator.domain.account_plays import (
     Pause,
     PauseMark,
     active_pauses,
+    held_back,
 )
+from services.orchestrator.domain.channels import TouchChannel
+from services.orchestrator.domain.eligibility import PlannedTouch
+from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.touch_log import TouchDecision
 from services.orchestrator.people import Nurture
 from services.orchestrator.simulate import simulate_async
 
 TUESDAY = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+UTC_ZONE = ZoneInfo("UTC")
 PLAN = Nurture(default_nurture(), ("pool@reps.example",), ("reps.example",))
 PLAYBOOK = default_playbook()
 ROLES = {"ana": "manager", "ben": "technical", "fay": "finance"}
@@ -178,3 +184,26 @@ async def test_simulate_reports_the_pause_and_the_gap_reminder() -> None:
     paused = [r for r in result.touches.rows if r["status"] == "deferred"
               and r["reason"] == "ACCOUNT_PAUSED"]  # fmt: skip
     assert paused and all(r["channel"] == "email" for r in paused)
+
+
+def _touch(tid: str, contact: str, channel: str, due: datetime) -> PlannedTouch:
+    return PlannedTouch(touch_id=tid, contact_id=contact, account_id="a1", sequence_id="s",
+                        step_id=tid, stage=Stage.ENGAGED, channel=TouchChannel(channel),
+                        template="t", window=None, due_at=due)  # fmt: skip
+
+
+def test_held_touches_move_together_past_the_end_and_reminders_and_the_hand_raiser_stay() -> None:
+    end = TUESDAY + timedelta(days=14)  # a Tuesday, 10:00 UTC: inside the email window
+    pause = Pause("a1", "ana", "e1", "meeting_booked", end)
+    ben = [_touch("t1", "ben", "email", TUESDAY + timedelta(days=1)),
+           _touch("t2", "ben", "email", TUESDAY + timedelta(days=3)),
+           _touch("r1", "ben", "rep_call_reminder", TUESDAY + timedelta(hours=1))]  # fmt: skip
+    held = held_back(ben, [pause], PLAN.config, UTC_ZONE)
+    assert [(t.touch_id, due) for t, due, _ in held] == [
+        ("t1", end),
+        ("t2", end + timedelta(days=2)),  # the spacing kept, the reminder left
+    ]
+    ana = [_touch("t3", "ana", "email", TUESDAY + timedelta(days=1))]
+    assert held_back(ana, [pause], PLAN.config, UTC_ZONE) == []  # her own: not paused
+    late = [_touch("t4", "ben", "email", end + timedelta(days=1))]
+    assert held_back(late, [pause], PLAN.config, UTC_ZONE) == []  # due after the end anyway
