@@ -114,6 +114,7 @@ revenue_facts = Table(
     Column("effective_at", TZ),
     Column("occurred_at", TZ, nullable=False),
     Index("ix_revenue_facts_occurred_at", "occurred_at"),
+    Index("ix_revenue_facts_account_id", "account_id"),  # an account's KPIs, merges (0205)
     comment="The business facts KPIs need (domain/kpis.py), kept past the events' lateness window.",
 )
 
