@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.events import EngagementEvent
+from schemas.historical import is_historical
 from services.orchestrator.adapters import revenue_store
 from services.orchestrator.adapters.sql_uow import SqlUnitOfWork
 from services.orchestrator.adapters.state_cache import StateCaches
@@ -47,6 +48,10 @@ def decode_engagement(records: Sequence[Record]) -> tuple[Decoded, list[Rejected
     return good, bad
 
 
+def _past(record: Record) -> bool:
+    return is_historical(record.headers)
+
+
 def _short(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:5]
@@ -64,9 +69,15 @@ async def apply_engagement(
     """Decode, then ``handle_engagement`` in one SQL unit of work; returns the poison."""
     good, rejected = decode_engagement(records)
     caches = caches or StateCaches()  # the process passes one long-lived cache
-    received = [(InboxEntry(e.id, r.topic, r.partition, r.offset), e) for r, e in good]
+    past = [(InboxEntry(e.id, r.topic, r.partition, r.offset), e) for r, e in good if _past(r)]
+    live = [(InboxEntry(e.id, r.topic, r.partition, r.offset), e) for r, e in good if not _past(r)]
     async with SqlUnitOfWork.begin(engine, caches) as uow:
-        fresh = await handle_engagement(uow, received, playbook, clock(), nurture)
+        now = clock()
+        fresh = []  # imported history first: the live part of a mixed batch is newer
+        if past:
+            fresh += await handle_engagement(uow, past, playbook, now, None, historical=True)
+        if live:
+            fresh += await handle_engagement(uow, live, playbook, now, nurture)
         await revenue_store.record_applied(uow.conn, fresh)  # deal amounts, NPS, ...: the KPIs
     if len(fresh) < len(good):
         log.debug("skipped %d redelivered engagement events", len(good) - len(fresh))

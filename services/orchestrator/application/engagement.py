@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from schemas.events import EngagementEvent
 from services.orchestrator.application import account_plays, planning, rep_reminders
+from services.orchestrator.application.history import historical_log
 from services.orchestrator.application.unit_of_work import InboxEntry, UnitOfWork
 from services.orchestrator.domain.account_merge import absorb_account_merges
 from services.orchestrator.domain.consent import LedgerRow
@@ -45,8 +46,10 @@ async def handle_engagement(
     playbook: Playbook,
     now: datetime,
     nurture: Nurture | None = None,
+    historical: bool = False,
 ) -> list[EngagementEvent]:
-    """Apply the batch's fresh events; returns them (the redelivered ones are left out)."""
+    """Apply the batch's fresh events; returns them (the redelivered ones are left out).
+    ``historical``: imported history, applied with nothing planned (``application.history``)."""
     fresh_ids = await uow.inbox.claim([entry for entry, _ in received], now)
     fresh: dict[str, EngagementEvent] = {}  # one id twice in a batch (a retry): its first copy
     for _, e in received:
@@ -56,7 +59,7 @@ async def handle_engagement(
     if not events:
         return []
     res, acc = await _resolve(uow, events)
-    decision = await _decide(uow, events, res, acc, playbook, now)
+    decision = await _decide(uow, events, res, acc, playbook, now, historical)
     await uow.contacts.retire((m.loser for m in res.merges), now)
     await uow.accounts.retire(acc.merges, now)  # before the survivors take their domains
     await uow.contacts.save_aliases(res.new_aliases, res.moved_aliases, now)
@@ -68,7 +71,11 @@ async def handle_engagement(
         [*decision.log, *_merge_log(res, acc, playbook, now),
          *_consent_log(consent, playbook, now)]
     )  # fmt: skip
-    if nurture is not None:  # touches planned and reminders created, in this unit of work
+    if historical:  # the past calls for no touch and no reminder; one decision says so
+        await uow.decisions.log(
+            historical_log(events, res.contact_of, acc.account_of, playbook.version, now)
+        )
+    elif nurture is not None:  # touches planned and reminders created, in this unit of work
         changed = {r.item.contact_id: r.event_id for r in consent}
         signals = [
             Signal(e.id, res.contact_of[e.id], acc.account_of[e.id], e.type, e.properties, e.time)
@@ -94,6 +101,7 @@ async def _decide(
     acc: AccountResolution,
     playbook: Playbook,
     now: datetime,
+    historical: bool = False,
 ) -> Decision:
     losers = {m.loser for m in res.merges}
     loaded = await uow.contacts.states(set(res.contact_of.values()) | losers)
@@ -109,7 +117,7 @@ async def _decide(
         | {s.account_key for s in states.values() if s.account_key}
     )
     merged = absorb_account_merges(states, members, await uow.accounts.states(touched), acc.merges)
-    decision = decide(merged.contacts, merged.accounts, engagements, playbook, now)
+    decision = decide(merged.contacts, merged.accounts, engagements, playbook, now, historical)
     if not merged.carried:
         return decision
     return replace(decision, contacts={**merged.carried, **decision.contacts})

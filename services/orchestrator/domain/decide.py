@@ -33,8 +33,10 @@ def decide(
     events: Sequence[Engagement],
     playbook: Playbook,
     now: datetime,
+    historical: bool = False,
 ) -> Decision:
-    """Pure: the states of the batch's contacts and accounts (missing ones start empty)."""
+    """Pure: the states of the batch's contacts and accounts (missing ones start empty).
+    ``historical``: the batch is imported history (see ``lateness_cutoff``)."""
     now = plain_tz(now)
     by_contact: dict[str, list[Engagement]] = defaultdict(list)
     for e in events:
@@ -44,7 +46,7 @@ def decide(
     log: list[LogEntry] = []
     for key, batch in by_contact.items():
         state = contacts.get(key) or ContactState(key=key, checkpoint=_EMPTY, current=_EMPTY)
-        updated, moves, entries = decide_contact(state, batch, playbook, now)
+        updated, moves, entries = decide_contact(state, batch, playbook, now, historical)
         new_contacts[key] = updated
         transitions.extend(moves)
         log.extend(entries)
@@ -92,22 +94,27 @@ def decide(
 
 
 def decide_contact(
-    state: ContactState, events: Sequence[Engagement], playbook: Playbook, now: datetime
+    state: ContactState,
+    events: Sequence[Engagement],
+    playbook: Playbook,
+    now: datetime,
+    historical: bool = False,
 ) -> tuple[ContactState, list[Transition], list[LogEntry]]:
     """Apply a batch of one contact's events; duplicates and too-late events are logged, ignored.
 
-    Too late: at or before ``lateness_cutoff``. Such an event cannot change the stage, but it
-    is not lost: its log entry keeps the event (type, time, properties) with the window and the
-    newest time it was compared with, so the timeline shows it."""
+    Too late: at or before ``lateness_cutoff`` (imported history: before it). Such an event
+    cannot change the stage, but it is not lost: its log entry keeps the event (type, time,
+    properties) with the window and the newest time it was compared with, so the timeline
+    shows it."""
     known = {e.event_id for e in state.pending}
-    cutoff = lateness_cutoff(state, playbook)
+    cutoff = lateness_cutoff(state, playbook, historical)
     fresh: list[Engagement] = []
     log: list[LogEntry] = []
     for e in events:
         kept: dict[str, object] = {}
         if e.event_id in known:
             reason = IgnoreReason.DUPLICATE
-        elif cutoff is not None and e.occurred_at <= cutoff:
+        elif cutoff is not None and _too_late(e.occurred_at, cutoff, historical):
             reason, kept = IgnoreReason.TOO_LATE, too_late_facts(e, state, playbook)
         else:
             fresh.append(e)
@@ -178,9 +185,18 @@ def absorb_merges(
     return kept, moved
 
 
-def lateness_cutoff(state: ContactState, playbook: Playbook) -> datetime | None:
+def lateness_cutoff(
+    state: ContactState, playbook: Playbook, historical: bool = False
+) -> datetime | None:
     """An event at or before this time is too late: it is more than the allowed lateness
-    behind the newest event already applied, or older than what the checkpoint has folded in."""
+    behind the newest event already applied, or older than what the checkpoint has folded in.
+
+    Imported history is refused only before the checkpoint: replaying the checkpoint, the
+    pending live events and the history in ``occurred_at`` order is exact, so history imported
+    after live traffic started (within the lateness window of going live, while the checkpoint
+    has folded nothing older) ends where importing it first would have."""
+    if historical:
+        return state.checkpoint.as_of
     marks = [m for m in (state.checkpoint.as_of,) if m is not None]
     if state.current.as_of is not None:
         marks.append(state.current.as_of - playbook.lateness)
@@ -216,6 +232,12 @@ def not_reported(
         else:
             new.append(t)
     return new
+
+
+def _too_late(at: datetime, cutoff: datetime, historical: bool) -> bool:
+    """History may tie with the checkpoint's newest event: an import in (time, id) order
+    sends it after that one."""
+    return at < cutoff if historical else at <= cutoff
 
 
 def _appends(state: ContactState, fresh: Sequence[Engagement], playbook: Playbook) -> bool:

@@ -75,6 +75,7 @@ class Reason(StrEnum):
     DUPLICATE = "duplicate"
     TOO_LATE = "too_late"
     IDENTITY_MERGED = "identity_merged"
+    HISTORICAL = "historical"  # imported history: applied to stages, nothing planned or sent
     # consent changes and suppressions
     GRANTED = "granted"
     WITHDRAWN = "withdrawn"

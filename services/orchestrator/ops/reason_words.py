@@ -161,6 +161,8 @@ def words(reason: Reason, s: Said) -> str:
             return "the event arrived too late to change the stage (outside the lateness window)"
         case Reason.IDENTITY_MERGED:
             return "two records turned out to be the same person and were merged"
+        case Reason.HISTORICAL:
+            return "the events were imported history: they set the stage, nothing is sent"
         case Reason.GRANTED:
             return f"{name} gave consent for {channel}"
         case Reason.WITHDRAWN:
