@@ -41,6 +41,7 @@ async def test_the_account_answer_names_the_gap_and_an_acknowledgement_ends_the_
     async with ops_client(engine, database_url, lambda: now, Scope.ADMIN) as http:
         answer = (await http.get(f"/v1/accounts/{account}")).json()
         gap = answer["committee"]["gap"]
+        assert answer["pause"] is None  # nobody raised a hand yet
         assert gap["stage"] == "mql" and gap["missing"] == ["finance", "executive"]
         assert [p["email"] for p in gap["closest"]] == ["fay@acme.example"]
         assert gap["champion"]["email"] == "ana@acme.example"
@@ -64,6 +65,15 @@ async def test_the_account_answer_names_the_gap_and_an_acknowledgement_ends_the_
             )).scalars().all()  # fmt: skip
         assert bens and {r.reason for r in bens} == {"ACCOUNT_PAUSED"}
         assert min(r.due_at.replace(tzinfo=END.tzinfo) for r in bens) >= END
+        paused = (await http.get(f"/v1/accounts/{account}")).json()["pause"]
+        assert paused["until"].startswith(END.isoformat()[:19]) and paused["by"]["email"] == (
+            "ana@acme.example"
+        )
+        assert paused["event_type"] == "meeting_booked"
+        page = await http.get(
+            f"/ui/accounts/{account}", headers={"cookie": f"trellis_ui_key={secret}"}
+        )
+        assert 'id="account-pause"' in page.text and "meeting booked" in page.text
         why = (await http.get(f"/v1/contacts/{ids['ben'][0]}/why")).json()
         assert why["decision"]["reason"] == "ACCOUNT_PAUSED", why
         assert (
@@ -77,4 +87,6 @@ async def test_the_account_answer_names_the_gap_and_an_acknowledgement_ends_the_
             .where(touches.c.id.in_([r.id for r in bens]))
         )).all()  # fmt: skip
     assert {r.reason for r in back} == {None}
+    async with ops_client(engine, database_url, lambda: now, Scope.ADMIN) as http:
+        assert (await http.get(f"/v1/accounts/{account}")).json()["pause"] is None  # lifted
     assert min(r.due_at.replace(tzinfo=now.tzinfo) for r in back) == now

@@ -120,7 +120,9 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
     async def account(request: Request, account_id: str) -> Response:
         key = await viewer(ui, request)
         async with ui.engine.connect() as conn:
-            found = await queries.get_account(conn, account_id, ui.committee_roles, ui.wanted_roles)
+            found = await queries.get_account(
+                conn, account_id, ui.committee_roles, ui.wanted_roles, ui.clock()
+            )
             if found is None:
                 raise PageMissing(f"No account {account_id}.")
             journey = await reads.account_journey(conn, account_id)

@@ -204,10 +204,21 @@ class Committee(Row):
     gap: CommitteeGap | None = None
 
 
+class AccountPause(Row):
+    """One stakeholder raised a hand: marketing to the others waits until ``until`` (or the rep
+    acknowledging a reminder at the account)."""
+
+    until: Time
+    by: ContactSummary | None
+    event_type: str
+    event_id: str
+
+
 class AccountDetail(AccountSummary):
     traits: Open
     stakeholders: dict[str, list[ContactSummary]] = Field(description="contacts by role")
     committee: Committee
+    pause: AccountPause | None = None
     stage_history: list[StageMove]
 
 

@@ -27,6 +27,7 @@ from services.orchestrator.adapters.tables import (
 from services.orchestrator.domain.funnel import Move, funnel_metrics
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.ops import kpi_queries
+from services.orchestrator.ops.account_plays import gap_answer, pause_answer
 from services.orchestrator.ops.activity import TOUCH_KINDS as TOUCH_KINDS
 from services.orchestrator.ops.activity import contact_timeline as contact_timeline
 from services.orchestrator.ops.activity import data_quality
@@ -35,7 +36,6 @@ from services.orchestrator.ops.activity import list_decisions as list_decisions
 from services.orchestrator.ops.activity import list_reminders as list_reminders
 from services.orchestrator.ops.activity import list_touches as list_touches
 from services.orchestrator.ops.activity import why as why
-from services.orchestrator.ops.committee import gap_answer
 from services.orchestrator.ops.explain import consent_view
 from services.orchestrator.ops.kpi_definitions import KPI_DEFINITIONS
 from services.orchestrator.ops.kpi_queries import KpiAsk, funnel_dict
@@ -180,10 +180,11 @@ async def get_account(
     account_id: str,
     committee_roles: tuple[str, ...] | None = None,
     wanted_roles: Mapping[Stage, tuple[str, ...]] | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any] | None:
     """The account, its stakeholders by role and its buying-committee coverage (against the
     playbook's ``committee_roles``) and gap (``wanted_roles``): the shipped playbook's when not
-    given."""
+    given; and the pause holding its marketing at ``now``, if any."""
     if committee_roles is None:
         committee_roles = tuple(default_playbook().accounts.committee_roles)
     if wanted_roles is None:
@@ -208,6 +209,7 @@ async def get_account(
         "coverage": round(len(covered) / len(committee_roles), 4) if committee_roles else None,
         "gap": gap_answer(r["state"], people, wanted_roles),
     }
+    out["pause"] = await pause_answer(conn, account_id, _now(now), people)
     out["stage_history"] = await _history(conn, "account", account_id)
     return out
 

@@ -149,9 +149,11 @@ async def list_accounts(
 async def get_account(
     account_id: PathId, _key: ReadKey, conn: Conn, request: Request
 ) -> dict[str, Any]:
-    """Stage, stakeholders by role, buying-committee coverage and gap."""
+    """Stage, stakeholders by role, buying-committee coverage and gap, a running pause."""
     state = request.app.state
-    found = await queries.get_account(conn, account_id, state.committee_roles, state.wanted_roles)
+    found = await queries.get_account(
+        conn, account_id, state.committee_roles, state.wanted_roles, state.clock()
+    )
     if found is None:
         raise not_found("account", account_id)
     return found
