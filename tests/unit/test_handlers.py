@@ -164,3 +164,16 @@ async def test_the_reminder_clock_expires_an_untouched_reminder_and_wakes_a_snoo
     assert (late.woken, late.expired) == (0, 1)
     assert uow.reminders.stored["r1"].status == "expired"
     assert kinds(uow, TouchDecision.TOUCH_SKIPPED) == ["REMINDER_EXPIRED"]
+
+
+@pytest.mark.parametrize("remind_late", [True, False])
+async def test_a_demo_request_that_arrives_days_late_reminds_only_if_the_plan_says_so(
+    remind_late: bool,
+) -> None:
+    told = PLAN.config.reminders.model_copy(update={"remind_late": remind_late})
+    plan = Nurture(PLAN.config.model_copy(update={"reminders": told}), PLAN.rep_pool)
+    uow = MemoryUnitOfWork()
+    asked = TUESDAY - timedelta(days=3)
+    received = [(InboxEntry("ana-1", "t", 0, 0), event(1, "demo_requested", asked))]
+    await handle_engagement(uow, received, PLAYBOOK, TUESDAY, plan)
+    assert len(uow.reminders.stored) == (1 if remind_late else 0)

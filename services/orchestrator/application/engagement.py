@@ -32,7 +32,7 @@ from services.orchestrator.domain.identity import (
 )
 from services.orchestrator.domain.outcomes import consent_from_event
 from services.orchestrator.domain.playbook import Playbook
-from services.orchestrator.domain.reminders import Signal, reminders_needed
+from services.orchestrator.domain.reminders import Signal, remindable, reminders_needed
 from services.orchestrator.domain.stages import DecisionKind, Stage
 from services.orchestrator.domain.state import Decision, LogEntry
 from services.orchestrator.people import Nurture, recipient_of
@@ -143,7 +143,9 @@ async def plan_after(
     mql = {k for k, a in decision.accounts.items() if a.stage is Stage.MQL}
     pricing = await rep_reminders.pricing_viewers(uow, signals, now, log)
     lead = timedelta(days=nurture.config.renewal_lead_days)
-    needs = reminders_needed(list(signals), became_sql, mql, pricing, lead)
+    said = nurture.config.reminders  # remind_late off: a stale hand-raise reminds no one
+    needs = remindable(reminders_needed(list(signals), became_sql, mql, pricing, lead), now,
+                       timedelta(hours=said.stale_after_hours), said.remind_late)  # fmt: skip
     if playbook is not None:
         version = nurture.config.version or "nurture"
         needs += await account_plays.committee_gap_needs(uow, decision, playbook, now, log, version)
