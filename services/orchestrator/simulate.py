@@ -32,6 +32,7 @@ from services.orchestrator.domain.playbook import Playbook
 from services.orchestrator.domain.stages import DecisionKind
 from services.orchestrator.outcomes import inbox_id
 from services.orchestrator.people import Nurture
+from services.orchestrator.simulate_kpis import Kpis, stage_kpis
 from services.orchestrator.simulate_report import TouchTally, tally
 
 
@@ -49,6 +50,7 @@ class SimulationResult:
     ignored: Counter[str] = field(default_factory=Counter)
     touches: TouchTally | None = None
     world: MemoryUnitOfWork | None = field(default=None, repr=False)  # what the handlers left
+    kpis: Kpis = field(default_factory=dict)  # stage KPIs as GET /v1/funnel computes them
 
     def as_dict(self) -> dict[str, object]:
         touches = {"touches": self.touches.as_dict()} if self.touches is not None else {}
@@ -59,6 +61,7 @@ class SimulationResult:
             "account_stages": dict(sorted(self.account_stages.items())),
             "transitions": dict(sorted(self.transitions.items())),
             "ignored": dict(sorted(self.ignored.items())),
+            "kpis": dict(sorted(self.kpis.items())),
         }
 
 
@@ -135,6 +138,9 @@ async def simulate_async(
     for logged in uow.decisions.entries:
         if logged.kind is DecisionKind.EVENT_IGNORED:
             result.ignored[logged.reason] += 1
+    result.kpis = stage_kpis(
+        uow, nurture, (events[-1].time if events else datetime.now(UTC)) + horizon
+    )
     result.contact_stages.update(str(c.stage) for c in uow.contacts.state_of.values())
     result.account_stages.update(str(a.stage) for a in uow.accounts.state_of.values())
     return result
@@ -208,7 +214,15 @@ def compare_table(current: SimulationResult, proposed: SimulationResult) -> list
             rows.append(
                 [f"{title} {key}", str(a[key]), str(b[key]), f"{delta:+d}" if delta else ""]
             )
+    for key in sorted(set(current.kpis) | set(proposed.kpis)):
+        was, now = current.kpis.get(key), proposed.kpis.get(key)
+        change = f"{now - was:+.3f}" if was is not None and now is not None and now != was else ""
+        rows.append([key, _kpi(was), _kpi(now), change])
     return rows
+
+
+def _kpi(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _touch_rows(
