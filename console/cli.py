@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from console.history_cli import import_command
 from schemas.vocabulary import SourceKind
 from services.ingest.cli import send_command, sources_app
 from services.notifier.cli import reconcile_command
@@ -25,6 +26,7 @@ schemas_app = typer.Typer(
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(sources_app, name="sources")
 app.command("send")(send_command)
+app.command("import")(import_command)
 app.add_typer(playbook_app, name="playbook")
 app.add_typer(keys_app, name="keys")
 app.command("simulate")(simulate_command)

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.orchestrator.adapters.playbook_file import default_playbook
-from services.orchestrator.domain.decide import decide_contact, lateness_cutoff
+from services.orchestrator.domain.decide import decide_contact, fold_contact
 from services.orchestrator.domain.engagement import Engagement
+from services.orchestrator.domain.late_events import lateness_cutoff
 from services.orchestrator.domain.stages import IgnoreReason
 from services.orchestrator.domain.state import ContactState, Progress
 
@@ -37,15 +38,22 @@ def _event(n: int, kind: int, at: datetime) -> Engagement:
     )  # fmt: skip
 
 
+Stored = list[tuple[str | None, str, datetime, str | None]]
+
+
 def _apply(
-    state: ContactState, events: list[Engagement], size: int, historical: bool
-) -> tuple[ContactState, list[tuple[str | None, str, datetime]]]:
-    moves: list[tuple[str | None, str, datetime]] = []
+    state: ContactState, events: list[Engagement], size: int, historical: bool, stored: Stored
+) -> ContactState:
+    """Batches through ``fold_contact``; ``stored`` is the stage history table (re-dated too)."""
     for i in range(0, len(events), size):
-        state, new, log = decide_contact(state, events[i : i + size], PLAYBOOK, NOW, historical)
+        batch = events[i : i + size]
+        state, new, log, moved = fold_contact(state, batch, PLAYBOOK, NOW, historical)
         assert not [e for e in log if e.reason == IgnoreReason.TOO_LATE]
-        moves += [(t.from_stage, t.to_stage, t.occurred_at) for t in new]
-    return state, moves
+        stored += [(t.from_stage, t.to_stage, t.occurred_at, t.event_id) for t in new]
+        for old, now in moved:
+            at = stored.index((old.from_stage, old.to_stage, old.occurred_at, old.event_id))
+            stored[at] = (now.from_stage, now.to_stage, now.occurred_at, now.event_id)
+    return state
 
 
 def _fresh() -> ContactState:
@@ -70,18 +78,21 @@ def test_history_imported_after_live_traffic_ends_where_importing_it_first_would
         _event(100 + n, kind[(n + 7) % 31], LIVE + timedelta(days=d, minutes=n))
         for n, d in enumerate(sorted(recent))
     ]
-    first, _ = _apply(_fresh(), history, size, historical=True)
-    first, _ = _apply(first, live, 2, historical=False)
-    after, _ = _apply(_fresh(), live, 2, historical=False)
-    after, _ = _apply(after, history, size, historical=True)
+    first_moves: Stored = []
+    first = _apply(_fresh(), history, size, True, first_moves)
+    first = _apply(first, live, 2, False, first_moves)
+    after_moves: Stored = []
+    after = _apply(_fresh(), live, 2, False, after_moves)
+    after = _apply(after, history, size, True, after_moves)
     assert after.current.stage == first.current.stage
     assert after.score == first.score
     assert after.current == first.current
+    assert sorted(after_moves, key=str) == sorted(first_moves, key=str)
 
 
 def test_history_older_than_the_folded_checkpoint_is_logged_too_late() -> None:
     old = [_event(n, 0, LIVE - timedelta(days=300 - n)) for n in range(3)]
-    state, _ = _apply(_fresh(), [_event(9, 1, LIVE)], 1, historical=False)
+    state = _apply(_fresh(), [_event(9, 1, LIVE)], 1, False, [])
     later = LIVE + timedelta(days=90)
     state, _, _ = decide_contact(state, [_event(10, 2, later)], PLAYBOOK, later)
     assert state.checkpoint.as_of == LIVE  # 90 days of live traffic: the checkpoint folded
@@ -91,7 +102,7 @@ def test_history_older_than_the_folded_checkpoint_is_logged_too_late() -> None:
 
 
 def test_live_events_keep_the_lateness_window_that_history_is_spared() -> None:
-    state, _ = _apply(_fresh(), [_event(1, 1, LIVE)], 1, historical=False)
+    state = _apply(_fresh(), [_event(1, 1, LIVE)], 1, False, [])
     old = _event(2, 2, LIVE - timedelta(days=400))
     _, _, live_log = decide_contact(state, [old], PLAYBOOK, NOW)
     _, _, past_log = decide_contact(state, [old], PLAYBOOK, NOW, historical=True)

@@ -16,7 +16,13 @@ from services.orchestrator.domain.account_plays import PAUSED, RESUMED, PauseMar
 from services.orchestrator.domain.consent import ConsentLedger, LedgerRow, admit_rows
 from services.orchestrator.domain.identity import AccountMerge, KnownIdentity
 from services.orchestrator.domain.records import DecisionRecord
-from services.orchestrator.domain.state import AccountState, ContactState, LogEntry, Transition
+from services.orchestrator.domain.state import (
+    AccountState,
+    ContactState,
+    LogEntry,
+    Redated,
+    Transition,
+)
 from services.orchestrator.domain.touch_log import TouchDecision
 from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote
 
@@ -85,6 +91,15 @@ class MemoryContacts:
 
     async def add_history(self, transitions: Sequence[Transition], version: str) -> None:
         self.history += [(t, version) for t in transitions]
+
+    async def redate_history(self, moves: Sequence[Redated]) -> None:
+        new = {(o.event_id, o.occurred_at, o.from_stage, o.to_stage): n for o, n in moves}
+        self.history = [
+            (replace(t, occurred_at=n.occurred_at, event_id=n.event_id), v)
+            if (n := new.get((t.event_id, t.occurred_at, t.from_stage, t.to_stage)))
+            else (t, v)
+            for t, v in self.history
+        ]
 
     async def views(self, ids: Iterable[str]) -> dict[str, ContactView]:
         return {i: self.view_of[i] for i in ids if i in self.view_of}

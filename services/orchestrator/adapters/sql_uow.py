@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.orchestrator.adapters import account_merges, consent_store, decision_log, inbox
 from services.orchestrator.adapters import repository as repo
+from services.orchestrator.adapters.history_redate import redate_history
 from services.orchestrator.adapters.sql_touches import SqlReminders, SqlTouches
 from services.orchestrator.adapters.tables import accounts, contacts, decisions
 from services.orchestrator.application.unit_of_work import (
@@ -28,7 +29,13 @@ from services.orchestrator.domain.account_plays import PAUSED, RESUMED, PauseMar
 from services.orchestrator.domain.consent import ConsentLedger, LedgerRow
 from services.orchestrator.domain.identity import AccountMerge, KnownIdentity
 from services.orchestrator.domain.records import DecisionRecord
-from services.orchestrator.domain.state import AccountState, ContactState, LogEntry, Transition
+from services.orchestrator.domain.state import (
+    AccountState,
+    ContactState,
+    LogEntry,
+    Redated,
+    Transition,
+)
 from services.orchestrator.domain.touch_log import TouchDecision
 from services.orchestrator.domain.views import AccountView, ContactView
 
@@ -81,6 +88,9 @@ class SqlContacts(_Part):
 
     async def add_history(self, transitions: Sequence[Transition], version: str) -> None:
         await repo.add_history(self.conn, transitions, version)
+
+    async def redate_history(self, moves: Sequence[Redated]) -> None:
+        await redate_history(self.conn, moves)
 
     async def views(self, ids: Iterable[str]) -> dict[str, ContactView]:
         wanted = sorted(set(ids))

@@ -72,6 +72,7 @@ async def handle_engagement(
          *_consent_log(consent, playbook, now)]
     )  # fmt: skip
     if historical:  # the past calls for no touch and no reminder; one decision says so
+        await uow.contacts.redate_history(decision.redated)
         await uow.decisions.log(
             historical_log(events, res.contact_of, acc.account_of, playbook.version, now)
         )

@@ -22,7 +22,13 @@ from services.orchestrator.domain.identity import AccountMerge, KnownIdentity
 from services.orchestrator.domain.planner import ExistingTouch
 from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
-from services.orchestrator.domain.state import AccountState, ContactState, LogEntry, Transition
+from services.orchestrator.domain.state import (
+    AccountState,
+    ContactState,
+    LogEntry,
+    Redated,
+    Transition,
+)
 from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote, StoredTouch
 
 PLANNED, DISPATCHED, SKIPPED = "planned", "dispatched", "skipped"
@@ -113,6 +119,7 @@ class Contacts(Protocol):
         """The states of the accounts' contacts (merged-away contacts left out)."""
 
     async def add_history(self, transitions: Sequence[Transition], version: str) -> None: ...
+    async def redate_history(self, moves: Sequence[Redated]) -> None: ...
     async def views(self, ids: Iterable[str]) -> dict[str, ContactView]: ...
     async def set_owner(self, contact_id: str, rep: str, *, if_unowned: bool) -> None: ...
     async def by_phone(self, phones: Iterable[str]) -> dict[str, list[str]]: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -11,6 +11,13 @@ from operator import attrgetter
 from services.orchestrator.domain.accounts import roll_up
 from services.orchestrator.domain.engagement import Engagement, plain_tz
 from services.orchestrator.domain.identity import Merge, merged_into
+from services.orchestrator.domain.late_events import (
+    lateness_cutoff,
+    not_reported,
+    redated,
+    too_late,
+    too_late_facts,
+)
 from services.orchestrator.domain.lifecycle import replay
 from services.orchestrator.domain.playbook import Playbook
 from services.orchestrator.domain.stages import DecisionKind, IgnoreReason
@@ -20,6 +27,7 @@ from services.orchestrator.domain.state import (
     Decision,
     LogEntry,
     Progress,
+    Redated,
     Transition,
 )
 
@@ -44,9 +52,11 @@ def decide(
     new_contacts: dict[str, ContactState] = {}
     transitions: list[Transition] = []
     log: list[LogEntry] = []
+    redates: list[Redated] = []
     for key, batch in by_contact.items():
         state = contacts.get(key) or ContactState(key=key, checkpoint=_EMPTY, current=_EMPTY)
-        updated, moves, entries = decide_contact(state, batch, playbook, now, historical)
+        updated, moves, entries, moved = fold_contact(state, batch, playbook, now, historical)
+        redates.extend(moved)
         new_contacts[key] = updated
         transitions.extend(moves)
         log.extend(entries)
@@ -90,6 +100,7 @@ def decide(
         accounts=new_accounts,
         transitions=tuple(transitions),
         log=tuple(log),
+        redated=tuple(redates),
     )
 
 
@@ -100,7 +111,20 @@ def decide_contact(
     now: datetime,
     historical: bool = False,
 ) -> tuple[ContactState, list[Transition], list[LogEntry]]:
+    """``fold_contact`` without the re-dated moves."""
+    updated, new, log, _ = fold_contact(state, events, playbook, now, historical)
+    return updated, new, log
+
+
+def fold_contact(
+    state: ContactState,
+    events: Sequence[Engagement],
+    playbook: Playbook,
+    now: datetime,
+    historical: bool = False,
+) -> tuple[ContactState, list[Transition], list[LogEntry], list[Redated]]:
     """Apply a batch of one contact's events; duplicates and too-late events are logged, ignored.
+    With the new moves, imported history returns the moves it re-dates (``redated``).
 
     Too late: at or before ``lateness_cutoff`` (imported history: before it). Such an event
     cannot change the stage, but it is not lost: its log entry keeps the event (type, time,
@@ -114,7 +138,7 @@ def decide_contact(
         kept: dict[str, object] = {}
         if e.event_id in known:
             reason = IgnoreReason.DUPLICATE
-        elif cutoff is not None and _too_late(e.occurred_at, cutoff, historical):
+        elif cutoff is not None and too_late(e.occurred_at, cutoff, historical):
             reason, kept = IgnoreReason.TOO_LATE, too_late_facts(e, state, playbook)
         else:
             fresh.append(e)
@@ -125,6 +149,7 @@ def decide_contact(
         )
     fresh.sort(key=_SORT_KEY)
     pending = sorted((*state.pending, *fresh), key=_SORT_KEY)
+    moved: list[Redated] = []
     if _appends(state, fresh, playbook):
         # The common case: everything new happened after all we know; fold it onto current.
         current, new = replay(state.current, fresh, playbook, state.key, now)
@@ -132,6 +157,7 @@ def decide_contact(
     else:  # a late event (or a new playbook): replay the window in occurred_at order
         current, transitions = replay(state.checkpoint, pending, playbook, state.key, now)
         new = not_reported(transitions, state.transitions)
+        moved = redated(transitions, state.transitions) if historical else []
     horizon = min(now, pending[-1].occurred_at if pending else now) - playbook.lateness
     prefix = [e for e in pending if e.occurred_at <= horizon]
     checkpoint, _ = replay(state.checkpoint, prefix, playbook, state.key, None)
@@ -165,7 +191,7 @@ def decide_contact(
                 now,
             )
         )
-    return updated, new, log
+    return updated, new, log, moved
 
 
 def absorb_merges(
@@ -183,61 +209,6 @@ def absorb_merges(
         for e in states[loser].pending
     ]
     return kept, moved
-
-
-def lateness_cutoff(
-    state: ContactState, playbook: Playbook, historical: bool = False
-) -> datetime | None:
-    """An event at or before this time is too late: it is more than the allowed lateness
-    behind the newest event already applied, or older than what the checkpoint has folded in.
-
-    Imported history is refused only before the checkpoint: replaying the checkpoint, the
-    pending live events and the history in ``occurred_at`` order is exact, so history imported
-    after live traffic started (within the lateness window of going live, while the checkpoint
-    has folded nothing older) ends where importing it first would have."""
-    if historical:
-        return state.checkpoint.as_of
-    marks = [m for m in (state.checkpoint.as_of,) if m is not None]
-    if state.current.as_of is not None:
-        marks.append(state.current.as_of - playbook.lateness)
-    return max(marks, default=None)
-
-
-def too_late_facts(e: Engagement, state: ContactState, playbook: Playbook) -> dict[str, object]:
-    """What the log keeps of an event too late to change the stage: the event itself, the
-    window and the newest time it was compared with."""
-    newest = state.current.as_of or state.checkpoint.as_of
-    return {
-        "type": e.type,
-        "occurred_at": e.occurred_at.isoformat(),
-        "properties": e.properties,
-        "window_days": playbook.allowed_lateness_days,
-        "compared_with": None if newest is None else newest.isoformat(),
-    }
-
-
-def not_reported(
-    replayed: Sequence[Transition], reported: Sequence[Transition]
-) -> list[Transition]:
-    """The replayed transitions that are new. A replay (a late event, a merge) may re-date a
-    move already reported (``None -> awareness`` now happens at an earlier event): that is the
-    same stage entry, so each (from, to) reported before is matched once, in order, and only
-    moves beyond those are new."""
-    left = Counter((t.from_stage, t.to_stage) for t in reported)
-    new = []
-    for t in replayed:
-        move = (t.from_stage, t.to_stage)
-        if left[move] > 0:
-            left[move] -= 1
-        else:
-            new.append(t)
-    return new
-
-
-def _too_late(at: datetime, cutoff: datetime, historical: bool) -> bool:
-    """History may tie with the checkpoint's newest event: an import in (time, id) order
-    sends it after that one."""
-    return at < cutoff if historical else at <= cutoff
 
 
 def _appends(state: ContactState, fresh: Sequence[Engagement], playbook: Playbook) -> bool:

@@ -242,9 +242,14 @@ class AccountState:
         )
 
 
+Redated = tuple[Transition, Transition]
+"""A stored stage move and the same move as a replay now dates it (time, event)."""
+
+
 @dataclass(slots=True, frozen=True, kw_only=True)
 class Decision:
     contacts: dict[str, ContactState]
     accounts: dict[str, AccountState]
     transitions: tuple[Transition, ...]
     log: tuple[LogEntry, ...]
+    redated: tuple[Redated, ...] = ()  # stored moves a replay of imported history re-dates
