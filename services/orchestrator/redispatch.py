@@ -9,12 +9,15 @@ truncated), or its outcome was. Publishing the command again is safe because the
 the notifier's idempotency key: a touch it already sent is not sent again, its outcome is
 published again from the ledger; one it was sending when it crashed is reported failed.
 
-Before publishing, consent is checked again (a recipient who opted out since is not written
-to: the touch is skipped with the reason), and so is the address. Each re-dispatch is a
-decision (``touch_dispatched``, ``REDISPATCHED``) and stamps ``claimed_at`` with the time the
-command was last published, so the next re-dispatch of a touch that still hears nothing comes
-``after`` later. On PostgreSQL the stale rows are taken ``FOR UPDATE SKIP LOCKED``; on SQLite the
-stamping ``UPDATE`` only wins for rows still stale, so two instances never both publish one.
+The command carries the touch's first dispatch time as ``decided_at``, so the notifier's
+maximum age (``TRELLIS_NOTIFIER_MAX_AGE_S``) still counts from then: a touch whose command was
+lost long ago is answered ``failed`` (expired), never sent late. Before publishing, consent is
+checked again (a recipient who opted out since is not written to: the touch is skipped with the
+reason), and so is the address. Each re-dispatch is a decision (``touch_dispatched``,
+``REDISPATCHED``) and stamps ``claimed_at`` with the time the command was last published, so the
+next re-dispatch of a touch that still hears nothing comes ``after`` later. On PostgreSQL the
+stale rows are taken ``FOR UPDATE SKIP LOCKED``; on SQLite the stamping ``UPDATE`` only wins for
+rows still stale, so two instances never both publish one.
 """
 
 from __future__ import annotations
@@ -163,6 +166,8 @@ class Redispatcher:
                 logged.append(_decision(row, TouchDecision.TOUCH_SKIPPED, reason, facts, now, cfg))
                 continue
             cmd = command(row, to, cfg.rep_channel, person, account, note, now)
+            if row.dispatched_at is not None:  # the notifier's max age counts from the first
+                cmd = cmd.model_copy(update={"decided_at": row.dispatched_at})
             if self.links is not None and note is not None:
                 cmd.variables.update(self.links(note.id, row.contact_id, row.account_id, now))
             sends.append(cmd)

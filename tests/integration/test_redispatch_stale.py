@@ -196,3 +196,38 @@ async def _outcomes(broker: EmbeddedBroker, touch: str, n: int) -> list[str]:
 def _of(records: list[Any], touch: str) -> list[str]:
     outcomes = [orjson.loads(r.value) for r in records]
     return [o["id"] for o in outcomes if o["touch_id"] == touch]
+
+
+async def test_a_touch_whose_command_was_lost_long_ago_is_answered_expired_not_sent_late(
+    isolated_broker: EmbeddedBroker, database_url: str, engine: AsyncEngine
+) -> None:
+    now = datetime.now(UTC)  # the notifier's maximum age (6 h by default) runs on the real clock
+    [touch] = await _opted_in(engine, now - timedelta(days=1), 1)
+    async with engine.begin() as conn:  # marked a day ago; its command never reached anyone
+        await conn.execute(
+            touches.update()
+            .where(touches.c.id == touch)
+            .values(status="dispatched", dispatched_at=now - timedelta(days=1),
+                    claimed_at=now - timedelta(days=1))
+        )  # fmt: skip
+    async with smtp_server() as (catcher, smtp_port):
+        notifier = _notifier(isolated_broker.bootstrap, database_url, smtp_port)
+        notifier = notifier.model_copy(update={"notifier_max_age_s": 6 * 3600.0})
+        await ensure_topics(notifier)
+        async with _running(lambda stop: run_notifier(notifier, stop)):
+            producer = make_producer(notifier)
+            await producer.start()
+            try:
+                again = Redispatcher(engine, producer, NURTURE, lambda: now, timedelta(minutes=10))
+                assert await again.redispatch_stale() == 1 and again.redispatched == 1
+            finally:
+                await producer.stop()
+            records = await read_topic(
+                isolated_broker.bootstrap, OUTCOMES, lambda rs: len(_of(rs, touch)) == 1, 60
+            )
+    [outcome] = [
+        orjson.loads(r.value) for r in records if orjson.loads(r.value)["touch_id"] == touch
+    ]
+    assert (outcome["status"], outcome["retryable"]) == ("failed", False)
+    assert outcome["detail"].startswith("expired")
+    assert catcher.messages == []
