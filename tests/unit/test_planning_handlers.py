@@ -22,7 +22,8 @@ from services.orchestrator.domain.consent import (
     admit_rows,
 )
 from services.orchestrator.domain.eligibility import Recipient
-from services.orchestrator.domain.planner import ExistingTouch
+from services.orchestrator.domain.holdout import held_out
+from services.orchestrator.domain.planner import ExistingTouch, NotPlanned, plan_contact
 from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.stages import Stage
@@ -133,3 +134,23 @@ async def test_a_suppression_cancels_the_planned_emails_and_names_its_outcome() 
         (Reason.SUPPRESSED, "outcome:u1", "a1")
     }
     assert len(log) == 3
+
+
+def test_a_reminders_step_names_its_reminder_after_the_last_slash() -> None:
+    woken = ExistingTouch.stored("t9", "reminder/demo_requested/r_1", "sql", "rep_call_reminder",
+                                 "planned", None)  # fmt: skip
+    assert (woken.sequence_id, woken.step_id) == ("reminder", "demo_requested/r_1")
+
+
+def test_a_held_out_contact_is_told_each_step_it_would_have_had() -> None:
+    plan = default_nurture().model_copy(update={"holdout": 0.5})
+    cid = next(f"c{i}" for i in range(200) if held_out(0.5, f"c{i}", "awareness-education"))
+    ledger = ConsentLedger(entries=[grant(cid, Channel.EMAIL, NOW - timedelta(days=1)).item])  # type: ignore[list-item]
+    result = plan_contact(plan, recipient(cid), ledger, [], NOW)
+    assert result.create == () and len(result.not_planned) == 3
+    first = result.not_planned[0]
+    assert first == NotPlanned(
+        cid, "a1", "awareness-education", "problem-framing", TouchChannel.EMAIL,
+        "awareness/problem_framing", Reason.HOLDOUT,
+        {"stage": "awareness", "holdout": "50%", "by": "contact"},
+    )  # fmt: skip

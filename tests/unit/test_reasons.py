@@ -65,4 +65,5 @@ def test_the_lifecycle_consent_and_outcome_reasons_are_members_too(
 
 def test_a_stage_change_reason_is_read_with_its_stage_and_an_unknown_one_is_said_so() -> None:
     assert reason_of("evidence:mql") is Reason.EVIDENCE
+    assert reason_of("crm_event:sql:extra") is Reason.CRM_EVENT
     assert reason_of("SOMETHING_ELSE") is None
