@@ -25,6 +25,7 @@ from schemas.events import EngagementEvent
 from schemas.vocabulary import KNOWN_TYPES
 from services.ingest.auth import KeyedSourceDep
 from services.ingest.body import parse_json, read_json
+from services.ingest.historical import historical_request
 from services.ingest.native import Accepted
 from services.ingest.pipeline import PipelineDep, SettingsDep
 from services.ingest.validation import InvalidEvents, Loc
@@ -154,5 +155,6 @@ async def post_cloudevents(
             f"expected ce-* headers, {STRUCTURED} or {BATCHED}",
         )
     custom = settings.ingest_custom_event_types
-    accepted = await pipeline.accept(_events(items, locs, custom), locs, source)
+    past = historical_request(request, source)
+    accepted = await pipeline.accept(_events(items, locs, custom), locs, source, past)
     return Accepted(accepted=len(accepted), ids=[e.id for e in accepted])

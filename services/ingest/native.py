@@ -14,6 +14,7 @@ from schemas.events import EngagementEvent
 from services.ingest.auth import WebhookSourceDep, keyed_source
 from services.ingest.body import decode, parse_json, read_json
 from services.ingest.direct import IngestApp
+from services.ingest.historical import historical_request
 from services.ingest.pipeline import Pipeline, PipelineDep, SettingsDep
 from services.ingest.replay import DeliveredWebhooks
 from services.ingest.settings import IngestSettings
@@ -78,7 +79,9 @@ async def post_events(request: Request) -> Response:
     settings: IngestSettings = state.settings
     pipeline: Pipeline = state.pipeline
     _, raw = await read_json(request, settings.ingest_max_body_bytes)
-    return accepted_response(await pipeline.accept(*parse_events(raw), source))
+    events, locs = parse_events(raw)
+    past = historical_request(request, source)
+    return accepted_response(await pipeline.accept(events, locs, source, past))
 
 
 def add_event_route(app: IngestApp) -> None:
@@ -107,6 +110,6 @@ async def post_webhook(
     events, locs = parse_events(parse_json(body))
     if delivered.seen(source.id, webhook_id):  # a replay: already on the topic
         return Accepted(accepted=0, ids=[e.id for e in events])
-    accepted = await pipeline.accept(events, locs, source)
+    accepted = await pipeline.accept(events, locs, source, historical_request(request, source))
     delivered.remember(source.id, webhook_id)
     return Accepted(accepted=len(accepted), ids=[e.id for e in accepted])

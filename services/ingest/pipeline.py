@@ -31,10 +31,15 @@ class Pipeline:
         self._outcomes_accepted = metrics.events_accepted.labels("outcome")
 
     async def accept(
-        self, events: Sequence[EngagementEvent], locs: Sequence[Loc], source: Source
+        self,
+        events: Sequence[EngagementEvent],
+        locs: Sequence[Loc],
+        source: Source,
+        historical: bool = False,
     ) -> list[EngagementEvent]:
         """All-or-nothing: every event permitted to ``source``, valid, plausible and
-        acknowledged by the broker, or an error (403, 413, 422, 503)."""
+        acknowledged by the broker, or an error (403, 413, 422, 503). ``historical``: marked
+        as imported history (``services.ingest.historical``)."""
         if len(events) > self._settings.ingest_max_batch:
             raise HTTPException(
                 status.HTTP_413_CONTENT_TOO_LARGE,
@@ -51,7 +56,7 @@ class Pipeline:
             source.name,
         )
         started = time.perf_counter()
-        await self._publisher.publish(stamped)
+        await self._publisher.publish(stamped, historical)
         self._metrics.produce_seconds.observe(time.perf_counter() - started)
         self._engagement_accepted.inc(len(stamped))
         return stamped

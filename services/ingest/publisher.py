@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import murmur2
 
 from schemas.events import EngagementEvent
+from schemas.historical import HISTORICAL_HEADER, HISTORICAL_VALUE
 from schemas.outcomes import TouchOutcome
 from schemas.topics import ENGAGEMENT, OUTCOMES
 from trellis import tracing
@@ -63,6 +64,9 @@ class _Request:
     def fail(self, exc: BaseException) -> None:
         if not self.delivered.done():
             self.delivered.set_exception(exc)
+
+
+_HISTORICAL = [(HISTORICAL_HEADER, HISTORICAL_VALUE)]
 
 
 @dataclass
@@ -120,9 +124,11 @@ class KafkaEventPublisher:
         self._flusher: asyncio.Task[None] | None = None
         self._traced = tracing.enabled()  # asked once: no per-request work when it is off
 
-    async def publish(self, events: Sequence[EngagementEvent]) -> None:
-        """Return only once every event is acknowledged; raise ``BrokerUnavailable`` otherwise."""
-        await self._send_all(ENGAGEMENT, [(e.partition_key(), encode(e)) for e in events])
+    async def publish(self, events: Sequence[EngagementEvent], historical: bool = False) -> None:
+        """Return only once every event is acknowledged; raise ``BrokerUnavailable`` otherwise.
+        ``historical``: each record carries ``trellis-historical: 1`` (``schemas.historical``)."""
+        records = [(e.partition_key(), encode(e)) for e in events]
+        await self._send_all(ENGAGEMENT, records, _HISTORICAL if historical else None)
 
     async def publish_outcomes(self, outcomes: Sequence[TouchOutcome]) -> None:
         """Provider callbacks, keyed by contact id; same acknowledgement rule as events."""
@@ -137,13 +143,18 @@ class KafkaEventPublisher:
         _fail(self._queued, BrokerUnavailable("ingest is shutting down"))
         self._queued = []
 
-    async def _send_all(self, topic: str, records: Sequence[tuple[str, bytes]]) -> None:
+    async def _send_all(
+        self,
+        topic: str,
+        records: Sequence[tuple[str, bytes]],
+        marks: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         if not records:
             return
         loop = asyncio.get_running_loop()
         request = _Request(loop.create_future(), len(records))
-        if self._traced:  # every record carries the request's span as its ``traceparent``
-            headers = tracing.inject()
+        if self._traced or marks:  # the request's span as its ``traceparent``, and marks
+            headers = tracing.inject(marks) if self._traced else marks
             self._queued += [
                 _Record(topic, key.encode(), value, request, headers) for key, value in records
             ]

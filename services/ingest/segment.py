@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, Valid
 from schemas.events import EngagementEvent
 from services.ingest.auth import FORBIDDEN, UNAUTHORIZED, SourcesDep, write_key_from
 from services.ingest.body import read_json
+from services.ingest.historical import historical_request
 from services.ingest.pipeline import PipelineDep, SettingsDep
 from services.ingest.ratelimit import enforce_rate_limit
 from services.ingest.segment_spec import SPEC_EVENTS, spec_properties
@@ -227,7 +228,8 @@ async def batch(
     if isinstance(shared, dict) and shared:
         items = with_batch_context(items, shared)
     locs: list[Loc] = [("body", "batch", i) for i in range(len(items))]
-    await pipeline.accept(_to_events(items, source, locs, len(body[0])), locs, source)
+    past = historical_request(request, source)
+    await pipeline.accept(_to_events(items, source, locs, len(body[0])), locs, source, past)
     return Success()
 
 
@@ -251,7 +253,7 @@ def _single(call_type: str) -> Any:
         source = await _authenticate(request, repo, raw)
         item = {**raw, "type": call_type}
         events = _to_events([item], source, [("body",)], len(body[0]))
-        await pipeline.accept(events, [("body",)], source)
+        await pipeline.accept(events, [("body",)], source, historical_request(request, source))
         return Success()
 
     endpoint.__name__ = call_type
