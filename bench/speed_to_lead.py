@@ -196,6 +196,8 @@ async def one_backend(
             while not await asyncio.to_thread(receive.poll, 0.5):
                 if side is not None:
                     side.check_alive()
+                if not loader.is_alive() and not receive.poll():
+                    raise SystemExit(f"the load process died (exit code {loader.exitcode})")
                 if orch.done():
                     orch.result()  # raises what stopped the orchestrator
                     raise SystemExit("the orchestrator stopped during the run")
