@@ -21,8 +21,8 @@ from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import contacts, decisions, reminders
 from services.orchestrator.dashboard.routes import dashboard_router
 from services.orchestrator.handlers import apply_engagement
-from services.orchestrator.people import Nurture
 from services.orchestrator.ops.auth import Scope, issue_key
+from services.orchestrator.people import Nurture
 from services.orchestrator.settings import OrchestratorSettings
 from tests.probes import StoredRecord
 

@@ -21,9 +21,9 @@ from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import contacts, reminders
 from services.orchestrator.handlers import apply_engagement
-from services.orchestrator.people import Nurture
 from services.orchestrator.ops.app import OpsServer, create_ops_app
 from services.orchestrator.ops.auth import Scope, issue_key
+from services.orchestrator.people import Nurture
 from services.orchestrator.settings import OrchestratorSettings
 from tests.probes import StoredRecord
 from trellis import b64url

@@ -16,9 +16,9 @@ from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import contacts, decisions, touches
 from services.orchestrator.handlers import apply_engagement
-from services.orchestrator.people import Nurture
 from services.orchestrator.ops import queries
 from services.orchestrator.outcomes import apply_outcomes
+from services.orchestrator.people import Nurture
 from tests.probes import StoredRecord
 
 TUESDAY = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

@@ -19,8 +19,8 @@ from services.orchestrator.adapters.tables import contacts, decisions, touches
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.domain.consent import ConsentEntry, ConsentStatus
 from services.orchestrator.domain.touch_retry import TouchRetryPolicy
-from services.orchestrator.people import Nurture
 from services.orchestrator.outcomes import apply_outcomes
+from services.orchestrator.people import Nurture
 from services.orchestrator.scheduler import Scheduler
 from tests.probes import StoredRecord, read_topic
 from trellis.kafka import encode, make_producer
