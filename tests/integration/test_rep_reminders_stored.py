@@ -133,8 +133,10 @@ async def test_a_renewal_date_plans_one_reminder_for_the_window_not_one_per_even
     await _apply(engine, [w.event("cy", "seats_changed", later, renewal_date=renewal)], later)
     (reminder,) = await _reminders_of(engine, w, "cy")
     assert reminder.reason == "renewal_window" and reminder.evidence == [
-        {"said": "has a renewal on 15 Mar 2027 (seen when they reached a usage milestone)",
-         "at": (WEDNESDAY_NOON - timedelta(minutes=5)).isoformat()}
+        {
+            "said": "has a renewal on 15 Mar 2027 (seen when they reached a usage milestone)",
+            "at": (WEDNESDAY_NOON - timedelta(minutes=5)).isoformat(),
+        }
     ]
     # 60 days before 2027-03-15 is Thursday 2027-01-14, at the opening of rep hours
     assert reminder.due_at.date() == datetime(2027, 1, 14).date()
