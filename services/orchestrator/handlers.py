@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.events import EngagementEvent
 from schemas.historical import is_historical
-from services.orchestrator.adapters import revenue_store
 from services.orchestrator.adapters.sql_uow import SqlUnitOfWork
 from services.orchestrator.adapters.state_cache import StateCaches
 from services.orchestrator.application.engagement import handle_engagement
@@ -78,7 +77,6 @@ async def apply_engagement(
             fresh += await handle_engagement(uow, past, playbook, now, None, historical=True)
         if live:
             fresh += await handle_engagement(uow, live, playbook, now, nurture)
-        await revenue_store.record_applied(uow.conn, fresh)  # deal amounts, NPS, ...: the KPIs
     if len(fresh) < len(good):
         log.debug("skipped %d redelivered engagement events", len(good) - len(fresh))
     return rejected

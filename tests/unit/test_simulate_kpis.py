@@ -23,6 +23,10 @@ def test_each_plan_gets_conversion_days_in_stage_and_its_holdouts_lift() -> None
     rate = current.kpis["conversion awareness -> engaged"]
     assert rate is not None and 0 < rate <= 1
     assert any(k.startswith("median days in ") for k in current.kpis)
+    # the revenue KPIs from the deals and NPS answers in the history, as GET /v1/funnel has them
+    win = current.kpis["win rate"]
+    assert win is not None and 0 < win < 1 and current.kpis["NPS"] is not None
+    assert current.kpis["median sales cycle days"] == current.kpis["median days in opportunity"]
     assert not any(k.startswith("lift ") for k in current.kpis)  # nobody held out: no lift
     lifts = [k for k in proposed.kpis if k.startswith("lift ")]
     assert lifts  # every sequence now has a control group to measure against

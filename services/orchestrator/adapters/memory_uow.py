@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from services.orchestrator.adapters.memory_revenue import MemoryRevenue
 from services.orchestrator.adapters.memory_touches import MemoryReminders, MemoryTouches, TouchRow
 from services.orchestrator.application.unit_of_work import InboxEntry
 from services.orchestrator.domain.account_plays import PAUSED, RESUMED, PauseMark, pause_mark
@@ -264,3 +265,4 @@ class MemoryUnitOfWork:
         )  # fmt: skip
         self.consent = MemoryConsent()
         self.decisions = MemoryDecisions()
+        self.revenue = MemoryRevenue(self.contacts, self.accounts)

@@ -133,6 +133,16 @@ async def load(
     return [_fact(r) for r in await conn.execute(query)]
 
 
+def fact_of(row: Mapping[str, Any]) -> RevenueFact:
+    """A stored row (``row_of``) as the KPIs read it."""
+    return _fact(_Row(row))
+
+
+class _Row:
+    def __init__(self, row: Mapping[str, Any]) -> None:
+        self.__dict__.update(row)
+
+
 def _fact(r: Any) -> RevenueFact:
     return RevenueFact(
         kind=r.kind, at=r.occurred_at, account=r.account_id, contact=r.contact_id,

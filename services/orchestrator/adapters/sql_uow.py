@@ -17,7 +17,14 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.orchestrator.adapters import account_merges, consent_store, decision_log, inbox
+from schemas.events import EngagementEvent
+from services.orchestrator.adapters import (
+    account_merges,
+    consent_store,
+    decision_log,
+    inbox,
+    revenue_store,
+)
 from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.history_redate import redate_history
 from services.orchestrator.adapters.sql_touches import SqlReminders, SqlTouches
@@ -28,6 +35,7 @@ from services.orchestrator.application.unit_of_work import (
 from services.orchestrator.domain.account_plays import PAUSED, RESUMED, PauseMark, pause_mark
 from services.orchestrator.domain.consent import ConsentLedger, LedgerRow
 from services.orchestrator.domain.identity import AccountMerge, KnownIdentity
+from services.orchestrator.domain.kpis import RevenueFact
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.state import (
     AccountState,
@@ -202,6 +210,14 @@ class SqlDecisions(_Part):
                 for aid, cid, eid, kind, facts, at in rows]  # fmt: skip
 
 
+class SqlRevenue(_Part):
+    async def record(self, events: Sequence[EngagementEvent]) -> int:
+        return await revenue_store.record_applied(self.conn, events)
+
+    async def facts(self, until: datetime) -> list[RevenueFact]:
+        return await revenue_store.load(self.conn, until)
+
+
 class SqlUnitOfWork:
     """The repositories over one connection in one transaction."""
 
@@ -215,6 +231,7 @@ class SqlUnitOfWork:
         self.reminders = SqlReminders(conn)
         self.consent = SqlConsent(conn, caches)
         self.decisions = SqlDecisions(conn, caches)
+        self.revenue = SqlRevenue(conn, caches)
 
     @classmethod
     @asynccontextmanager

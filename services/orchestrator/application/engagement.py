@@ -67,6 +67,7 @@ async def handle_engagement(
     await uow.accounts.save(decision.accounts, _account_identity(events, acc), now)
     await uow.contacts.add_history(decision.transitions, playbook.version)
     consent = await uow.consent.record(_consent_rows(events, res))
+    await uow.revenue.record(events)  # deal amounts, seats, NPS: what the KPIs count
     await uow.decisions.log_entries(
         [*decision.log, *_merge_log(res, acc, playbook, now),
          *_consent_log(consent, playbook, now)]

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from schemas.events import EngagementEvent
 from services.orchestrator.domain.account_plays import PauseMark
 from services.orchestrator.domain.caps import SentTouch
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.consent import ConsentLedger, LedgerRow
 from services.orchestrator.domain.identity import AccountMerge, KnownIdentity
+from services.orchestrator.domain.kpis import RevenueFact
 from services.orchestrator.domain.planner import ExistingTouch
 from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
@@ -198,6 +200,13 @@ class Decisions(Protocol):
         """The accounts' ``account_paused`` / ``account_resumed`` records decided after since."""
 
 
+class Revenue(Protocol):
+    """The business facts the KPIs need (deal amounts and stages, seats, NPS answers)."""
+
+    async def record(self, events: Sequence[EngagementEvent]) -> int: ...
+    async def facts(self, until: datetime) -> list[RevenueFact]: ...
+
+
 class UnitOfWork(Protocol):
     """One consistent change: everything a handler saves lands together, or nothing does."""
 
@@ -215,3 +224,5 @@ class UnitOfWork(Protocol):
     def consent(self) -> Consent: ...
     @property
     def decisions(self) -> Decisions: ...
+    @property
+    def revenue(self) -> Revenue: ...
