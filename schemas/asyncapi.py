@@ -23,6 +23,7 @@ from schemas.dead_letter import (
     DLQ_HEADER_TOPIC,
 )
 from schemas.events import EngagementEvent
+from schemas.historical import HISTORICAL_HEADER, HISTORICAL_VALUE
 from schemas.outcomes import TouchOutcome
 from schemas.topics import ENGAGEMENT, MAIN_TOPICS, OUTCOMES, REMINDERS, TOUCHES, dead_letter
 from schemas.vocabulary import KNOWN_TYPES, Properties
@@ -129,8 +130,24 @@ def _event_message(event_type: str, model: type[Properties]) -> dict[str, Any]:
                 },
             ]
         },
+        "headers": _ENGAGEMENT_HEADERS,
         "bindings": {"kafka": _key_binding(ENGAGEMENT)},
     }
+
+
+_ENGAGEMENT_HEADERS = {
+    "type": "object",
+    "properties": {
+        HISTORICAL_HEADER: {
+            "type": "string",
+            "enum": [HISTORICAL_VALUE.decode()],
+            "description": "Imported history (`trellis import`, or a request sent with "
+            "`Trellis-Historical: true`): applied to stages, scores and their histories like "
+            "a live event; no touch or reminder is planned for it (decision reason `historical`).",
+        },
+    },
+    "additionalProperties": True,
+}
 
 
 def _key_binding(topic: str) -> dict[str, Any]:
