@@ -18,6 +18,7 @@ BENCHMARKS = {
     "render": "bench.render",
     "funnel_kpis": "bench.funnel_kpis",
     "account_plays": "bench.account_plays",
+    "import": "bench.import_history",
 }
 
 
