@@ -57,7 +57,7 @@ class Rule:
 
 INGEST_RULES = [
     Rule(
-        r"^/v1/(events|webhooks/.*|batch|identify|track|group|page|cloudevents|email/status.*)$",
+        r"^/v1/(events|webhooks/.*|batch|identify|track|group|page|screen|cloudevents|email/status.*)$",
         "422 for bodies that fit the schema but not the vocabulary or plausibility rules (a "
         "known type's typed properties, a time inside the window, a contact with an id, a "
         "callback with an id, provider_id or touch_id)",
