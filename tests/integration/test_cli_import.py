@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from console.cli import app
 from schemas.topics import ENGAGEMENT
 from tests.probes import read_topic
+from trellis.kafka import make_producer
 from trellis.settings import TrellisSettings
 
 
@@ -52,6 +53,26 @@ async def test_import_publishes_history_in_order_marked_and_names_the_bad_lines(
     assert [orjson.loads(r.value)["id"] for r in records] == [f"imp-{tag}-2", f"imp-{tag}-1"]
     assert {r.key for r in records} == {f"a:acme-{tag}".encode()}
     assert all(("trellis-historical", b"1") in r.headers for r in records)
+
+
+async def test_import_reads_history_from_another_topic(settings: TrellisSettings) -> None:
+    tag = uuid.uuid4().hex[:8]
+    source = f"warehouse-export-{tag}"
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        for n, day in ((1, 9), (2, 8)):
+            await producer.send_and_wait(source, _event(tag, n, day))
+    finally:
+        await producer.stop()
+    env = {
+        "TRELLIS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "TRELLIS_KAFKA_IDEMPOTENCE": "false",
+    }
+    args = ["import", "--from-topic", source]
+    result = await asyncio.to_thread(CliRunner().invoke, app, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "imported 2 events as history" in result.output
 
 
 def test_import_wants_a_file_or_a_topic() -> None:
