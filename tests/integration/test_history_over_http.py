@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.ingest.settings import IngestSettings
 from services.orchestrator.adapters.tables import contacts, decisions, reminders, touches
+from services.orchestrator.ops.app import create_ops_app
+from services.orchestrator.ops.auth import Scope, issue_key
 from services.orchestrator.settings import OrchestratorSettings
 from tests.integration.ingest_server import add_source, basic, running_ingest
 from tests.probes import eventually
@@ -79,3 +81,12 @@ async def test_a_request_marked_historical_sets_the_stage_and_plans_nothing(
     assert sorted(c for (c,) in said) == sorted([ana["id"], bo["id"]])
     assert await _count(engine, ana["id"]) == [0, 0], "no touch, no rep reminder for the past"
     assert await _count(engine, bo["id"]) == [0, 0]
+
+    async with engine.begin() as conn:
+        admin = (await issue_key(conn, Scope.ADMIN, datetime.now(UTC))).secret
+    transport = httpx.ASGITransport(app=create_ops_app(engine, orchestrator))
+    async with httpx.AsyncClient(transport=transport, base_url="http://ops.test") as http:
+        page = await http.get(f"/ui/contacts/{ana['id']}", headers={
+            "cookie": f"trellis_ui_key={admin}"})  # fmt: skip
+    assert page.status_code == 200
+    assert "Imported history (2 events," in page.text

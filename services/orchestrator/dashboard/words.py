@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.orchestrator.domain.consent import ConsentLedger
+from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.reminders import ReminderReason
 from services.orchestrator.domain.stages import DecisionKind, IgnoreReason, TransitionReason
 from services.orchestrator.domain.touch_log import TouchDecision
@@ -116,6 +117,9 @@ def _other(kind: str, reason: str, facts: Mapping[str, Any]) -> str:
         return "Viewed the pricing page."
     if kind == DecisionKind.EVENT_APPLIED:
         return f"Event applied: {humanise(reason)}."
+    if reason == Reason.HISTORICAL:
+        span = f"{facts.get('events')} events, {facts.get('first')} to {facts.get('last')}"
+        return f"Imported history ({span}) set the stage; nothing is planned for the past."
     return f"{humanise(kind)}: {humanise(reason)}."
 
 
