@@ -47,7 +47,10 @@ HISTORY = [  # (person, days ago, type, properties)
     ("bo", 90, "webinar_attended", {"webinar_id": "w-2"}),
     ("bo", 45, "page_viewed", {"path": "/docs"}),
 ]
-LIVE = [("ana", 2, "page_viewed", {"path": "/changelog"}), ("bo", 1, "email_clicked", {})]
+LIVE = [
+    ("ana", 2, "page_viewed", {"path": "/changelog"}),
+    ("bo", 1, "email_clicked", {"url": "https://x.example/a"}),
+]
 
 
 def _lines(tag: str, rows: list[tuple[str, int, str, dict[str, Any]]], kind: str) -> list[bytes]:
