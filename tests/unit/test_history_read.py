@@ -53,6 +53,12 @@ def test_the_three_formats_are_read_in_occurred_at_order_and_bad_lines_named(
     assert all(e.received_from == "warehouse" for e in ordered)
 
 
+def test_stdin_is_read_gzipped_or_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    for data in (orjson.dumps(NATIVE), gzip.compress(orjson.dumps(NATIVE))):
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+        assert [e.id for e in read_history(lines_of("-"), "w").events] == ["n-1"]
+
+
 def test_a_segment_call_without_message_id_gets_the_same_id_on_every_run() -> None:
     first = read_history([orjson.dumps(SEGMENT)], "w").events
     again = read_history([orjson.dumps(SEGMENT) + b"\n"], "w").events
