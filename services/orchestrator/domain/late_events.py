@@ -48,11 +48,16 @@ def not_reported(
 ) -> list[Transition]:
     """The replayed transitions that are new. A replay (a late event, a merge) may re-date a
     move already reported (``None -> awareness`` now happens at an earlier event): that is the
-    same stage entry, so each (from, to) reported before is matched once, in order, and only
-    moves beyond those are new."""
-    left = Counter((t.from_stage, t.to_stage) for t in reported)
+    same stage entry, so each (from, to) reported before and not replayed as it was is matched
+    once, in order, and only moves beyond those are new. A move replayed exactly as reported
+    (same stage, reason, event, time) is the same one even if it now comes from another stage
+    (an earlier late event moved the one before it): never reported twice."""
+    seen = {t.identity for t in reported}
+    left = Counter((t.from_stage, t.to_stage) for t in _moved(replayed, reported))
     new = []
     for t in replayed:
+        if t.identity in seen:  # reported before exactly so, whatever it now comes from
+            continue
         move = (t.from_stage, t.to_stage)
         if left[move] > 0:
             left[move] -= 1
@@ -61,16 +66,24 @@ def not_reported(
     return new
 
 
+def _moved(replayed: Sequence[Transition], reported: Sequence[Transition]) -> list[Transition]:
+    """The reported moves a replay no longer has as they were (same stage, reason, event and
+    time): the only ones a replayed move can be a re-dating of."""
+    again = {t.identity for t in replayed}
+    return [t for t in reported if t.identity not in again]
+
+
 def redated(replayed: Sequence[Transition], reported: Sequence[Transition]) -> list[Redated]:
     """The reported moves a replay dates differently, paired as ``not_reported`` pairs them:
     history imported after live traffic moves "first engagement -> awareness" from the first
     live event back to the first historical one, where importing it first would have put it."""
     waiting: dict[tuple[object, object], deque[Transition]] = defaultdict(deque)
-    for t in reported:
+    for t in _moved(replayed, reported):
         waiting[(t.from_stage, t.to_stage)].append(t)
+    seen = {t.identity for t in reported}
     out = []
     for t in replayed:
-        stored = waiting.get((t.from_stage, t.to_stage))
+        stored = waiting.get((t.from_stage, t.to_stage)) if t.identity not in seen else None
         if stored:
             old = stored.popleft()
             if (old.occurred_at, old.event_id) != (t.occurred_at, t.event_id):
