@@ -69,5 +69,6 @@ async def test_one_trace_runs_from_the_http_request_to_the_sent_message(
     assert chain[-1].kind is SpanKind.SERVER and chain[-1].name == "POST /v1/events", names
     assert "orchestrator process" in names, names
     assert send.name == "send rep_call_reminder" and send.kind is SpanKind.PRODUCER
-    notifier = [s for s in finished.values() if s.name == "notifier process"]
+    # a rep reminder travels the reminders lane: its consumer is the notifier's second lane
+    notifier = [s for s in finished.values() if s.name == "notifier-reminders process"]
     assert notifier and notifier[0].context.trace_id == send.context.trace_id
