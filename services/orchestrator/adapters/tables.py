@@ -14,9 +14,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from trellis.db import UtcDateTime, metadata
+
+PAUSE_KINDS = "kind IN ('account_paused', 'account_resumed')"
 
 TZ = UtcDateTime()
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
@@ -132,6 +135,13 @@ decisions = Table(
     Column("playbook_version", String(64), nullable=False),
     Column("decided_at", TZ, nullable=False),
     Index("ix_decisions_decided_at", "decided_at"),  # pruning
+    Index(  # an account's pause marks, read every batch (account plays; 0206)
+        "ix_decisions_account_pauses",
+        "account_id",
+        "decided_at",
+        postgresql_where=text(PAUSE_KINDS),
+        sqlite_where=text(PAUSE_KINDS),
+    ),
 )
 
 touches = Table(
