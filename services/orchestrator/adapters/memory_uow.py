@@ -265,4 +265,4 @@ class MemoryUnitOfWork:
         )  # fmt: skip
         self.consent = MemoryConsent()
         self.decisions = MemoryDecisions()
-        self.revenue = MemoryRevenue(self.contacts, self.accounts)
+        self.revenue = MemoryRevenue()

@@ -2,13 +2,14 @@
 stages, seats, cancellations and NPS answers (the events themselves live on only as state
 aggregates once past their lateness window).
 
-``record`` runs in the batch's transaction with the events the inbox found fresh, so a
-replayed event adds nothing; ``load`` reads them back as ``RevenueFact``s.
+``record`` runs in the batch's transaction with the events the inbox found fresh (and the
+contact and account the batch resolved for each), so a replayed event adds nothing; ``load``
+reads them back as ``RevenueFact``s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -17,9 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas.events import EngagementEvent
-from services.orchestrator.adapters import repository
-from services.orchestrator.adapters.tables import contacts, revenue_facts
-from services.orchestrator.domain.identity import account_refs, contact_aliases
+from services.orchestrator.adapters.tables import revenue_facts
 from services.orchestrator.domain.kpis import RevenueFact
 
 KINDS = frozenset({
@@ -89,37 +88,6 @@ async def record(
     if rows:
         await conn.execute(insert(revenue_facts), rows)
     return len(rows)
-
-
-async def record_applied(conn: AsyncConnection, events: Sequence[EngagementEvent]) -> int:
-    """After a batch was applied in this transaction: each revenue event's contact and account
-    as the batch resolved them (their stored aliases and identifiers; a contact's account when
-    the event names none), then ``record``."""
-    mine = [e for e in events if e.type in KINDS]
-    if not mine:
-        return 0
-    known = await repository.known_aliases(conn, (a for e in mine for a in contact_aliases(e)))
-    contact_of = {
-        e.id: next((known[a] for a in contact_aliases(e) if a in known), None) for e in mine
-    }
-    refs = {e.id: account_refs(e) for e in mine}
-    stored = await repository.known_accounts(
-        conn, (x for x, _ in refs.values() if x), (d for _, d in refs.values() if d)
-    )
-    by_ref: dict[tuple[str, str | None], str] = {("x", x): aid for aid, x, _ in stored if x}
-    by_ref |= {("d", d): aid for aid, _, d in stored if d}
-    people = [c for c in contact_of.values() if c]
-    homes = dict((await conn.execute(
-        select(contacts.c.id, contacts.c.account_id).where(contacts.c.id.in_(people))
-    )).all()) if people else {}  # fmt: skip
-    account_of: dict[str, str | None] = {}
-    for e in mine:
-        x, d = refs[e.id]
-        cid = contact_of[e.id]
-        account_of[e.id] = (
-            by_ref.get(("x", x)) or by_ref.get(("d", d)) or (homes.get(cid) if cid else None)
-        )
-    return await record(conn, mine, {k: v for k, v in contact_of.items() if v}, account_of)
 
 
 async def load(

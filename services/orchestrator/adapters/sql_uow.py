@@ -211,8 +211,13 @@ class SqlDecisions(_Part):
 
 
 class SqlRevenue(_Part):
-    async def record(self, events: Sequence[EngagementEvent]) -> int:
-        return await revenue_store.record_applied(self.conn, events)
+    async def record(
+        self,
+        events: Sequence[EngagementEvent],
+        contact_of: Mapping[str, str],
+        account_of: Mapping[str, str | None],
+    ) -> int:
+        return await revenue_store.record(self.conn, events, contact_of, account_of)
 
     async def facts(self, until: datetime) -> list[RevenueFact]:
         return await revenue_store.load(self.conn, until)

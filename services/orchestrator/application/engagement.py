@@ -67,7 +67,11 @@ async def handle_engagement(
     await uow.accounts.save(decision.accounts, _account_identity(events, acc), now)
     await uow.contacts.add_history(decision.transitions, playbook.version)
     consent = await uow.consent.record(_consent_rows(events, res))
-    await uow.revenue.record(events)  # deal amounts, seats, NPS: what the KPIs count
+    # deal amounts, seats, NPS: what the KPIs count, under the ids this batch resolved
+    homes = {k: s.account_key for k, s in decision.contacts.items()}
+    await uow.revenue.record(events, res.contact_of, {
+        e.id: acc.account_of[e.id] or homes.get(res.contact_of[e.id]) for e in events
+    })  # fmt: skip
     await uow.decisions.log_entries(
         [*decision.log, *_merge_log(res, acc, playbook, now),
          *_consent_log(consent, playbook, now)]

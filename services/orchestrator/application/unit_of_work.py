@@ -203,7 +203,13 @@ class Decisions(Protocol):
 class Revenue(Protocol):
     """The business facts the KPIs need (deal amounts and stages, seats, NPS answers)."""
 
-    async def record(self, events: Sequence[EngagementEvent]) -> int: ...
+    async def record(
+        self,
+        events: Sequence[EngagementEvent],
+        contact_of: Mapping[str, str],
+        account_of: Mapping[str, str | None],
+    ) -> int:
+        """Keep the revenue events among ``events`` (event id -> its contact and account)."""
     async def facts(self, until: datetime) -> list[RevenueFact]: ...
 
 
