@@ -210,6 +210,7 @@ class Revenue(Protocol):
         account_of: Mapping[str, str | None],
     ) -> int:
         """Keep the revenue events among ``events`` (event id -> its contact and account)."""
+
     async def facts(self, until: datetime) -> list[RevenueFact]: ...
 
 
