@@ -11,6 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from services.orchestrator.domain.caps import Caps
 from services.orchestrator.domain.channels import Channel, TouchChannel
 from services.orchestrator.domain.consent import DEFAULT_BASES, LegalBasis
+from services.orchestrator.domain.handoffs import (
+    DEFAULT_SLAS,
+    DEFAULT_STAGE_TEAMS,
+    SALES,
+    HandoffKind,
+    HandoffSla,
+    TeamConfig,
+    TeamMember,
+)
 from services.orchestrator.domain.holdout import HoldoutShare, HoldoutUnit
 from services.orchestrator.domain.quiet_hours import SendWindow
 from services.orchestrator.domain.sequences import NurtureSequence
@@ -102,6 +111,36 @@ class NurtureConfig(BaseModel):
     """Hold out contacts one by one, or whole accounts (their contacts together)."""
     account_pause: AccountPause = AccountPause()
     """One stakeholder's hand-raise pauses the marketing to the account's others."""
+    stage_teams: dict[Stage, str] = Field(default_factory=lambda: dict(DEFAULT_STAGE_TEAMS))
+    """Which team owns each stage (``domain.handoffs``); entering another team's stage hands
+    the account over."""
+    teams: dict[str, TeamConfig] = Field(default_factory=dict)
+    """People per team with their lead; every member is a rep too (added to ``reps``). Without
+    a ``sales`` team the ``reps:`` directory is the sales team."""
+    handoffs: dict[HandoffKind, HandoffSla] = Field(default_factory=lambda: dict(DEFAULT_SLAS))
+    """Per handoff kind its SLA (kinds not listed keep the defaults)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _members_are_reps(cls, data: Any) -> Any:
+        """Team members join the rep directory (their zone, channel, CRM id) unless listed
+        there already; given SLAs override the defaults kind by kind."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if isinstance(data.get("handoffs"), dict):
+            data["handoffs"] = {**DEFAULT_SLAS, **data["handoffs"]}
+        reps = dict(data.get("reps") or {})
+        for team in (data.get("teams") or {}).values():
+            members = team.members if isinstance(team, TeamConfig) else (team or {}).get("members")
+            for email, member in (members or {}).items():
+                if isinstance(member, TeamMember):
+                    member = member.model_dump(exclude_none=True)
+                profile = {k: v for k, v in (member or {}).items() if k != "capacity"}
+                reps.setdefault(str(email).strip().lower(), profile)
+        if reps:
+            data["reps"] = reps
+        return data
 
     @field_validator("reps")
     @classmethod
@@ -158,6 +197,15 @@ class NurtureConfig(BaseModel):
     def rep_channel(self, rep: str | None) -> str | None:
         profile = self.reps.get((rep or "").lower())
         return profile.channel if profile else None
+
+    def team(self, name: str) -> TeamConfig:
+        """A team's people; ``sales`` without a team of its own is the ``reps:`` directory."""
+        if name in self.teams:
+            return self.teams[name]
+        if name == SALES:
+            return TeamConfig(members={e: TeamMember(timezone=p.timezone) for e, p in
+                                       self.reps.items()})  # fmt: skip
+        return TeamConfig()
 
     def exited_by(self, event_type: str) -> frozenset[str]:
         """The ids of the sequences an event of this type ends (their ``exit_on``)."""

@@ -52,6 +52,12 @@ class Reason(StrEnum):
     UNKNOWN_OWNER_ID = "OWNER_ID_UNKNOWN"
     """No address given, and the directory has no rep with that CRM id."""
     PRICING_PAGE = "PRICING_PAGE"
+    # handoffs between teams (domain.handoffs)
+    HANDOFF = "HANDOFF"  # the account entered a stage another team receives
+    HANDOFF_DONE = "HANDOFF_DONE"  # acknowledged, or a completing event (a meeting, a call)
+    HANDOFF_SUPERSEDED = "HANDOFF_SUPERSEDED"  # the account moved on to the next handoff
+    SLA_BREACHED = "SLA_BREACHED"  # its deadline passed: the owner is reminded once
+    SLA_ESCALATED = "SLA_ESCALATED"  # still nothing: the team lead (or the next person) is told
     # a rep's hand on a reminder (ops API, dashboard, signed links)
     ACKNOWLEDGE = "ACKNOWLEDGE"
     SNOOZE = "SNOOZE"

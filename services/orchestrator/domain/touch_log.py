@@ -23,6 +23,10 @@ class TouchDecision(StrEnum):
     PRICING_VIEWED = "pricing_viewed"
     ACCOUNT_PAUSED = "account_paused"
     ACCOUNT_RESUMED = "account_resumed"
+    HANDOFF_CREATED = "handoff_created"
+    HANDOFF_COMPLETED = "handoff_completed"
+    HANDOFF_BREACHED = "handoff_breached"
+    HANDOFF_ESCALATED = "handoff_escalated"
 
 
 LaterReason = Reason  # after planning: a retry, the reminder clock, a re-dispatch

@@ -118,6 +118,16 @@ def words(reason: Reason, s: Said) -> str:
             return "the CRM named an owner id no rep in the directory has (refused)"
         case Reason.PRICING_PAGE:
             return f"{name} viewed the pricing page"
+        case Reason.HANDOFF:
+            return "the account entered a stage another team owns, so it was handed over"
+        case Reason.HANDOFF_DONE:
+            return "the new owner took the handoff (acknowledged it, met or called)"
+        case Reason.HANDOFF_SUPERSEDED:
+            return "the account moved on to the next handoff before this one was taken"
+        case Reason.SLA_BREACHED:
+            return "the handoff's deadline passed with nobody taking it; its owner is reminded"
+        case Reason.SLA_ESCALATED:
+            return "the handoff stayed untaken after its reminder, so it went to the team lead"
         case Reason.ACKNOWLEDGE:
             return "the rep acknowledged the reminder"
         case Reason.SNOOZE:
