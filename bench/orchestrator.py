@@ -22,17 +22,29 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from unittest.mock import patch
 
 import asyncpg
 import orjson
 from sqlalchemy import func, select
 
 from bench.common import Figure
+from bench.orchestrator_probe import (
+    ProcessCpu,
+    ServerCpu,
+    StatementCounter,
+    hit_rate,
+    report,
+    write_result,
+)
 from schemas.events import EngagementEvent
 from schemas.topics import ENGAGEMENT
+from services.orchestrator import main as orchestrator_main
 from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.tables import inbox
 from services.orchestrator.domain.state import ContactState
+from services.orchestrator.handlers import apply_engagement
 from services.orchestrator.main import run
 from services.orchestrator.settings import OrchestratorSettings
 from trellis.broker import EmbeddedBroker, free_port
@@ -99,31 +111,66 @@ async def _drop(name: str | None) -> None:
         await admin.close()
 
 
-async def orchestrator_rate(settings: OrchestratorSettings, total: int) -> float:
-    """Events/s from the first applied event to the last, through the real consumer."""
+async def orchestrator_rate(
+    settings: OrchestratorSettings, total: int, database: str | None = None
+) -> tuple[float, dict[str, Any]]:
+    """Events/s from the first applied event to the last, through the real consumer; beside it
+    statements per batch, CPU per event (this process, which runs the consumer, and PostgreSQL's
+    processes for ``database``) and the state caches' hit rate."""
     engine = create_engine(settings.resolved_database_url)
+    counter = StatementCounter()
+    counter.ignore(engine)
+    server = ServerCpu(database)
+    caches: list[repo.StateCaches] = []
+
+    def kept_caches() -> repo.StateCaches:
+        caches.append(repo.StateCaches())
+        return caches[-1]
+
     stop = asyncio.Event()
-    task = asyncio.create_task(run(settings, stop))
     first_at: float | None = None
     first_count = 0
-    try:
-        while True:
-            async with engine.connect() as conn:
-                count = await conn.scalar(select(func.count()).select_from(inbox)) or 0
-            now = time.perf_counter()
-            if count and first_at is None:
-                first_at, first_count = now, count
-            if count >= total:
-                break
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.05)
-        assert first_at is not None
-        return (total - first_count) / max(now - first_at, 1e-6)
-    finally:
-        stop.set()
-        await task
-        await engine.dispose()
+    with (
+        counter.installed(),
+        patch.object(orchestrator_main, "apply_engagement", counter.per_call(apply_engagement)),
+        patch.object(orchestrator_main, "StateCaches", kept_caches),
+    ):
+        task = asyncio.create_task(run(settings, stop))
+        try:
+            last_sample = 0.0
+            while True:
+                async with engine.connect() as conn:
+                    count = await conn.scalar(select(func.count()).select_from(inbox)) or 0
+                now = time.perf_counter()
+                if count and first_at is None:
+                    first_at, first_count = now, count
+                    cpu = ProcessCpu()
+                    await server.sample(engine)
+                elif now - last_sample > 0.5 or count >= total:
+                    await server.sample(engine)
+                    last_sample = now
+                if count >= total:
+                    break
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.05)
+            assert first_at is not None
+            applied = total - first_count
+            hits = sum(c.contacts.hits + c.accounts.hits for c in caches)
+            misses = sum(c.contacts.misses + c.accounts.misses for c in caches)
+            extra = {
+                "statements_per_batch": counter.summary(),
+                "orchestrator_cpu_us_per_event": cpu.seconds() / applied * 1e6,
+                "postgresql_cpu_us_per_event": server.seconds() / applied * 1e6
+                if database
+                else None,
+                "state_cache_hit_rate": hit_rate(hits, misses),
+            }
+            return applied / max(now - first_at, 1e-6), extra
+        finally:
+            stop.set()
+            await task
+            await engine.dispose()
 
 
 async def decode_rate(settings: OrchestratorSettings, topic: str, total: int) -> float:
@@ -177,11 +224,12 @@ async def one_backend(
     contacts: int,
     repeats: int,
     max_batch: int | None = None,
-) -> list[Figure]:
+) -> tuple[list[Figure], list[dict[str, Any]]]:
     """Each repeat on a fresh database (the inbox would otherwise skip every event)."""
     orch: list[float] = []
     dec: list[float] = []
     ups: list[float] = []
+    extras: list[dict[str, Any]] = []
     for _ in range(repeats):
         url, dbname = await _fresh_database(backend)
         try:
@@ -194,16 +242,19 @@ async def one_backend(
             )
             if max_batch is not None:
                 settings = settings.model_copy(update={"orchestrator_max_batch": max_batch})
-            orch.append(await orchestrator_rate(settings, len(payloads)))
+            rate, extra = await orchestrator_rate(settings, len(payloads), dbname)
+            orch.append(rate)
+            extras.append(extra)
             dec.append(await decode_rate(settings, ENGAGEMENT, len(payloads)))
             ups.append(await upsert_rate(url, contacts))
         finally:
             await _drop(dbname)
-    return [
+    figures = [
         Figure(f"{backend}: consume + decode alone", "ev/s", dec),
         Figure(f"{backend}: bare batched upsert of contacts", "rows/s", ups),
         Figure(f"{backend}: orchestrator, default playbook", "ev/s", orch),
     ]
+    return figures, extras
 
 
 async def main(
@@ -212,6 +263,7 @@ async def main(
     log = Path(tempfile.mkdtemp()) / "tansu.log"
     broker = EmbeddedBroker("127.0.0.1", free_port(), log_path=log)
     await broker.start()
+    result: dict[str, Any] = {"events": events, "contacts": contacts, "repeats": repeats}
     try:
         settings = OrchestratorSettings(kafka_bootstrap=broker.bootstrap, kafka_idempotence=False)
         await ensure_topics(settings, partitions=6)
@@ -230,7 +282,7 @@ async def main(
             await producer.stop()
         print(f"\nOrchestrator: {events:,} events over {contacts:,} contacts (embedded broker)")
         for backend in backends:
-            dec, ups, orch = await one_backend(
+            (dec, ups, orch), extras = await one_backend(
                 backend, broker, payloads, contacts, repeats, max_batch
             )
             print(dec.line())
@@ -241,8 +293,10 @@ async def main(
                 f"{backend}: serial raw bound (decode then upsert) {serial:>12,.0f} ev/s; "
                 f"orchestrator = {orch.median / serial:.1%} of it"
             )
+            result[backend] = report(backend, dec, ups, orch, serial, extras)
     finally:
         broker.stop()
+    write_result("orchestrator", result)
 
 
 def cli(argv: Sequence[str] | None = None) -> None:

@@ -7,10 +7,13 @@ with a long-lived state cache as the process keeps.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from bench.orchestrator import T0, _drop, _fresh_database, world
+from bench.orchestrator_probe import hit_rate, write_result
 from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.handlers import apply_engagement
@@ -25,11 +28,16 @@ class _Record:
     offset: int
     value: bytes
     key: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
+    timestamp: int = 0
 
 
-async def cost_per_event(backend: str, known: int, measured: int, batch: int = 2000) -> float:
+async def cost_per_event(
+    backend: str, known: int, measured: int, batch: int = 2000
+) -> dict[str, float | None]:
     """Microseconds per event through ``apply_engagement`` once ``known`` contacts exist, with a
-    long-lived state cache as the process keeps (its default size)."""
+    long-lived state cache as the process keeps (its default size); beside it the CPU part (this
+    process) and the state caches' hit rate over the measured batches."""
     url, dbname = await _fresh_database(backend)
     engine = create_engine(url)
     playbook = default_playbook()
@@ -46,19 +54,44 @@ async def cost_per_event(backend: str, known: int, measured: int, batch: int = 2
             _Record("hit", 0, i, p.replace(b'"bench-', b'"hit-'))
             for i, p in enumerate(world(measured, known, 2, start=T0 + timedelta(minutes=known)))
         ]
-        start = time.perf_counter()
+        before = _counts(caches)
+        start, cpu = time.perf_counter(), time.process_time()
         for lo in range(0, len(hits), batch):
             await apply_engagement(hits[lo : lo + batch], engine, playbook, caches=caches)
-        return (time.perf_counter() - start) / measured * 1e6
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        hit, miss = (now - was for now, was in zip(_counts(caches), before, strict=True))
+        return {
+            "us_per_event": wall / measured * 1e6,
+            "cpu_us_per_event": cpu / measured * 1e6,
+            "state_cache_hit_rate": hit_rate(hit, miss),
+        }
     finally:
         await engine.dispose()
         await _drop(dbname)
 
 
+def _counts(caches: repo.StateCaches) -> tuple[int, int]:
+    both = (caches.contacts, caches.accounts)
+    return sum(c.hits for c in both), sum(c.misses for c in both)
+
+
 async def scale(sizes: list[int], backends: list[str], measured: int) -> None:
     print(f"\nCost per event vs known contacts ({measured:,} events hitting known contacts)")
+    started = time.perf_counter()
+    result: dict[str, Any] = {"sizes": sizes, "measured_events": measured}
     for backend in backends:
-        costs = [await cost_per_event(backend, n, measured) for n in sizes]
-        for n, c in zip(sizes, costs, strict=True):
-            print(f"{backend}: {n:>10,} known contacts {c:>10,.1f} us/event")
-        print(f"{backend}: {sizes[-1]:,} vs {sizes[0]:,} = {costs[-1] / costs[0]:.2f}x")
+        runs = [await cost_per_event(backend, n, measured) for n in sizes]
+        for n, r in zip(sizes, runs, strict=True):
+            rate = r["state_cache_hit_rate"]
+            print(
+                f"{backend}: {n:>10,} known contacts {r['us_per_event']:>10,.1f} us/event "
+                f"(CPU {r['cpu_us_per_event']:,.1f}; state cache hit rate "
+                + (f"{rate:.1%})" if rate is not None else "-)")
+            )
+        ratio = (runs[-1]["us_per_event"] or 0) / (runs[0]["us_per_event"] or 1)
+        print(f"{backend}: {sizes[-1]:,} vs {sizes[0]:,} = {ratio:.2f}x")
+        result[backend] = {"by_known_contacts": dict(zip(map(str, sizes), runs, strict=True)),
+                           "ratio_last_to_first": round(ratio, 3)}  # fmt: skip
+    result["bench_seconds"] = round(time.perf_counter() - started)
+    print(f"whole scale bench: {result['bench_seconds']:,} s")
+    write_result("orchestrator_scale", result)
