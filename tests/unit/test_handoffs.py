@@ -21,6 +21,7 @@ from services.orchestrator.domain.handoffs import (
     TeamConfig,
     TeamMember,
     add_working_time,
+    crm_team_claim,
     deadline,
     due_steps,
     escalation_target,
@@ -223,3 +224,16 @@ def test_default_slas_are_the_issues() -> None:
     assert DEFAULT_SLAS[HandoffKind.CSM_KICKOFF].business_days == 2
     with pytest.raises(ValueError, match="needs business_days"):
         HandoffSla()
+
+
+def test_a_team_owner_comes_from_an_owner_change_with_a_team_or_a_csm_on_the_deal() -> None:
+    assert crm_team_claim("crm_owner_changed", {"owner_id": "7", "team": "Success"}) == (
+        "success",
+        {"owner_id": "7", "team": "Success"},
+    )
+    assert crm_team_claim("crm_owner_changed", {"owner_id": "7"}) is None  # sales, as before
+    assert crm_team_claim("deal_closed_won", {"deal_id": "d", "csm_email": "c@x"}) == (
+        "success",
+        {"owner_email": "c@x", "owner_id": None},
+    )
+    assert crm_team_claim("deal_closed_won", {"deal_id": "d"}) is None

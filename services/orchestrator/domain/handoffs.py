@@ -267,3 +267,35 @@ def least_loaded_member(team: TeamConfig, load: Mapping[str, int]) -> str | None
     room = [p for p in people if (c := team.members[p].capacity) is None or load.get(p, 0) < c]
     pick_from = room or [p for p in people if team.members[p].capacity != 0] or people
     return min(pick_from, key=lambda p: (load.get(p, 0), people.index(p)))
+
+
+@dataclass(frozen=True, slots=True)
+class TeamOwner:
+    """Who owns an account in one team, and who did before (for the handoff note and the
+    account page)."""
+
+    account_id: str
+    team: str
+    owner: str
+    previous_owner: str | None
+    since: datetime
+    source: str  # "crm" (an owner change or a CSM on the deal) | "pool" (the round-robin)
+
+
+def crm_team_claim(
+    event_type: str, properties: Mapping[str, object]
+) -> tuple[str, dict[str, object]] | None:
+    """(team, owner properties) a CRM event names for a team other than sales's owner field:
+    ``crm_owner_changed`` with a ``team``, or ``deal_closed_won`` naming a CSM
+    (``csm_email`` / ``csm_owner_id``: the success team). None: the event names no team owner
+    (a plain ``crm_owner_changed`` is the sales owner, as before)."""
+    if event_type == "crm_owner_changed":
+        team = properties.get("team")
+        if isinstance(team, str) and team.strip():
+            return team.strip().lower(), dict(properties)
+    if event_type == "deal_closed_won" and (
+        properties.get("csm_email") or properties.get("csm_owner_id")
+    ):
+        return SUCCESS, {"owner_email": properties.get("csm_email"),
+                         "owner_id": properties.get("csm_owner_id")}  # fmt: skip
+    return None
