@@ -200,3 +200,14 @@ def test_one_reminder_per_episode_and_none_after_activation_for_any_order(
         assert (w.episode_since is not None) is open_
     assert early <= 1
     assert churn - ended in (0, 1) and w.episodes == churn
+
+
+def test_a_detractor_answer_counts_for_nps_recent_days_only() -> None:
+    w = fold([won(), ev("product_activated", 1), ev("nps_submitted", 10, score=2)])
+    verdict = check(w, WON + timedelta(days=11), RULES)
+    assert [a.causes for a in verdict.alerts] == [(Cause.DETRACTOR_NPS,)]
+    ends = next_check(verdict.watch, WON + timedelta(days=11), RULES)
+    assert ends == WON + timedelta(days=100)  # the answer stops counting after 90 days
+    assert check(verdict.watch, ends, RULES).ended == WON + timedelta(days=11)
+    old = fold([won(), ev("nps_submitted", -200, score=0)])  # imported: long before
+    assert not [a for a in check(old, WON, RULES).alerts if a.risk is Risk.CHURN_RISK]

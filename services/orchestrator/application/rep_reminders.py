@@ -184,7 +184,7 @@ async def create_reminders(
             continue
         seen.add((n.contact_id, n.reason.value))
         account = accs.get(person.account_id or "")
-        rep = rep_for(person, account, nurture.rep_pool)
+        rep = n.rep or rep_for(person, account, nurture.rep_pool)  # n.rep: the account's CSM
         rid = (
             stable_id("r_", n.dedup_key)
             if n.dedup_key

@@ -32,6 +32,8 @@ REMINDER_WORDS = {
     ReminderReason.PRICING_COMMITTEE: "several stakeholders viewed pricing",
     ReminderReason.RENEWAL_WINDOW: "renewal coming up",
     ReminderReason.COMMITTEE_GAP: "a buying-committee role is missing",
+    ReminderReason.EARLY_CHURN_RISK: "not activated: at risk of early churn",
+    ReminderReason.CHURN_RISK: "at risk of churn",
 }
 TOUCH_KINDS = frozenset(
     {

@@ -81,6 +81,14 @@ def tickets_within(w: ValueWatch, now: datetime, span: timedelta) -> int:
     return sum(1 for at, _ in w.tickets if now - span < at <= now)
 
 
+def detractor(w: ValueWatch, now: datetime, rules: ValueWatchRules) -> bool:
+    """The latest NPS answer is a detractor's, given within ``nps_recent_days``."""
+    n = w.nps
+    return (
+        n is not None and n.score <= rules.detractor_max and n.at <= now < n.at + rules.nps_recent
+    )
+
+
 def causes(w: ValueWatch, now: datetime, rules: ValueWatchRules) -> tuple[Cause, ...]:
     """The churn-risk signals that hold at ``now`` (none for a non-customer)."""
     if not w.customer:
@@ -89,7 +97,7 @@ def causes(w: ValueWatch, now: datetime, rules: ValueWatchRules) -> tuple[Cause,
     u = usage(w, now, rules)
     if u.before >= rules.min_usage and u.now <= u.before * (1 - rules.usage_drop_share):
         out.append(Cause.USAGE_DROP)
-    if w.nps is not None and w.nps.at <= now and w.nps.score <= rules.detractor_max:
+    if detractor(w, now, rules):
         out.append(Cause.DETRACTOR_NPS)
     if tickets_within(w, now, rules.ticket_window) >= rules.ticket_spike:
         out.append(Cause.TICKET_SPIKE)
@@ -135,6 +143,8 @@ def next_check(w: ValueWatch, now: datetime, rules: ValueWatchRules) -> datetime
     if sum(w.usage.values()) >= rules.min_usage:  # a window moves at midnight (UTC)
         tomorrow = now.astimezone(UTC).date() + timedelta(days=1)
         at.append(datetime.combine(tomorrow, time(), tzinfo=UTC))
-    if w.episode_since is not None:  # a spike ends when its tickets leave the window
+    if w.episode_since is not None:  # a spike ends as its tickets leave the window, and so on
         at += [t + rules.ticket_window for t, _ in w.tickets if t + rules.ticket_window > now]
+        if w.nps is not None and w.nps.at + rules.nps_recent > now:
+            at.append(w.nps.at + rules.nps_recent)
     return min(at, default=None)

@@ -25,6 +25,7 @@ from services.orchestrator.domain.quiet_hours import SendWindow
 from services.orchestrator.domain.sequences import NurtureSequence
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.touch_retry import TouchRetryPolicy
+from services.orchestrator.domain.value_watch import ValueWatchRules
 
 
 class RepProfile(BaseModel):
@@ -119,6 +120,9 @@ class NurtureConfig(BaseModel):
     a ``sales`` team the ``reps:`` directory is the sales team."""
     handoffs: dict[HandoffKind, HandoffSla] = Field(default_factory=lambda: dict(DEFAULT_SLAS))
     """Per handoff kind its SLA (kinds not listed keep the defaults)."""
+    value_watch: ValueWatchRules = ValueWatchRules()
+    """Time to value: the CSM is reminded when a new customer has not activated by day N, or a
+    customer's usage falls, NPS turns detractor or tickets spike (``domain.churn_risk``)."""
 
     @model_validator(mode="before")
     @classmethod

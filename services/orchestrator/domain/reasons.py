@@ -73,6 +73,11 @@ class Reason(StrEnum):
     PRICING_COMMITTEE = "pricing_committee"
     RENEWAL_WINDOW = "renewal_window"
     COMMITTEE_GAP = "committee_gap"
+    EARLY_CHURN_RISK = "early_churn_risk"
+    CHURN_RISK = "churn_risk"
+    # the time-to-value watch (domain.churn_risk): an episode ends, a day N found too late
+    CHURN_RISK_CLEARED = "churn_risk_cleared"
+    ACTIVATION_CHECK_TOO_LATE = "activation_check_too_late"
     # the lifecycle: why a stage changed (stored as ``<reason>:<stage>``), an event ignored
     FIRST_ENGAGEMENT = "first_engagement"
     EVIDENCE = "evidence"

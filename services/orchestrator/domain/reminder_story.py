@@ -164,6 +164,8 @@ NEXT_STEPS: dict[str, tuple[str, timedelta]] = {
     "pricing_committee": ("Offer {first} a pricing walk-through", timedelta(days=2)),
     "renewal_window": ("Book the renewal conversation with {first}", timedelta(days=7)),
     "committee_gap": ("Ask {first} to bring the missing role into the talks", timedelta(days=3)),
+    "early_churn_risk": ("Call {first} to unblock activation", timedelta(days=1)),
+    "churn_risk": ("Call {first} to hear what changed", timedelta(days=1)),
 }
 
 

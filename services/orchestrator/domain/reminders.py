@@ -25,6 +25,8 @@ class ReminderReason(StrEnum):
     PRICING_COMMITTEE = "pricing_committee"
     RENEWAL_WINDOW = "renewal_window"
     COMMITTEE_GAP = "committee_gap"
+    EARLY_CHURN_RISK = "early_churn_risk"  # no activation by day N (domain.churn_risk)
+    CHURN_RISK = "churn_risk"  # usage drop, detractor NPS, ticket spike (domain.churn_risk)
 
 
 TALKING_POINTS: dict[ReminderReason, tuple[str, ...]] = {
@@ -43,6 +45,14 @@ TALKING_POINTS: dict[ReminderReason, tuple[str, ...]] = {
     ReminderReason.COMMITTEE_GAP: (
         "The buying committee lacks a role this stage needs",
         "Ask your contact to introduce the missing role",
+    ),
+    ReminderReason.EARLY_CHURN_RISK: (
+        "Ask what blocks activation: access, setup, data, or who owns the rollout",
+        "Offer a working session to get to first value this week",
+    ),
+    ReminderReason.CHURN_RISK: (
+        "Listen first: ask what changed for them",
+        "Agree one fix and a date to check on it; no upsell",
     ),
 }
 
@@ -67,6 +77,8 @@ class ReminderNeed:
     evidence: tuple[str, ...]
     due_from: datetime | None = None  # not before (a renewal's window opens ahead of its date)
     dedup_key: str | None = None  # one reminder per key for ever (a renewal: account + date)
+    rep: str | None = None
+    """Who to remind when it is not the contact's owner rep (the account's CSM)."""
     story: tuple[dict[str, str], ...] = ()
     """The evidence for the rep, ``{"said", "at"}`` each (the ids are for dedup); the reminder
     tells it relative to when it is read (``reminder_story``)."""

@@ -47,6 +47,8 @@ class ValueWatchRules(BaseModel):
     ticket_window_days: float = Field(default=7, gt=0, le=30)
     detractor_max: int = Field(default=6, ge=0, le=10)
     """An NPS answer at or below this is a detractor's."""
+    nps_recent_days: float = Field(default=90, gt=0, le=730)
+    """A detractor answer counts this long (an old answer in imported history does not)."""
 
     @property
     def activation_due(self) -> timedelta:
@@ -59,6 +61,10 @@ class ValueWatchRules(BaseModel):
     @property
     def ticket_window(self) -> timedelta:
         return timedelta(days=self.ticket_window_days)
+
+    @property
+    def nps_recent(self) -> timedelta:
+        return timedelta(days=self.nps_recent_days)
 
     def watches(self, event_type: str) -> bool:
         return event_type in WATCHED or event_type in self.usage_events

@@ -157,6 +157,14 @@ def words(reason: Reason, s: Said) -> str:
             return (
                 f"the account reached its stage with no {missing} engaged in the buying committee"
             )
+        case Reason.EARLY_CHURN_RISK:
+            return "the customer has not activated the product since the deal closed (early churn)"
+        case Reason.CHURN_RISK:
+            return "the customer's usage fell, its NPS is a detractor's or its tickets spiked"
+        case Reason.CHURN_RISK_CLEARED:
+            return "the customer's churn-risk signals cleared, so the episode ended"
+        case Reason.ACTIVATION_CHECK_TOO_LATE:
+            return "day N without activation was found too late (imported history): no reminder"
         case Reason.FIRST_ENGAGEMENT:
             return f"{name} engaged for the first time"
         case Reason.EVIDENCE:
