@@ -130,37 +130,46 @@ def fold_contact(
     cannot change the stage, but it is not lost: its log entry keeps the event (type, time,
     properties) with the window and the newest time it was compared with, so the timeline
     shows it."""
-    known = {e.event_id for e in state.pending}
     cutoff = lateness_cutoff(state, playbook, historical)
+    newest = state.current.as_of  # every pending event is at or before it (folded into current)
+    window_ids: set[str] | None = None  # gathered only for an event that could be one of them
+    seen: set[str] = set()
     fresh: list[Engagement] = []
     log: list[LogEntry] = []
     for e in events:
         kept: dict[str, object] = {}
-        if e.event_id in known:
+        maybe_pending = newest is None or e.occurred_at <= newest
+        if maybe_pending and window_ids is None:
+            window_ids = {p.event_id for p in state.pending}
+        if e.event_id in seen or (maybe_pending and e.event_id in (window_ids or ())):
             reason = IgnoreReason.DUPLICATE
         elif cutoff is not None and too_late(e.occurred_at, cutoff, historical):
             reason, kept = IgnoreReason.TOO_LATE, too_late_facts(e, state, playbook)
         else:
             fresh.append(e)
-            known.add(e.event_id)
+            seen.add(e.event_id)
             continue
         log.append(
             _entry(DecisionKind.EVENT_IGNORED, reason, state, e.event_id, kept, playbook, now)
         )
     fresh.sort(key=_SORT_KEY)
-    pending = sorted((*state.pending, *fresh), key=_SORT_KEY)
     moved: list[Redated] = []
     if _appends(state, fresh, playbook):
-        # The common case: everything new happened after all we know; fold it onto current.
+        # The common case, O(fresh events): everything new happened after all we know, so the
+        # window stays sorted by appending, and folding onto current equals a replay of it.
+        pending: Sequence[Engagement] = (*state.pending, *fresh)
         current, new = replay(state.current, fresh, playbook, state.key, now)
         transitions = [*state.transitions, *new]
     else:  # a late event (or a new playbook): replay the window in occurred_at order
+        pending = sorted((*state.pending, *fresh), key=_SORT_KEY)
         current, transitions = replay(state.checkpoint, pending, playbook, state.key, now)
         new = not_reported(transitions, state.transitions)
         moved = redated(transitions, state.transitions) if historical else []
     horizon = min(now, pending[-1].occurred_at if pending else now) - playbook.lateness
-    prefix = [e for e in pending if e.occurred_at <= horizon]
-    checkpoint, _ = replay(state.checkpoint, prefix, playbook, state.key, None)
+    leaving = _leaving(pending, horizon)
+    checkpoint = state.checkpoint
+    if leaving:  # each event is folded in here once, when it leaves the window
+        checkpoint, _ = replay(checkpoint, pending[:leaving], playbook, state.key, None)
     account_key = next(
         (e.account_key for e in reversed(pending) if e.account_key), state.account_key
     )
@@ -168,9 +177,9 @@ def fold_contact(
         key=state.key,
         account_key=account_key,
         checkpoint=checkpoint,
-        pending=tuple(pending[len(prefix) :]),
+        pending=tuple(pending[leaving:]),
         current=current,
-        transitions=tuple(t for t in transitions if t.occurred_at > horizon),
+        transitions=_inside(transitions, horizon),
         score=round(current.score.at(now, playbook.scoring.half_life_days), 6),
         playbook_version=playbook.version,
     )
@@ -209,6 +218,24 @@ def absorb_merges(
         for e in states[loser].pending
     ]
     return kept, moved
+
+
+def _leaving(pending: Sequence[Engagement], horizon: datetime) -> int:
+    """How many of the (sorted) window's first events are at or before ``horizon``: scanned from
+    the front, so the common case (none) costs one comparison, not one per event."""
+    n = 0
+    for e in pending:
+        if e.occurred_at > horizon:
+            break
+        n += 1
+    return n
+
+
+def _inside(transitions: Sequence[Transition], horizon: datetime) -> tuple[Transition, ...]:
+    """The moves after ``horizon`` (those of the window); the whole tuple when the first is."""
+    if not transitions or transitions[0].occurred_at > horizon:
+        return tuple(transitions)
+    return tuple(t for t in transitions if t.occurred_at > horizon)
 
 
 def _appends(state: ContactState, fresh: Sequence[Engagement], playbook: Playbook) -> bool:

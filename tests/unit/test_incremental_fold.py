@@ -1,0 +1,120 @@
+"""Incremental state (issue 15): folding batches onto a contact's state equals one replay of its
+window, for any delivery order inside the lateness window, and an in-order event is folded once
+(never a replay of the window)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.orchestrator.domain import lifecycle
+from services.orchestrator.domain.decide import decide
+from services.orchestrator.domain.engagement import Engagement
+from services.orchestrator.domain.lifecycle import replay
+from services.orchestrator.domain.state import AccountState, ContactState, Progress, Transition
+from tests.unit.orchestrator_events import T0
+from tests.unit.test_orchestrator_properties import NOW, PLAYBOOK, histories
+
+
+def _deliver(
+    batches: list[list[Engagement]],
+) -> tuple[dict[str, ContactState], list[Transition]]:
+    contacts: dict[str, ContactState] = {}
+    accounts: dict[str, AccountState] = {}
+    reported: list[Transition] = []
+    for batch in batches:
+        d = decide(contacts, accounts, batch, PLAYBOOK, NOW)
+        contacts |= d.contacts
+        accounts |= d.accounts
+        reported.extend(t for t in d.transitions if t.subject_kind == "contact")
+    return contacts, reported
+
+
+def _batches(events: list[Engagement], rnd: Any, cuts: int) -> list[list[Engagement]]:
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    points = sorted(rnd.sample(range(len(shuffled) + 1), min(cuts, len(shuffled) + 1)))
+    return [shuffled[a:b] for a, b in zip([0, *points], [*points, len(shuffled)], strict=True)]
+
+
+@given(histories(), st.randoms(use_true_random=False), st.integers(1, 8))
+@settings(max_examples=200, deadline=None)
+def test_incremental_fold_equals_a_full_replay_of_the_window(
+    events: list[Engagement], rnd: Any, cuts: int
+) -> None:
+    """Every event is inside the 30-day window (20 days of history, decided on day 21)."""
+    contacts, reported = _deliver(_batches(events, rnd, cuts))
+    for key, state in contacts.items():
+        window = sorted((e for e in events if e.contact_key == key), key=lambda e: e.sort_key)
+        current, moves = replay(Progress(), window, PLAYBOOK, key, NOW)
+        assert state.current == current
+        assert state.stage == current.stage
+        assert state.score == round(current.score.at(NOW, PLAYBOOK.scoring.half_life_days), 6)
+        assert [t.identity for t in state.transitions] == [t.identity for t in moves]
+        assert [e.event_id for e in state.pending] == [e.event_id for e in window]
+        assert state.checkpoint == Progress()
+        entered = {t.to_stage for t in reported if t.subject_key == key}
+        assert {t.to_stage for t in moves} <= entered, "each stage the replay enters is reported"
+
+
+@given(histories(span_minutes=120 * 24 * 60), st.integers(1, 10))
+@settings(max_examples=100, deadline=None)
+def test_in_order_batches_across_the_window_equal_a_full_replay(
+    events: list[Engagement], chunks: int
+) -> None:
+    """Events leaving the window go into the checkpoint; current is still the full replay."""
+    ordered = sorted(events, key=lambda e: e.sort_key)
+    size = max(1, len(ordered) // chunks)
+    contacts, _ = _deliver([ordered[i : i + size] for i in range(0, len(ordered), size)])
+    later = NOW + timedelta(days=120)
+    for key, state in contacts.items():
+        window = [e for e in ordered if e.contact_key == key]
+        current, _ = replay(Progress(), window, PLAYBOOK, key, NOW)
+        assert state.current == current
+        checkpoint, _ = replay(state.checkpoint, state.pending, PLAYBOOK, key, None)
+        folded, _ = replay(Progress(), window, PLAYBOOK, key, None)
+        assert checkpoint == folded, "checkpoint + window == every event folded in order"
+        assert later > current.as_of if current.as_of else True
+
+
+def test_an_in_order_event_is_folded_once_without_replaying_the_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folded: list[str] = []
+    apply_event = lifecycle.apply_event
+
+    def counting(p: Progress, e: Engagement, playbook: Any, key: str) -> Any:
+        folded.append(e.event_id)
+        return apply_event(p, e, playbook, key)
+
+    monkeypatch.setattr(lifecycle, "apply_event", counting)
+    events = [
+        Engagement(
+            event_id=f"e{i}",
+            type="page_viewed",
+            occurred_at=T0 + timedelta(hours=i),
+            properties={"path": "/blog", "is_pricing": False},
+            contact_key="c1",
+            account_key="acme",
+        )
+        for i in range(40)
+    ]
+    contacts, _ = _deliver([[e] for e in events])
+    assert folded == [e.event_id for e in events], "each event folded exactly once"
+    assert len(contacts["c1"].pending) == 40
+
+    folded.clear()
+    late = Engagement(
+        event_id="late",
+        type="page_viewed",
+        occurred_at=T0 + timedelta(minutes=90),
+        properties={"path": "/blog", "is_pricing": False},
+        contact_key="c1",
+        account_key="acme",
+    )
+    decide(contacts, {}, [late], PLAYBOOK, NOW)
+    assert len(folded) == 41, "a late event rebuilds the window from the checkpoint"
