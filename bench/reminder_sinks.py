@@ -95,7 +95,8 @@ class RepSide:
     def start_notifier(self) -> None:
         settings = {
             "kafka_bootstrap": self.bootstrap, "kafka_idempotence": False,
-            "database_url": self.database_url, "notifier_group": f"stl-notifier-{self.tag}",
+            "database_url": self.database_url, "notifier_database_url": self.database_url,
+            "notifier_group": f"stl-notifier-{self.tag}",
             "smtp_port": self.smtp_port, "rep_reminder_via": "email",
             "slack_webhook_url": f"http://127.0.0.1:{self.http_port}/slack",
             "notifier_http_port": 0, "notifier_max_age_s": 10**9,  # the bench clock is not today

@@ -15,8 +15,9 @@ process of its own, queues ``--backlog`` marketing emails on trellis.touches.v1 
 and times each reminder to its arrival at a local SMTP server (the email rep) or a Slack-style
 webhook (the Slack rep) while that backlog drains. Prints p50/p99/max per backend, the topic
 figure as the same run's baseline (target: p99 < 1 s), and writes
-``bench/results/speed_to_lead[-at-sink].json``. ``--notifier-db own`` gives the notifier a
-database of its own (on SQLite: its own write lock), to see what sharing one costs.
+``bench/results/speed_to_lead[-at-sink].json``. ``--notifier-db``: ``default`` as
+``TRELLIS_NOTIFIER_DATABASE_URL`` unset (a file of its own on SQLite, the same database on
+PostgreSQL), ``shared`` (the orchestrator's, to see what sharing costs) or ``own`` (a new one).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import orjson
 from bench import reminder_sinks as sinks
 from bench.orchestrator import _drop, _fresh_database, world
 from schemas.topics import ENGAGEMENT, REMINDERS
+from services.notifier.settings import NotifierDatabase
 from services.orchestrator.main import run
 from services.orchestrator.settings import OrchestratorSettings
 from trellis.broker import EmbeddedBroker, free_port
@@ -161,7 +163,7 @@ async def one_backend(
     broker: EmbeddedBroker, backend: str, args: argparse.Namespace
 ) -> dict[str, Any]:
     url, dbname = await _fresh_database(backend)
-    ledger = await _fresh_database(backend) if args.notifier_db == "own" else (url, None)
+    ledger = await _ledger_database(backend, url, args.notifier_db)
     tag = uuid.uuid4().hex[:6]
     side = sinks.RepSide(broker.bootstrap, ledger[0], tag) if args.at_sink else None
     own: dict[str, Any] = {"orchestrator_rep_pool": "rep@bench.example"}
@@ -215,6 +217,16 @@ async def one_backend(
         await _drop(dbname)
         await _drop(ledger[1])
     return _report(backend, load, got, args)
+
+
+async def _ledger_database(backend: str, url: str, choice: str) -> tuple[str, str | None]:
+    """The notifier's database: where TRELLIS_NOTIFIER_DATABASE_URL's default puts it (a file of
+    its own on SQLite, the same database on PostgreSQL), the orchestrator's, or a new one."""
+    if choice == "own":
+        return await _fresh_database(backend)
+    if choice == "shared":
+        return url, None
+    return NotifierDatabase(database_url=url).resolved_database_url, None
 
 
 def _report(
@@ -290,8 +302,9 @@ def cli(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--backlog", type=int, default=20_000, help="queued marketing emails")
     parser.add_argument(
-        "--notifier-db", choices=["shared", "own"], default="shared",
-        help="--at-sink: the notifier's ledger in the orchestrator's database or one of its own",
+        "--notifier-db", choices=["default", "shared", "own"], default="default",
+        help="--at-sink: the notifier's ledger where its setting puts it by default (own file on "
+        "SQLite, same database on PostgreSQL), in the orchestrator's database, or a new one",
     )  # fmt: skip
     args = parser.parse_args(argv)
     args.received_url = None

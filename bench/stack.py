@@ -152,13 +152,14 @@ async def prepare(stack: Stack, direct_url: str, partitions: int) -> dict[Source
     CRM, consent tool); returns their write keys."""
     from trellis.db import create_engine
     from trellis.kafka import ensure_topics
-    from trellis.migrate import upgrade_async
+    from console.databases import migrate_all
+    from services.notifier.settings import NotifierDatabase
     from trellis.producers import DEV_KINDS
     from trellis.settings import TrellisSettings
     from trellis.sources import SqlAlchemySourceRepository
 
     await stack.broker.start()
-    await upgrade_async(direct_url)
+    await migrate_all(NotifierDatabase(database_url=direct_url))  # and the notifier's own file
     settings = TrellisSettings(kafka_bootstrap=stack.broker.bootstrap, kafka_idempotence=False)
     await ensure_topics(settings, partitions=partitions)
     engine = create_engine(direct_url)

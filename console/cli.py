@@ -143,10 +143,14 @@ def migrate(
         bool, typer.Option("--yes-destroy-data", help="Needed for --down in prod: it drops data.")
     ] = False,
 ) -> None:
-    """Apply database migrations (SQLite or PostgreSQL, from TRELLIS_DATABASE_URL)."""
+    """Apply database migrations (SQLite or PostgreSQL, from TRELLIS_DATABASE_URL) to the
+    orchestrator's database and the notifier's (TRELLIS_NOTIFIER_DATABASE_URL; on SQLite a file
+    of its own by default)."""
+    from console import databases
+    from services.notifier.settings import NotifierDatabase
     from trellis import migrate as m
 
-    settings = _settings()
+    settings = NotifierDatabase()
     if down and revision is None:  # a bare --down once meant "base": every table dropped
         typer.secho("--down needs an explicit --revision (`base` drops every table)", err=True)
         raise typer.Exit(2)
@@ -154,10 +158,10 @@ def migrate(
         typer.secho("--down in prod drops columns and tables: add --yes-destroy-data", err=True)
         raise typer.Exit(2)
     if down:
-        m.downgrade(settings.resolved_database_url, str(revision))
+        urls = asyncio.run(databases.downgrade_all(settings, str(revision)))
     else:
-        m.upgrade(settings.resolved_database_url, revision or m.HEADS)
-    typer.echo(f"database at {revision or m.HEADS}")
+        urls = asyncio.run(databases.migrate_all(settings, revision or m.HEADS))
+    typer.echo(f"database{'s' if len(urls) > 1 else ''} at {revision or m.HEADS}")
 
 
 @topics_app.command("create")

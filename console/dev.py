@@ -22,16 +22,16 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from console.databases import database_urls, migrate_all
 from console.dev_keys import ensure_dev_admin_key, ensure_dev_rep_key, ensure_dev_source
 from console.dev_plan import DEV_REP, configure_dev_rep
 from console.readiness import Probe, service_probes, wait_until_ready
 from console.supervisor import Child, exit_words, keep_running, say
 from services.notifier.devsinks import dev_env
-from services.notifier.settings import NotifierSettings
+from services.notifier.settings import NotifierDatabase, NotifierSettings
 from services.orchestrator.settings import OrchestratorSettings
 from trellis.broker import MEMORY_ONLY_WARNING, EmbeddedBroker, port_in_use, wait_for_metadata
 from trellis.kafka import ensure_topics
-from trellis.migrate import upgrade_async
 from trellis.settings import TrellisSettings
 
 BROKER_DIED = (
@@ -76,8 +76,9 @@ async def wait_for_ports(ports: Sequence[int], deadline_s: float) -> None:
 
 async def prepare(settings: TrellisSettings, env: dict[str, str]) -> None:
     """Database, topics, keys and the dev rep, each said in one line."""
-    say("dev", f"migrating {_redact(settings.resolved_database_url)}")
-    await upgrade_async(settings.resolved_database_url)
+    urls = database_urls(NotifierDatabase())
+    say("dev", f"migrating {', '.join(_redact(url) for url in urls)}")
+    await migrate_all(NotifierDatabase())
     created = await ensure_topics(settings)
     say("dev", f"topics ready ({len(created)} created)")
     key_file = await ensure_dev_source(settings)

@@ -84,6 +84,8 @@ async def database_url(
     if request.param == "sqlite":
         target = tmp_path / "trellis.db"
         shutil.copyfile(backends.sqlite_template, target)
+        # the notifier's own file by default (NotifierDatabase), migrated as `trellis migrate` does
+        shutil.copyfile(backends.sqlite_template, tmp_path / "trellis-notifier.db")
         yield f"sqlite+aiosqlite:///{target}"
         return
     yield await _pg_database(backends, migrated=True)

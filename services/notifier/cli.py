@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from services.notifier.reconcile import read_outcomes, reconcile, settled
+from services.notifier.settings import NotifierDatabase
 from trellis.db import create_engine
-from trellis.settings import TrellisSettings
 
 
 def _restore_point(value: str) -> datetime:
@@ -29,8 +29,9 @@ def reconcile_command(
     ],
 ) -> None:
     """After restoring the database: mark every touch the providers took after SINCE (read from
-    trellis.outcomes.v1) as sent in the send ledger. Run it before starting the notifiers."""
-    settings = TrellisSettings()
+    trellis.outcomes.v1) as sent in the send ledger (TRELLIS_NOTIFIER_DATABASE_URL's database; on
+    SQLite by default the file beside the orchestrator's). Run it before starting the notifiers."""
+    settings = NotifierDatabase()
     restore_point = _restore_point(since)
 
     async def run() -> tuple[int, int]:

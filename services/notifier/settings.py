@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
+from sqlalchemy.engine import make_url
 
+from trellis.db import is_sqlite
 from trellis.message_templates import (
     DEFAULT_TEMPLATES_DIR,
     Template,
@@ -15,13 +17,50 @@ from trellis.message_templates import (
     template_problems,
 )
 from trellis.prod_checks import loopback_url, placeholder_sender, unset, weak_secret
-from trellis.settings import TrellisSettings
+from trellis.settings import TrellisSettings, normalise_database_url
 
 DEV_UNSUBSCRIBE_SECRET = "dev-unsubscribe-secret-change-me"  # noqa: S105 - refused outside dev
 DEV_SMS_AUTH_TOKEN = "dev-token"  # noqa: S105 - refused in prod
 
 
-class NotifierSettings(TrellisSettings):
+class NotifierDatabase(TrellisSettings):
+    """Where the notifier's tables live: all that `trellis migrate` and `trellis reconcile` need
+    of the notifier's settings (without its secrets, which they must not require)."""
+
+    notifier_database_url: str = Field(
+        default="",
+        description="The send ledger and rate budget. Unset: on SQLite a file of its own beside "
+        "the orchestrator's (<name>-notifier.db), else TRELLIS_DATABASE_URL.",
+    )
+
+    @property
+    def shared_database_url(self) -> str:
+        """The orchestrator's database (``TRELLIS_DATABASE_URL``)."""
+        return super().resolved_database_url
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The notifier's own database. On SQLite one file has one write lock: sharing the
+        orchestrator's made every ledger write wait behind its batches (and theirs behind ours),
+        so by default the ledger lives in a file of its own. PostgreSQL locks rows: the same
+        database unless ``TRELLIS_NOTIFIER_DATABASE_URL`` says otherwise."""
+        if self.notifier_database_url:
+            url = make_url(normalise_database_url(self.notifier_database_url))
+            if self.database_password is not None and url.password is None and url.username:
+                url = url.set(password=self.database_password.get_secret_value())
+            return url.render_as_string(hide_password=False)
+        shared = self.shared_database_url
+        if not is_sqlite(shared):
+            return shared
+        url = make_url(shared)
+        if not url.database or url.database == ":memory:":
+            return shared
+        path = Path(url.database)
+        own = path.with_name(f"{path.stem}-notifier{path.suffix}")
+        return url.set(database=own.as_posix()).render_as_string(hide_password=False)
+
+
+class NotifierSettings(NotifierDatabase):
     notifier_group: str = "trellis-notifier"
     notifier_max_batch: int = 500
     notifier_concurrency: int = Field(default=16, ge=1, le=1024)

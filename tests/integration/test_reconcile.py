@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+import pytest_asyncio
 from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,12 +23,13 @@ from schemas.commands import Channel, DispatchTouch
 from schemas.outcomes import OutcomeStatus, TouchOutcome
 from schemas.topics import OUTCOMES
 from services.notifier.ledger import claim_for_sending
-from services.notifier.settings import NotifierSettings
+from services.notifier.settings import NotifierDatabase, NotifierSettings
 from services.notifier.tables import send_ledger
 from tests.integration.notifier_servers import smtp_server
 from tests.integration.test_notifier_broker import publish, run_until, touch
 from tests.probes import produce
 from trellis.broker import EmbeddedBroker
+from trellis.db import create_engine
 from trellis.kafka import encode, ensure_topics
 from trellis.settings import TrellisSettings
 
@@ -47,9 +50,19 @@ def _command(touch: str) -> DispatchTouch:
     )  # fmt: skip
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def ledger_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The notifier's database: on SQLite the file beside the orchestrator's, where reconcile
+    writes by default; on PostgreSQL the same database."""
+    engine = create_engine(NotifierDatabase(database_url=database_url).resolved_database_url)
+    yield engine
+    await engine.dispose()
+
+
 async def test_touches_sent_after_the_restore_point_are_never_claimed_again(
-    isolated_broker: EmbeddedBroker, engine: AsyncEngine, database_url: str
+    isolated_broker: EmbeddedBroker, ledger_engine: AsyncEngine, database_url: str
 ) -> None:
+    engine = ledger_engine
     settings = TrellisSettings(kafka_bootstrap=isolated_broker.bootstrap, kafka_idempotence=False)
     await ensure_topics(settings, [OUTCOMES], partitions=2)
     after = T + timedelta(minutes=5)
