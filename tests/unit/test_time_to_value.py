@@ -50,7 +50,8 @@ def test_days_to_activation_and_first_milestone_per_account() -> None:
 
 
 def test_the_watch_state_gives_the_same_days_as_the_history() -> None:
-    rules, watches = ValueWatchRules(), {}
+    rules = ValueWatchRules()
+    watches: dict[str, ValueWatch] = {}
     for i, (account, kind, at) in enumerate(reversed(HISTORY)):
         w = watches.get(account) or ValueWatch(account)
         watches[account] = observe(w, kind, {}, at, f"e{i}", "c", rules)
