@@ -1,6 +1,7 @@
 """The touches and reminders repositories of the in-memory unit of work (``memory_uow``), with
 the SQL ones' rules: a touch id is stored once, a change applies only from the statuses its SQL
-statement names, claims are held by one claimer, due touches are claimed in (due, id) order."""
+statement names, claims are held by one claimer, due touches are claimed rep reminders first,
+then in (due, id) order."""
 
 from __future__ import annotations
 
@@ -87,11 +88,11 @@ class MemoryTouches:
         due = sorted(
             (r.touch for r in self.rows.values()
              if r.status == PLANNED and r.touch.due_at <= now and r.claimed_by is None),
-            key=lambda t: (t.due_at, t.id),
-        )[:limit]  # fmt: skip
+            key=lambda t: (not TouchChannel(t.channel).is_reminder, t.due_at, t.id),
+        )[:limit]  # rep reminders first, as the SQL claim  # fmt: skip
         for t in due:
             self._set(t.id, claimed_by=me)
-        return due
+        return sorted(due, key=lambda t: (t.due_at, t.id))  # decided in this order, as SQL
 
     async def lock(self, keys: Iterable[str]) -> None:
         """One simulated writer: nothing to wait for."""

@@ -101,36 +101,41 @@ def _claimable(now: datetime) -> Any:
     )
 
 
+REMINDER_CHANNELS = [c.value for c in TouchChannel if c.is_reminder]
+
+
 async def claim_due(conn: AsyncConnection, me: str, now: datetime, limit: int) -> list[StoredTouch]:
-    """Claim up to ``limit`` due touches for ``me`` in the caller's transaction."""
-    if conn.dialect.name == "postgresql":
-        ids = list(
-            await conn.scalars(
-                select(touches.c.id)
-                .where(_claimable(now))
-                .order_by(touches.c.due_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        if not ids:
-            return []
-        await conn.execute(
-            update(touches).where(touches.c.id.in_(ids)).values(claimed_by=me, claimed_at=now)
-        )
-    else:
-        due = select(touches.c.id).where(_claimable(now)).order_by(touches.c.due_at).limit(limit)
-        await conn.execute(
-            update(touches)
-            .where(touches.c.id.in_(due.scalar_subquery()), _claimable(now))
-            .values(claimed_by=me, claimed_at=now)
-        )
+    """Claim up to ``limit`` due touches for ``me`` in the caller's transaction: rep reminders
+    first, then marketing, each oldest due first. A backlog of due marketing (after downtime, a
+    big campaign) must not hold a hand-raiser's reminder for rounds; two claims, each walking
+    the (status, due_at) index, instead of one that sorts every due row by kind."""
+    taken = await _claim(conn, me, now, limit, touches.c.channel.in_(REMINDER_CHANNELS))
+    if taken < limit:
+        await _claim(conn, me, now, limit - taken, touches.c.channel.not_in(REMINDER_CHANNELS))
     rows = await conn.execute(
         select(touches)
         .where(touches.c.claimed_by == me, touches.c.status == PLANNED)
         .order_by(touches.c.due_at, touches.c.id)  # decided in this order: caps count so
     )
     return [StoredTouch.from_row(r) for r in rows.mappings()]
+
+
+async def _claim(conn: AsyncConnection, me: str, now: datetime, limit: int, kind: Any) -> int:
+    """Stamp up to ``limit`` claimable touches of ``kind`` as ``me``'s; returns how many."""
+    due = select(touches.c.id).where(_claimable(now), kind).order_by(touches.c.due_at, touches.c.id)
+    if conn.dialect.name == "postgresql":
+        ids = list(await conn.scalars(due.limit(limit).with_for_update(skip_locked=True)))
+        if ids:
+            await conn.execute(
+                update(touches).where(touches.c.id.in_(ids)).values(claimed_by=me, claimed_at=now)
+            )
+        return len(ids)
+    done = await conn.execute(
+        update(touches)
+        .where(touches.c.id.in_(due.limit(limit).scalar_subquery()), _claimable(now))
+        .values(claimed_by=me, claimed_at=now)
+    )
+    return int(done.rowcount)
 
 
 async def lock_recipients(conn: AsyncConnection, keys: Iterable[str]) -> None:
