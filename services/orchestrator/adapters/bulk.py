@@ -11,7 +11,7 @@ serialised) and are cast by the database.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -25,11 +25,16 @@ from sqlalchemy import (
     Float,
     Integer,
     Table,
+    Text,
     TextClause,
+    any_,
+    bindparam,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from trellis.db import UtcDateTime, json_dumps
 
@@ -39,6 +44,17 @@ Columns = tuple[tuple[str, str], ...]
 
 def is_postgresql(conn: AsyncConnection) -> bool:
     return conn.dialect.name == "postgresql"
+
+
+def one_of(conn: AsyncConnection, column: Any, values: Iterable[str]) -> ColumnElement[bool]:
+    """``column = ANY(:array)`` on PostgreSQL: one statement text, one prepared statement and
+    one plan for any number of values, where ``IN (...)`` is a new statement (parsed and
+    planned by the server, its N parameters rendered by SQLAlchemy) for every count; elsewhere
+    ``IN``. For text columns."""
+    wanted = list(values)
+    if is_postgresql(conn):
+        return column == any_(bindparam(None, wanted, type_=ARRAY(Text)))  # type: ignore[no-any-return]
+    return column.in_(wanted)  # type: ignore[no-any-return]
 
 
 @cache

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, any_, bindparam, cast, func, select, update
+from sqlalchemy import Text, any_, bindparam, cast, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -95,7 +95,15 @@ async def known_accounts(
     merged-away account kept is reported as its survivor's (``account_merges.follow``)."""
     found: dict[str, tuple[str, str | None, str | None, str | None]] = {}
     cols = (accounts.c.id, accounts.c.external_id, accounts.c.domain, accounts.c.merged_into)
-    for column, values in ((accounts.c.external_id, external_ids), (accounts.c.domain, domains)):
+    ext, dom = sorted(set(external_ids)), sorted(set(domains))
+    if is_postgresql(conn) and (ext or dom):  # one statement: either identifier matches
+        match = or_(
+            _one_of(conn, accounts.c.external_id, ext), _one_of(conn, accounts.c.domain, dom)
+        )
+        rows = await conn.execute(select(*cols).where(match))
+        found.update({row[0]: (row[0], row[1], row[2], row[3]) for row in rows})
+        return await account_merges.follow(conn, list(found.values()))
+    for column, values in ((accounts.c.external_id, ext), (accounts.c.domain, dom)):
         for part in _parts(conn, values):
             rows = await conn.execute(select(*cols).where(_one_of(conn, column, part)))
             found.update({row[0]: (row[0], row[1], row[2], row[3]) for row in rows})

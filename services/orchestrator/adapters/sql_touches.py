@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.orchestrator.adapters import touch_store
+from services.orchestrator.adapters import bulk, touch_store
 from services.orchestrator.adapters.tables import reminders, touches
 from services.orchestrator.application.unit_of_work import (
     Finished,
@@ -39,7 +39,7 @@ class SqlTouches(_Part):
             select(
                 touches.c.id, touches.c.contact_id, touches.c.sequence_step, touches.c.stage,
                 touches.c.channel, touches.c.status, touches.c.reason,
-            ).where(touches.c.contact_id.in_(wanted))
+            ).where(bulk.one_of(self.conn, touches.c.contact_id, wanted))
         )  # fmt: skip
         for r in rows:
             out[r.contact_id].append(ExistingTouch.stored(
