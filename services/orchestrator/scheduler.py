@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from schemas.commands import DispatchTouch
 from services.orchestrator.adapters.sql_uow import SqlUnitOfWork
 from services.orchestrator.application.due import handle_due
+from services.orchestrator.application.handoff_clock import handle_handoff_clock
 from services.orchestrator.application.reminder_clock import handle_reminder_clock
 from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote
 from services.orchestrator.ops.links import ReminderLinks
@@ -60,6 +61,7 @@ class Scheduler:
                 async with lock, SqlUnitOfWork.begin(self.engine) as uow:
                     version = self.nurture.config.version or ""
                     await handle_reminder_clock(uow, self.clock(), self.reminder_expiry, version)
+                    await handle_handoff_clock(uow, self.nurture, self.clock())
                 while True:
                     async with lock:
                         if await self.dispatch_due() < self.batch:

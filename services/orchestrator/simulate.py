@@ -24,6 +24,7 @@ from schemas.outcomes import TouchOutcome
 from services.orchestrator.adapters.memory_uow import MemoryUnitOfWork
 from services.orchestrator.application.due import handle_due
 from services.orchestrator.application.engagement import handle_engagement
+from services.orchestrator.application.handoff_clock import handle_handoff_clock
 from services.orchestrator.application.outcomes import handle_outcomes
 from services.orchestrator.application.reminder_clock import handle_reminder_clock
 from services.orchestrator.application.unit_of_work import PLANNED, InboxEntry
@@ -168,6 +169,7 @@ async def run_due_round(uow: MemoryUnitOfWork, plan: Nurture, now: datetime) -> 
     a round claims fewer than a batch."""
     expiry = timedelta(days=plan.config.reminder_expire_days)
     await handle_reminder_clock(uow, now, expiry, plan.config.version or "")
+    await handle_handoff_clock(uow, plan, now)
     while (await handle_due(uow, plan, SIMULATOR, now, DUE_BATCH))[0] >= DUE_BATCH:
         pass
 
@@ -180,8 +182,11 @@ async def run_due_until(uow: MemoryUnitOfWork, plan: Nurture, until: datetime) -
 
 
 def next_due(uow: MemoryUnitOfWork) -> datetime | None:
-    return min((r.touch.due_at for r in uow.touches.rows.values() if r.status == PLANNED),
-               default=None)  # fmt: skip
+    """The next time something falls due: a planned touch, or a handoff's clock step."""
+    touch = min((r.touch.due_at for r in uow.touches.rows.values() if r.status == PLANNED),
+                default=None)  # fmt: skip
+    handoff = uow.handoffs.next_step_at()
+    return min((t for t in (touch, handoff) if t is not None), default=None)
 
 
 def _batches(

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from services.orchestrator.adapters.memory_handoffs import MemoryHandoffs
 from services.orchestrator.adapters.memory_revenue import MemoryRevenue
 from services.orchestrator.adapters.memory_touches import MemoryReminders, MemoryTouches, TouchRow
 from services.orchestrator.application.unit_of_work import InboxEntry
@@ -266,3 +267,4 @@ class MemoryUnitOfWork:
         self.consent = MemoryConsent()
         self.decisions = MemoryDecisions()
         self.revenue = MemoryRevenue()
+        self.handoffs = MemoryHandoffs()

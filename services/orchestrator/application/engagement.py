@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from schemas.events import EngagementEvent
-from services.orchestrator.application import account_plays, planning, rep_reminders
+from services.orchestrator.application import account_plays, handoffs, planning, rep_reminders
 from services.orchestrator.application.history import historical_log
 from services.orchestrator.application.unit_of_work import InboxEntry, UnitOfWork
 from services.orchestrator.domain.account_merge import absorb_account_merges
@@ -143,6 +143,7 @@ async def plan_after(
     paused account's marketing waits. ``consent_changed``: contact -> the event that changed its
     consent (a grant may add touches, a withdrawal cancels them)."""
     log: planning.Log = []
+    await handoffs.hand_over(uow, nurture, decision, signals, now, log)  # before the sales owner
     await rep_reminders.owner_changes(uow, signals, nurture.reps, now, log)
     moved = {t.subject_key: t for t in decision.transitions if t.subject_kind == "contact"}
     became_sql = {k for k, t in moved.items() if t.to_stage is Stage.SQL}

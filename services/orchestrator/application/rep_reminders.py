@@ -64,8 +64,9 @@ async def owner_changes(
     """Owners are reps: a change naming anyone else is logged as refused and changes nothing
     (reminders go to the previous owner, else the pool)."""
     for s in signals:
-        if s.type != "crm_owner_changed":
-            continue
+        team = str(s.properties.get("team") or "sales").strip().lower()
+        if s.type != "crm_owner_changed" or team != "sales":
+            continue  # another team's owner (``application.team_owners``) is not the rep
         cid, aid = s.contact_id, s.account_id
         owner = resolve_owner(s.properties, reps)
         if isinstance(owner, OwnerRefused):

@@ -19,6 +19,7 @@ from services.orchestrator.domain.account_plays import PauseMark
 from services.orchestrator.domain.caps import SentTouch
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.consent import ConsentLedger, LedgerRow
+from services.orchestrator.domain.handoffs import Handoff, TeamOwner
 from services.orchestrator.domain.identity import AccountMerge, KnownIdentity
 from services.orchestrator.domain.kpis import RevenueFact
 from services.orchestrator.domain.planner import ExistingTouch
@@ -214,6 +215,32 @@ class Revenue(Protocol):
     async def facts(self, until: datetime) -> list[RevenueFact]: ...
 
 
+class Handoffs(Protocol):
+    """Owners per team and handoffs between teams (``domain.handoffs``)."""
+
+    async def owners(self, account_ids: Iterable[str]) -> dict[tuple[str, str], TeamOwner]:
+        """(account, team) -> its owner there now (with the one before)."""
+
+    async def set_owners(self, owners: Sequence[TeamOwner]) -> None: ...
+    async def owned_counts(self, team: str) -> Counter[str]: ...
+    async def add(self, handoffs: Sequence[Handoff]) -> list[Handoff]:
+        """Store the handoffs whose id is new; returns those (one per account, kind, episode)."""
+
+    async def open_at(self, account_ids: Iterable[str]) -> list[Handoff]: ...
+    async def recent(self, account_ids: Iterable[str], since: datetime) -> list[Handoff]:
+        """The accounts' handoffs that are open or were made after ``since``."""
+
+    async def by_reminder(self, reminder_id: str) -> list[Handoff]:
+        """The open handoffs this reminder announced."""
+
+    async def due(self, now: datetime) -> list[Handoff]:
+        """Open handoffs with a clock step due: deadline passed unbreached, or escalation time
+        passed unescalated."""
+
+    async def save(self, handoffs: Sequence[Handoff]) -> None:
+        """Their times and escalation target, as given."""
+
+
 class UnitOfWork(Protocol):
     """One consistent change: everything a handler saves lands together, or nothing does."""
 
@@ -233,3 +260,5 @@ class UnitOfWork(Protocol):
     def decisions(self) -> Decisions: ...
     @property
     def revenue(self) -> Revenue: ...
+    @property
+    def handoffs(self) -> Handoffs: ...

@@ -21,6 +21,7 @@ from services.orchestrator.adapters import decision_log, touch_store
 from services.orchestrator.adapters.sql_uow import SqlUnitOfWork
 from services.orchestrator.adapters.tables import reminders, touches
 from services.orchestrator.application.account_plays import resume_account
+from services.orchestrator.application.handoffs import handoff_taken
 from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.reminders import (
@@ -101,6 +102,8 @@ async def act(
         )
     if action is ReminderAction.ACKNOWLEDGE and r["account_id"]:  # the rep has the account
         await resume_account(SqlUnitOfWork(conn), r["account_id"], now, actor.label)
+    if action in (ReminderAction.ACKNOWLEDGE, ReminderAction.COMPLETE):  # a handoff is taken
+        await handoff_taken(SqlUnitOfWork(conn), reminder_id, now, actor.label)
     facts: dict[str, Any] = {"from": before.status.value, "to": after.status.value,
                              "by": actor.label}  # fmt: skip
     if after.snoozed_until is not None:

@@ -1,0 +1,240 @@
+"""Handoffs between teams through the unit of work (issue 23): the account's owner per team from
+CRM events (else the team's least-loaded member), one handoff per account, kind and episode
+when an account enters a stage another team receives, its reminder to the new owner (the
+committee, the deal, the first steps) and a note to the previous owner, and completion by the
+events that count (a meeting booked, a logged call) or by acknowledging the reminder.
+
+Accounts, not contacts, are handed over: owners, deals and the buying committee are the
+account's, and one stakeholder's move must not hand the same account over once per colleague.
+Nothing happens while the plan has no ``teams:`` (existing plans behave as before).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from services.orchestrator.application import team_owners
+from services.orchestrator.application.team_owners import record
+from services.orchestrator.application.unit_of_work import NewReminder, NewTouch, UnitOfWork
+from services.orchestrator.domain.channels import TouchChannel
+from services.orchestrator.domain.handoff_story import (
+    Deal,
+    Stakeholder,
+    handoff_story,
+    taken_over_story,
+)
+from services.orchestrator.domain.handoffs import (
+    RECEIVING_STAGE,
+    Handoff,
+    HandoffKind,
+    completes,
+    deadline,
+    handoff_id,
+    handoff_kind,
+)
+from services.orchestrator.domain.nurture_config import NurtureConfig
+from services.orchestrator.domain.reasons import Reason
+from services.orchestrator.domain.records import DecisionRecord
+from services.orchestrator.domain.reminders import Signal, said
+from services.orchestrator.domain.state import ContactState, Decision, Transition
+from services.orchestrator.domain.touch_log import TouchDecision, stable_id
+from services.orchestrator.domain.views import AccountView, ContactView
+from services.orchestrator.people import Nurture
+from trellis.message_templates import contact_label
+
+Log = list[DecisionRecord]
+EPISODE = timedelta(days=90)
+"""An account handed over again within this long is the same episode (one more stakeholder's
+demo request is not a new lead)."""
+ORDER = {HandoffKind.MQL_ACCEPT: 0, HandoffKind.SQL_FIRST_CONTACT: 1, HandoffKind.CSM_KICKOFF: 2}
+CHANNEL = TouchChannel.REP_CALL_REMINDER
+NOTE = TouchChannel.REP_EMAIL_REMINDER
+TAKEN_OVER = "handoff_taken_over"
+
+
+def reason_of(kind: HandoffKind) -> str:
+    """The reminder's reason (and template ``reminders/<reason>``) for a handoff of this kind."""
+    return f"handoff_{kind.value}"
+
+
+def zone_of(config: NurtureConfig, person: str | None) -> ZoneInfo:
+    return config.rep_zone(person) or ZoneInfo(config.default_timezone)
+
+
+async def hand_over(
+    uow: UnitOfWork,
+    nurture: Nurture,
+    decision: Decision,
+    signals: Sequence[Signal],
+    now: datetime,
+    log: Log,
+) -> None:
+    """The batch's owner changes per team, its handoffs, and the handoffs its events complete."""
+    if not nurture.config.teams:
+        return
+    await team_owners.owner_changes(uow, nurture, signals, now, log)
+    await create_handoffs(uow, nurture.config, decision, signals, now, log)
+    await complete_by_events(uow, nurture.config, signals, now, log)
+
+
+async def create_handoffs(
+    uow: UnitOfWork,
+    config: NurtureConfig,
+    decision: Decision,
+    signals: Sequence[Signal],
+    now: datetime,
+    log: Log,
+) -> list[Handoff]:
+    """One handoff per account and kind when the account, or one of its people, moves into a
+    stage another team receives (with its reminders): not again while the account has one of
+    this kind or a later one open or made within ``EPISODE``; an open handoff of an earlier
+    kind at the account is superseded. A contact without an account hands nothing over."""
+    by_event = {s.event_id: s for s in signals}
+    moves: dict[tuple[str, HandoffKind], Transition] = {}
+    for t in decision.transitions:  # the account's own move, or one of its people's
+        s = by_event.get(t.event_id or "")  # a timer's move (a recycle) is nobody's act
+        kind = handoff_kind(t.from_stage, t.to_stage, config.stage_teams)
+        aid = t.subject_key if t.subject_kind == "account" else (s.account_id if s else None)
+        if s is not None and kind is not None and aid is not None:
+            moves.setdefault((aid, kind), t)
+    if not moves:
+        return []
+    aids = {aid for aid, _ in moves}
+    owners = await uow.handoffs.owners(aids)
+    accs = await uow.accounts.views(aids)
+    known = await uow.handoffs.recent(aids, now - EPISODE)
+    open_now = {h.id: h for h in known if h.open}
+    made: list[Handoff] = []
+    for (aid, kind), t in moves.items():
+        if any(h.account_id == aid and ORDER[h.kind] >= ORDER[kind] for h in known):
+            continue  # handed over already in this episode (or further along)
+        s = by_event[t.event_id or ""]
+        team = config.stage_teams[RECEIVING_STAGE[kind]]
+        owner = await team_owners.owner_for(uow, config, owners, accs, aid, team, now, log)
+        left = config.stage_teams.get(t.from_stage) if t.from_stage else None
+        previous = team_owners.current_owner(owners, accs, aid, left) if left != team else None
+        window = config.window_for(CHANNEL)
+        due, escalate = deadline(now, config.handoffs[kind], window, zone_of(config, owner))
+        hid = handoff_id(aid, kind, t.event_id or "")
+        rid = stable_id("r_", hid) if owner else None
+        made.append(Handoff(hid, aid, s.contact_id, kind, team, owner, previous,
+                            t.event_id or "", now, due, escalate, rid))  # fmt: skip
+        for o in list(open_now.values()):
+            if o.account_id == aid and ORDER[o.kind] < ORDER[kind]:
+                del open_now[o.id]
+                await uow.handoffs.save([replace(o, completed_at=now)])
+                log.append(record(TouchDecision.HANDOFF_COMPLETED, Reason.HANDOFF_SUPERSEDED,
+                                  o.contact_id, aid, now, {"handoff": o.id, "kind": o.kind.value,
+                                                           "by": kind.value}))  # fmt: skip
+    fresh = await uow.handoffs.add(made)
+    await _announce(uow, config, fresh, by_event, accs, now, log)
+    return fresh
+
+
+async def _announce(
+    uow: UnitOfWork,
+    config: NurtureConfig,
+    fresh: Sequence[Handoff],
+    by_event: Mapping[str, Signal],
+    accs: Mapping[str, AccountView],
+    now: datetime,
+    log: Log,
+) -> None:
+    """The new owner's handoff reminder and the previous owner's note, each with its touch."""
+    if not fresh:
+        return
+    committee = await uow.contacts.of_accounts({h.account_id for h in fresh})
+    people = await uow.contacts.views(set(committee) | {h.contact_id for h in fresh})
+    window = config.window_for(CHANNEL)
+    reminders: list[NewReminder] = []
+    touches: list[NewTouch] = []
+    for h in fresh:
+        stage = (people[h.contact_id].stage if h.contact_id in people else None) or "engaged"
+        s = by_event.get(h.episode)
+        deal = Deal.of(s.properties) if s and s.type == "deal_closed_won" else None
+        members = _committee(committee, people, h.account_id)
+        story, points = handoff_story(h.kind, members, deal, h.previous_owner, h.deadline_at, now)
+        facts: dict[str, object] = {"handoff": h.id, "kind": h.kind.value, "team": h.team,
+                                    "owner": h.owner, "previous_owner": h.previous_owner,
+                                    "deadline_at": h.deadline_at.isoformat()}  # fmt: skip
+        log.append(record(TouchDecision.HANDOFF_CREATED, Reason.HANDOFF, h.contact_id,
+                          h.account_id, now, facts, h.reminder_id, h.episode))  # fmt: skip
+        if h.owner is None or h.reminder_id is None:
+            continue
+        due = window.next_open(now, zone_of(config, h.owner))
+        reason = reason_of(h.kind)
+        reminders.append(NewReminder(h.reminder_id, h.owner, h.contact_id, h.account_id, reason,
+                                     story, points, due))  # fmt: skip
+        touches.append(NewTouch(h.reminder_id, h.contact_id, h.account_id, CHANNEL,
+                                f"reminders/{reason}", stage, f"reminder/{reason}",
+                                due))  # fmt: skip
+        if h.previous_owner and h.previous_owner != h.owner:
+            nid = stable_id("r_", h.id, "taken_over")
+            note, said_points = taken_over_story(h.kind, h.owner, h.team, now)
+            when = window.next_open(now, zone_of(config, h.previous_owner))
+            reminders.append(NewReminder(nid, h.previous_owner, h.contact_id, h.account_id,
+                                         TAKEN_OVER, note, said_points, when))  # fmt: skip
+            touches.append(NewTouch(nid, h.contact_id, h.account_id, NOTE,
+                                    f"reminders/{TAKEN_OVER}", stage, f"reminder/{TAKEN_OVER}",
+                                    when))  # fmt: skip
+    await uow.reminders.add(reminders, now)
+    await uow.touches.add(touches, now)
+
+
+def _committee(
+    states: Mapping[str, ContactState], people: Mapping[str, ContactView], account_id: str
+) -> list[Stakeholder]:
+    """The account's people, each with a role and their newest engagements in words."""
+    out = []
+    for cid in sorted(k for k, st in states.items() if st.account_key == account_id):
+        view = people.get(cid)
+        pending = sorted(states[cid].pending, key=lambda e: e.occurred_at, reverse=True)
+        did: list[str] = []
+        for e in pending:
+            words = said(Signal(e.event_id, cid, account_id, e.type, e.properties, e.occurred_at))
+            if words not in did:
+                did.append(words)
+        name = view.traits.get("name") if view else None
+        out.append(Stakeholder(contact_label(name, view.email if view else None),
+                               view.role if view else None, tuple(did)))  # fmt: skip
+    return out
+
+
+async def complete_by_events(
+    uow: UnitOfWork, config: NurtureConfig, signals: Sequence[Signal], now: datetime, log: Log
+) -> None:
+    """An event that counts for a handoff's kind (``completed_by``) at its account completes it:
+    first contact at the event's time (never before the handoff was made)."""
+    hits = [s for s in signals if s.account_id
+            and any(completes(sla, s.type) for sla in config.handoffs.values())]  # fmt: skip
+    if not hits:
+        return
+    for h in await uow.handoffs.open_at({s.account_id for s in hits if s.account_id}):
+        done = [s for s in hits if s.account_id == h.account_id
+                and completes(config.handoffs[h.kind], s.type)]  # fmt: skip
+        if not done:
+            continue
+        first = min(done, key=lambda s: (s.occurred_at, s.event_id))
+        at = max(first.occurred_at, h.created_at)
+        await uow.handoffs.save([replace(h, first_contact_at=at, completed_at=at)])
+        log.append(record(TouchDecision.HANDOFF_COMPLETED, Reason.HANDOFF_DONE, first.contact_id,
+                          h.account_id, now, {"handoff": h.id, "kind": h.kind.value,
+                                              "by": first.type, "owner": h.owner},
+                          event_id=first.event_id))  # fmt: skip
+
+
+async def handoff_taken(uow: UnitOfWork, reminder_id: str, now: datetime, by: str) -> int:
+    """The owner acknowledged (or completed) a handoff's reminder: the handoff is accepted."""
+    taken = [replace(h, accepted_at=now, completed_at=now)
+             for h in await uow.handoffs.by_reminder(reminder_id)]  # fmt: skip
+    await uow.handoffs.save(taken)
+    await uow.decisions.log([
+        record(TouchDecision.HANDOFF_COMPLETED, Reason.HANDOFF_DONE, h.contact_id, h.account_id,
+               now, {"handoff": h.id, "kind": h.kind.value, "by": by, "owner": h.owner},
+               touch_id=reminder_id, version="ops-api")
+        for h in taken
+    ])  # fmt: skip
+    return len(taken)

@@ -1,0 +1,155 @@
+"""Handoffs on the in-memory unit of work (what simulate runs): a closed-won account gets one CSM
+handoff with the committee and the deal; an SQL nobody takes is breached, then escalated to
+the lead once, in the lead's working hours; an acknowledgement or a meeting completes one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schemas.events import EngagementEvent
+from services.orchestrator.adapters.memory_uow import MemoryUnitOfWork
+from services.orchestrator.adapters.nurture_file import default_nurture
+from services.orchestrator.adapters.playbook_file import default_playbook
+from services.orchestrator.application.engagement import handle_engagement
+from services.orchestrator.application.handoff_clock import Clocked, handle_handoff_clock
+from services.orchestrator.application.handoffs import handoff_taken
+from services.orchestrator.application.unit_of_work import InboxEntry
+from services.orchestrator.domain.channels import TouchChannel
+from services.orchestrator.domain.handoffs import HandoffKind, TeamConfig, TeamMember
+from services.orchestrator.domain.touch_log import TouchDecision
+from services.orchestrator.people import Nurture
+
+TUESDAY_10 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+TEAMS = {
+    "sales": TeamConfig(lead="lee@co.example", members={
+        "lee@co.example": TeamMember(timezone="Asia/Tokyo", capacity=0),
+        "dana@co.example": TeamMember(timezone="Europe/London"),
+    }),
+    "success": TeamConfig(lead="sam@co.example", members={
+        "sam@co.example": TeamMember(timezone="Europe/Berlin", capacity=0),
+        "cara@co.example": TeamMember(timezone="Europe/Berlin"),
+    }),
+}  # fmt: skip
+CONFIG = default_nurture().model_copy(update={"teams": TEAMS})
+PLAN = Nurture(CONFIG.model_validate(CONFIG.model_dump()), (), ("co.example",))
+PLAYBOOK = default_playbook()
+
+
+def event(n: int, kind: str, at: datetime, who: str = "ana", role: str = "manager",
+          **props: Any) -> EngagementEvent:  # fmt: skip
+    return EngagementEvent.model_validate({
+        "id": f"{who}-{n}", "type": kind, "source": "test", "time": at.isoformat(),
+        "contact": {"external_id": who, "email": f"{who}@acme.example",
+                    "traits": {"role": role, "name": who.title()}},
+        "account": {"external_id": "acme", "domain": "acme.example"}, "properties": props,
+    })  # fmt: skip
+
+
+async def feed(uow: MemoryUnitOfWork, events: list[EngagementEvent], now: datetime) -> None:
+    received = [(InboxEntry(e.id, "t", 0, i), e) for i, e in enumerate(events)]
+    await handle_engagement(uow, received, PLAYBOOK, now, PLAN)
+
+
+def logged(uow: MemoryUnitOfWork, kind: TouchDecision) -> list[str]:
+    return [str(r.reason) for r in uow.decisions.records if r.kind == kind]
+
+
+async def test_closed_won_makes_one_csm_handoff_with_the_committee_and_the_deal() -> None:
+    uow = MemoryUnitOfWork()
+    t = TUESDAY_10
+    await feed(uow, [event(1, "webinar_attended", t, topic="ROI"),
+                     event(1, "content_downloaded", t, who="ben", role="technical",
+                           title="Security whitepaper")], t)  # fmt: skip
+    won = event(2, "deal_closed_won", t + timedelta(hours=1), deal_id="D-7", amount=48000,
+                currency="EUR", products=["Core", "SSO"],
+                promised_outcomes="Onboard 3 teams in 30 days")  # fmt: skip
+    await feed(uow, [won], t + timedelta(hours=1))
+    await feed(uow, [won], t + timedelta(hours=2))  # redelivered: nothing again
+    (h,) = [h for h in uow.handoffs.stored.values() if h.kind is HandoffKind.CSM_KICKOFF]
+    assert h.team == "success" and h.owner == "cara@co.example"  # the lead has capacity 0
+    berlin = h.deadline_at.astimezone(ZoneInfo("Europe/Berlin"))
+    assert (berlin.weekday(), berlin.hour) == (3, 12)  # Tue 12:00 Berlin + 2 business days
+    note = uow.reminders.stored[h.reminder_id or ""]
+    told = " | ".join(item["said"] for item in note.evidence)
+    assert "48,000 EUR" in told and "Core, SSO" in told and "Onboard 3 teams" in told
+    assert "Ana (manager)" in told and "Ben (technical)" in told
+    assert "Security whitepaper" in told and "ROI" in told
+    assert note.rep == "cara@co.example" and note.reason == "handoff_csm_kickoff"
+    assert logged(uow, TouchDecision.HANDOFF_CREATED).count("HANDOFF") == 1
+
+
+async def test_an_sql_nobody_takes_is_breached_then_escalated_once_in_the_leads_hours() -> None:
+    uow = MemoryUnitOfWork()
+    await feed(uow, [event(1, "demo_requested", TUESDAY_10)], TUESDAY_10)
+    (h,) = [h for h in uow.handoffs.stored.values() if h.kind is HandoffKind.SQL_FIRST_CONTACT]
+    assert h.owner == "dana@co.example"  # least loaded with room (the lead has capacity 0)
+    assert h.deadline_at == TUESDAY_10 + timedelta(hours=4)  # London: UTC in December
+    assert await handle_handoff_clock(uow, PLAN, h.deadline_at - timedelta(minutes=1)) == Clocked(
+        0, 0
+    )
+    first = await handle_handoff_clock(uow, PLAN, h.deadline_at)
+    assert (first.breached, first.escalated) == (1, 0)
+    h = uow.handoffs.stored[h.id]
+    later = await handle_handoff_clock(uow, PLAN, h.escalate_at)
+    again = await handle_handoff_clock(uow, PLAN, h.escalate_at + timedelta(days=3))
+    assert (later.escalated, again.breached, again.escalated) == (1, 0, 0)
+    h = uow.handoffs.stored[h.id]
+    assert h.escalated_to == "lee@co.example"
+    (esc,) = [r for r in uow.reminders.stored.values() if r.reason == "handoff_escalated"]
+    assert esc.rep == "lee@co.example"
+    assert esc.due_at is not None and esc.due_at >= h.escalate_at
+    tokyo = ZoneInfo("Asia/Tokyo")  # escalated at 18:00 UTC = 03:00 in Tokyo: waits for 08:30
+    assert CONFIG.window_for(TouchChannel.REP_CALL_REMINDER).contains(esc.due_at, tokyo)
+    assert h.escalate_at == datetime(2026, 12, 1, 18, 0, tzinfo=UTC)  # 4 working hours later
+    assert esc.due_at == datetime(2026, 12, 2, 8, 30, tzinfo=tokyo)
+    assert logged(uow, TouchDecision.HANDOFF_BREACHED) == ["SLA_BREACHED"]
+    assert logged(uow, TouchDecision.HANDOFF_ESCALATED) == ["SLA_ESCALATED"]
+
+
+async def test_an_acknowledged_handoff_or_a_meeting_never_breaches() -> None:
+    uow = MemoryUnitOfWork()
+    await feed(uow, [event(1, "demo_requested", TUESDAY_10)], TUESDAY_10)
+    (h,) = uow.handoffs.stored.values()
+    assert (
+        await handoff_taken(uow, h.reminder_id or "", TUESDAY_10 + timedelta(hours=1), "dana") == 1
+    )
+    assert uow.handoffs.stored[h.id].accepted_at == TUESDAY_10 + timedelta(hours=1)
+    tick = await handle_handoff_clock(uow, PLAN, TUESDAY_10 + timedelta(days=5))
+    assert (tick.breached, tick.escalated) == (0, 0)
+
+    other = MemoryUnitOfWork()
+    await feed(other, [event(1, "demo_requested", TUESDAY_10, who="eve")], TUESDAY_10)
+    await feed(other, [event(2, "meeting_booked", TUESDAY_10 + timedelta(hours=1), who="eve")],
+               TUESDAY_10 + timedelta(hours=1))  # fmt: skip
+    (h2,) = other.handoffs.stored.values()
+    assert h2.first_contact_at == TUESDAY_10 + timedelta(hours=1) and not h2.open
+    assert logged(other, TouchDecision.HANDOFF_COMPLETED) == ["HANDOFF_DONE"]
+
+
+async def test_a_crm_owner_for_a_team_is_that_teams_owner_and_the_previous_one_is_kept() -> None:
+    uow = MemoryUnitOfWork()
+    t = TUESDAY_10
+    await feed(uow, [event(1, "demo_requested", t)], t)
+    await feed(uow, [event(2, "crm_owner_changed", t + timedelta(minutes=5), owner_id="x",
+                           owner_email="sam@co.example", team="success")],
+               t + timedelta(minutes=5))  # fmt: skip
+    await feed(uow, [event(3, "crm_owner_changed", t + timedelta(minutes=6), owner_id="y",
+                           owner_email="cara@co.example", team="success")],
+               t + timedelta(minutes=6))  # fmt: skip
+    owners = await uow.handoffs.owners({h.account_id for h in uow.handoffs.stored.values()})
+    success = next(o for (_, team), o in owners.items() if team == "success")
+    assert (success.owner, success.previous_owner) == ("cara@co.example", "sam@co.example")
+    sales = next(o for (_, team), o in owners.items() if team == "sales")
+    assert sales.owner == "dana@co.example"  # the success change did not touch sales
+    account = next(iter(uow.accounts.view_of.values()))
+    assert account.owner_rep == "dana@co.example"
+
+
+async def test_without_teams_nothing_is_handed_over() -> None:
+    uow = MemoryUnitOfWork()
+    received = [(InboxEntry("x-1", "t", 0, 0), event(1, "demo_requested", TUESDAY_10))]
+    await handle_engagement(uow, received, PLAYBOOK, TUESDAY_10,
+                            Nurture(default_nurture(), ("pool@co.example",)))  # fmt: skip
+    assert uow.handoffs.stored == {} and uow.handoffs.owner_of == {}
