@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from schemas.events import EngagementEvent
 from services.orchestrator.adapters import (
     account_merges,
+    bulk,
     consent_store,
     decision_log,
     inbox,
@@ -30,6 +31,7 @@ from services.orchestrator.adapters.history_redate import redate_history
 from services.orchestrator.adapters.sql_handoffs import SqlHandoffs
 from services.orchestrator.adapters.sql_touches import SqlReminders, SqlTouches
 from services.orchestrator.adapters.tables import accounts, contacts, decisions
+from services.orchestrator.adapters.value_watch_store import SqlValueWatches
 from services.orchestrator.application.unit_of_work import (
     InboxEntry,
 )
@@ -106,7 +108,7 @@ class SqlContacts(_Part):
         if not wanted:
             return {}
         rows = await self.conn.execute(
-            select(*_without_state(contacts)).where(contacts.c.id.in_(wanted))
+            select(*_without_state(contacts)).where(bulk.one_of(self.conn, contacts.c.id, wanted))
         )
         return {r["id"]: ContactView.from_row(r) for r in rows.mappings()}
 
@@ -150,7 +152,7 @@ class SqlAccounts(_Part):
         if not wanted:
             return {}
         rows = await self.conn.execute(
-            select(*_without_state(accounts)).where(accounts.c.id.in_(wanted))
+            select(*_without_state(accounts)).where(bulk.one_of(self.conn, accounts.c.id, wanted))
         )
         return {r["id"]: AccountView.from_row(r) for r in rows.mappings()}
 
@@ -178,23 +180,36 @@ class SqlConsent(_Part):
 
 
 class SqlDecisions(_Part):
+    pending: decision_log.Pending | None = None  # set by ``begin``: inserted once, at commit
+
     async def log(self, records: Sequence[DecisionRecord]) -> None:
-        await decision_log.log_decisions(self.conn, records)
+        await self._add(decision_log.record_rows(records))
 
     async def log_entries(self, entries: Sequence[LogEntry]) -> None:
-        await decision_log.add_decisions(self.conn, entries)
+        await self._add(decision_log.entry_rows(entries))
+
+    async def _add(self, rows: list[decision_log.Row]) -> None:
+        if self.pending is None:
+            await decision_log.insert(self.conn, rows)
+        else:
+            self.pending.rows += rows
+
+    def _unsaved(self, kinds: Sequence[str], wanted: list[str], since: datetime) -> list[Any]:
+        return self.pending.where(kinds, wanted, since) if self.pending else []
 
     async def pricing_views(
         self, account_ids: Iterable[str], since: datetime
     ) -> list[tuple[str, str, str]]:
+        wanted, kind = sorted(set(account_ids)), TouchDecision.PRICING_VIEWED.value
         rows = await self.conn.execute(
             select(decisions.c.account_id, decisions.c.contact_id, decisions.c.event_id).where(
-                decisions.c.kind == TouchDecision.PRICING_VIEWED.value,
-                decisions.c.account_id.in_(sorted(set(account_ids))),
+                decisions.c.kind == kind,
+                bulk.one_of(self.conn, decisions.c.account_id, wanted),
                 decisions.c.decided_at > since,
             )
         )
-        return [(aid, cid, eid or "") for aid, cid, eid in rows]
+        unsaved = [(r[1], r[0], r[6]) for r in self._unsaved([kind], wanted, since)]
+        return [(aid, cid, eid or "") for aid, cid, eid in [*rows, *unsaved]]
 
     async def account_pauses(self, account_ids: Iterable[str], since: datetime) -> list[PauseMark]:
         wanted = sorted(set(account_ids))
@@ -204,11 +219,14 @@ class SqlDecisions(_Part):
             select(decisions.c.account_id, decisions.c.contact_id, decisions.c.event_id,
                    decisions.c.kind, decisions.c.facts, decisions.c.decided_at)
             .where(decisions.c.kind.in_([PAUSED, RESUMED]),
-                   decisions.c.account_id.in_(wanted), decisions.c.decided_at > since)
+                   bulk.one_of(self.conn, decisions.c.account_id, wanted),
+                   decisions.c.decided_at > since)
             .order_by(decisions.c.id)
         )  # fmt: skip
+        unsaved = [(r[1], r[0], r[6], r[3], r[5], r[8])
+                   for r in self._unsaved([PAUSED, RESUMED], wanted, since)]  # fmt: skip
         return [pause_mark(aid, cid, eid, kind, facts or {}, at)
-                for aid, cid, eid, kind, facts, at in rows]  # fmt: skip
+                for aid, cid, eid, kind, facts, at in [*rows, *unsaved]]  # fmt: skip
 
 
 class SqlRevenue(_Part):
@@ -239,6 +257,7 @@ class SqlUnitOfWork:
         self.decisions = SqlDecisions(conn, caches)
         self.revenue = SqlRevenue(conn, caches)
         self.handoffs = SqlHandoffs(conn)
+        self.value_watches = SqlValueWatches(conn)
 
     @classmethod
     @asynccontextmanager
@@ -247,4 +266,7 @@ class SqlUnitOfWork:
     ) -> AsyncIterator[SqlUnitOfWork]:
         """A new transaction: committed when the block ends, rolled back if it raises."""
         async with engine.begin() as conn:
-            yield cls(conn, caches)
+            uow = cls(conn, caches)
+            uow.decisions.pending = pending = decision_log.Pending()
+            yield uow
+            await pending.flush(conn)  # the batch's decisions: one insert, before the commit
