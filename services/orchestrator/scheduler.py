@@ -25,6 +25,7 @@ from services.orchestrator.adapters.sql_uow import SqlUnitOfWork
 from services.orchestrator.application.due import handle_due
 from services.orchestrator.application.handoff_clock import handle_handoff_clock
 from services.orchestrator.application.reminder_clock import handle_reminder_clock
+from services.orchestrator.application.value_watch import handle_value_watch
 from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote
 from services.orchestrator.ops.links import ReminderLinks
 from services.orchestrator.people import Nurture
@@ -60,8 +61,10 @@ class Scheduler:
             try:
                 async with lock, SqlUnitOfWork.begin(self.engine) as uow:
                     version = self.nurture.config.version or ""
-                    await handle_reminder_clock(uow, self.clock(), self.reminder_expiry, version)
-                    await handle_handoff_clock(uow, self.nurture, self.clock())
+                    now = self.clock()
+                    await handle_reminder_clock(uow, now, self.reminder_expiry, version)
+                    await handle_value_watch(uow, self.nurture, now)  # no activation by day N
+                    await handle_handoff_clock(uow, self.nurture, now)
                 while True:
                     async with lock:
                         if await self.dispatch_due() < self.batch:

@@ -28,6 +28,7 @@ from services.orchestrator.application.handoff_clock import handle_handoff_clock
 from services.orchestrator.application.outcomes import handle_outcomes
 from services.orchestrator.application.reminder_clock import handle_reminder_clock
 from services.orchestrator.application.unit_of_work import PLANNED, InboxEntry
+from services.orchestrator.application.value_watch import handle_value_watch
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.playbook import Playbook
 from services.orchestrator.domain.stages import DecisionKind
@@ -169,6 +170,7 @@ async def run_due_round(uow: MemoryUnitOfWork, plan: Nurture, now: datetime) -> 
     a round claims fewer than a batch."""
     expiry = timedelta(days=plan.config.reminder_expire_days)
     await handle_reminder_clock(uow, now, expiry, plan.config.version or "")
+    await handle_value_watch(uow, plan, now)
     await handle_handoff_clock(uow, plan, now)
     while (await handle_due(uow, plan, SIMULATOR, now, DUE_BATCH))[0] >= DUE_BATCH:
         pass
@@ -182,11 +184,12 @@ async def run_due_until(uow: MemoryUnitOfWork, plan: Nurture, until: datetime) -
 
 
 def next_due(uow: MemoryUnitOfWork) -> datetime | None:
-    """The next time something falls due: a planned touch, or a handoff's clock step."""
+    """The next time something falls due: a planned touch, a handoff's clock step, or a
+    time-to-value check (day N without activation comes unasked)."""
     touch = min((r.touch.due_at for r in uow.touches.rows.values() if r.status == PLANNED),
                 default=None)  # fmt: skip
-    handoff = uow.handoffs.next_step_at()
-    return min((t for t in (touch, handoff) if t is not None), default=None)
+    handoff, watch = uow.handoffs.next_step_at(), uow.value_watches.next_check()
+    return min((t for t in (touch, handoff, watch) if t is not None), default=None)
 
 
 def _batches(

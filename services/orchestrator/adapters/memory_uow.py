@@ -13,6 +13,7 @@ from datetime import datetime
 from services.orchestrator.adapters.memory_handoffs import MemoryHandoffs
 from services.orchestrator.adapters.memory_revenue import MemoryRevenue
 from services.orchestrator.adapters.memory_touches import MemoryReminders, MemoryTouches, TouchRow
+from services.orchestrator.adapters.memory_value_watch import MemoryValueWatches
 from services.orchestrator.application.unit_of_work import InboxEntry
 from services.orchestrator.domain.account_plays import PAUSED, RESUMED, PauseMark, pause_mark
 from services.orchestrator.domain.consent import ConsentLedger, LedgerRow, admit_rows
@@ -267,4 +268,5 @@ class MemoryUnitOfWork:
         self.consent = MemoryConsent()
         self.decisions = MemoryDecisions()
         self.revenue = MemoryRevenue()
+        self.value_watches = MemoryValueWatches()
         self.handoffs = MemoryHandoffs()

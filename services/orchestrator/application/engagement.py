@@ -13,7 +13,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from schemas.events import EngagementEvent
-from services.orchestrator.application import account_plays, handoffs, planning, rep_reminders
+from services.orchestrator.application import (
+    account_plays,
+    handoffs,
+    planning,
+    rep_reminders,
+    value_watch,
+)
 from services.orchestrator.application.history import historical_log
 from services.orchestrator.application.unit_of_work import InboxEntry, UnitOfWork
 from services.orchestrator.domain.account_merge import absorb_account_merges
@@ -81,6 +87,10 @@ async def handle_engagement(
         await uow.decisions.log(
             historical_log(events, res.contact_of, acc.account_of, playbook.version, now)
         )
+        if nurture is not None:  # the time-to-value watch learns from history, reminds no one
+            past = [Signal(e.id, res.contact_of[e.id], acc.account_of[e.id], e.type,
+                           e.properties, e.time) for e in events]  # fmt: skip
+            await value_watch.needs_after_batch(uow, nurture, past, now, [], remind=False)
     elif nurture is not None:  # touches planned and reminders created, in this unit of work
         changed = {r.item.contact_id: r.event_id for r in consent}
         signals = [
@@ -156,6 +166,7 @@ async def plan_after(
     if playbook is not None:
         version = nurture.config.version or "nurture"
         needs += await account_plays.committee_gap_needs(uow, decision, playbook, now, log, version)
+    needs += await value_watch.needs_after_batch(uow, nurture, signals, now, log)  # for the CSM
     replanned = set(moved) | set(consent_changed)
     people = await uow.contacts.views(replanned | {n.contact_id for n in needs})
     accs = await uow.accounts.views({p.account_id for p in people.values() if p.account_id})

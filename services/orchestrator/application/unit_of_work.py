@@ -32,6 +32,7 @@ from services.orchestrator.domain.state import (
     Redated,
     Transition,
 )
+from services.orchestrator.domain.value_watch import ValueWatch
 from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote, StoredTouch
 
 PLANNED, DISPATCHED, SKIPPED = "planned", "dispatched", "skipped"
@@ -241,6 +242,19 @@ class Handoffs(Protocol):
         """Their times and escalation target, as given."""
 
 
+class ValueWatches(Protocol):
+    """The time-to-value watch per account (``domain.value_watch``) and when to look again."""
+
+    async def load(self, account_ids: Iterable[str]) -> dict[str, ValueWatch]: ...
+    async def due(self, now: datetime, limit: int) -> list[ValueWatch]:
+        """Watches whose next check has come, earliest first."""
+
+    async def save(
+        self, checked: Sequence[tuple[ValueWatch, datetime | None]], now: datetime
+    ) -> None:
+        """Each watch with when the clock must look at it again (None: only on events)."""
+
+
 class UnitOfWork(Protocol):
     """One consistent change: everything a handler saves lands together, or nothing does."""
 
@@ -262,3 +276,5 @@ class UnitOfWork(Protocol):
     def revenue(self) -> Revenue: ...
     @property
     def handoffs(self) -> Handoffs: ...
+    @property
+    def value_watches(self) -> ValueWatches: ...

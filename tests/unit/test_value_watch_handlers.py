@@ -1,0 +1,144 @@
+"""The time-to-value watch on the in-memory unit of work: a customer not activated by day 14
+gives its CSM one at-risk reminder from the reminder clock (none after or before activation),
+a usage drop one churn-risk reminder, imported history none; simulate reports them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.events import EngagementEvent
+from services.orchestrator.adapters.memory_uow import MemoryUnitOfWork
+from services.orchestrator.adapters.nurture_file import default_nurture
+from services.orchestrator.adapters.playbook_file import default_playbook
+from services.orchestrator.application.engagement import handle_engagement
+from services.orchestrator.application.unit_of_work import InboxEntry
+from services.orchestrator.application.value_watch import handle_value_watch
+from services.orchestrator.domain.handoffs import TeamConfig, TeamMember
+from services.orchestrator.domain.nurture_config import NurtureConfig
+from services.orchestrator.domain.reasons import Reason
+from services.orchestrator.people import Nurture
+from services.orchestrator.simulate import simulate_async
+
+WON = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday
+POOL = "pool@reps.example"
+PLAN = Nurture(default_nurture(), (POOL,), ("reps.example",))
+PLAYBOOK = default_playbook()
+
+
+def event(n: int, kind: str, day: float, who: str = "ana", **props: Any) -> EngagementEvent:
+    return EngagementEvent.model_validate({
+        "id": f"{who}-{kind}-{n}", "type": kind, "source": "test",
+        "time": (WON + timedelta(days=day)).isoformat(),
+        "contact": {"external_id": who, "email": f"{who}@acme.example",
+                    "traits": {"role": "manager", "timezone": "UTC", "first_name": who.title()}},
+        "account": {"external_id": "acme", "domain": "acme.example"},
+        "properties": props,
+    })  # fmt: skip
+
+
+async def feed(
+    uow: MemoryUnitOfWork, events: list[EngagementEvent], historical: bool = False
+) -> None:
+    received = [(InboxEntry(e.id, "t", 0, i), e) for i, e in enumerate(events)]
+    now = max(e.time for e in events)
+    await handle_engagement(uow, received, PLAYBOOK, now, PLAN, historical=historical)
+
+
+def won() -> list[EngagementEvent]:
+    return [event(0, "page_viewed", -30, path="/pricing"),
+            event(1, "deal_closed_won", 0, deal_id="d1", amount=12000),
+            event(2, "seats_changed", 0.1, seats=12)]  # fmt: skip
+
+
+def reminders(uow: MemoryUnitOfWork, reason: str) -> list[Any]:
+    return [r for r in uow.reminders.stored.values() if r.reason == reason]
+
+
+async def test_no_activation_by_day_14_reminds_the_csm_once_with_the_evidence() -> None:
+    uow = MemoryUnitOfWork()
+    await feed(uow, won())
+    assert (await handle_value_watch(uow, PLAN, WON + timedelta(days=13, hours=23))).reminded == 0
+    assert uow.value_watches.next_check() == WON + timedelta(days=14)
+    done = await handle_value_watch(uow, PLAN, WON + timedelta(days=14))
+    assert (done.checked, done.reminded) == (1, 1)
+    (r,) = reminders(uow, "early_churn_risk")
+    assert r.rep == POOL  # no success-team owner: the owner rep / pool, as every reminder
+    said = [line["said"] for line in r.evidence]
+    assert "has not activated the product 14 days later" in said[0]
+    assert "Seats: 12 (as of 02 Mar 2026)" in said and "NPS: no answer yet" in said
+    for later in (15, 16, 30):  # never again, however often the clock looks
+        await handle_value_watch(uow, PLAN, WON + timedelta(days=later))
+    await feed(uow, [event(3, "product_activated", 16)])
+    assert len(reminders(uow, "early_churn_risk")) == 1
+
+
+async def test_activation_before_day_14_reminds_no_one() -> None:
+    uow = MemoryUnitOfWork()
+    await feed(uow, won())
+    await feed(uow, [event(3, "product_activated", 9)])
+    assert uow.value_watches.next_check() is None  # nothing left to look at
+    await handle_value_watch(uow, PLAN, WON + timedelta(days=14))
+    assert not reminders(uow, "early_churn_risk")
+
+
+async def test_a_usage_drop_reminds_once_per_episode() -> None:
+    uow = MemoryUnitOfWork()
+    await feed(uow, won())
+    busy = [
+        event(10 + 2 * d + i, "feature_used", d + i / 10) for d in range(1, 31) for i in range(2)
+    ]
+    await feed(uow, [event(3, "product_activated", 1), *busy])  # 60 usage events in 30 days
+    for day in range(31, 75):  # usage stopped: the clock sees the fall
+        await handle_value_watch(uow, PLAN, WON + timedelta(days=day))
+    (r,) = reminders(uow, "churn_risk")
+    assert "usage fell" in r.evidence[0]["said"]
+    assert r.due_at >= WON + timedelta(days=31)
+    assert not [d for d in uow.decisions.records if d.kind == "reminder_deduplicated"]
+
+
+async def test_a_detractor_at_a_customer_reminds_the_csm_after_the_batch() -> None:
+    uow = MemoryUnitOfWork()
+    await feed(uow, won())
+    await feed(uow, [event(3, "product_activated", 1), event(4, "nps_submitted", 20, score=2)])
+    (r,) = reminders(uow, "churn_risk")
+    assert "NPS 2 (a detractor)" in r.evidence[0]["said"]
+    await feed(uow, [event(5, "nps_submitted", 25, score=9)])  # the episode ends
+    ended = [d for d in uow.decisions.records if d.reason is Reason.CHURN_RISK_CLEARED]
+    assert len(ended) == 1 and ended[0].account_id == r.account_id
+
+
+async def test_the_reminder_goes_to_the_accounts_csm_when_the_success_team_has_one() -> None:
+    config = default_nurture().model_copy(
+        update={"teams": {"success": TeamConfig(lead="lee@reps.example", members={
+            "lee@reps.example": TeamMember(timezone="UTC"),
+            "cara@reps.example": TeamMember(timezone="Europe/Berlin")})}}
+    )  # fmt: skip
+    plan = Nurture(NurtureConfig.model_validate(config.model_dump()), (POOL,), ("reps.example",))
+    uow = MemoryUnitOfWork()
+    deal = event(1, "deal_closed_won", 0, deal_id="d1", csm_email="cara@reps.example")
+    received = [(InboxEntry(deal.id, "t", 0, 0), deal)]
+    await handle_engagement(uow, received, PLAYBOOK, WON, plan)
+    await handle_value_watch(uow, plan, WON + timedelta(days=14))
+    (r,) = reminders(uow, "early_churn_risk")
+    assert r.rep == "cara@reps.example"
+
+
+async def test_imported_history_is_watched_but_reminds_no_one() -> None:
+    uow = MemoryUnitOfWork()
+    await feed(uow, won(), historical=True)
+    (w,) = uow.value_watches.watches()
+    assert w.won_at == WON
+    await handle_value_watch(uow, PLAN, WON + timedelta(days=60))  # day 14 long past
+    assert not reminders(uow, "early_churn_risk")
+    passed = [d for d in uow.decisions.records if d.reason is Reason.ACTIVATION_CHECK_TOO_LATE]
+    assert len(passed) == 1
+
+
+async def test_simulate_reports_the_at_risk_reminder_on_day_14() -> None:
+    sim = await simulate_async(won(), PLAYBOOK, nurture=default_nurture(), reps=(POOL,),
+                               horizon=timedelta(days=20))  # fmt: skip
+    assert sim.world is not None
+    (r,) = reminders(sim.world, "early_churn_risk")
+    assert WON + timedelta(days=14) <= r.due_at < WON + timedelta(days=15)
+    assert sim.touches is not None and sim.touches.as_dict()["reminders"]["early_churn_risk"] == 1
