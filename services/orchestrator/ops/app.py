@@ -21,7 +21,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.orchestrator.dashboard.routes import dashboard_router
-from services.orchestrator.ops import consent_routes, reminder_routes, routes, source_routes
+from services.orchestrator.ops import (
+    consent_routes,
+    handoff_routes,
+    reminder_routes,
+    routes,
+    source_routes,
+)
 from services.orchestrator.ops.errors import document_errors, invalid
 from services.orchestrator.ops.framing import NoFraming
 from services.orchestrator.ops.links import ReminderLinks
@@ -75,8 +81,8 @@ def create_ops_app(
     app.state.wanted_roles = rollup.wanted_roles
     for router in (
         routes.contacts_router, consent_routes.router, routes.accounts_router,
-        routes.touches_router, reminder_routes.router, routes.funnel_router,
-        routes.decisions_router, source_routes.router,
+        routes.touches_router, reminder_routes.router, handoff_routes.router,
+        routes.funnel_router, routes.decisions_router, source_routes.router,
     ):  # fmt: skip
         app.include_router(router)
     app.include_router(dashboard_router(engine, settings, clock))  # the pages under /ui
