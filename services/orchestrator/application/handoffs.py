@@ -28,6 +28,7 @@ from services.orchestrator.domain.handoff_story import (
 )
 from services.orchestrator.domain.handoffs import (
     RECEIVING_STAGE,
+    SALES,
     Handoff,
     HandoffKind,
     completes,
@@ -115,7 +116,10 @@ async def create_handoffs(
         team = config.stage_teams[RECEIVING_STAGE[kind]]
         owner = await team_owners.owner_for(uow, config, owners, accs, aid, team, now, log)
         left = config.stage_teams.get(t.from_stage) if t.from_stage else None
-        previous = team_owners.current_owner(owners, accs, aid, left) if left != team else None
+        # who hands over: the owner in the team of the stage left, else the sales owner
+        previous = (
+            team_owners.current_owner(owners, accs, aid, left) if left != team else None
+        ) or (team_owners.current_owner(owners, accs, aid, SALES) if team != SALES else None)
         window = config.window_for(CHANNEL)
         due, escalate = deadline(now, config.handoffs[kind], window, zone_of(config, owner))
         hid = handoff_id(aid, kind, t.event_id or "")
