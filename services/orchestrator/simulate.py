@@ -248,4 +248,5 @@ def _touch_rows(
             Counter(due_after_horizon=proposed.pending),
         ),
         ("reminders", current.reminders, proposed.reminders),
+        ("handoffs", current.handoffs, proposed.handoffs),
     ]

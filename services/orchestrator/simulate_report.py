@@ -5,11 +5,13 @@ when, and every "no" with its reason) for ``--per touch|contact``."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from services.orchestrator.adapters.memory_uow import MemoryUnitOfWork
 from services.orchestrator.application.unit_of_work import DISPATCHED, PLANNED, SKIPPED
+from services.orchestrator.domain.handoffs import Handoff
 from services.orchestrator.domain.touch_log import TouchDecision
 
 
@@ -23,18 +25,41 @@ class TouchTally:
     skipped: Counter[str] = field(default_factory=Counter)  # by reason code
     deferred: Counter[str] = field(default_factory=Counter)  # by reason code
     reminders: Counter[str] = field(default_factory=Counter)  # by rule
+    handoffs: Counter[str] = field(default_factory=Counter)  # "<kind>/<what>": made, breached..
     pending: int = 0  # still due after the end of the history
     rows: list[dict[str, Any]] = field(default_factory=list)  # every decision, per touch
 
     def as_dict(self) -> dict[str, Any]:
-        counters = ("planned", "not_planned", "sent", "skipped", "deferred", "reminders")
+        counters = (
+            "planned",
+            "not_planned",
+            "sent",
+            "skipped",
+            "deferred",
+            "reminders",
+            "handoffs",
+        )
         return {n: dict(sorted(getattr(self, n).items())) for n in counters} | {
             "pending": self.pending
         }
 
 
+def handoff_tally(handoffs: Iterable[Handoff]) -> Counter[str]:
+    """Per kind: handoffs made, taken (acknowledged or a completing event), breached (the
+    owner reminded), escalated (the lead told), and still open at the end."""
+    out: Counter[str] = Counter()
+    for h in handoffs:
+        k = h.kind.value
+        out[f"{k}/made"] += 1
+        out[f"{k}/taken"] += h.accepted_at is not None or h.first_contact_at is not None
+        out[f"{k}/breached"] += h.breached_at is not None
+        out[f"{k}/escalated"] += h.escalated_at is not None
+        out[f"{k}/open"] += h.open
+    return out
+
+
 def tally(uow: MemoryUnitOfWork) -> TouchTally:
-    out = TouchTally()
+    out = TouchTally(handoffs=handoff_tally(uow.handoffs.stored.values()))
     skipped_at = {}
     for r in uow.decisions.records:
         facts = r.facts
