@@ -22,6 +22,7 @@ from schemas.topics import ENGAGEMENT
 from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.repository import save_accounts
+from services.orchestrator.adapters.state_codec import contact_view
 from services.orchestrator.adapters.tables import (
     accounts,
     contacts,
@@ -100,7 +101,7 @@ async def test_an_account_seen_by_domain_and_by_crm_id_becomes_one_with_everythi
     assert {p["email"]: p["account_id"] for p in people} == dict.fromkeys(
         [ana, cfo, bo], named["id"]
     )
-    assert {p["state"]["account_key"] for p in people} == {named["id"]}
+    assert {contact_view(p["state"])["account_key"] for p in people} == {named["id"]}
     both_ids = [first["id"], named["id"]]
     history = await _rows(engine, select(stage_history.c.subject_id, stage_history.c.to_stage)
                           .where(stage_history.c.subject_kind == "account",

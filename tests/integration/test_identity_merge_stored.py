@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.orchestrator.adapters.playbook_file import default_playbook
+from services.orchestrator.adapters.state_codec import contact_view
 from services.orchestrator.adapters.tables import contacts, decisions, identity_aliases
 from services.orchestrator.handlers import apply_engagement
 from tests.probes import StoredRecord
@@ -67,7 +68,7 @@ async def test_an_anonymous_visitor_identifying_as_a_known_lead_is_merged_into_t
     assert gone["stage"] == "merged" and gone["email"] is None
     assert survivor["email"] == email and survivor["stage"] not in ("merged", None)
     assert after["merges"] == 1
-    state = survivor["state"]
+    state = contact_view(survivor["state"])
     pending = {p["event_id"] for p in state["pending"]}
     assert {f"{anon}-{i}" for i in range(1, 4)} <= pending, "the visitor's events join the lead"
     awards = state["current"]["score"]["awards"]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.repository import state_json
+from services.orchestrator.adapters.state_codec import decode_contact
 from services.orchestrator.domain.decide import decide
 from services.orchestrator.domain.engagement import Engagement
 from services.orchestrator.domain.lifecycle import replay
@@ -83,10 +84,8 @@ def deliver(batches: list[list[Engagement]]) -> dict[str, ContactState]:
     accounts: dict[str, AccountState] = {}
     for batch in batches:
         d = decide(contacts, accounts, batch, PLAYBOOK, NOW)
-        # Through JSON, as the handler persists them in contacts.state / accounts.state.
-        contacts |= {
-            k: ContactState.from_dict(orjson.loads(state_json(v))) for k, v in d.contacts.items()
-        }
+        # Through the stored text, as the handler persists them in contacts.state / accounts.state
+        contacts |= {k: decode_contact(state_json(v)) for k, v in d.contacts.items()}
         accounts |= {
             k: AccountState.from_dict(orjson.loads(state_json(v))) for k, v in d.accounts.items()
         }

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.orchestrator.adapters.state_codec import contact_view
 from services.orchestrator.adapters.tables import accounts, contacts
 from services.orchestrator.domain.reminder_story import AccountPicture, Colleague, StoryLine
 from services.orchestrator.domain.reminders import Signal, said
@@ -26,9 +27,9 @@ def _name(traits: Mapping[str, object], email: str | None) -> str:
     return contact_label(name, email)
 
 
-def _recent(state: Mapping[str, object] | None) -> tuple[StoryLine, ...]:
+def _recent(state: object) -> tuple[StoryLine, ...]:
     """The person's newest engagements still held in their state, in words."""
-    pending = (state or {}).get("pending")
+    pending = contact_view(state).get("pending")
     lines = []
     for e in pending if isinstance(pending, list) else ():
         try:

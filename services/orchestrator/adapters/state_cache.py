@@ -1,23 +1,27 @@
-"""Parsed lifecycle states kept between batches, and the JSON text states are stored as."""
+"""Parsed lifecycle states kept between batches, and the JSON text states are stored as: a
+contact's in the compact positional form of ``state_codec`` (issue 15), an account's as an
+object."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import orjson
 
+from services.orchestrator.adapters.state_codec import encode_contact, read_contact
 from services.orchestrator.domain.state import AccountState, ContactState
 
 S = TypeVar("S")
 
 
 def state_json(state: ContactState | AccountState) -> str:
-    """The stored text of a state: its fields as JSON (UTC times end in ``Z``); a contact's in
-    the compact shape of ``ContactState.to_dict``."""
-    value = state.to_dict() if isinstance(state, ContactState) else state
-    return orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()
+    """The stored text of a state (UTC times end in ``Z``): a contact's in the compact positional
+    form (``state_codec.encode_contact``), an account's fields as a JSON object."""
+    if isinstance(state, ContactState):
+        return encode_contact(state).decode()
+    return orjson.dumps(state, option=orjson.OPT_UTC_Z).decode()
 
 
 class StateCache(Generic[S]):
@@ -25,7 +29,7 @@ class StateCache(Generic[S]):
     parsed from (or saved as): the database stays the truth, a stale or rolled-back entry is a
     miss. States are frozen and never mutated, so sharing them is safe. Bounded LRU."""
 
-    def __init__(self, read: Callable[[Mapping[str, Any]], S], size: int = 50_000) -> None:
+    def __init__(self, read: Callable[[Any], S], size: int = 50_000) -> None:
         self.read = read
         self.size = size
         self._items: OrderedDict[str, tuple[str, S]] = OrderedDict()
@@ -51,5 +55,5 @@ class StateCache(Generic[S]):
 
 class StateCaches:
     def __init__(self, size: int = 50_000) -> None:
-        self.contacts = StateCache(ContactState.from_dict, size)
+        self.contacts = StateCache(read_contact, size)  # either stored form
         self.accounts = StateCache(AccountState.from_dict, size)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.orchestrator.adapters.state_codec import contact_view
 from services.orchestrator.adapters.tables import accounts, contacts, decisions, reminders, touches
 from services.orchestrator.domain.stages import DecisionKind, IgnoreReason
 from services.orchestrator.domain.touch_log import TouchDecision
@@ -165,7 +166,7 @@ async def contact_timeline(
                              .order_by(decisions.c.decided_at.desc(), decisions.c.id.desc())
                              .limit(limit))
     ]  # fmt: skip
-    for e in (row[0] or {}).get("pending") or ():
+    for e in contact_view(row[0]).get("pending") or ():
         items.append(
             {"at": datetime.fromisoformat(e["occurred_at"]), "type": "event", "kind": e["type"],
              "event_id": e["event_id"], "properties": e.get("properties") or {}}

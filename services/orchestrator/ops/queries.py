@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orchestrator.adapters.playbook_file import default_playbook
+from services.orchestrator.adapters.state_codec import contact_view
 from services.orchestrator.adapters.tables import (
     accounts,
     consent_ledger,
@@ -72,7 +73,7 @@ async def _history(conn: AsyncConnection, kind: str, subject: str) -> list[dict[
 
 def _score_breakdown(row: Any) -> dict[str, Any]:
     """Points per scoring rule inside each rule's window (before decay), from the stored state."""
-    score = ((row["state"] or {}).get("current") or {}).get("score") or {}
+    score = (contact_view(row["state"]).get("current") or {}).get("score") or {}
     rules = [
         {"rule": name, "points": round(sum(a["points"] for a in awards), 6), "events": len(awards)}
         for name, awards in sorted((score.get("awards") or {}).items())

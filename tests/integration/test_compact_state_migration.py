@@ -1,0 +1,79 @@
+"""Revision 0209 rewrites contacts.state from the JSON object form to the compact positional
+form (issue 15, item 2), keeping every state exactly, and back on downgrade (both backends)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from sqlalchemy import text
+
+from services.orchestrator.adapters.playbook_file import default_playbook
+from services.orchestrator.adapters.state_codec import decode_contact, object_json
+from services.orchestrator.domain.decide import decide
+from services.orchestrator.domain.engagement import Engagement
+from services.orchestrator.domain.state import ContactState
+from trellis.db import create_engine
+from trellis.migrate import downgrade_async, upgrade_async
+
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+def _states() -> dict[str, ContactState]:
+    events = [
+        Engagement(
+            event_id=f"e{i}",
+            type=["page_viewed", "email_clicked", "demo_requested"][i % 3],
+            occurred_at=NOW - timedelta(days=80 - 6 * i),
+            properties={"path": "/pricing", "is_pricing": True} if i % 3 == 0 else {},
+            contact_key=f"c{i % 3}",
+            account_key="acme",
+            contact_traits={"role": "finance"},
+            account_traits={"industry": "software"},
+        )
+        for i in range(12)
+    ]
+    return dict(decide({}, {}, events, default_playbook(), NOW).contacts)
+
+
+async def _stored(url: str) -> dict[str, str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT id, CAST(state AS TEXT) FROM contacts"))
+            return {cid: state for cid, state in rows}
+    finally:
+        await engine.dispose()
+
+
+async def test_states_become_compact_and_back(blank_database_url: str) -> None:
+    url = blank_database_url
+    await upgrade_async(url, "0208")
+    states = _states()
+    assert any(s.checkpoint.as_of for s in states.values()), "a checkpoint is converted too"
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for cid, state in [*states.items(), ("empty", None)]:
+                await conn.execute(
+                    text(
+                        "INSERT INTO contacts (id, stage, score, fit, traits, state, created_at,"
+                        " updated_at) VALUES (:id, 'awareness', 0, 0, '{}', :s, :n, :n)"
+                    ),
+                    {"id": cid, "s": object_json(state).decode() if state else "{}", "n": NOW},
+                )
+    finally:
+        await engine.dispose()
+
+    await upgrade_async(url)
+    compact = await _stored(url)
+    assert compact["empty"] == "{}"
+    for cid, state in states.items():
+        assert compact[cid].startswith("[2,"), "the positional form"
+        assert decode_contact(compact[cid]) == state
+        assert len(compact[cid]) < len(object_json(state))
+
+    await downgrade_async(url, "0208")
+    objects = await _stored(url)
+    for cid, state in states.items():
+        assert ContactState.from_dict(orjson.loads(objects[cid])) == state
