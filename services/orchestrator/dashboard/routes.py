@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.plausibility import has_control_characters
 from services.orchestrator.dashboard import access, actions, pages, work_pages
+from services.orchestrator.dashboard.handoff_board import add_handoff_board
 from services.orchestrator.dashboard.ui import (
     BadInput,
     Clock,
@@ -111,5 +112,6 @@ def dashboard_router(
     )
     pages.add_pages(router, ui)
     work_pages.add_work_pages(router, ui)
+    add_handoff_board(router, ui)
     actions.add_actions(router, ui)
     return router
