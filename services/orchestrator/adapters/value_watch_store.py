@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.orchestrator.domain.time_to_value import TimeToValue, days_between
 from services.orchestrator.domain.value_watch import ValueWatch, from_dict, to_dict
 from trellis.db import UtcDateTime, metadata
 
@@ -97,3 +98,21 @@ class SqlValueWatches:
             set_={c: insert.excluded[c] for c in (*keep, "updated_at")},
         )
         await self.conn.execute(stmt, rows)
+
+
+async def times_to_value(
+    conn: AsyncConnection, won_since: datetime | None = None
+) -> list[TimeToValue]:
+    """Each won account's days to activation and to its first milestone (the KPI's "median time
+    to first value per cohort" is ``median_days_by_cohort`` over these), from the columns."""
+    t = value_watches.c
+    query = select(t.account_id, t.won_at, t.activated_at, t.first_milestone_at).where(
+        t.won_at.is_not(None)
+    )
+    if won_since is not None:
+        query = query.where(t.won_at >= won_since)
+    rows = await conn.execute(query.order_by(t.account_id))
+    return [
+        TimeToValue(aid, won, days_between(won, act), days_between(won, first))
+        for aid, won, act, first in rows
+    ]

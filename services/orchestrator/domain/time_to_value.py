@@ -33,7 +33,8 @@ class TimeToValue:
         return f"{self.won_at.astimezone(UTC):%Y-%m}"
 
 
-def _days(won: datetime, at: datetime | None) -> float | None:
+def days_between(won: datetime, at: datetime | None) -> float | None:
+    """Days from the win to ``at`` (two decimals; before the win is day 0; None: not yet)."""
     return None if at is None else round(max(at - won, timedelta(0)) / DAY, 2)
 
 
@@ -42,8 +43,8 @@ def time_to_value(w: ValueWatch) -> TimeToValue | None:
     if w.won_at is None:
         return None
     return TimeToValue(
-        w.account_id, w.won_at, _days(w.won_at, w.activated_at),
-        _days(w.won_at, w.first_milestone_at),
+        w.account_id, w.won_at, days_between(w.won_at, w.activated_at),
+        days_between(w.won_at, w.first_milestone_at),
     )  # fmt: skip
 
 
@@ -72,7 +73,10 @@ def from_history(events: Iterable[tuple[str, str, datetime]]) -> dict[str, TimeT
             first[(account, kind)] = min(at, first.get((account, kind), at))
     return {
         a: TimeToValue(
-            a, w, _days(w, first.get((a, ACTIVATED))), _days(w, first.get((a, MILESTONE)))
+            a,
+            w,
+            days_between(w, first.get((a, ACTIVATED))),
+            days_between(w, first.get((a, MILESTONE))),
         )
         for a, w in sorted(won.items())
     }
