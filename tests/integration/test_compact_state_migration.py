@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from sqlalchemy import text
 
+from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.state_codec import decode_contact, object_json
 from services.orchestrator.domain.decide import decide
@@ -77,3 +78,19 @@ async def test_states_become_compact_and_back(blank_database_url: str) -> None:
     objects = await _stored(url)
     for cid, state in states.items():
         assert ContactState.from_dict(orjson.loads(objects[cid])) == state
+
+
+async def test_saved_states_load_back_with_and_without_a_cache(blank_database_url: str) -> None:
+    await upgrade_async(blank_database_url)
+    states = _states()
+    caches = repo.StateCaches()
+    engine = create_engine(blank_database_url)
+    try:
+        async with engine.begin() as conn:
+            await repo.save_contacts(conn, states, {}, NOW, caches.contacts)
+        async with engine.connect() as conn:
+            assert await repo.load_contacts(conn, states) == states
+            cached = await repo.load_contacts(conn, states, caches.contacts)
+    finally:
+        await engine.dispose()
+    assert cached == states and caches.contacts.hits == len(states), "the saved text is the key"

@@ -1,7 +1,8 @@
 """Bulk load and save of lifecycle state: one statement per table per batch, never per event.
 
-States are stored as JSON (the domain's dataclasses, serialised by orjson; read back by their
-``from_dict``) next to the columns people query (stage, score, email, account). On PostgreSQL a
+States are stored as JSON (a contact's in the compact positional form of ``state_codec``, an
+account's as its dataclass serialised by orjson) next to the columns people query (stage,
+score, email, account). On PostgreSQL a
 batch is one ``INSERT ... SELECT FROM unnest(arrays)`` per table (``adapters/bulk.py``); on SQLite
 an executemany (SQLAlchemy's multi-row ``.values()`` measured 5-10x slower above ~100 rows).
 """
@@ -22,6 +23,7 @@ from services.orchestrator.adapters.bulk import is_postgresql
 from services.orchestrator.adapters.state_cache import StateCache as StateCache
 from services.orchestrator.adapters.state_cache import StateCaches as StateCaches
 from services.orchestrator.adapters.state_cache import state_json as state_json
+from services.orchestrator.adapters.state_codec import read_contact
 from services.orchestrator.adapters.tables import (
     accounts,
     contacts,
@@ -113,7 +115,7 @@ async def known_accounts(
 async def load_contacts(
     conn: AsyncConnection, ids: Iterable[str], cache: StateCache[ContactState] | None = None
 ) -> dict[str, ContactState]:
-    cache = cache or StateCache(ContactState.from_dict, 0)
+    cache = cache or StateCache(read_contact, 0)  # either stored form
     found: dict[str, ContactState] = {}
     for part in _parts(conn, ids):
         rows = await conn.execute(
