@@ -24,6 +24,7 @@ from services.orchestrator.dashboard.routes import dashboard_router
 from services.orchestrator.ops import (
     consent_routes,
     handoff_routes,
+    owner_routes,
     reminder_routes,
     routes,
     source_routes,
@@ -81,7 +82,7 @@ def create_ops_app(
     app.state.wanted_roles = rollup.wanted_roles
     for router in (
         routes.contacts_router, consent_routes.router, routes.accounts_router,
-        routes.touches_router, reminder_routes.router, handoff_routes.router,
+        routes.touches_router, reminder_routes.router, handoff_routes.router, owner_routes.router,
         routes.funnel_router, routes.decisions_router, source_routes.router,
     ):  # fmt: skip
         app.include_router(router)
