@@ -42,6 +42,12 @@ def test_a_skipped_touch_for_lack_of_consent_says_so_in_plain_words() -> None:
         ("reminder_created", "REP_RULE", {"rep": "r@x", "reason": "demo_requested"},
          "Rep r@x was asked to follow up: the contact requested a demo."),
         ("touch_outcome", "bounced", {"channel": "email", "detail": "550"}, "bounced: 550"),
+        ("reminder_created", "REP_RULE", {"rep": "csm@x", "reason": "early_churn_risk"},
+         "Rep csm@x was asked to follow up: the contact is at a new customer that has not "
+         "activated (early churn)."),
+        ("churn_risk_cleared", "churn_risk_cleared", {"episode_since": "2026-06-01"},
+         "churn-risk signals cleared (the episode began 2026-06-01)"),
+        ("activation_check_too_late", "activation_check_too_late", {}, "found too late"),
         ("brand_new_kind", "SOME_CODE", {}, "brand new kind: SOME CODE."),
     ],
 )  # fmt: skip

@@ -32,8 +32,8 @@ REMINDER_WORDS = {
     ReminderReason.PRICING_COMMITTEE: "several stakeholders viewed pricing",
     ReminderReason.RENEWAL_WINDOW: "renewal coming up",
     ReminderReason.COMMITTEE_GAP: "a buying-committee role is missing",
-    ReminderReason.EARLY_CHURN_RISK: "not activated: at risk of early churn",
-    ReminderReason.CHURN_RISK: "at risk of churn",
+    ReminderReason.EARLY_CHURN_RISK: "is at a new customer that has not activated (early churn)",
+    ReminderReason.CHURN_RISK: "is at a customer at risk of churn",
 }
 TOUCH_KINDS = frozenset(
     {
@@ -119,6 +119,11 @@ def _other(kind: str, reason: str, facts: Mapping[str, Any]) -> str:
         return "Viewed the pricing page."
     if kind == DecisionKind.EVENT_APPLIED:
         return f"Event applied: {humanise(reason)}."
+    if reason == Reason.CHURN_RISK_CLEARED:
+        since = facts.get("episode_since")
+        return f"The account's churn-risk signals cleared (the episode began {since})."
+    if reason == Reason.ACTIVATION_CHECK_TOO_LATE:
+        return "Day N without activation was found too late (imported history): no reminder."
     if reason == Reason.HISTORICAL:
         span = f"{facts.get('events')} events, {facts.get('first')} to {facts.get('last')}"
         return f"Imported history ({span}) set the stage; nothing is planned for the past."
