@@ -10,8 +10,9 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sized
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,15 +30,20 @@ _TICK = os.sysconf("SC_CLK_TCK")
 _BACKGROUND = ("checkpointer", "background writer", "walwriter")
 
 
+_IN_CALL: ContextVar[list[int] | None] = ContextVar("statements_in_call", default=None)
+
+
 @dataclass
 class StatementCounter:
-    """Counts statements sent by every engine but ``ignored`` (the bench's own poller), and the
-    share of them inside each wrapped batch call."""
+    """Counts statements sent by every engine but ``ignored`` (the bench's own poller), and
+    those each wrapped batch call sent (in its own context: batches running side by side, in
+    lanes, are counted apart)."""
 
     ignored: set[int] = field(default_factory=set)
     total: int = 0
     rows_in_executemany: int = 0
     per_batch: list[int] = field(default_factory=list)
+    batch_sizes: list[int] = field(default_factory=list)
 
     def _seen(
         self, conn: Any, cursor: Any, statement: str, params: Any, ctx: Any, many: bool
@@ -47,6 +53,9 @@ class StatementCounter:
         self.total += 1
         if many:
             self.rows_in_executemany += len(params)
+        cell = _IN_CALL.get()
+        if cell is not None:
+            cell[0] += 1
 
     @contextmanager
     def installed(self) -> Iterator[StatementCounter]:
@@ -60,20 +69,31 @@ class StatementCounter:
         self.ignored.add(id(engine.sync_engine))
 
     def per_call(self, fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-        """``fn`` with the statements each call sent appended to ``per_batch``."""
+        """``fn`` with the statements each call sent appended to ``per_batch`` (and the length
+        of its first argument, the batch, to ``batch_sizes``)."""
 
         async def counted(*args: P.args, **kwargs: P.kwargs) -> T:
-            before = self.total
+            cell = [0]
+            token = _IN_CALL.set(cell)
             try:
                 return await fn(*args, **kwargs)
             finally:
-                self.per_batch.append(self.total - before)
+                _IN_CALL.reset(token)
+                self.per_batch.append(cell[0])
+                if args and isinstance(args[0], Sized):
+                    self.batch_sizes.append(len(args[0]))
 
         return counted
 
     def summary(self) -> dict[str, float]:
         runs = self.per_batch or [0]
-        return {"median": statistics.median(runs), "max": max(runs), "batches": len(runs)}
+        sizes = self.batch_sizes or [0]
+        return {
+            "median": statistics.median(runs),
+            "max": max(runs),
+            "batches": len(self.per_batch),
+            "events_per_batch_median": statistics.median(sizes),
+        }
 
 
 def _cpu_ticks(pid: int) -> int | None:
@@ -166,13 +186,16 @@ def report(
     figures = {
         "statements_per_batch_median": med("statements_per_batch", "median"),
         "statements_per_batch_max": med("statements_per_batch", "max"),
+        "events_per_batch_median": med("statements_per_batch", "events_per_batch_median"),
         "orchestrator_cpu_us_per_event": med("orchestrator_cpu_us_per_event"),
         "postgresql_cpu_us_per_event": med("postgresql_cpu_us_per_event"),
         "state_cache_hit_rate": med("state_cache_hit_rate"),
     }
     line = (
         f"{backend}: statements/batch median {figures['statements_per_batch_median']:.0f} "
-        f"max {figures['statements_per_batch_max']:.0f}; CPU us/event orchestrator "
+        f"max {figures['statements_per_batch_max']:.0f} "
+        f"(batch median {figures['events_per_batch_median']:.0f} events); "
+        "CPU us/event orchestrator "
         f"{figures['orchestrator_cpu_us_per_event']:.0f}"
     )
     if figures["postgresql_cpu_us_per_event"] is not None:

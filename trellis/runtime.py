@@ -39,9 +39,11 @@ async def run_consumer(
     stop: asyncio.Event | None = None,
     health: ConsumerHealth | None = None,
     metrics: ConsumerMetrics | None = None,
+    loop_type: Callable[..., BatchConsumer] = BatchConsumer,
 ) -> None:
     """Consume ``topics`` as ``group_id`` until SIGINT/SIGTERM (or ``stop`` is set);
-    ``health`` (read by the service's ``/readyz``) is told of its clients, group and batches."""
+    ``health`` (read by the service's ``/readyz``) is told of its clients, group and batches.
+    ``loop_type``: the batch loop, built with ``BatchConsumer``'s arguments."""
     stop = stop or asyncio.Event()
     health = health or ConsumerHealth(name, settings.ready_failing_after_s)
     loop = asyncio.get_running_loop()
@@ -61,7 +63,7 @@ async def run_consumer(
         consumer = make_consumer(settings, *topics, group_id=group_id, member=health.membership)
         await consumer.start()
         stack.push_async_callback(consumer.stop)
-        loop_ = BatchConsumer(name, consumer, producer, handler, policy, metrics)
+        loop_ = loop_type(name, consumer, producer, handler, policy, metrics)
         log.info("%s consuming %s as group %s", name, ", ".join(topics), group_id)
         task = asyncio.create_task(loop_.run(), name=f"{name}-loop")
         stopper = asyncio.create_task(stop.wait())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -10,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,13 +23,14 @@ from services.orchestrator.metrics import OrchestratorMetrics
 from services.orchestrator.ops.app import create_ops_app, reminder_links, serve_ops
 from services.orchestrator.outcomes import apply_outcomes
 from services.orchestrator.people import Nurture
+from services.orchestrator.pipeline import LanedConsumer
 from services.orchestrator.redispatch import Redispatcher
 from services.orchestrator.retention import prune_old_rows
 from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.settings import OrchestratorSettings
 from trellis import tracing
 from trellis.collector import tune_gc
-from trellis.consumer import BatchHandler, LoopPolicy, Record, Rejected
+from trellis.consumer import BatchConsumer, BatchHandler, LoopPolicy, Record, Rejected
 from trellis.health import ConsumerHealth
 from trellis.runtime import run_consumer
 
@@ -104,7 +107,7 @@ async def run(
             outcomes = [r for r in records if r.topic == OUTCOMES]
             events = [r for r in records if r.topic != OUTCOMES]
             rejected: list[Rejected] = []
-            async with lock:
+            async with lock if lanes == 1 else contextlib.nullcontext():  # one writer: SQLite
                 if outcomes:
                     rejected += await apply_outcomes(
                         outcomes, engine, playbook.version, clock(), nurture.config.retry,
@@ -114,12 +117,22 @@ async def run(
                     rejected += await apply_engagement(
                         events, engine, playbook, clock, caches=caches, nurture=nurture
                     )
-                    # speed to lead: what the batch made due now (rep reminders) goes out now
+            if events:  # speed to lead: what the batch made due now (reminders) goes out now
+                async with lock:
                     await scheduler.dispatch_due()
             metrics.batch_applied(records, rejected)
             return rejected
 
         return on_batch
+
+    lanes = settings.orchestrator_lanes or (
+        2 if settings.resolved_database_url.startswith("postgresql") else 1
+    )
+
+    def batch_loop(*args: Any) -> BatchConsumer:
+        loop = LanedConsumer(*args)
+        loop.lanes, loop.floor = lanes, settings.orchestrator_min_batch
+        return loop
 
     try:
         await run_consumer(
@@ -132,6 +145,7 @@ async def run(
             stop=stop,
             health=health,
             metrics=metrics.consumer,
+            loop_type=batch_loop,
         )
     finally:
         stop.set()

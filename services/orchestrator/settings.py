@@ -20,6 +20,11 @@ DEV_OPS_LINK_SECRET = "dev-ops-link-secret-change-me"  # noqa: S105 - refused ou
 class OrchestratorSettings(TrellisSettings):
     orchestrator_group: str = "trellis-orchestrator"
     orchestrator_max_batch: int = 2000
+    orchestrator_lanes: int | None = None
+    """Batch loops over disjoint partitions (``pipeline``); unset: 2 on PostgreSQL, 1 on SQLite
+    (one writer: a second lane would only wait on the first)."""
+    orchestrator_min_batch: int = 100
+    """The batch size a caught-up lane fetches; up to ``orchestrator_max_batch`` with lag."""
     playbook: Path | None = None
     """``TRELLIS_PLAYBOOK``: a playbook.yaml; the shipped default when unset."""
 

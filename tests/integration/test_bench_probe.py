@@ -42,7 +42,7 @@ async def test_statements_are_counted_per_call_but_not_the_ignored_engine(
     finally:
         await poller.dispose()
     assert counter.per_batch == [3, 5]
-    assert counter.summary() == {"median": 4, "max": 5, "batches": 2}
+    assert counter.summary()["median"] == 4 and counter.summary()["max"] == 5
 
 
 @ON_LOOP

@@ -1,0 +1,105 @@
+"""The orchestrator's consumer loop on PostgreSQL: lanes of partitions, each its own batch loop,
+and batches sized by lag.
+
+One batch loop waits on the database for a third of its time (the statements of a batch are big
+upserts the server works on) with the process idle. Lanes fill that wait: the partitions this
+process owns are split by number (``partition % lanes``), and each lane runs the usual loop
+(``BatchConsumer``: fetch, apply in one transaction, then commit the offsets) over its own, so
+one lane decodes, resolves and decides its batch while the other's statements run. A partition
+belongs to one lane, so its batches are applied one after another and its offsets committed in
+order, each only after its batch's transaction committed; at most one batch per lane is in
+flight. Two lanes are two orchestrator processes in one (the scale-out guarantee: two processes
+== one), sharing the state cache (it checks every entry against the stored text).
+
+Batch size follows the lag a lane saw after its last batch: a lane caught up takes small
+batches (an event that arrives alone is applied alone, at once: speed to lead), one behind takes
+batches up to the ceiling (fewer commits and statements per event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from trellis.consumer import BatchConsumer, Record
+
+
+@dataclass
+class BatchSizer:
+    """``max_records`` for a lane's next fetch: the lag it saw, between ``floor`` and
+    ``ceiling``."""
+
+    floor: int = 100
+    ceiling: int = 2000
+    lag: int = 0
+
+    def next(self) -> int:
+        return max(self.floor, min(self.ceiling, self.lag))
+
+    def saw(self, batches: dict[TopicPartition, list[Record]], consumer: Any) -> None:
+        """The lag behind the high watermarks of the partitions just read (unknown: none)."""
+        lag = 0
+        for tp, part in batches.items():
+            highwater = consumer.highwater(tp)
+            if part and highwater is not None:
+                lag += max(0, highwater - (part[-1].offset + 1))
+        self.lag = lag
+
+
+class LanedConsumer(BatchConsumer):
+    """``BatchConsumer`` with ``lanes`` batch loops over disjoint partition sets (one lane:
+    the plain loop with adaptive batch size). Set ``lanes`` and ``floor`` after construction
+    (``run_consumer`` builds it with ``BatchConsumer``'s arguments)."""
+
+    lanes: int = 2
+    floor: int = 100
+
+    async def run(self) -> None:
+        lanes = [
+            asyncio.create_task(self._lane(i), name=f"{self.name}-lane-{i}")
+            for i in range(max(1, self.lanes))
+        ]
+        try:
+            await asyncio.gather(*lanes)
+        finally:  # one lane failing (or stop): the other ends with its batch in hand
+            self.stop()
+            for task in lanes:
+                if not task.done():
+                    await asyncio.wait({task})
+            for task in lanes:  # re-raise the first failure (ConsumerStopped included)
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+
+    def _mine(self, index: int) -> list[TopicPartition]:
+        lanes = max(1, self.lanes)
+        return sorted(
+            (tp for tp in self._consumer.assignment() if tp.partition % lanes == index),
+            key=lambda tp: (tp.topic, tp.partition),
+        )
+
+    async def _lane(self, index: int) -> None:
+        sizer = BatchSizer(floor=self.floor, ceiling=self._policy.max_records)
+        timeout = self._policy.poll_timeout_ms
+        while not self._stopping.is_set():
+            mine = self._mine(index)
+            if not mine:  # nothing assigned to this lane (yet): wait, then look again
+                await asyncio.sleep(timeout / 1000)
+                continue
+            batches = await self._consumer.getmany(
+                *mine, timeout_ms=timeout, max_records=sizer.next()
+            )
+            if not batches:
+                sizer.lag = 0
+                continue
+            records = [r for part in batches.values() for r in part]
+            started = time.perf_counter()
+            await self.process(records)
+            await self._commit(batches)  # after the transaction; this lane's partitions only
+            sizer.saw(batches, self._consumer)
+            if self.metrics is not None:
+                self.metrics.batch_applied(records, time.perf_counter() - started)
+                self.metrics.lag_after(batches, self._consumer)

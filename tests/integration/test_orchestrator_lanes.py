@@ -1,0 +1,153 @@
+"""The orchestrator's laned batch loop (``services.orchestrator.pipeline``) on the real broker and
+database: a partition's batches apply in order, one at a time, lanes run side by side, and a
+batch's offsets are committed only after its transaction: killed between the two, the batch is
+redelivered and the inbox skips it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import TopicPartition
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.orchestrator.adapters import inbox
+from services.orchestrator.adapters.tables import inbox as inbox_table
+from services.orchestrator.application.unit_of_work import InboxEntry
+from services.orchestrator.pipeline import BatchSizer, LanedConsumer
+from tests.probes import produce
+from trellis.broker import EmbeddedBroker
+from trellis.consumer import HandlerInterrupted, LoopPolicy, Record, Rejected
+from trellis.kafka import ensure_topics, make_consumer, make_producer
+from trellis.settings import TrellisSettings
+
+ON_LOOP = pytest.mark.asyncio(loop_scope="session")
+NOW = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def test_batch_size_follows_lag_between_floor_and_ceiling() -> None:
+    sizer = BatchSizer(floor=100, ceiling=2000)
+    assert sizer.next() == 100  # caught up: small batches, applied at once
+    sizer.lag = 750
+    assert sizer.next() == 750
+    sizer.lag = 90_000
+    assert sizer.next() == 2000
+
+
+async def _topic(settings: TrellisSettings, broker: EmbeddedBroker, n: int) -> str:
+    topic = f"lanes-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(settings, topics=[topic], partitions=6)
+    await produce(broker.bootstrap, topic, [(f"k{i % 60}".encode(), b"%d" % i) for i in range(n)])
+    return topic
+
+
+async def _loop(
+    settings: TrellisSettings, topic: str, group: str, handler: object, lanes: int = 2
+) -> tuple[LanedConsumer, object, object]:
+    consumer = make_consumer(settings, topic, group_id=group)
+    producer = make_producer(settings)
+    await consumer.start()
+    await producer.start()
+    loop = LanedConsumer("lanes-test", consumer, producer, handler, LoopPolicy(max_records=50))  # type: ignore[arg-type]
+    loop.lanes, loop.floor = lanes, 10
+    return loop, consumer, producer
+
+
+@ON_LOOP
+async def test_lanes_apply_each_partition_in_order_side_by_side_committing_after(
+    broker: EmbeddedBroker, settings: TrellisSettings
+) -> None:
+    topic = await _topic(settings, broker, 600)
+    seen: dict[int, list[int]] = {}
+    running = most = total = 0
+    ahead: list[str] = []
+    consumer_ref: list[object] = []
+
+    async def handler(records: Sequence[Record]) -> Sequence[Rejected]:
+        nonlocal running, most, total
+        running += 1
+        most = max(most, running)
+        for tp in {TopicPartition(r.topic, r.partition) for r in records}:
+            done = await consumer_ref[0].committed(tp)  # type: ignore[attr-defined]
+            first = min(r.offset for r in records if r.partition == tp.partition)
+            if done is not None and done > first:
+                ahead.append(f"{tp.partition}: committed {done} before {first} applied")
+        await asyncio.sleep(0.02)  # the database's share of a batch
+        for r in records:
+            seen.setdefault(r.partition, []).append(r.offset)
+        running -= 1
+        total += len(records)
+        if total >= 600:
+            loop.stop()
+        return []
+
+    loop, consumer, producer = await _loop(settings, topic, uuid.uuid4().hex, handler)
+    consumer_ref.append(consumer)
+    try:
+        await asyncio.wait_for(loop.run(), 60)
+    finally:
+        await consumer.stop()  # type: ignore[attr-defined]
+        await producer.stop()  # type: ignore[attr-defined]
+    assert not ahead
+    assert most == 2, "the two lanes never ran a batch at the same time"
+    assert sum(len(v) for v in seen.values()) == 600
+    for offsets in seen.values():  # each partition once, in order
+        assert offsets == list(range(len(offsets)))
+
+
+@ON_LOOP
+async def test_killed_between_db_commit_and_offset_commit_redelivers_and_the_inbox_skips(
+    broker: EmbeddedBroker, settings: TrellisSettings, engine: AsyncEngine
+) -> None:
+    topic = await _topic(settings, broker, 300)
+    group = uuid.uuid4().hex
+    fresh_counts: list[int] = []
+    killed: dict[int, int] = {}  # the killed batch: partition -> its first offset
+
+    async def handler(records: Sequence[Record]) -> Sequence[Rejected]:
+        entries = [InboxEntry(f"{topic}-{r.offset}-{r.partition}", r.topic, r.partition,
+                              r.offset) for r in records]  # fmt: skip
+        async with engine.begin() as conn:
+            fresh_counts.append(len(await inbox.claim(conn, entries, NOW)))
+        if not killed and sum(fresh_counts) > 100:  # the transaction committed; die now
+            for r in records:
+                killed[r.partition] = min(killed.get(r.partition, r.offset), r.offset)
+            raise HandlerInterrupted("killed after the database commit")
+        return []
+
+    loop, consumer, producer = await _loop(settings, topic, group, handler)
+    try:
+        with pytest.raises(Exception, match="killed"):
+            await asyncio.wait_for(loop.run(), 60)
+        committed = {p: await consumer.committed(TopicPartition(topic, p)) for p in killed}  # type: ignore[attr-defined]
+    finally:
+        await consumer.stop()  # type: ignore[attr-defined]
+        await producer.stop()  # type: ignore[attr-defined]
+    assert killed
+    for partition, first in killed.items():  # the killed batch's offsets were not committed
+        assert (committed[partition] or 0) <= first
+
+    async def rest(records: Sequence[Record]) -> Sequence[Rejected]:
+        await handler(records)
+        if await _claimed(engine, topic) >= 300 and sum(fresh_counts) >= 300:
+            loop.stop()
+        return []
+
+    loop, consumer, producer = await _loop(settings, topic, group, rest)
+    try:
+        await asyncio.wait_for(loop.run(), 60)
+    finally:
+        await consumer.stop()  # type: ignore[attr-defined]
+        await producer.stop()  # type: ignore[attr-defined]
+    assert await _claimed(engine, topic) == 300  # nothing lost
+    assert sum(fresh_counts) == 300  # the redelivered batch claimed nothing: applied once
+
+
+async def _claimed(engine: AsyncEngine, topic: str) -> int:
+    async with engine.connect() as conn:
+        query = select(func.count()).select_from(inbox_table).where(inbox_table.c.topic == topic)
+        return int(await conn.scalar(query) or 0)
