@@ -30,7 +30,17 @@ DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "services/notif
 PERSON = ("first_name", "last_name", "name", "email", "phone", "title", "role")
 VARIABLES: Mapping[str, tuple[str, ...]] = {
     "contact": (*PERSON, "label", "local_time"),
-    "account": ("name", "domain", "industry", "region", "label", "stage", "score", "coverage"),
+    "account": (
+        "name",
+        "domain",
+        "industry",
+        "region",
+        "label",
+        "stage",
+        "score",
+        "coverage",
+        "owners",
+    ),
     "rep": ("name", "email", "slack_id", "timezone"),
     "stage": (),
     "touch_id": (),

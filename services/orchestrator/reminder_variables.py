@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from schemas.commands import DispatchTouch
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.reminder_context import account_pictures
+from services.orchestrator.adapters.sql_handoffs import SqlHandoffs
+from services.orchestrator.domain.handoff_story import owners_in_words
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.reminder_story import (
     DEFAULT_POLICY,
@@ -25,6 +27,7 @@ from services.orchestrator.domain.reminder_story import (
     local_time,
     story_variables,
 )
+from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.views import AccountView, ContactView, ReminderNote
 
 
@@ -130,3 +133,29 @@ async def tell_the_story(
     owners = {c.contact_id: c.account_id for c in sends if c.touch_id in notes}
     pictures = await account_pictures(conn, owners, committee_roles()) if owners else {}
     tell_stories(sends, notes, people, accs, pictures, config, now)
+    await name_the_owners(conn, sends, notes, accs, config)
+
+
+async def name_the_owners(
+    conn: AsyncConnection,
+    sends: Sequence[DispatchTouch],
+    notes: Mapping[str, ReminderNote],
+    accs: Mapping[str, AccountView],
+    config: NurtureConfig,
+) -> None:
+    """Every reminder names who owns its account now and who did before (``account.owners``):
+    the owner per team (``account_owners``), the team owning the account's stage first."""
+    told = {c.account_id for c in sends if c.touch_id in notes and c.account_id}
+    if not told:
+        return
+    rows = await SqlHandoffs(conn).owners(told)
+    for cmd in sends:
+        account = accs.get(cmd.account_id or "")
+        if cmd.touch_id not in notes or account is None:
+            continue
+        stage = account.stage or ""
+        team = config.stage_teams.get(Stage(stage)) if stage in Stage._value2member_map_ else None
+        mine = [o for (aid, _), o in rows.items() if aid == account.id]
+        words = owners_in_words(mine, account.owner_rep, team)
+        if words:
+            cmd.variables.setdefault("account", {})["owners"] = words

@@ -145,6 +145,8 @@ async def test_a_closed_won_account_gives_its_csm_exactly_one_handoff_with_commi
         assert needle in told, needle
     (cmd,) = [c for r in records if (c := orjson.loads(r.value))["touch_id"] == h.reminder_id]
     assert cmd["to"] == "cara@co.example" and cmd["template_id"] == "reminders/handoff_csm_kickoff"
+    owners = cmd["variables"]["account"]["owners"]  # every reminder names them
+    assert "cara@co.example (success" in owners and "dana@co.example (sales)" in owners
     told_dana = (
         select(func.count())
         .select_from(reminders)

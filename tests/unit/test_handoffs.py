@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.orchestrator.domain.handoff_story import owners_in_words
 from services.orchestrator.domain.handoffs import (
     DEFAULT_SLAS,
     DEFAULT_STAGE_TEAMS,
@@ -20,6 +21,7 @@ from services.orchestrator.domain.handoffs import (
     HandoffStep,
     TeamConfig,
     TeamMember,
+    TeamOwner,
     add_working_time,
     crm_team_claim,
     deadline,
@@ -237,3 +239,15 @@ def test_a_team_owner_comes_from_an_owner_change_with_a_team_or_a_csm_on_the_dea
         {"owner_email": "c@x", "owner_id": None},
     )
     assert crm_team_claim("deal_closed_won", {"deal_id": "d"}) is None
+
+
+def test_owners_in_words_put_the_stages_team_first_with_who_was_before() -> None:
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    owners = [
+        TeamOwner("a", "success", "cara@x", "sam@x", at, "crm"),
+        TeamOwner("a", "marketing", "mo@x", None, at, "pool"),
+    ]
+    assert owners_in_words(owners, "dana@x", "success") == (
+        "cara@x (success; before: sam@x); mo@x (marketing); dana@x (sales)"
+    )
+    assert owners_in_words([], None) == ""

@@ -7,12 +7,12 @@ the previous owner says who took over. Story items are ``{"said", "at"}`` like e
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.orchestrator.domain.handoffs import HandoffKind
+from services.orchestrator.domain.handoffs import SALES, HandoffKind, TeamOwner
 
 TOLD_ENGAGEMENTS = 3
 COMMITTEE = 8
@@ -142,3 +142,18 @@ def _texts(value: object) -> tuple[str, ...]:
     if isinstance(value, list | tuple):
         return tuple(t for v in value if (t := _text(v)))[:10]
     return ()
+
+
+def owners_in_words(
+    owners: Iterable[TeamOwner], sales_rep: str | None, first_team: str | None = None
+) -> str:
+    """Who owns the account now and who did before, for every reminder about it: the team
+    owning its stage first ("cara@x (success; before: sam@x); dana@x (sales)")."""
+    by_team = {o.team: o for o in owners}
+    if sales_rep and SALES not in by_team:
+        by_team[SALES] = TeamOwner("", SALES, sales_rep, None, datetime.min, "crm")
+    ordered = sorted(by_team.values(), key=lambda o: (o.team != first_team, o.team))
+    return "; ".join(
+        f"{o.owner} ({o.team}{f'; before: {o.previous_owner}' if o.previous_owner else ''})"
+        for o in ordered
+    )
