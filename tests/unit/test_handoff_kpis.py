@@ -154,6 +154,18 @@ def test_time_to_value_per_cohort_by_hand() -> None:
     }
 
 
+def test_a_superseded_handoff_has_a_verdict_but_no_accept_or_contact_time() -> None:
+    # the account moved on (an SQL handed over 1 h after an MQL, 1 day due): the MQL completed
+    # at 1 h with neither acceptance nor contact -> met, no time to accept; an SQL superseded
+    # at 5 h (due 4 h) -> missed, not contacted, and not "never contacted" (it became a deal)
+    mql = handoff("m", MQL, "sales", "dana", T0, D, completed_at=T0 + H)
+    sql = handoff("s", SQL, "sales", "dana", T0, 4 * H, completed_at=T0 + 5 * H)
+    k = handoff_kpis([mql, sql], AT)
+    assert (k.met, k.missed, k.attainment) == (1, 1, 0.5)
+    assert (k.median_hours_to_accept, k.median_hours_to_first_contact) == (None, None)
+    assert k.never_contacted == 0
+
+
 minutes = st.integers(min_value=0, max_value=7 * 24 * 60)
 
 

@@ -11,13 +11,15 @@ window in the past reads the same tomorrow.
   reached (``at >= deadline_at``, the instant the clock breaches it). *Pending* (open, deadline
   not reached) is left out of both: it can still go either way. None when nothing is decided.
 * **Time to accept** (hours, wall clock): created -> ``accepted_at`` (the owner acknowledged the
-  handoff); for an ``mql_accept`` without one, its completion (a CRM owner change is sales
+  handoff); for an ``mql_accept`` without one, its completing event (a CRM owner change is sales
   accepting the lead).
 * **Time to first contact** (hours): created -> ``first_contact_at`` (a meeting, call or kickoff
-  at the account); for an ``sql_first_contact`` without one, its completion (acknowledging the
-  SQL counts as first contact). An ``mql_accept`` has no contact step: not counted.
-* **Leads never contacted**: ``sql_first_contact`` handoffs still without a first contact at
-  ``at`` and past their deadline (a fresh lead is not "never" contacted yet).
+  at the account); for an ``sql_first_contact`` without one, its acknowledgement (the issue
+  counts it as first contact). An ``mql_accept`` has no contact step: not counted.
+  A handoff *superseded* by a later one (completed with neither time: the account moved on) has
+  its verdict by its completion but no time to accept or to contact: nobody did either.
+* **Leads never contacted**: ``sql_first_contact`` handoffs still open at ``at`` and past their
+  deadline (a fresh lead is not "never" contacted yet; a superseded one became a deal).
 * **Escalations**: handoffs escalated (``escalated_at``) by ``at``; per owner, the owner whose
   handoff went to the lead. **Breaches** likewise (``breached_at``).
 * **Median time to first value per cohort** (closed-won month): ``domain.time_to_value``.
@@ -51,7 +53,7 @@ def accepted(h: Handoff, at: datetime) -> datetime | None:
     """When the owner accepted the handoff (see the module's definition)."""
     if (when := _by(h.accepted_at, at)) is not None:
         return when
-    return completed(h, at) if h.kind is HandoffKind.MQL_ACCEPT else None
+    return _by(h.first_contact_at, at) if h.kind is HandoffKind.MQL_ACCEPT else None
 
 
 def contacted(h: Handoff, at: datetime) -> datetime | None:
@@ -60,7 +62,7 @@ def contacted(h: Handoff, at: datetime) -> datetime | None:
         return None
     if (when := _by(h.first_contact_at, at)) is not None:
         return when
-    return completed(h, at) if h.kind is HandoffKind.SQL_FIRST_CONTACT else None
+    return _by(h.accepted_at, at) if h.kind is HandoffKind.SQL_FIRST_CONTACT else None
 
 
 def verdict(h: Handoff, at: datetime) -> bool | None:
@@ -100,7 +102,7 @@ def handoff_kpis(handoffs: Iterable[Handoff], at: datetime) -> HandoffKpis:
     to_contact = [c - h.created_at for h in hs if (c := contacted(h, at)) is not None]
     never = sum(
         1 for h in hs
-        if h.kind is HandoffKind.SQL_FIRST_CONTACT and contacted(h, at) is None
+        if h.kind is HandoffKind.SQL_FIRST_CONTACT and completed(h, at) is None
         and at >= h.deadline_at
     )  # fmt: skip
     return HandoffKpis(
@@ -167,8 +169,10 @@ HANDOFF_KPI_DEFINITIONS: dict[str, str] = {
     "median_hours_to_accept": "Median wall-clock hours from the handoff to the owner's "
     "acknowledgement (an MQL: to its acceptance, a CRM owner change counting).",
     "median_hours_to_first_contact": "Median hours from the handoff to the first meeting, call "
-    "or kickoff at the account (an SQL acknowledged counts as contacted); MQLs not counted.",
-    "never_contacted": "SQL handoffs past their deadline with no first contact yet.",
+    "or kickoff at the account (an SQL acknowledged counts as contacted); MQLs and handoffs "
+    "superseded by a later one not counted.",
+    "never_contacted": "SQL handoffs still open past their deadline (nobody acknowledged, met "
+    "or called).",
     "breaches": "Handoffs whose deadline passed open (the owner reminded).",
     "escalations": "Handoffs escalated to the team lead (or the next person).",
     "time_to_value": "Per closed-won month: the median days from closed-won to "
