@@ -7,7 +7,9 @@ The plan written to ``data_dir/dev-nurture.yaml`` is the shipped one plus a rep 
 dev rep, and the demo world's two reps in America/Los_Angeles and Asia/Kolkata) and one change:
 a call-now reminder (a demo or contact-sales request) goes out at any hour, so a developer sees
 it at once; email reminders still wait for the rep's working hours in the rep's zone. And two
-sequences hold half their people out (``DEMO_HOLDOUTS``), so ``trellis demo`` shows lift. Settings
+sequences hold half their people out (``DEMO_HOLDOUTS``), so ``trellis demo`` shows lift. A sales
+team (the demo's reps) and a success team (its CSMs) own their stages, so the demo's accounts are
+handed over with SLA clocks of minutes and the dashboard's handoff board shows breaches. Settings
 the developer set (``TRELLIS_NURTURE``, ``TRELLIS_ORCHESTRATOR_REP_POOL``) are left alone.
 """
 
@@ -20,11 +22,15 @@ from typing import Any
 import yaml
 
 from services.orchestrator.adapters.nurture_file import parse_nurture
-from trellis.demo_world import DEMO_HOLDOUTS, DEMO_REPS
+from trellis.demo_world import DEMO_CSMS, DEMO_HOLDOUTS, DEMO_REPS, DemoRep
 
 DEV_REP = "dev-rep@trellis.example"
 DEV_REP_DOMAIN = "trellis.example"
 ANY_TIME = "dev_any_time"
+DEMO_SLA_HOURS = {"mql_accept": 0.1, "sql_first_contact": 0.05, "csm_kickoff": 0.1}
+"""Handoff deadlines in dev (6, 3 and 6 minutes, escalated 3 minutes later): the demo's
+accounts are handed over as it streams them, and nobody in a demo books the meeting or holds the
+kickoff, so the handoff board shows breaches and escalations within minutes, not days."""
 
 
 def dev_plan() -> dict[str, Any]:
@@ -40,10 +46,23 @@ def dev_plan() -> dict[str, Any]:
     }
     plan["windows"] = {**plan["windows"], ANY_TIME: {}}  # every day, all day
     plan["channel_windows"] = {**plan["channel_windows"], "rep_call_reminder": ANY_TIME}
+    plan["teams"] = {"sales": team(DEMO_REPS), "success": team(DEMO_CSMS)}  # handoffs
+    plan["handoffs"] = {  # SLAs in minutes (the call-now window: the clock never stops)
+        kind: {**sla, "business_days": 0, "business_hours": hours, "escalate_after_hours": 0.05}
+        for kind, sla in plan["handoffs"].items()
+        if (hours := DEMO_SLA_HOURS.get(kind)) is not None
+    }
     for sequence in plan["sequences"]:  # holdouts large enough for `trellis demo` to measure
         if sequence["id"] in DEMO_HOLDOUTS:
             sequence["holdout"] = DEMO_HOLDOUTS[sequence["id"]]
     return plan
+
+
+def team(people: tuple[DemoRep, ...]) -> dict[str, Any]:
+    """A team of the demo's people, the first its lead (an escalation goes to them)."""
+    members = {p.email: {"timezone": p.timezone, "crm_id": p.crm_id, "channel": "email"}
+               for p in people}  # fmt: skip
+    return {"lead": people[0].email, "members": members}
 
 
 def write_dev_plan(data_dir: Path) -> Path:

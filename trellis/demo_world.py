@@ -72,6 +72,15 @@ DEMO_REPS = (
 (``trellis dev`` puts them in its plan's rep directory with these zones)."""
 
 
+DEMO_CSMS = (
+    DemoRep("lena@trellis.example", "csm-lena", "Europe/Berlin", ("emea", "apac")),
+    DemoRep("omar@trellis.example", "csm-omar", "America/New_York", ("na",)),
+)
+"""The success team of the demo world (its lead first): every other closed-won deal names its
+region's CSM (``csm_email``), the rest go to the team's round-robin (``trellis dev``'s plan has
+both teams, so the demo makes handoffs, and the ones it made in the past are breaches)."""
+
+
 def owner_of(region: str) -> DemoRep:
     return next(rep for rep in DEMO_REPS if region in rep.regions)
 
@@ -220,7 +229,10 @@ class WorldBuilder:
         if depth == "lost":
             self.emit(later(200), champion, account, "deal_closed_lost", {"deal_id": f"d-{n}"})
             return
-        self.emit(later(300), champion, account, "deal_closed_won", {"deal_id": f"d-{n}"})
+        won: dict[str, Any] = {"deal_id": f"d-{n}"}
+        if n % 2 == 0:  # the CRM names a CSM; the other half: the success team's round-robin
+            won["csm_email"] = next(c.email for c in DEMO_CSMS if region in c.regions)
+        self.emit(later(300), champion, account, "deal_closed_won", won)
         self.emit(later(100), champion, account, "product_activated", {"plan": "team"})
         for p in people:
             self.emit(later(), p, account, "usage_milestone", {"milestone": "first_report"})

@@ -14,6 +14,7 @@ from services.orchestrator.domain.kpis import deals_at, nps, pipeline, win_rate
 from services.orchestrator.domain.lift import Member, exposures_of, lift_by_sequence
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.stages import Stage
+from services.orchestrator.simulate_handoff_kpis import handoff_kpis
 
 LIFT_WINDOW = timedelta(days=30)
 Kpis = dict[str, float | None]
@@ -40,6 +41,7 @@ def stage_kpis(world: MemoryUnitOfWork, plan: NurtureConfig | None, until: datet
         if days is not None:
             out[f"median days in {stage}"] = days
     out |= revenue_kpis(world, since, until)
+    out |= handoff_kpis(world, until)  # with teams in the plan; time to value from the watches
     if plan is not None:
         people = {cid: Member(v.account_id, v.role) for cid, v in world.contacts.view_of.items()}
         exposures = exposures_of(moves, people, plan)
