@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from services.orchestrator.dashboard.handoff_words import HANDOFF_KINDS, handoff_words
 from services.orchestrator.domain.consent import ConsentLedger
 from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.reminders import ReminderReason
@@ -113,6 +114,10 @@ def _other(kind: str, reason: str, facts: Mapping[str, Any]) -> str:
         )
     if kind == TouchDecision.REMINDER_DEDUPLICATED:
         return "No new rep reminder: the rep was already reminded about this in the last 7 days."
+    if kind in HANDOFF_KINDS:
+        return handoff_words(kind, reason, facts)
+    if kind == TouchDecision.OWNER_CHANGED and facts.get("team"):
+        return f"Owner in {facts.get('team')} set to {facts.get('owner')}."
     if kind == TouchDecision.OWNER_CHANGED:
         return f"CRM owner set to {facts.get('owner')}."
     if kind == TouchDecision.PRICING_VIEWED:
