@@ -97,15 +97,26 @@ async def test_a_usage_drop_reminds_once_per_episode() -> None:
     assert not [d for d in uow.decisions.records if d.kind == "reminder_deduplicated"]
 
 
-async def test_a_detractor_at_a_customer_reminds_the_csm_after_the_batch() -> None:
+async def test_a_detractor_at_a_customer_reminds_the_csm_once_after_the_batch() -> None:
     uow = MemoryUnitOfWork()
     await feed(uow, won())
     await feed(uow, [event(3, "product_activated", 1), event(4, "nps_submitted", 20, score=2)])
     (r,) = reminders(uow, "churn_risk")
     assert "NPS 2 (a detractor)" in r.evidence[0]["said"]
+    assert not reminders(uow, "nps_detractor")  # told once: to the CSM, with the evidence
+    (once,) = [d for d in uow.decisions.records if d.reason is Reason.NPS_DETRACTOR]
+    assert once.kind == "reminder_deduplicated" and once.facts["told_as"] == "churn_risk"
     await feed(uow, [event(5, "nps_submitted", 25, score=9)])  # the episode ends
     ended = [d for d in uow.decisions.records if d.reason is Reason.CHURN_RISK_CLEARED]
     assert len(ended) == 1 and ended[0].account_id == r.account_id
+
+
+async def test_a_detractor_who_is_no_customer_still_reminds_the_rep_as_before() -> None:
+    uow = MemoryUnitOfWork()
+    await feed(
+        uow, [event(0, "page_viewed", 0, path="/blog"), event(1, "nps_submitted", 1, score=2)]
+    )
+    assert len(reminders(uow, "nps_detractor")) == 1 and not reminders(uow, "churn_risk")
 
 
 async def test_the_reminder_goes_to_the_accounts_csm_when_the_success_team_has_one() -> None:

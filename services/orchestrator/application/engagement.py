@@ -166,7 +166,8 @@ async def plan_after(
     if playbook is not None:
         version = nurture.config.version or "nurture"
         needs += await account_plays.committee_gap_needs(uow, decision, playbook, now, log, version)
-    needs += await value_watch.needs_after_batch(uow, nurture, signals, now, log)  # for the CSM
+    watched = await value_watch.needs_after_batch(uow, nurture, signals, now, log)  # the CSM's
+    needs = value_watch.told_once(needs, watched, now, log, nurture.config.version or "nurture")
     replanned = set(moved) | set(consent_changed)
     people = await uow.contacts.views(replanned | {n.contact_id for n in needs})
     accs = await uow.accounts.views({p.account_id for p in people.values() if p.account_id})

@@ -25,6 +25,7 @@ from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.reminders import ReminderNeed, ReminderReason, Signal
 from services.orchestrator.domain.stages import Stage
+from services.orchestrator.domain.touch_log import TouchDecision
 from services.orchestrator.domain.value_watch import (
     ACTIVATED,
     MILESTONE,
@@ -90,6 +91,30 @@ async def needs_after_batch(
         checked.append((w, next_check(w, now, rules) if remind else _first_check(w, now, rules)))
     await uow.value_watches.save(checked, now)
     return await _needs(uow, nurture, alerts, now)
+
+
+def told_once(
+    needs: Sequence[ReminderNeed], watched: Sequence[ReminderNeed], now: datetime,
+    log: list[DecisionRecord], version: str,
+) -> list[ReminderNeed]:  # fmt: skip
+    """The batch's needs with the watch's: a detractor whose answer opened a churn-risk episode
+    is told once, to the CSM with the account's evidence, not also as the rep's
+    ``nps_detractor`` (logged as deduplicated, saying so)."""
+    opened = {
+        (n.account_id, n.contact_id) for n in watched if n.reason is ReminderReason.CHURN_RISK
+    }
+    kept = []
+    for n in needs:
+        if n.reason is ReminderReason.NPS_DETRACTOR and (n.account_id, n.contact_id) in opened:
+            log.append(DecisionRecord(
+                contact_id=n.contact_id, account_id=n.account_id,
+                kind=TouchDecision.REMINDER_DEDUPLICATED, reason=Reason.NPS_DETRACTOR,
+                facts={"evidence": list(n.evidence), "told_as": ReminderReason.CHURN_RISK.value},
+                playbook_version=version, decided_at=now,
+            ))  # fmt: skip
+            continue
+        kept.append(n)
+    return [*kept, *watched]
 
 
 def _first_check(w: ValueWatch, now: datetime, rules: ValueWatchRules) -> datetime | None:
