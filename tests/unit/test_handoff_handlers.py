@@ -14,10 +14,13 @@ from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.application.engagement import handle_engagement
 from services.orchestrator.application.handoff_clock import Clocked, handle_handoff_clock
-from services.orchestrator.application.handoffs import handoff_taken
+from services.orchestrator.application.handoffs import create_handoffs, handoff_taken
 from services.orchestrator.application.unit_of_work import InboxEntry
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.handoffs import HandoffKind, TeamConfig, TeamMember
+from services.orchestrator.domain.reminders import Signal
+from services.orchestrator.domain.stages import Stage, TransitionReason
+from services.orchestrator.domain.state import Decision, Transition
 from services.orchestrator.domain.touch_log import TouchDecision
 from services.orchestrator.people import Nurture
 
@@ -153,3 +156,33 @@ async def test_without_teams_nothing_is_handed_over() -> None:
     await handle_engagement(uow, received, PLAYBOOK, TUESDAY_10,
                             Nurture(default_nurture(), ("pool@co.example",)))  # fmt: skip
     assert uow.handoffs.stored == {} and uow.handoffs.owner_of == {}
+
+
+def _moved(event_id: str, left: Stage, entered: Stage, contact: str = "c1") -> Decision:
+    move = Transition(subject_kind="contact", subject_key=contact, from_stage=left,
+                      to_stage=entered, reason=TransitionReason.EVIDENCE, event_id=event_id,
+                      occurred_at=TUESDAY_10)  # fmt: skip
+    return Decision(contacts={}, accounts={}, transitions=(move,), log=())
+
+
+def _signal(event_id: str, kind: str, **props: Any) -> Signal:
+    return Signal(event_id, "c1", "a1", kind, props, TUESDAY_10)
+
+
+async def test_an_mql_goes_to_sales_to_accept_and_sql_overtakes_it_in_the_same_episode() -> None:
+    uow, log = MemoryUnitOfWork(), []  # type: ignore[var-annotated]
+    config = PLAN.config
+    mql = await create_handoffs(uow, config, _moved("e1", Stage.ENGAGED, Stage.MQL),
+                                [_signal("e1", "webinar_attended")], TUESDAY_10, log)  # fmt: skip
+    assert [(h.kind, h.team, h.owner) for h in mql] == [
+        (HandoffKind.MQL_ACCEPT, "sales", "dana@co.example")]  # fmt: skip
+    again = await create_handoffs(uow, config, _moved("e2", Stage.ENGAGED, Stage.MQL, "c2"),
+                                  [_signal("e2", "webinar_attended")], TUESDAY_10, log)  # fmt: skip
+    assert again == []  # a colleague reaching MQL: the same episode
+    sql = await create_handoffs(uow, config, _moved("e3", Stage.MQL, Stage.SQL),
+                                [_signal("e3", "demo_requested")], TUESDAY_10, log)  # fmt: skip
+    assert [h.kind for h in sql] == [HandoffKind.SQL_FIRST_CONTACT]
+    first = uow.handoffs.stored[mql[0].id]
+    assert first.completed_at == TUESDAY_10 and first.accepted_at is None  # superseded
+    assert [str(r.reason) for r in log if r.kind == TouchDecision.HANDOFF_COMPLETED] == [
+        "HANDOFF_SUPERSEDED"]  # fmt: skip
