@@ -1,6 +1,6 @@
 """The account's owners per team and its handoffs over the ops API (real HTTP, SQLite and
-PostgreSQL): owners now and before, and acknowledging the handoff reminder through the API
-takes the handoff, so its clock never breaches it."""
+PostgreSQL): owners now and before, and acknowledging the rep's call reminder for the demo
+request through the API takes the SQL handoff too, so its clock never breaches it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from services.orchestrator.adapters.handoff_tables import handoffs
 from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.sql_uow import SqlUnitOfWork
+from services.orchestrator.adapters.tables import reminders
 from services.orchestrator.application.handoff_clock import handle_handoff_clock
 from services.orchestrator.domain.handoffs import TeamConfig, TeamMember
 from services.orchestrator.handlers import apply_engagement
@@ -57,10 +58,13 @@ async def test_owners_now_and_before_and_an_acknowledged_handoff_never_breaches(
                  team="Success")  # fmt: skip
     async with engine.connect() as conn:
         (h,) = list(await conn.execute(select(handoffs)))
+        demo = reminders.c.reason == "demo_requested"
+        (call,) = list(await conn.execute(select(reminders.c.id, reminders.c.rep).where(demo)))
+    assert call.rep == "dana@co.example"  # the same rep owns the lead and the call
     now = TUESDAY_10 + timedelta(hours=1)
     async with ops_client(engine, database_url, lambda: now, Scope.ADMIN) as http:
         before = (await http.get(f"/v1/accounts/{h.account_id}/owners")).json()
-        acked = await http.post(f"/v1/reminders/{h.reminder_id}/acknowledge")
+        acked = await http.post(f"/v1/reminders/{call.id}/acknowledge")  # the call, not the handoff
         after = (await http.get(f"/v1/accounts/{h.account_id}/owners")).json()
         missing = await http.get("/v1/accounts/nobody/owners")
     owners = {o["team"]: (o["owner"], o["previous_owner"], o["source"]) for o in before["owners"]}

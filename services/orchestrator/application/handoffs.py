@@ -230,10 +230,22 @@ async def complete_by_events(
                           event_id=first.event_id))  # fmt: skip
 
 
-async def handoff_taken(uow: UnitOfWork, reminder_id: str, now: datetime, by: str) -> int:
-    """The owner acknowledged (or completed) a handoff's reminder: the handoff is accepted."""
-    taken = [replace(h, accepted_at=now, completed_at=now)
-             for h in await uow.handoffs.by_reminder(reminder_id)]  # fmt: skip
+async def handoff_taken(
+    uow: UnitOfWork,
+    reminder_id: str,
+    now: datetime,
+    by: str,
+    account_id: str | None = None,
+    rep: str | None = None,
+) -> int:
+    """The owner acknowledged (or completed) a handoff's reminder, or (``account_id``, ``rep``)
+    another reminder at the account: an open MQL or SQL handoff of theirs there is accepted too
+    (the rep who acknowledged the demo request has the lead; a kickoff needs its own)."""
+    taken = await uow.handoffs.by_reminder(reminder_id)
+    if not taken and account_id and rep:
+        taken = [h for h in await uow.handoffs.open_at([account_id])
+                 if h.owner == rep and h.kind is not HandoffKind.CSM_KICKOFF]  # fmt: skip
+    taken = [replace(h, accepted_at=now, completed_at=now) for h in taken]
     await uow.handoffs.save(taken)
     await uow.decisions.log([
         record(TouchDecision.HANDOFF_COMPLETED, Reason.HANDOFF_DONE, h.contact_id, h.account_id,

@@ -103,7 +103,8 @@ async def act(
     if action is ReminderAction.ACKNOWLEDGE and r["account_id"]:  # the rep has the account
         await resume_account(SqlUnitOfWork(conn), r["account_id"], now, actor.label)
     if action in (ReminderAction.ACKNOWLEDGE, ReminderAction.COMPLETE):  # a handoff is taken
-        await handoff_taken(SqlUnitOfWork(conn), reminder_id, now, actor.label)
+        await handoff_taken(SqlUnitOfWork(conn), reminder_id, now, actor.label,
+                            r["account_id"], r["rep"])  # fmt: skip
     facts: dict[str, Any] = {"from": before.status.value, "to": after.status.value,
                              "by": actor.label}  # fmt: skip
     if after.snoozed_until is not None:
