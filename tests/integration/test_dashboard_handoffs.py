@@ -44,6 +44,8 @@ BOARD = [  # made in another order than their deadlines, on purpose
     made("o_soon", HandoffKind.MQL_ACCEPT, "sales", "dana@x.example", -2 * H, 2 * H),
     made("done", HandoffKind.SQL_FIRST_CONTACT, "sales", "dana@x.example", -8 * H, -6 * H,
          breached_at=NOW - 6 * H, completed_at=NOW - 2 * H),
+    made("met", HandoffKind.SQL_FIRST_CONTACT, "sales", "dana@x.example", -30 * H, -26 * H,
+         first_contact_at=NOW - 28 * H, completed_at=NOW - 28 * H),
 ]  # fmt: skip
 
 
@@ -119,6 +121,34 @@ async def test_a_team_filter_and_a_rep_sees_its_own(seeded: AsyncEngine, databas
         all_mine = (await ui.get("/ui/handoffs")).text
     assert _rows(mine) == [] and "No open handoffs to success." in mine
     assert _rows(all_mine) == [("b_old", "escalated"), ("o_soon", "open")]
+
+
+def _cells(html: str, row: str) -> list[str]:
+    return re.findall(r"<td[^>]*>([^<]*)</td>", html.split(row, 1)[1].split("</tr>", 1)[0])
+
+
+async def test_under_the_board_the_kpis_per_team_and_owner(
+    seeded: AsyncEngine, database_url: str
+) -> None:
+    async with await _client(seeded, database_url, Scope.READ) as ui:
+        html = (await ui.get("/ui/handoffs")).text
+    # sales: b_old (open past due: missed, never contacted, breached, escalated), o_soon
+    # (pending), done (completed after its deadline: missed, breached), met (contact 2 h after,
+    # due 4 h: met) -> 1 / 3 = 33%, first contact median 2.0 h, no acceptance
+    assert _cells(html, 'data-team="sales">') == [
+        "sales", "4", "33%", "1 / 2 / 1", "—", "2.0 h", "1", "2", "1",
+    ]  # fmt: skip
+    # success: b_new (missed, breached), o_late (pending) -> 0 / 1 = 0%
+    assert _cells(html, 'data-team="success">') == [
+        "success", "2", "0%", "0 / 1 / 1", "—", "—", "0", "1", "0",
+    ]  # fmt: skip
+    assert _cells(html, 'data-owner="cara@x.example">')[:4] == [
+        "success", "cara@x.example", "2", "0%",
+    ]  # fmt: skip
+    async with await _client(seeded, database_url, Scope.REP, rep="cara@x.example") as ui:
+        mine = (await ui.get("/ui/handoffs")).text
+    assert 'id="team-kpis"' not in mine  # a rep sees its own figures only
+    assert re.findall(r'data-owner="([^"]+)"', mine) == ["cara@x.example"]
 
 
 def test_span_words() -> None:

@@ -1,7 +1,8 @@
 """The handoff board (issue 23, item 5): every open handoff with its clock, who owns it, which
 team and kind, when it was made, its deadline and the time left or how long overdue; breaches
-first (the longest overdue at the top), then the rest by the time they have left. A rep key sees
-the handoffs it owns; ``team`` narrows the board to one team."""
+first (the longest overdue at the top), then the rest by the time they have left; under it the
+handoff KPIs of the last 30 days per team and per owner (``ops.kpi_handoffs``, as the API). A
+rep key sees the handoffs it owns and its own figures; ``team`` narrows the board to one team."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from services.orchestrator.adapters.tables import accounts
 from services.orchestrator.dashboard.ui import Ui, viewer
 from services.orchestrator.domain.handoffs import Handoff
 from services.orchestrator.ops.auth import Scope
+from services.orchestrator.ops.kpi_handoffs import handoff_kpis_answer
 from trellis.message_templates import account_label
 
 BOARD_LIMIT = 500
+KPI_WINDOW = timedelta(days=30)
 KIND_WORDS = {
     "mql_accept": "MQL to accept",
     "sql_first_contact": "SQL to contact",
@@ -92,11 +95,16 @@ def add_handoff_board(router: APIRouter, ui: Ui) -> None:
     async def handoff_board(request: Request, team: str = "") -> Response:
         key = await viewer(ui, request)
         mine = key.rep if key.scope is Scope.REP else None
+        now = ui.clock()
         async with ui.engine.connect() as conn:
             found = await open_handoffs(conn, mine, team or None)
-        now = ui.clock()
+            kpis = await handoff_kpis_answer(conn, now - KPI_WINDOW, now)
         rows = on_the_board(found, now)
+        teams = [t for t in kpis["teams"] if mine is None and (not team or t["team"] == team)]
+        owners = [o for o in kpis["owners"] if (mine is None or o["owner"] == mine)
+                  and (not team or o["team"] == team)]  # fmt: skip
         return ui.page(
             request, "handoffs.html", key=key, rows=rows, team=team, kinds=KIND_WORDS,
-            breaches=sum(1 for r in rows if r.breached), limit=BOARD_LIMIT,
+            breaches=sum(1 for r in rows if r.breached), limit=BOARD_LIMIT, teams=teams,
+            owners=owners, definitions=kpis["definitions"], kpi_days=KPI_WINDOW.days,
         )  # fmt: skip
