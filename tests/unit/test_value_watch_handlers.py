@@ -7,6 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from schemas.events import EngagementEvent
 from services.orchestrator.adapters.memory_uow import MemoryUnitOfWork
 from services.orchestrator.adapters.nurture_file import default_nurture
@@ -153,3 +156,41 @@ async def test_simulate_reports_the_at_risk_reminder_on_day_14() -> None:
     (r,) = reminders(sim.world, "early_churn_risk")
     assert WON + timedelta(days=14) <= r.due_at < WON + timedelta(days=15)
     assert sim.touches is not None and sim.touches.as_dict()["reminders"]["early_churn_risk"] == 1
+
+
+HISTORY = [  # a customer: won, seats, a detractor, a ticket spike, usage, then activation
+    event(1, "deal_closed_won", 0, deal_id="d1"), event(2, "seats_changed", 1, seats=5),
+    event(3, "nps_submitted", 3, who="ben", score=4),
+    *[event(10 + i, "support_ticket_opened", 5 + i / 10, ticket_id=f"t{i}") for i in range(3)],
+    *[event(20 + d, "feature_used", d) for d in range(2, 12)],
+    event(4, "product_activated", 12), event(5, "nps_submitted", 20, who="ben", score=9),
+]  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.permutations(HISTORY), st.lists(st.integers(1, 6), min_size=1, max_size=8))
+async def test_any_arrival_order_reminds_once_per_episode_and_never_after_activation(
+    arriving: list[EngagementEvent], sizes: list[int]
+) -> None:
+    """The history arrives in any order, in batches of any size, with the clock looking in
+    between: the at-risk reminder comes at most once and only while no activation has been
+    applied; each churn-risk episode is told once (a reminder, or within the 7 days every
+    reminder rule shares per contact, logged as deduplicated)."""
+    uow, now, i, k = MemoryUnitOfWork(), WON, 0, 0
+    while i < len(arriving):
+        batch = arriving[i : i + sizes[k % len(sizes)]]
+        i, k = i + len(batch), k + 1
+        now = max(now, *(e.time for e in batch)) + timedelta(hours=1)
+        received = [(InboxEntry(e.id, "t", 0, n), e) for n, e in enumerate(batch)]
+        activated_before = any(w.activated_at for w in uow.value_watches.watches())
+        early_before = len(reminders(uow, "early_churn_risk"))
+        await handle_engagement(uow, received, PLAYBOOK, now, PLAN)
+        await handle_value_watch(uow, PLAN, now)
+        if activated_before:
+            assert len(reminders(uow, "early_churn_risk")) == early_before
+    await handle_value_watch(uow, PLAN, now + timedelta(days=30))
+    assert len(reminders(uow, "early_churn_risk")) <= 1
+    (w,) = uow.value_watches.watches()
+    again = [d for d in uow.decisions.records
+             if d.kind == "reminder_deduplicated" and d.reason is Reason.CHURN_RISK]  # fmt: skip
+    assert len(reminders(uow, "churn_risk")) + len(again) == w.episodes  # each episode told once
