@@ -1,7 +1,7 @@
 """The value watches' SQL repository on SQLite and PostgreSQL: a watch saved reads back equal,
 saving again updates it, the clock's ``due`` returns only the watches whose time has come
-(earliest first, at most ``limit``), and the time-to-first-value read gives each won account's
-days from its columns."""
+(earliest first, at most ``limit``), a merged-away one is retired, and the time-to-first-value
+read gives each won account's days from its columns."""
 
 from __future__ import annotations
 
@@ -64,4 +64,6 @@ async def test_watches_round_trip_come_due_in_order_and_give_time_to_value(
             a: TimeToValue(a, WON, 3.5, 10.0),
             b: TimeToValue(b, WON + timedelta(days=1), 4.0, None),
         }
-        await conn.execute(delete(value_watches).where(value_watches.c.account_id.in_([a, b, c])))
+        await repo.retire([a])  # merged away
+        assert set(await repo.load([a, b, c])) == {b, c}
+        await conn.execute(delete(value_watches).where(value_watches.c.account_id.in_([b, c])))

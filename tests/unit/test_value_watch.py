@@ -17,6 +17,7 @@ from services.orchestrator.domain.value_watch import (
     ValueWatch,
     ValueWatchRules,
     from_dict,
+    merged,
     observe,
     to_dict,
 )
@@ -211,3 +212,12 @@ def test_a_detractor_answer_counts_for_nps_recent_days_only() -> None:
     assert check(verdict.watch, ends, RULES).ended == WON + timedelta(days=11)
     old = fold([won(), ev("nps_submitted", -200, score=0)])  # imported: long before
     assert not [a for a in check(old, WON, RULES).alerts if a.risk is Risk.CHURN_RISK]
+
+
+@settings(max_examples=200, deadline=None)
+@given(events_st, st.integers(0, 40))
+def test_merging_two_records_of_one_company_is_folding_all_their_events(
+    events: list[Event], cut: int
+) -> None:
+    one, two = events[:cut], events[cut:]
+    assert merged(fold(one), fold(two, ValueWatch("other")), RULES) == fold(events)

@@ -194,3 +194,25 @@ async def test_any_arrival_order_reminds_once_per_episode_and_never_after_activa
     again = [d for d in uow.decisions.records
              if d.kind == "reminder_deduplicated" and d.reason is Reason.CHURN_RISK]  # fmt: skip
     assert len(reminders(uow, "churn_risk")) + len(again) == w.episodes  # each episode told once
+
+
+def _at(n: int, kind: str, day: float, who: str, account: dict[str, str], **props: Any) -> Any:
+    return EngagementEvent.model_validate({
+        "id": f"m-{n}", "type": kind, "source": "test",
+        "time": (WON + timedelta(days=day)).isoformat(),
+        "contact": {"external_id": who, "email": f"{who}@acme.example"},
+        "account": account, "properties": props,
+    })  # fmt: skip
+
+
+async def test_a_merged_away_accounts_activation_counts_for_the_survivor() -> None:
+    uow = MemoryUnitOfWork()
+    domain, crm = {"domain": "acme.example"}, {"external_id": "crm-1"}
+    await feed(uow, [_at(1, "product_activated", -3, "ana", domain)])  # a trial, by domain
+    await feed(uow, [_at(2, "deal_closed_won", 0, "bo", crm, deal_id="d1")])  # the CRM's deal
+    assert len(uow.value_watches.watches()) == 2
+    await feed(uow, [_at(3, "page_viewed", 1, "bo", crm | domain, path="/docs")])  # one company
+    (w,) = uow.value_watches.watches()
+    assert w.won_at == WON and w.activated_at == WON - timedelta(days=3)
+    await handle_value_watch(uow, PLAN, WON + timedelta(days=14))
+    assert not reminders(uow, "early_churn_risk")  # the trial's activation counts

@@ -29,6 +29,10 @@ class MemoryValueWatches:
         for w, at in checked:
             self.rows[w.account_id] = (to_dict(w), at)
 
+    async def retire(self, account_ids: Sequence[str]) -> None:
+        for a in account_ids:
+            self.rows.pop(a, None)
+
     def next_check(self) -> datetime | None:
         """The earliest time a watch is due (simulate stops the clock there)."""
         return min((at for _, at in self.rows.values() if at is not None), default=None)

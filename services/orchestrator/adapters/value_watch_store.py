@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, String, Table, select
+from sqlalchemy import JSON, Column, Index, String, Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -98,6 +98,12 @@ class SqlValueWatches:
             set_={c: insert.excluded[c] for c in (*keep, "updated_at")},
         )
         await self.conn.execute(stmt, rows)
+
+    async def retire(self, account_ids: Sequence[str]) -> None:
+        if account_ids:
+            await self.conn.execute(
+                delete(value_watches).where(value_watches.c.account_id.in_(list(account_ids)))
+            )
 
 
 async def times_to_value(

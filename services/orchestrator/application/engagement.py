@@ -41,6 +41,7 @@ from services.orchestrator.domain.playbook import Playbook
 from services.orchestrator.domain.reminders import Signal, remindable, reminders_needed
 from services.orchestrator.domain.stages import DecisionKind, Stage
 from services.orchestrator.domain.state import Decision, LogEntry
+from services.orchestrator.domain.value_watch import ValueWatchRules
 from services.orchestrator.people import Nurture, recipient_of
 
 Received = tuple[InboxEntry, EngagementEvent]
@@ -68,6 +69,8 @@ async def handle_engagement(
     decision = await _decide(uow, events, res, acc, playbook, now, historical)
     await uow.contacts.retire((m.loser for m in res.merges), now)
     await uow.accounts.retire(acc.merges, now)  # before the survivors take their domains
+    rules = nurture.config.value_watch if nurture is not None else ValueWatchRules()
+    await value_watch.absorb_merges(uow, acc.merges, now, rules)
     await uow.contacts.save_aliases(res.new_aliases, res.moved_aliases, now)
     await uow.contacts.save(decision.contacts, _contact_identity(events, res), now)
     await uow.accounts.save(decision.accounts, _account_identity(events, acc), now)

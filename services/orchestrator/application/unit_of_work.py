@@ -254,6 +254,9 @@ class ValueWatches(Protocol):
     ) -> None:
         """Each watch with when the clock must look at it again (None: only on events)."""
 
+    async def retire(self, account_ids: Sequence[str]) -> None:
+        """Merged-away accounts' watches (folded into their survivors' first)."""
+
 
 class UnitOfWork(Protocol):
     """One consistent change: everything a handler saves lands together, or nothing does."""

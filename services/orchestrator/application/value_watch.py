@@ -21,6 +21,7 @@ from services.orchestrator.application import rep_reminders
 from services.orchestrator.application.unit_of_work import UnitOfWork
 from services.orchestrator.domain.churn_risk import Alert, Verdict, check, next_check
 from services.orchestrator.domain.churn_risk_story import points, story
+from services.orchestrator.domain.identity import AccountMerge
 from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.reminders import ReminderNeed, ReminderReason, Signal
@@ -32,6 +33,7 @@ from services.orchestrator.domain.value_watch import (
     WON,
     ValueWatch,
     ValueWatchRules,
+    merged,
     observe,
 )
 from services.orchestrator.people import Nurture
@@ -91,6 +93,25 @@ async def needs_after_batch(
         checked.append((w, next_check(w, now, rules) if remind else _first_check(w, now, rules)))
     await uow.value_watches.save(checked, now)
     return await _needs(uow, nurture, alerts, now)
+
+
+async def absorb_merges(
+    uow: UnitOfWork, merges: Sequence[AccountMerge], now: datetime, rules: ValueWatchRules
+) -> None:
+    """A merged-away account's watch folds into its survivor's (what was told stays told)."""
+    if not merges:
+        return
+    stored = await uow.value_watches.load({a for m in merges for a in (m.loser, m.winner)})
+    gone: list[str] = []
+    kept: dict[str, ValueWatch] = {}
+    for m in merges:
+        lost = stored.pop(m.loser, None)
+        if lost is not None:
+            survivor = kept.get(m.winner) or stored.get(m.winner) or ValueWatch(m.winner)
+            kept[m.winner] = merged(survivor, lost, rules)
+            gone.append(m.loser)
+    await uow.value_watches.save([(w, next_check(w, now, rules)) for w in kept.values()], now)
+    await uow.value_watches.retire(gone)
 
 
 def told_once(

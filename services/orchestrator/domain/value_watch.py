@@ -141,10 +141,7 @@ def observe(
     elif event_type == CANCELLED:
         w = replace(w, cancelled_at=_max(w.cancelled_at, at))
     elif event_type == TICKET:
-        kept = sorted({*w.tickets, (at, event_id)})
-        newest = kept[-1][0]
-        memory = max(TICKET_MEMORY, rules.ticket_window)
-        w = replace(w, tickets=tuple(t for t in kept if t[0] > newest - memory)[-KEPT_TICKETS:])
+        w = replace(w, tickets=kept_tickets({*w.tickets, (at, event_id)}, rules))
     elif event_type == NPS:
         score = properties.get("score")
         if isinstance(score, int) and not isinstance(score, bool):
@@ -167,6 +164,59 @@ def observe(
     if w.won_at is None and (w.contact_id is None or contact_id < w.contact_id):
         w = replace(w, contact_id=contact_id)  # any order picks the same one
     return w
+
+
+def kept_tickets(
+    tickets: set[tuple[datetime, str]], rules: ValueWatchRules
+) -> tuple[tuple[datetime, str], ...]:
+    """The newest tickets within the memory of the newest one, oldest first."""
+    kept = sorted(tickets)
+    if not kept:
+        return ()
+    memory = max(TICKET_MEMORY, rules.ticket_window)
+    return tuple(t for t in kept if t[0] > kept[-1][0] - memory)[-KEPT_TICKETS:]
+
+
+def _least(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _most(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _contact(s: ValueWatch, x: ValueWatch) -> str | None:
+    """The contact the fold of both would keep: the earliest win's (ties: the least id), else
+    the least id seen."""
+    if s.won_at != x.won_at and (s.won_at is None or x.won_at is None):
+        return s.contact_id if x.won_at is None else x.contact_id
+    if s.won_at is not None and x.won_at is not None and s.won_at != x.won_at:
+        return s.contact_id if s.won_at < x.won_at else x.contact_id
+    return min((c for c in (s.contact_id, x.contact_id) if c is not None), default=None)
+
+
+def merged(survivor: ValueWatch, loser: ValueWatch, rules: ValueWatchRules) -> ValueWatch:
+    """Two records of one company (an identity merge): every fold of both, under the
+    survivor's id; a reminder either told stays told, and an open episode stays open."""
+    s, x = survivor, loser
+    usage = dict(s.usage)
+    for day, n in x.usage.items():
+        usage[day] = usage.get(day, 0) + n
+    tickets = kept_tickets({*s.tickets, *x.tickets}, rules)
+    answers = [a for a in (s.nps, x.nps) if a is not None]
+    seats = [v for v in (s.seats, x.seats) if v is not None]
+    won = _least(s.won_at, x.won_at)
+    return replace(
+        s, contact_id=_contact(s, x), won_at=won, last_won_at=_most(s.last_won_at, x.last_won_at),
+        cancelled_at=_most(s.cancelled_at, x.cancelled_at),
+        activated_at=_least(s.activated_at, x.activated_at),
+        first_milestone_at=_least(s.first_milestone_at, x.first_milestone_at),
+        usage=prune(usage, rules), last_activity=_most(s.last_activity, x.last_activity),
+        tickets=tickets, nps=max(answers, key=lambda a: (a.at, a.event_id), default=None),
+        seats=max(seats, default=None), early_told_at=_least(s.early_told_at, x.early_told_at),
+        episode_since=_least(s.episode_since, x.episode_since),
+        episodes=max(s.episodes, x.episodes),
+    )  # fmt: skip
 
 
 def prune(
