@@ -4,6 +4,7 @@ a usage drop one churn-risk reminder, imported history none; simulate reports th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from services.orchestrator.adapters.memory_uow import MemoryUnitOfWork
 from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.application.engagement import handle_engagement
+from services.orchestrator.application.reminder_clock import handle_reminder_clock
 from services.orchestrator.application.unit_of_work import InboxEntry
 from services.orchestrator.application.value_watch import handle_value_watch
 from services.orchestrator.domain.handoffs import TeamConfig, TeamMember
@@ -216,3 +218,20 @@ async def test_a_merged_away_accounts_activation_counts_for_the_survivor() -> No
     assert w.won_at == WON and w.activated_at == WON - timedelta(days=3)
     await handle_value_watch(uow, PLAN, WON + timedelta(days=14))
     assert not reminders(uow, "early_churn_risk")  # the trial's activation counts
+
+
+async def test_a_snoozed_churn_risk_reminder_comes_back_and_the_watch_adds_none() -> None:
+    uow = MemoryUnitOfWork()
+    await feed(uow, won())
+    await feed(uow, [event(3, "product_activated", 1), event(4, "nps_submitted", 20, score=2)])
+    (r,) = reminders(uow, "churn_risk")
+    until = r.due_at + timedelta(days=2)
+    await uow.reminders.set_status([r.id], "snoozed", r.due_at)
+    uow.reminders.stored[r.id] = replace(uow.reminders.stored[r.id], snoozed_until=until)
+    for day in (21, 22):  # the watch looks while it sleeps: the episode is still told
+        await handle_value_watch(uow, PLAN, WON + timedelta(days=day))
+    tended = await handle_reminder_clock(uow, until + timedelta(minutes=1), timedelta(days=14))
+    assert tended.woken == 1 and uow.reminders.stored[r.id].status == "open"
+    woke = [t for t in uow.touches.rows.values() if t.touch.template_id == "reminders/churn_risk"]
+    assert len(woke) == 2  # the first call, and the one after the snooze
+    assert len(reminders(uow, "churn_risk")) == 1
