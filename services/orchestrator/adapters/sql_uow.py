@@ -86,11 +86,13 @@ class SqlContacts(_Part):
         await repo.save_contacts(self.conn, states, identity, now, self.caches.contacts)
 
     async def retire(self, losers: Iterable[str], now: datetime) -> None:
-        """Merged-away contacts give up their unique identifiers to the survivor."""
-        for loser in losers:
+        """Merged-away contacts give up their unique identifiers to the survivor (one
+        statement for the batch's)."""
+        gone = sorted(set(losers))
+        if gone:
             await self.conn.execute(
                 update(contacts)
-                .where(contacts.c.id == loser)
+                .where(bulk.one_of(self.conn, contacts.c.id, gone))
                 .values(email=None, external_id=None, stage="merged", updated_at=now)
             )
 
