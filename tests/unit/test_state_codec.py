@@ -3,6 +3,7 @@ the old object form still reads, and the view readers look inside keeps the old 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from services.orchestrator.adapters.state_codec import (
 from services.orchestrator.domain.decide import decide
 from services.orchestrator.domain.engagement import Engagement
 from services.orchestrator.domain.state import ContactState
+from services.orchestrator.domain.window import Window
 from tests.unit.test_orchestrator_properties import NOW, PLAYBOOK, histories
 
 
@@ -69,3 +71,58 @@ def test_the_cache_serves_a_state_only_for_the_exact_text_it_was_stored_as() -> 
     assert cache.parse("c1", text) is state and cache.hits == 1
     rolled_back = object_json(state).decode()  # same state, another text: a miss, parsed anew
     assert cache.parse("c1", rolled_back) == state and cache.misses == 1
+
+
+FORMAT_2 = (
+    '[2,"c1","acme","v1",1.0,0,[null,null,[0.0,null,{}],0,[],[],{},{},0.0,null,null],[],'
+    '[["e1","page_viewed","2026-03-02T09:00:00Z",{},{"role":"cfo"},{"n":1}],'
+    '["e2","page_viewed","2026-03-02T10:00:00Z",{}]]]'
+)
+
+
+def test_format_2_items_take_their_traits_from_the_item_before() -> None:
+    state = decode_contact(FORMAT_2)
+    assert [e.contact_traits for e in state.pending] == [{"role": "cfo"}] * 2
+    assert [e.account_traits for e in state.pending] == [{"n": 1}] * 2
+    assert decode_contact(encode_contact(state)) == state
+
+
+def _history(days: int) -> list[Engagement]:
+    return [
+        Engagement(
+            event_id=f"e{d}", type="email_clicked", occurred_at=NOW - timedelta(days=days - d),
+            contact_key="c1", account_key="acme", contact_traits={"role": "cfo"},
+        )
+        for d in range(days)
+    ]  # fmt: skip
+
+
+def test_an_in_order_batch_decodes_no_stored_event_it_does_not_read() -> None:
+    history = _history(10)
+    stored = encode_contact(decide({}, {}, history, PLAYBOOK, NOW).contacts["c1"])
+    state = decode_contact(stored)
+    window = state.pending
+    assert isinstance(window, Window)
+    newer = replace(history[-1], event_id="new", occurred_at=NOW + timedelta(hours=1))
+    after = decide({"c1": state}, {}, [newer], PLAYBOOK, NOW + timedelta(hours=2)).contacts["c1"]
+    assert not any(isinstance(s, Engagement) for s in window.stored()), "nothing decoded"
+    again = encode_contact(after)
+    assert orjson.loads(again)[8][:10] == orjson.loads(stored)[8], "written back as they came"
+    eager = decide({"c1": replace(state, pending=tuple(window))}, {}, [newer], PLAYBOOK,
+                   NOW + timedelta(hours=2)).contacts["c1"]  # fmt: skip
+    assert after == eager and decode_contact(again) == eager
+
+    late = replace(
+        history[3], event_id="late", occurred_at=history[3].occurred_at + timedelta(hours=12)
+    )
+    replayed = decide({"c1": decode_contact(again)}, {}, [late], PLAYBOOK, NOW).contacts["c1"]
+    assert [e.event_id for e in replayed.pending][4:6] == ["late", "e4"], "replayed in order"
+
+
+def test_a_window_moved_to_another_account_is_written_relative_to_the_new_one() -> None:
+    state = decode_contact(
+        encode_contact(decide({}, {}, _history(3), PLAYBOOK, NOW).contacts["c1"])
+    )
+    moved = replace(state, account_key="globex")
+    assert decode_contact(encode_contact(moved)).pending == tuple(state.pending)
+    assert {e.account_key for e in decode_contact(encode_contact(moved)).pending} == {"acme"}

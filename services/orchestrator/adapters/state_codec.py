@@ -2,25 +2,29 @@
 
 The old form was a JSON object per state, with a key per field of every nested progress, award,
 transition and pending event; reading it back looked every key up with a default. This one is
-one array in a fixed order (first item: the format number, ``2``), so decoding is indexing and
+one array in a fixed order (first item: the format number, ``3``), so decoding is indexing and
 encoding writes no names. Times stay ISO text (orjson writes and ``fromisoformat`` reads them in
-C, and an event's own offset survives). ``decode_contact`` reads both forms, so rows written
-before migration 0209 still load; ``contact_view`` gives readers that look inside a stored state
-(the timeline, the score breakdown) the old object shape whichever form is stored.
+C, and an event's own offset survives). The window's events are each stored on their own, so
+the state comes back with its window undecoded (``domain/window.py``): an in-order batch decodes
+only the events it reads, and unread ones are written back as they came. ``decode_contact``
+reads every form (the object form before migration 0209, and format 2, whose window items took
+their traits from the item before); ``contact_view`` gives readers that look inside a stored
+state (the timeline, the score breakdown) the old object shape whichever form is stored.
 
-Layout: ``[2, key, account_key, playbook_version, score, checkpoint, current, transitions,
+Layout: ``[3, key, account_key, playbook_version, score, checkpoint, current, transitions,
 pending]`` with a progress ``[stage, stage_entered_at, score, engagements, distinct, met,
 contact_traits, account_traits, fit, parked_at, as_of]`` (checkpoint ``0`` when empty), a score
 ``[value, as_of, {rule: [at, points, at, points, ...]}]``, a transition ``[from, to, reason,
 event_id, occurred_at, evidence]`` and a pending event ``[event_id, type, occurred_at,
-properties, contact_traits, account_traits, account_key, contact_key]`` where ``0`` means "as the
-previous event" for traits, "the state's" for the keys, and trailing ``0``s are left out.
+properties, contact_traits, account_traits, account_key, contact_key]`` where ``0`` means empty
+traits and the state's own keys, and trailing ``0``s are left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -29,8 +33,9 @@ from services.orchestrator.domain.engagement import Engagement
 from services.orchestrator.domain.scoring import Award, ScoreState
 from services.orchestrator.domain.stages import Stage, TransitionReason
 from services.orchestrator.domain.state import ContactState, Progress, Transition
+from services.orchestrator.domain.window import Window
 
-FORMAT = 2
+FORMAT = 3
 _STAGES: dict[str, Stage] = Stage._value2member_map_  # type: ignore[assignment]
 _REASONS: dict[str, TransitionReason] = TransitionReason._value2member_map_  # type: ignore[assignment]
 _EMPTY = Progress()
@@ -40,24 +45,17 @@ _iso = datetime.fromisoformat
 
 
 def encode_contact(state: ContactState) -> bytes:
-    """The stored bytes of a contact's state (valid JSON, UTF-8)."""
+    """The stored bytes of a contact's state (valid JSON, UTF-8). Window items read from storage
+    and never read since go back as they came, unless the keys they are relative to changed."""
     key, account_key = state.key, state.account_key
-    pending: list[list[Any]] = []
-    contact_traits: dict[str, Any] = {}
-    account_traits: dict[str, Any] = {}
-    for e in state.pending:
-        item: list[Any] = [e.event_id, e.type, e.occurred_at, e.properties, 0, 0, 0, 0]
-        if e.contact_traits != contact_traits:
-            item[4] = contact_traits = e.contact_traits
-        if e.account_traits != account_traits:
-            item[5] = account_traits = e.account_traits
-        if e.account_key != account_key:
-            item[6] = e.account_key
-        if e.contact_key != key:
-            item[7] = e.contact_key
-        while len(item) > 4 and item[-1] == 0:
-            item.pop()
-        pending.append(item)
+    window = state.pending
+    if isinstance(window, Window) and window.context == (key, account_key):
+        slots = window.stored()
+        pending = [
+            s if not isinstance(s, Engagement) else _item(s, key, account_key) for s in slots
+        ]
+    else:
+        pending = [_item(e, key, account_key) for e in window]
     checkpoint = 0 if state.checkpoint == _EMPTY else _progress(state.checkpoint)
     value = [
         FORMAT, key, account_key, state.playbook_version, state.score, checkpoint,
@@ -69,6 +67,34 @@ def encode_contact(state: ContactState) -> bytes:
         pending,
     ]  # fmt: skip
     return orjson.dumps(value, option=_OPTIONS)
+
+
+def _item(e: Engagement, key: str, account_key: str | None) -> list[Any]:
+    """A window event on its own (so it can be read alone): ``0`` for empty traits and for the
+    state's keys, trailing ``0``s left out."""
+    item: list[Any] = [
+        e.event_id, e.type, e.occurred_at, e.properties, e.contact_traits or 0,
+        e.account_traits or 0, 0 if e.account_key == account_key else e.account_key,
+        0 if e.contact_key == key else e.contact_key,
+    ]  # fmt: skip
+    while len(item) > 4 and item[-1] == 0:
+        item.pop()
+    return item
+
+
+def _read_item(key: str, account_key: str | None, stored: object) -> Engagement:
+    item: list[Any] = stored  # type: ignore[assignment]
+    n = len(item)
+    return Engagement(
+        event_id=item[0],
+        type=item[1],
+        occurred_at=_iso(item[2]),
+        properties=item[3],
+        contact_key=item[7] if n > 7 and item[7] != 0 else key,
+        account_key=item[6] if n > 6 and item[6] != 0 else account_key,
+        contact_traits=item[4] if n > 4 and item[4] != 0 else {},
+        account_traits=item[5] if n > 5 and item[5] != 0 else {},
+    )
 
 
 def object_json(state: ContactState) -> bytes:
@@ -99,6 +125,24 @@ def read_contact(value: Any) -> ContactState:
     _, key, account_key, version, score, checkpoint, current, moves, window = value
     if not isinstance(key, str):
         raise ValueError(f"not a stored contact state (format {value[0]!r})")
+    pending: Sequence[Engagement]
+    if value[0] == 2:  # written before window items stood alone: traits "as the previous one"
+        pending = _read_window_2(window, key, account_key)
+    else:
+        pending = Window(window, partial(_read_item, key, account_key), (key, account_key))
+    return ContactState(
+        key=key,
+        account_key=account_key,
+        checkpoint=_EMPTY if checkpoint == 0 else _read_progress(checkpoint),
+        pending=pending,
+        current=_read_progress(current),
+        transitions=tuple([_read_move(t, key) for t in moves]),
+        score=float(score),
+        playbook_version=version,
+    )
+
+
+def _read_window_2(window: list[Any], key: str, account_key: str | None) -> tuple[Engagement, ...]:
     pending = []
     contact_traits: dict[str, Any] = {}
     account_traits: dict[str, Any] = {}
@@ -120,20 +164,7 @@ def read_contact(value: Any) -> ContactState:
                 account_traits=account_traits,
             )
         )
-    return ContactState(
-        key=key,
-        account_key=account_key,
-        checkpoint=_EMPTY if checkpoint == 0 else _read_progress(checkpoint),
-        pending=tuple(pending),
-        current=_read_progress(current),
-        transitions=tuple([_read_move(t, key) for t in moves]),
-        score=float(score),
-        playbook_version=version,
-    )
-
-
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else _iso(value)
+    return tuple(pending)
 
 
 def _read_progress(v: list[Any]) -> Progress:

@@ -30,6 +30,7 @@ from services.orchestrator.domain.state import (
     Redated,
     Transition,
 )
+from services.orchestrator.domain.window import appended, rest
 
 _EMPTY = Progress()  # frozen and never mutated: shared, instead of deep-copied defaults
 _SORT_KEY = attrgetter("occurred_at", "event_id")  # Engagement.sort_key, without the property call
@@ -157,7 +158,7 @@ def fold_contact(
     if _appends(state, fresh, playbook):
         # The common case, O(fresh events): everything new happened after all we know, so the
         # window stays sorted by appending, and folding onto current equals a replay of it.
-        pending: Sequence[Engagement] = (*state.pending, *fresh)
+        pending: Sequence[Engagement] = appended(state.pending, fresh)
         current, new = replay(state.current, fresh, playbook, state.key, now)
         transitions = [*state.transitions, *new]
     else:  # a late event (or a new playbook): replay the window in occurred_at order
@@ -177,7 +178,7 @@ def fold_contact(
         key=state.key,
         account_key=account_key,
         checkpoint=checkpoint,
-        pending=tuple(pending[leaving:]),
+        pending=rest(pending, leaving),
         current=current,
         transitions=_inside(transitions, horizon),
         score=round(current.score.at(now, playbook.scoring.half_life_days), 6),

@@ -13,7 +13,7 @@ reads that back, and also the full shape written when they were pydantic models.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -117,7 +117,7 @@ class ContactState:
     key: str
     account_key: str | None = None
     checkpoint: Progress = _NO_PROGRESS
-    pending: tuple[Engagement, ...] = ()
+    pending: Sequence[Engagement] = ()  # a tuple, or a stored ``Window`` decoded when read
     current: Progress = _NO_PROGRESS
     transitions: tuple[Transition, ...] = ()
     score: float = 0.0
