@@ -74,6 +74,7 @@ class RepSide:
     bootstrap: str
     database_url: str
     tag: str
+    marketing_rate: float | None = None  # the email provider's limit (reminders are not held)
     smtp_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     sinks: subprocess.Popen[bytes] | None = None
@@ -100,6 +101,7 @@ class RepSide:
             "smtp_port": self.smtp_port, "rep_reminder_via": "email",
             "slack_webhook_url": f"http://127.0.0.1:{self.http_port}/slack",
             "notifier_http_port": 0, "notifier_max_age_s": 10**9,  # the bench clock is not today
+            "smtp_rate_per_s": self.marketing_rate,
         }  # fmt: skip
         self.notifier = multiprocessing.get_context("spawn").Process(
             target=_notifier_process, args=(settings,), daemon=True

@@ -165,7 +165,11 @@ async def one_backend(
     url, dbname = await _fresh_database(backend)
     ledger = await _ledger_database(backend, url, args.notifier_db)
     tag = uuid.uuid4().hex[:6]
-    side = sinks.RepSide(broker.bootstrap, ledger[0], tag) if args.at_sink else None
+    side = (
+        sinks.RepSide(broker.bootstrap, ledger[0], tag, args.marketing_rate)
+        if args.at_sink
+        else None
+    )
     own: dict[str, Any] = {"orchestrator_rep_pool": "rep@bench.example"}
     try:
         for db_url in {url, ledger[0]}:
@@ -286,6 +290,7 @@ async def main(args: argparse.Namespace, backends: Sequence[str]) -> None:
         "at": datetime.now(UTC).isoformat(), "cpus": os.cpu_count(), "rate": args.rate,
         "seconds": args.seconds, "demo_every": args.demo_every, "backends": results,
         "backlog": args.backlog if args.at_sink else 0, "notifier_db": args.notifier_db,
+        "marketing_rate": args.marketing_rate,
         "note": "one run on a shared machine: figures vary between runs",
     }, option=orjson.OPT_INDENT_2))  # fmt: skip
     print(f"wrote {out}")
@@ -305,6 +310,11 @@ def cli(argv: Sequence[str] | None = None) -> None:
         "--notifier-db", choices=["default", "shared", "own"], default="default",
         help="--at-sink: the notifier's ledger where its setting puts it by default (own file on "
         "SQLite, same database on PostgreSQL), in the orchestrator's database, or a new one",
+    )  # fmt: skip
+    parser.add_argument(
+        "--marketing-rate", type=float, default=None,
+        help="--at-sink: the email provider's limit in emails/s (TRELLIS_SMTP_RATE_PER_S) the "
+        "backlog drains at; unset: as fast as the notifier can",
     )  # fmt: skip
     args = parser.parse_args(argv)
     args.received_url = None
