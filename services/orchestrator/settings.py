@@ -19,7 +19,9 @@ DEV_OPS_LINK_SECRET = "dev-ops-link-secret-change-me"  # noqa: S105 - refused ou
 
 class OrchestratorSettings(TrellisSettings):
     orchestrator_group: str = "trellis-orchestrator"
-    orchestrator_max_batch: int = 2000
+    orchestrator_max_batch: int = 5000
+    """The largest batch, taken by a lane that is behind (was 2,000: at 5,000 bench orchestrator
+    measured ~20% less CPU per event in the orchestrator and ~30% less in PostgreSQL)."""
     orchestrator_lanes: int | None = None
     """Batch loops over disjoint partitions (``pipeline``); unset: 2 on PostgreSQL, 1 on SQLite
     (one writer: a second lane would only wait on the first)."""
