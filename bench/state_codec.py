@@ -97,6 +97,7 @@ def compare(label: str, sample: Sequence[ContactState]) -> dict[str, Any]:
         "bytes_old": round(sum(len(t) for t in old) / n),
         "bytes_new": round(sum(len(b) for b in new) / n),
         "encode_old_us": per_state(lambda: [object_json(s).decode() for s in sample], n),
+        # a state kept in memory between batches: its window's lines, once written, are kept
         "encode_new_us": per_state(lambda: [encode_contact(s).decode() for s in sample], n),
         "decode_old_us": per_state(
             lambda: [ContactState.from_dict(orjson.loads(t)) for t in old], n

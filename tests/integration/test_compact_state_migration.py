@@ -70,7 +70,7 @@ async def test_states_become_compact_and_back(blank_database_url: str) -> None:
     compact = await _stored(url)
     assert compact["empty"] == "{}"
     for cid, state in states.items():
-        assert compact[cid].startswith("[3,"), "the positional form"
+        assert compact[cid].startswith("[4,"), "the positional form"
         assert decode_contact(compact[cid]) == state
         assert len(compact[cid]) < len(object_json(state))
 

@@ -66,7 +66,7 @@ def test_a_contact_row_written_by_the_pydantic_model_reads_back_field_for_field(
 
 def test_the_compact_shape_is_smaller_and_keeps_what_the_ops_api_reads() -> None:
     stored = state_json(ContactState.from_dict(orjson.loads(PYDANTIC_CONTACT)))
-    assert stored.startswith("[3,") and len(stored) < len(PYDANTIC_CONTACT)
+    assert stored.startswith("[4,") and len(stored) < len(PYDANTIC_CONTACT)
     view = contact_view(stored)
     event = view["pending"][0]
     assert {"event_id", "type", "occurred_at", "properties"} <= event.keys()

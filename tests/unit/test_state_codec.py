@@ -87,6 +87,15 @@ def test_format_2_items_take_their_traits_from_the_item_before() -> None:
     assert decode_contact(encode_contact(state)) == state
 
 
+def test_format_3_windows_of_items_read_and_are_written_as_lines() -> None:
+    state = decide({}, {}, _history(4), PLAYBOOK, NOW).contacts["c1"]
+    old = orjson.loads(encode_contact(state))
+    old[0], old[8] = 3, [orjson.loads(line) for line in old[8].split("\n")]
+    read = decode_contact(orjson.dumps(old))
+    assert read == state
+    assert decode_contact(encode_contact(read)) == state
+
+
 def _history(days: int) -> list[Engagement]:
     return [
         Engagement(
@@ -107,7 +116,8 @@ def test_an_in_order_batch_decodes_no_stored_event_it_does_not_read() -> None:
     after = decide({"c1": state}, {}, [newer], PLAYBOOK, NOW + timedelta(hours=2)).contacts["c1"]
     assert not any(isinstance(s, Engagement) for s in window.stored()), "nothing decoded"
     again = encode_contact(after)
-    assert orjson.loads(again)[8][:10] == orjson.loads(stored)[8], "written back as they came"
+    lines = orjson.loads(again)[8].split("\n")
+    assert lines[:10] == orjson.loads(stored)[8].split("\n"), "written back as they came"
     eager = decide({"c1": replace(state, pending=tuple(window))}, {}, [newer], PLAYBOOK,
                    NOW + timedelta(hours=2)).contacts["c1"]  # fmt: skip
     assert after == eager and decode_contact(again) == eager
@@ -125,4 +135,21 @@ def test_a_window_moved_to_another_account_is_written_relative_to_the_new_one() 
     )
     moved = replace(state, account_key="globex")
     assert decode_contact(encode_contact(moved)).pending == tuple(state.pending)
+    assert {e.account_key for e in decode_contact(encode_contact(moved)).pending} == {"acme"}
+
+
+def test_a_window_kept_in_memory_is_encoded_once_per_event() -> None:
+    history = _history(6)
+    first = decide({}, {}, history[:5], PLAYBOOK, NOW).contacts["c1"]
+    written = encode_contact(first)
+    window = first.pending
+    assert isinstance(window, Window)
+    assert all(isinstance(f, str) for f in window.stored_forms), "lines kept once written"
+    second = decide({"c1": first}, {}, history[5:], PLAYBOOK, NOW).contacts["c1"]
+    later = second.pending
+    assert isinstance(later, Window)
+    assert later.stored_forms[:5] == window.stored_forms and later.stored_forms[5] is None
+    assert decode_contact(encode_contact(second)) == second
+    assert encode_contact(first) == written
+    moved = replace(second, account_key="globex")  # lines relative to acme are not reused
     assert {e.account_key for e in decode_contact(encode_contact(moved)).pending} == {"acme"}

@@ -2,20 +2,21 @@
 
 The old form was a JSON object per state, with a key per field of every nested progress, award,
 transition and pending event; reading it back looked every key up with a default. This one is
-one array in a fixed order (first item: the format number, ``3``), so decoding is indexing and
+one array in a fixed order (first item: the format number, ``4``), so decoding is indexing and
 encoding writes no names. Times stay ISO text (orjson writes and ``fromisoformat`` reads them in
-C, and an event's own offset survives). The window's events are each stored on their own, so
+C, and an event's own offset survives). The window is one JSON string of lines, an event on each
+(standing alone), so reading a state parses one string for it, however many events it holds;
 the state comes back with its window undecoded (``domain/window.py``): an in-order batch decodes
-only the events it reads, and unread ones are written back as they came. ``decode_contact``
-reads every form (the object form before migration 0209, and format 2, whose window items took
-their traits from the item before); ``contact_view`` gives readers that look inside a stored
-state (the timeline, the score breakdown) the old object shape whichever form is stored.
+only the events it reads, and unread lines are written back as they came. ``decode_contact``
+reads every form (the object form before migration 0209; format 2, whose window items took
+their traits from the item before; format 3, a list of items); ``contact_view`` gives readers
+that look inside a stored state (the timeline, the score breakdown) the old object shape.
 
-Layout: ``[3, key, account_key, playbook_version, score, checkpoint, current, transitions,
-pending]`` with a progress ``[stage, stage_entered_at, score, engagements, distinct, met,
+Layout: ``[4, key, account_key, playbook_version, score, checkpoint, current, transitions,
+window]`` with a progress ``[stage, stage_entered_at, score, engagements, distinct, met,
 contact_traits, account_traits, fit, parked_at, as_of]`` (checkpoint ``0`` when empty), a score
 ``[value, as_of, {rule: [at, points, at, points, ...]}]``, a transition ``[from, to, reason,
-event_id, occurred_at, evidence]`` and a pending event ``[event_id, type, occurred_at,
+event_id, occurred_at, evidence]`` and, per window line, ``[event_id, type, occurred_at,
 properties, contact_traits, account_traits, account_key, contact_key]`` where ``0`` means empty
 traits and the state's own keys, and trailing ``0``s are left out.
 """
@@ -35,7 +36,7 @@ from services.orchestrator.domain.stages import Stage, TransitionReason
 from services.orchestrator.domain.state import ContactState, Progress, Transition
 from services.orchestrator.domain.window import Window
 
-FORMAT = 3
+FORMAT = 4
 _STAGES: dict[str, Stage] = Stage._value2member_map_  # type: ignore[assignment]
 _REASONS: dict[str, TransitionReason] = TransitionReason._value2member_map_  # type: ignore[assignment]
 _EMPTY = Progress()
@@ -49,13 +50,18 @@ def encode_contact(state: ContactState) -> bytes:
     and never read since go back as they came, unless the keys they are relative to changed."""
     key, account_key = state.key, state.account_key
     window = state.pending
-    if isinstance(window, Window) and window.context == (key, account_key):
-        slots = window.stored()
-        pending = [
-            s if not isinstance(s, Engagement) else _item(s, key, account_key) for s in slots
-        ]
+    lines: list[str]
+    if isinstance(window, Window) and window.context in (None, (key, account_key)):
+        window.context = (key, account_key)  # its stored forms are relative to these keys
+        forms = window.stored_forms
+        lines = []
+        for i, slot in enumerate(window.stored()):
+            line = forms[i]
+            if not isinstance(line, str):
+                line = forms[i] = _line(slot, key, account_key)
+            lines.append(line)
     else:
-        pending = [_item(e, key, account_key) for e in window]
+        lines = [_line(e, key, account_key) for e in window]
     checkpoint = 0 if state.checkpoint == _EMPTY else _progress(state.checkpoint)
     value = [
         FORMAT, key, account_key, state.playbook_version, state.score, checkpoint,
@@ -64,9 +70,19 @@ def encode_contact(state: ContactState) -> bytes:
          if t.subject_key == key else
          [t.from_stage, t.to_stage, t.reason, t.event_id, t.occurred_at, t.evidence, t.subject_key]
          for t in state.transitions],
-        pending,
+        "\n".join(lines),
     ]  # fmt: skip
     return orjson.dumps(value, option=_OPTIONS)
+
+
+def _line(slot: object, key: str, account_key: str | None) -> str:
+    """A window slot as its stored line: an unread one as it came, an event encoded."""
+    if isinstance(slot, str):
+        return slot
+    item = (
+        _item(slot, key, account_key) if isinstance(slot, Engagement) else slot
+    )  # a format 3 item
+    return orjson.dumps(item, option=_OPTIONS).decode()
 
 
 def _item(e: Engagement, key: str, account_key: str | None) -> list[Any]:
@@ -83,7 +99,7 @@ def _item(e: Engagement, key: str, account_key: str | None) -> list[Any]:
 
 
 def _read_item(key: str, account_key: str | None, stored: object) -> Engagement:
-    item: list[Any] = stored  # type: ignore[assignment]
+    item: list[Any] = orjson.loads(stored) if isinstance(stored, str) else stored  # type: ignore[assignment]
     n = len(item)
     return Engagement(
         event_id=item[0],
@@ -129,7 +145,10 @@ def read_contact(value: Any) -> ContactState:
     if value[0] == 2:  # written before window items stood alone: traits "as the previous one"
         pending = _read_window_2(window, key, account_key)
     else:
-        pending = Window(window, partial(_read_item, key, account_key), (key, account_key))
+        slots = (window.split("\n") if window else []) if isinstance(window, str) else window
+        forms = list(slots) if isinstance(window, str) else None
+        read = partial(_read_item, key, account_key)
+        pending = Window(slots, read, (key, account_key), forms)
     return ContactState(
         key=key,
         account_key=account_key,

@@ -17,16 +17,25 @@ from services.orchestrator.domain.engagement import Engagement
 
 class Window(Sequence[Engagement]):
     """Events in replay order; each slot an ``Engagement`` or a stored item ``read`` decodes on
-    first access (then kept). Equal to any sequence of the same events; immutable to readers."""
+    first access (then kept). Equal to any sequence of the same events; immutable to readers.
+    A window the lifecycle built keeps the stored form of its events once written, so the
+    window of a state kept in memory between batches is not encoded again either."""
 
-    __slots__ = ("_read", "_slots", "context")
+    __slots__ = ("_read", "_slots", "context", "stored_forms")
 
     def __init__(
-        self, slots: Iterable[object], read: Callable[[object], Engagement], context: object = None
+        self,
+        slots: Iterable[object],
+        read: Callable[[object], Engagement] | None = None,
+        context: object = None,
+        stored_forms: list[object] | None = None,
     ) -> None:
         self._slots = list(slots)
         self._read = read
-        self.context = context  # what the stored items are relative to (the codec's business)
+        # The storage adapter's business: what stored forms are relative to, and each slot's
+        # stored form once known (written once, the same for every state sharing this window).
+        self.context = context
+        self.stored_forms = stored_forms or [None] * len(self._slots)
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -39,10 +48,12 @@ class Window(Sequence[Engagement]):
 
     def __getitem__(self, index: int | slice) -> Engagement | Window:
         if isinstance(index, slice):
-            return Window(self._slots[index], self._read, self.context)
+            forms = self.stored_forms[index]
+            return Window(self._slots[index], self._read, self.context, forms)
         slot = self._slots[index]
         if isinstance(slot, Engagement):
             return slot
+        assert self._read is not None, "a stored slot comes with its reader"
         event = self._read(slot)
         self._slots[index] = event
         return event
@@ -63,20 +74,22 @@ class Window(Sequence[Engagement]):
 
     def appended(self, events: Sequence[Engagement]) -> Window:
         """This window with ``events`` (all newer) after it; nothing of it is decoded."""
-        return Window([*self._slots, *events], self._read, self.context)
+        forms = [*self.stored_forms, *[None] * len(events)]
+        return Window([*self._slots, *events], self._read, self.context, forms)
 
     def stored(self) -> list[object]:
         """The slots as they are: stored items nobody read, and events."""
         return list(self._slots)
 
 
-def appended(window: Sequence[Engagement], events: Sequence[Engagement]) -> Sequence[Engagement]:
+def appended(window: Sequence[Engagement], events: Sequence[Engagement]) -> Window:
     """``window`` then ``events``, without decoding a stored window."""
     if isinstance(window, Window):
         return window.appended(events)
-    return (*window, *events)
+    return Window([*window, *events])
 
 
-def rest(window: Sequence[Engagement], start: int) -> Sequence[Engagement]:
-    """The window from ``start`` on, a stored window kept stored."""
-    return window[start:] if isinstance(window, Window) else tuple(window[start:])
+def rest(window: Sequence[Engagement], start: int) -> Window:
+    """The window from ``start`` on, a stored window kept stored (a window, so the stored forms
+    of its events are kept for the next batch once written)."""
+    return window[start:] if isinstance(window, Window) else Window(window[start:])
