@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.orchestrator.adapters.state_codec import decode_contact, encode_contact
 from services.orchestrator.domain import lifecycle
 from services.orchestrator.domain.decide import decide
 from services.orchestrator.domain.engagement import Engagement
@@ -21,14 +22,16 @@ from tests.unit.test_orchestrator_properties import NOW, PLAYBOOK, histories
 
 
 def _deliver(
-    batches: list[list[Engagement]],
+    batches: list[list[Engagement]], stored: bool = False
 ) -> tuple[dict[str, ContactState], list[Transition]]:
+    """``stored``: each state through its stored text between batches (its window read lazily)."""
     contacts: dict[str, ContactState] = {}
     accounts: dict[str, AccountState] = {}
     reported: list[Transition] = []
     for batch in batches:
         d = decide(contacts, accounts, batch, PLAYBOOK, NOW)
-        contacts |= d.contacts
+        contacts |= {k: decode_contact(encode_contact(v)) if stored else v
+                     for k, v in d.contacts.items()}  # fmt: skip
         accounts |= d.accounts
         reported.extend(t for t in d.transitions if t.subject_kind == "contact")
     return contacts, reported
@@ -41,13 +44,13 @@ def _batches(events: list[Engagement], rnd: Any, cuts: int) -> list[list[Engagem
     return [shuffled[a:b] for a, b in zip([0, *points], [*points, len(shuffled)], strict=True)]
 
 
-@given(histories(), st.randoms(use_true_random=False), st.integers(1, 8))
+@given(histories(), st.randoms(use_true_random=False), st.integers(1, 8), st.booleans())
 @settings(max_examples=200, deadline=None)
 def test_incremental_fold_equals_a_full_replay_of_the_window(
-    events: list[Engagement], rnd: Any, cuts: int
+    events: list[Engagement], rnd: Any, cuts: int, stored: bool
 ) -> None:
     """Every event is inside the 30-day window (20 days of history, decided on day 21)."""
-    contacts, reported = _deliver(_batches(events, rnd, cuts))
+    contacts, reported = _deliver(_batches(events, rnd, cuts), stored)
     for key, state in contacts.items():
         window = sorted((e for e in events if e.contact_key == key), key=lambda e: e.sort_key)
         current, moves = replay(Progress(), window, PLAYBOOK, key, NOW)
@@ -61,15 +64,16 @@ def test_incremental_fold_equals_a_full_replay_of_the_window(
         assert {t.to_stage for t in moves} <= entered, "each stage the replay enters is reported"
 
 
-@given(histories(span_minutes=120 * 24 * 60), st.integers(1, 10))
+@given(histories(span_minutes=120 * 24 * 60), st.integers(1, 10), st.booleans())
 @settings(max_examples=100, deadline=None)
 def test_in_order_batches_across_the_window_equal_a_full_replay(
-    events: list[Engagement], chunks: int
+    events: list[Engagement], chunks: int, stored: bool
 ) -> None:
     """Events leaving the window go into the checkpoint; current is still the full replay."""
     ordered = sorted(events, key=lambda e: e.sort_key)
     size = max(1, len(ordered) // chunks)
-    contacts, _ = _deliver([ordered[i : i + size] for i in range(0, len(ordered), size)])
+    batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    contacts, _ = _deliver(batches, stored)
     later = NOW + timedelta(days=120)
     for key, state in contacts.items():
         window = [e for e in ordered if e.contact_key == key]
