@@ -150,10 +150,10 @@ def utc_now() -> datetime:
 async def prepare(stack: Stack, direct_url: str, partitions: int) -> dict[SourceKind, str]:
     """Start the broker, migrate, create the topics and a source per kind (website, backend,
     CRM, consent tool); returns their write keys."""
-    from trellis.db import create_engine
-    from trellis.kafka import ensure_topics
     from console.databases import migrate_all
     from services.notifier.settings import NotifierDatabase
+    from trellis.db import create_engine
+    from trellis.kafka import ensure_topics
     from trellis.producers import DEV_KINDS
     from trellis.settings import TrellisSettings
     from trellis.sources import SqlAlchemySourceRepository
