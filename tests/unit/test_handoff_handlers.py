@@ -186,3 +186,31 @@ async def test_an_mql_goes_to_sales_to_accept_and_sql_overtakes_it_in_the_same_e
     assert first.completed_at == TUESDAY_10 and first.accepted_at is None  # superseded
     assert [str(r.reason) for r in log if r.kind == TouchDecision.HANDOFF_COMPLETED] == [
         "HANDOFF_SUPERSEDED"]  # fmt: skip
+
+
+async def test_a_rep_pool_takes_the_sales_handoffs_and_the_team_keeps_the_others() -> None:
+    """The pool (TRELLIS_ORCHESTRATOR_REP_POOL) names who takes new leads: an unowned account's
+    sales owner comes from it, least loaded first, as the rep reminders pick (so the handoff and
+    the call reminder name one rep); a CSM still comes from the success team."""
+    uow = MemoryUnitOfWork()
+    pooled = Nurture(PLAN.config, ("pat@co.example", "quinn@co.example"), ("co.example",))
+
+    def at(company: str, n: int, kind: str, **props: Any) -> EngagementEvent:
+        e = event(n, kind, TUESDAY_10, who=f"{company}-ana", **props)
+        account = {"external_id": company, "domain": f"{company}.example"}
+        return e.model_copy(update={"account": e.account.model_copy(update=account)})  # type: ignore[union-attr]
+
+    for n, company in enumerate(["acme", "globex"]):
+        asked = at(company, n, "demo_requested")
+        await handle_engagement(uow, [(InboxEntry(asked.id, "t", 0, n), asked)], PLAYBOOK,
+                                TUESDAY_10, pooled)  # fmt: skip
+    sales = sorted((h.account_id, h.owner) for h in uow.handoffs.stored.values()
+                   if h.kind is HandoffKind.SQL_FIRST_CONTACT)  # fmt: skip
+    owners = {a: v.owner_rep for a, v in uow.accounts.view_of.items()}
+    assert sorted(str(o) for _, o in sales) == ["pat@co.example", "quinn@co.example"]
+    assert all(owners[a] == o for a, o in sales)  # the reminder's rep is the handoff's owner
+    won = at("acme", 9, "deal_closed_won", deal_id="D-1", amount=1000)
+    await handle_engagement(uow, [(InboxEntry(won.id, "t", 0, 9), won)], PLAYBOOK, TUESDAY_10,
+                            pooled)  # fmt: skip
+    (csm,) = [h for h in uow.handoffs.stored.values() if h.kind is HandoffKind.CSM_KICKOFF]
+    assert csm.owner == "cara@co.example"  # the success team, not the pool

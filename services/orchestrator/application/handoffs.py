@@ -77,7 +77,7 @@ async def hand_over(
     if not nurture.config.teams:
         return
     await team_owners.owner_changes(uow, nurture, signals, now, log)
-    await create_handoffs(uow, nurture.config, decision, signals, now, log)
+    await create_handoffs(uow, nurture.config, decision, signals, now, log, nurture.rep_pool)
     await complete_by_events(uow, nurture.config, signals, now, log)
 
 
@@ -88,6 +88,7 @@ async def create_handoffs(
     signals: Sequence[Signal],
     now: datetime,
     log: Log,
+    pool: Sequence[str] = (),
 ) -> list[Handoff]:
     """One handoff per account and kind when the account, or one of its people, moves into a
     stage another team receives (with its reminders): not again while the account has one of
@@ -114,7 +115,7 @@ async def create_handoffs(
             continue  # handed over already in this episode (or further along)
         s = by_event[t.event_id or ""]
         team = config.stage_teams[RECEIVING_STAGE[kind]]
-        owner = await team_owners.owner_for(uow, config, owners, accs, aid, team, now, log)
+        owner = await team_owners.owner_for(uow, config, owners, accs, aid, team, now, log, pool)
         left = config.stage_teams.get(t.from_stage) if t.from_stage else None
         # who hands over: the owner in the team of the stage left, else the sales owner
         previous = (

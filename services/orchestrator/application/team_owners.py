@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from services.orchestrator.application.rep_reminders import least_loaded
 from services.orchestrator.application.unit_of_work import UnitOfWork
 from services.orchestrator.domain.handoffs import (
     SALES,
@@ -101,13 +102,20 @@ async def owner_for(
     team: str,
     now: datetime,
     log: Log,
+    pool: Sequence[str] = (),
 ) -> str | None:
     """The receiving team's owner of the account; nobody yet: the least-loaded member (stored,
-    and for sales also as the account's owner rep, so every reminder goes to the same person)."""
+    and for sales also as the account's owner rep, so every reminder goes to the same person).
+    A rep pool (``TRELLIS_ORCHESTRATOR_REP_POOL``) is who the operator named for new leads, so
+    sales picks from it as the rep reminders would, rather than from the whole team."""
     if owner := current_owner(owners, accs, account_id, team):
         return owner
-    load = await uow.handoffs.owned_counts(team)
-    pick = least_loaded_member(config.team(team), load)
+    if team == SALES and pool:
+        load = await uow.accounts.owned_counts(pool)
+        pick: str | None = least_loaded(pool, load)
+    else:
+        load = await uow.handoffs.owned_counts(team)
+        pick = least_loaded_member(config.team(team), load)
     if pick is None:
         return None
     owners[(account_id, team)] = TeamOwner(account_id, team, pick, None, now, "pool")
