@@ -1,5 +1,7 @@
-"""Revision 0209 rewrites contacts.state from the JSON object form to the compact positional
-form (issue 15, item 2), keeping every state exactly, and back on downgrade (both backends)."""
+"""Revision 0209 and contacts.state's compact positional form (issue 15, item 2): the upgrade
+leaves rows as the previous release wrote them (it may still be reading them), the new code reads
+them and stores them compact on save, and the downgrade writes every state back in the object
+form the previous release reads, keeping each exactly (both backends)."""
 
 from __future__ import annotations
 
@@ -67,6 +69,16 @@ async def test_states_become_compact_and_back(blank_database_url: str) -> None:
         await engine.dispose()
 
     await upgrade_async(url)
+    untouched = await _stored(url)
+    for cid, state in states.items():  # what the old release wrote, still read by the new one
+        assert untouched[cid].lstrip().startswith("{")
+        assert decode_contact(untouched[cid]) == state
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:  # the new release saves them: compact
+            await repo.save_contacts(conn, states, {}, NOW, None)
+    finally:
+        await engine.dispose()
     compact = await _stored(url)
     assert compact["empty"] == "{}"
     for cid, state in states.items():

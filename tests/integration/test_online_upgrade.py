@@ -43,7 +43,13 @@ def _git(*args: str) -> bytes:
 def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The tree as it was before the commit that added the newest migration."""
     try:
-        newest = _git("log", "-n1", "--format=%H", "--", "migrations/versions").decode().strip()
+        newest = (
+            _git(  # added, not edited: a later fix to a revision's docstring is no release
+                "log", "-n1", "--diff-filter=A", "--format=%H", "--", "migrations/versions"
+            )
+            .decode()
+            .strip()
+        )
         trees = [t for t in TREES if _git("ls-tree", "--name-only", f"{newest}^", t).strip()]
         archive = _git("archive", "--format=tar", f"{newest}^", *trees)
     except (OSError, subprocess.CalledProcessError) as exc:
