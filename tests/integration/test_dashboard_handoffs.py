@@ -154,3 +154,31 @@ async def test_under_the_board_the_kpis_per_team_and_owner(
 def test_span_words() -> None:
     spans = (timedelta(minutes=12), 3 * H + timedelta(minutes=20), 51 * H, -H)
     assert [span_words(s) for s in spans] == ["12 min", "3 h 20 min", "2 d 3 h", "1 h 0 min"]
+
+
+async def test_the_account_page_names_its_owner_per_team_and_the_one_before(
+    seeded: AsyncEngine, database_url: str
+) -> None:
+    """An account's page shows who owns it in each team now and who did before, and its open
+    handoffs with their deadlines (a completed one is not open)."""
+    from services.orchestrator.adapters.sql_handoffs import SqlHandoffs
+    from services.orchestrator.domain.handoffs import TeamOwner
+
+    async with seeded.begin() as conn:
+        await SqlHandoffs(conn).set_owners([
+            TeamOwner("a_b_old", "sales", "dana@x.example", "mia@x.example", NOW - 9 * H, "crm"),
+            TeamOwner("a_b_old", "success", "cara@x.example", None, NOW - H, "pool"),
+        ])  # fmt: skip
+    async with await _client(seeded, database_url, Scope.READ) as ui:
+        page = await ui.get("/ui/accounts/a_b_old")
+        done = await ui.get("/ui/accounts/a_done")
+    assert page.status_code == 200 and done.status_code == 200
+    owners = page.text.split('id="account-owners"', 1)[1].split("</ul>", 1)[0]
+    assert re.findall(r'data-team="(\w+)">\w+: <strong>([^<]+)</strong>', owners) == [
+        ("sales", "dana@x.example"), ("success", "cara@x.example")]  # fmt: skip
+    assert "(before: mia@x.example)" in owners.split('data-team="success"')[0]
+    assert "before" not in owners.split('data-team="success"')[1]
+    handoffs = page.text.split('id="account-handoffs"', 1)[1].split("</ul>", 1)[0]
+    assert 'data-kind="sql_first_contact"' in handoffs and "dana@x.example" in handoffs
+    assert "breached" in handoffs and "escalated to lee@x.example" in handoffs
+    assert 'id="account-handoffs"' not in done.text  # its only handoff is completed

@@ -127,9 +127,11 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
                 raise PageMissing(f"No account {account_id}.")
             journey = await reads.account_journey(conn, account_id)
             recent = await queries.list_touches(conn, account_id=account_id, limit=50)
+            owners, handoffs = await reads.account_owners(conn, account_id)
         names = {p["id"]: p["email"] for ps in found["stakeholders"].values() for p in ps}
         return ui.page(request, "account.html", key=key, account=found, journey=journey,
-                       touches=recent["items"], names=names, humanise=words.humanise)  # fmt: skip
+                       touches=recent["items"], names=names, humanise=words.humanise,
+                       owners=owners, handoffs=handoffs)  # fmt: skip
 
     @router.get("/contacts")
     async def contact_list(

@@ -5,12 +5,13 @@ reminders, and touches by id. Read-only, plain values."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.orchestrator.adapters.sql_handoffs import SqlHandoffs
 from services.orchestrator.adapters.tables import (
     accounts,
     contacts,
@@ -19,6 +20,7 @@ from services.orchestrator.adapters.tables import (
     touches,
 )
 from services.orchestrator.domain.funnel import Move
+from services.orchestrator.domain.handoffs import Handoff, TeamOwner
 from services.orchestrator.domain.stages import Stage
 from trellis.message_templates import account_label
 
@@ -89,3 +91,14 @@ async def account_names(conn: AsyncConnection, ids: Iterable[str | None]) -> dic
         select(accounts.c.id, accounts.c.name, accounts.c.domain).where(accounts.c.id.in_(wanted))
     )
     return {i: account_label(n, d) for i, n, d in rows}
+
+
+async def account_owners(
+    conn: AsyncConnection, account_id: str
+) -> tuple[list[TeamOwner], list[Handoff]]:
+    """The account's owner per team (with the one before) and its open handoffs, soonest
+    deadline first: what the account page shows beside the sales owner (issue 23)."""
+    store = SqlHandoffs(conn)
+    owners = sorted((await store.owners([account_id])).values(), key=lambda o: o.team)
+    recent = await store.recent([account_id], since=datetime(1970, 1, 1, tzinfo=UTC))
+    return owners, sorted((h for h in recent if h.open), key=lambda h: h.deadline_at)

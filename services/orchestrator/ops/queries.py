@@ -62,7 +62,7 @@ async def _history(conn: AsyncConnection, kind: str, subject: str) -> list[dict[
         .where(stage_history.c.subject_kind == kind, stage_history.c.subject_id == subject)
         .order_by(stage_history.c.occurred_at, stage_history.c.id),
     )  # fmt: skip
-    for here, after in zip(rows, [*rows[1:], None], strict=True):
+    for here, after in zip(rows, [*rows[1:], None][: len(rows)], strict=True):  # none: none
         left = after["occurred_at"] if after else None
         here["left_at"] = left
         here["days_in_stage"] = (
