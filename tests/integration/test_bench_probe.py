@@ -46,11 +46,11 @@ async def test_statements_are_counted_per_call_but_not_the_ignored_engine(
 
 
 @ON_LOOP
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # its server's processes
 async def test_server_cpu_reads_the_backends_of_the_database(
     engine: AsyncEngine, database_url: str
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL's processes only")
+    assert database_url.startswith("postgresql")
     server = ServerCpu(make_url(database_url).database)
     work = create_engine(database_url)
     try:
