@@ -196,3 +196,14 @@ def test_a_met_handoff_never_lowers_attainment(hs: list[Handoff], offset: int, s
     met = handoff("met", SQL, "sales", "dana", created, 4 * H, completed_at=created + H)
     before, after = handoff_kpis(hs, at).attainment, handoff_kpis([*hs, met], at).attainment
     assert after is not None and after >= (before or 0.0)
+
+
+def test_a_handoff_made_at_the_reports_instant_counts_and_hours_keep_two_decimals() -> None:
+    # made exactly at AT: it exists; due at AT: open at its deadline -> missed, never contacted
+    made_now = handoff("n", SQL, "sales", "dana", AT, timedelta(0))
+    report = handoff_report([made_now], AT)
+    assert report.overall.handoffs == 1 and report.overall.missed == 1
+    assert report.overall.never_contacted == 1
+    # accepted 20 minutes after: 1/3 h -> 0.33 (two decimals)
+    quick = handoff("q", MQL, "sales", "dana", T0, D, accepted_at=T0 + timedelta(minutes=20))
+    assert handoff_kpis([quick], AT).median_hours_to_accept == 0.33

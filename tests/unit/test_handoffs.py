@@ -102,6 +102,35 @@ def test_working_time_lands_inside_the_window_and_grows_with_the_amount(
 def test_working_length_of_a_window() -> None:
     assert working_length(NINE_TO_FIVE) == timedelta(hours=8)
     assert working_length(SendWindow(start=time(20))) == timedelta(hours=4)
+    assert working_length(SendWindow(start=time(8, 15), end=time(17, 30))) == timedelta(
+        hours=9, minutes=15
+    )
+
+
+def test_a_zone_ahead_of_utc_counts_its_own_working_day() -> None:
+    """08:00 in Tokyo is 23:00 UTC the day before: the day closes at 17:00 Tokyo time."""
+    tokyo = ZoneInfo("Asia/Tokyo")
+    monday_8am = datetime(2026, 11, 30, 8, tzinfo=tokyo)
+    window = SendWindow(days=frozenset(range(5)), start=time(8), end=time(17))
+    due = add_working_time(monday_8am, timedelta(hours=10), window, tokyo)
+    assert due == datetime(2026, 12, 1, 9, tzinfo=tokyo)  # 9 h Monday + 1 h Tuesday
+
+
+def test_a_window_open_until_midnight_carries_over_to_the_next_evening() -> None:
+    evenings = SendWindow(start=time(18))  # every day 18:00-24:00
+    monday_8pm = datetime(2026, 11, 30, 20, tzinfo=UTC)
+    due = add_working_time(monday_8pm, timedelta(hours=6), evenings, ZoneInfo("UTC"))
+    assert due == datetime(2026, 12, 1, 20, tzinfo=UTC)  # 4 h Monday + 2 h Tuesday
+
+
+def test_working_time_stops_after_ten_thousand_windows() -> None:
+    """A one-hour daily window: 10,000 hours take 10,000 windows; one hour more is refused."""
+    one_hour = SendWindow(start=time(23))
+    start = datetime(2026, 11, 30, 23, tzinfo=UTC)
+    due = add_working_time(start, timedelta(hours=10_000), one_hour, ZoneInfo("UTC"))
+    assert due == start + timedelta(days=9_999, hours=1)
+    with pytest.raises(ValueError, match=r"^working time too long$"):
+        add_working_time(start, timedelta(hours=10_001), one_hour, ZoneInfo("UTC"))
 
 
 @pytest.mark.parametrize(
@@ -115,6 +144,9 @@ def test_working_length_of_a_window() -> None:
         (Stage.SQL, Stage.OPPORTUNITY, None),  # same team
         (Stage.ONBOARDING, Stage.RETAINED, None),
         (Stage.SQL, Stage.MQL, None),  # backwards
+        (Stage.MQL, Stage.MQL, None),  # not a move forward
+        (Stage.SQL, Stage.SQL, None),
+        (Stage.ONBOARDING, Stage.ONBOARDING, None),
     ],
 )
 def test_which_moves_hand_an_account_over(
@@ -134,6 +166,8 @@ def test_handoff_ids_are_per_account_kind_and_episode() -> None:
     assert a == handoff_id("acc1", HandoffKind.CSM_KICKOFF, "ev1")
     assert a != handoff_id("acc1", HandoffKind.CSM_KICKOFF, "ev2")
     assert a != handoff_id("acc1", HandoffKind.SQL_FIRST_CONTACT, "ev1")
+    assert a != handoff_id("acc2", HandoffKind.CSM_KICKOFF, "ev1")
+    assert a.startswith("h_") and len(a) == len("h_") + 40
 
 
 T0 = datetime(2026, 11, 26, 9, tzinfo=UTC)
@@ -213,6 +247,19 @@ def test_round_robin_respects_capacity_and_never_drops() -> None:
     assert least_loaded_member(TeamConfig(), {}) is None
 
 
+def test_a_member_missing_from_the_load_has_none_and_room_under_a_capacity_of_one() -> None:
+    team = TeamConfig(members={"ann@x": TeamMember(capacity=1), "bo@x": TeamMember()})
+    assert least_loaded_member(team, {"bo@x": 0}) == "ann@x"  # tie on 0: the team's order
+
+
+def test_all_full_picks_the_least_loaded_of_those_with_any_capacity() -> None:
+    team = TeamConfig(members={"ann@x": TeamMember(capacity=0), "bo@x": TeamMember(capacity=1)})
+    # ann has fewer accounts but takes none (capacity 0); bo is full but still takes the lead
+    assert least_loaded_member(team, {"bo@x": 1}) == "bo@x"
+    full = TeamConfig(members={"ann@x": TeamMember(capacity=2), "bo@x": TeamMember(capacity=1)})
+    assert least_loaded_member(full, {"ann@x": 3, "bo@x": 1}) == "bo@x"
+
+
 def test_a_lead_must_be_a_member_and_emails_are_lowercased() -> None:
     team = TeamConfig(lead="Lee@X.example", members={"LEE@x.example": TeamMember()})
     assert team.lead == "lee@x.example" and "lee@x.example" in team.members
@@ -237,6 +284,10 @@ def test_a_team_owner_comes_from_an_owner_change_with_a_team_or_a_csm_on_the_dea
     assert crm_team_claim("deal_closed_won", {"deal_id": "d", "csm_email": "c@x"}) == (
         "success",
         {"owner_email": "c@x", "owner_id": None},
+    )
+    assert crm_team_claim("deal_closed_won", {"deal_id": "d", "csm_owner_id": "u9"}) == (
+        "success",
+        {"owner_email": None, "owner_id": "u9"},
     )
     assert crm_team_claim("deal_closed_won", {"deal_id": "d"}) is None
 

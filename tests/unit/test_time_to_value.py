@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from services.orchestrator.domain.time_to_value import (
     TimeToValue,
+    days_between,
     from_history,
     median_days_by_cohort,
     time_to_value,
@@ -66,3 +67,14 @@ def test_median_time_to_first_value_per_closed_won_month() -> None:
     assert median_days_by_cohort(values, milestone=True) == {"2026-03": 8.5, "2026-04": 29.0}
     late = TimeToValue("x", t(5, 1) - timedelta(hours=1), None, None)  # 30 Apr 23:00 UTC
     assert median_days_by_cohort([late]) == {"2026-04": None}
+
+
+def test_days_keep_two_decimals_and_a_second_win_does_not_restart_the_clock() -> None:
+    assert days_between(t(3, 2), t(3, 2, 8)) == 0.33  # 8 h = 1/3 day
+    assert days_between(t(3, 2), None) is None
+    history = [
+        ("acme", "deal_closed_won", t(3, 2)),
+        ("acme", "deal_closed_won", t(5, 1)),  # a renewal / second deal: the first win counts
+        ("acme", "product_activated", t(3, 6)),
+    ]
+    assert from_history(history)["acme"] == TimeToValue("acme", t(3, 2), 4.0, None)

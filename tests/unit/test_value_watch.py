@@ -14,11 +14,14 @@ from hypothesis import strategies as st
 from services.orchestrator.domain.churn_risk import Cause, Risk, check, next_check, usage
 from services.orchestrator.domain.churn_risk_story import story
 from services.orchestrator.domain.value_watch import (
+    Answer,
     ValueWatch,
     ValueWatchRules,
     from_dict,
+    kept_tickets,
     merged,
     observe,
+    prune,
     to_dict,
 )
 
@@ -145,6 +148,11 @@ def test_the_stored_document_reads_back_as_the_same_watch() -> None:
               ev("support_ticket_opened", 4, ticket_id="t1"), *busy(2, 6)])  # fmt: skip
     w = check(w, WON + timedelta(days=14), RULES).watch
     assert from_dict("acc", to_dict(w)) == w
+    gone = fold([won(), ev("usage_milestone", 2), ev("subscription_cancelled", 9)])
+    doc = to_dict(gone)
+    assert (doc["cancelled_at"], doc["first_milestone_at"]) == (
+        (WON + timedelta(days=9)).isoformat(), (WON + timedelta(days=2)).isoformat())  # fmt: skip
+    assert from_dict("acc", doc) == gone
 
 
 # --- properties ---------------------------------------------------------------------------------
@@ -221,3 +229,62 @@ def test_merging_two_records_of_one_company_is_folding_all_their_events(
 ) -> None:
     one, two = events[:cut], events[cut:]
     assert merged(fold(one), fold(two, ValueWatch("other")), RULES) == fold(events)
+
+
+def test_a_merge_keeps_the_earliest_wins_contact_else_the_least_id() -> None:
+    later = WON + timedelta(days=1)
+    lead, deal = ValueWatch("acc", contact_id="a"), ValueWatch("x", "z", WON, WON)
+    assert merged(lead, deal, RULES).contact_id == "z"  # only the loser won: its deal contact
+    assert merged(ValueWatch("acc", "z", WON, WON), ValueWatch("x", "a", later, later),
+                  RULES).contact_id == "z"  # fmt: skip
+    assert merged(ValueWatch("acc", "a", WON, WON), ValueWatch("x", "z", WON, WON),
+                  RULES).contact_id == "a"  # fmt: skip  # same instant: the least id
+
+
+def test_a_merge_keeps_a_reminder_told_an_open_episode_and_the_most_episodes() -> None:
+    told, opened = WON + timedelta(days=14), WON + timedelta(days=30)
+    s = ValueWatch("acc", early_told_at=told, episodes=1)
+    x = ValueWatch("x", episode_since=opened, episodes=3)
+    m = merged(s, x, RULES)
+    assert (m.early_told_at, m.episode_since, m.episodes) == (told, opened, 3)
+    m = merged(ValueWatch("acc", episode_since=opened), ValueWatch("x", early_told_at=told), RULES)
+    assert (m.early_told_at, m.episode_since) == (told, opened)
+
+
+def test_a_merge_keeps_the_latest_nps_answer() -> None:
+    old = Answer(WON + timedelta(days=1), "e1", 2, "ben")
+    new = Answer(WON + timedelta(days=5), "e2", 9, "pat")
+    assert merged(ValueWatch("acc", nps=new), ValueWatch("x", nps=old), RULES).nps == new
+    assert merged(ValueWatch("acc", nps=old), ValueWatch("x", nps=new), RULES).nps == new
+
+
+def test_wins_at_one_instant_keep_the_least_contact_in_either_order() -> None:
+    b, a = ev("deal_closed_won", 0, who="bea"), ev("deal_closed_won", 0, 1, who="abe")
+    assert fold([b, a]).contact_id == fold([a, b]).contact_id == "abe"
+    assert fold([ev("feature_used", 1, who="bea"), ev("page_viewed", 2, who="abe")]).contact_id == (
+        "abe"  # before any win: the least id seen
+    )
+
+
+def test_the_fold_keeps_the_latest_cancel_and_activity_and_counts_each_usage_event() -> None:
+    cancels = [ev("subscription_cancelled", 5), ev("subscription_cancelled", 3)]
+    w = fold([*cancels, ev("feature_used", 2, 1), ev("feature_used", 2, 2), ev("feature_used", 1)])
+    assert w.cancelled_at == WON + timedelta(days=5)
+    assert w.last_activity == WON + timedelta(days=2)
+    assert w.usage == {(WON + timedelta(days=2)).date(): 2, (WON + timedelta(days=1)).date(): 1}
+
+
+def test_an_nps_score_or_seat_count_that_is_not_a_whole_number_is_ignored() -> None:
+    odd = [ev("nps_submitted", 1, score="9"), ev("nps_submitted", 2, score=True),
+           ev("seats_changed", 1, seats="12"), ev("seats_changed", 2, seats=True)]  # fmt: skip
+    assert (fold(odd).nps, fold(odd).seats) == (None, None)
+
+
+def test_tickets_are_kept_less_than_30_days_before_the_newest_and_usage_59_days() -> None:
+    t = WON
+    assert kept_tickets({(t, "old"), (t + timedelta(days=30), "new")}, RULES) == (
+        (t + timedelta(days=30), "new"),
+    )
+    last = WON.date()
+    days = {last - timedelta(days=60): 1, last - timedelta(days=59): 2, last: 3}
+    assert prune(days, RULES) == {last - timedelta(days=59): 2, last: 3}
