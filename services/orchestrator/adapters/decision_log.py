@@ -6,9 +6,9 @@ many places log (``sql_uow``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,23 +25,38 @@ _DECISION_COLUMNS: bulk.Columns = (
     ("reason", "text"), ("facts", "json"), ("event_id", "text"), ("playbook_version", "text"),
     ("decided_at", "timestamptz"),
 )  # fmt: skip
-Row = tuple[Any, ...]
-"""A decision in ``_DECISION_COLUMNS`` order, its facts still a dict."""
-_FACTS = 5
+
+
+class Row(NamedTuple):
+    """A decision in ``_DECISION_COLUMNS`` order (a tuple for the bulk insert), its facts still
+    a dict; named, so the unit of work's readers of unsaved rows say which field they take."""
+
+    contact_id: str | None
+    account_id: str | None
+    touch_id: str | None
+    kind: str
+    reason: str
+    facts: Mapping[str, Any]
+    event_id: str | None
+    playbook_version: str
+    decided_at: datetime
+
+
+_FACTS = Row._fields.index("facts")
 
 
 def entry_rows(log: Iterable[LogEntry]) -> list[Row]:
     return [
-        (e.contact_key, e.account_key, None, e.kind, e.reason, e.facts, e.event_id,
-         e.playbook_version, e.decided_at)
+        Row(e.contact_key, e.account_key, None, e.kind, e.reason, e.facts, e.event_id,
+            e.playbook_version, e.decided_at)
         for e in log
     ]  # fmt: skip
 
 
 def record_rows(records: Iterable[DecisionRecord]) -> list[Row]:
     return [
-        (r.contact_id, r.account_id, r.touch_id, str(r.kind), str(r.reason), dict(r.facts),
-         r.event_id, r.playbook_version, r.decided_at)
+        Row(r.contact_id, r.account_id, r.touch_id, str(r.kind), str(r.reason), dict(r.facts),
+            r.event_id, r.playbook_version, r.decided_at)
         for r in records
     ]  # fmt: skip
 
@@ -51,7 +66,7 @@ async def insert(conn: AsyncConnection, rows: Sequence[Row]) -> None:
     executemany)."""
     if not rows:
         return
-    count_decisions((str(r[3]), str(r[4])) for r in rows)
+    count_decisions((str(r.kind), str(r.reason)) for r in rows)
     text = [(*r[:_FACTS], json_dumps(r[_FACTS]), *r[_FACTS + 1 :]) for r in rows]
     if is_postgresql(conn):
         await bulk.insert_rows(conn, "decisions", _DECISION_COLUMNS, text)
@@ -78,7 +93,11 @@ class Pending:
 
     def where(self, kinds: Iterable[str], account_ids: Iterable[str], since: datetime) -> list[Row]:
         wanted, accounts = set(kinds), set(account_ids)
-        return [r for r in self.rows if r[3] in wanted and r[1] in accounts and r[8] > since]
+        return [
+            r
+            for r in self.rows
+            if r.kind in wanted and r.account_id in accounts and r.decided_at > since
+        ]
 
     async def flush(self, conn: AsyncConnection) -> None:
         rows, self.rows = self.rows, []

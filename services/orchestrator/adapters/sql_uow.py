@@ -196,7 +196,9 @@ class SqlDecisions(_Part):
         else:
             self.pending.rows += rows
 
-    def _unsaved(self, kinds: Sequence[str], wanted: list[str], since: datetime) -> list[Any]:
+    def _unsaved(
+        self, kinds: Sequence[str], wanted: list[str], since: datetime
+    ) -> list[decision_log.Row]:
         return self.pending.where(kinds, wanted, since) if self.pending else []
 
     async def pricing_views(
@@ -210,7 +212,8 @@ class SqlDecisions(_Part):
                 decisions.c.decided_at > since,
             )
         )
-        unsaved = [(r[1], r[0], r[6]) for r in self._unsaved([kind], wanted, since)]
+        unsaved = [(r.account_id, r.contact_id, r.event_id)
+                   for r in self._unsaved([kind], wanted, since)]  # fmt: skip
         return [(aid, cid, eid or "") for aid, cid, eid in [*rows, *unsaved]]
 
     async def account_pauses(self, account_ids: Iterable[str], since: datetime) -> list[PauseMark]:
@@ -225,7 +228,7 @@ class SqlDecisions(_Part):
                    decisions.c.decided_at > since)
             .order_by(decisions.c.id)
         )  # fmt: skip
-        unsaved = [(r[1], r[0], r[6], r[3], r[5], r[8])
+        unsaved = [(r.account_id, r.contact_id, r.event_id, r.kind, r.facts, r.decided_at)
                    for r in self._unsaved([PAUSED, RESUMED], wanted, since)]  # fmt: skip
         return [pause_mark(aid, cid, eid, kind, facts or {}, at)
                 for aid, cid, eid, kind, facts, at in [*rows, *unsaved]]  # fmt: skip
