@@ -15,11 +15,11 @@ from datetime import datetime
 
 from services.orchestrator.application.due import reminder_step
 from services.orchestrator.application.handoffs import CHANNEL, reason_of, zone_of
-from services.orchestrator.application.team_owners import record
 from services.orchestrator.application.unit_of_work import NewReminder, NewTouch, UnitOfWork
 from services.orchestrator.domain.handoff_story import KIND_WORDS
 from services.orchestrator.domain.handoffs import Handoff, HandoffStep, due_steps, escalation_target
 from services.orchestrator.domain.reasons import Reason
+from services.orchestrator.domain.records import decided as record
 from services.orchestrator.domain.touch_log import TouchDecision, stable_id
 from services.orchestrator.people import Nurture
 
@@ -67,8 +67,8 @@ async def handle_handoff_clock(uow: UnitOfWork, nurture: Nurture, now: datetime)
                                             reminder_step(reason_of(h.kind), h.reminder_id),
                                             when))  # fmt: skip
                     facts = facts | {"due_at": when.isoformat()}
-                log.append(record(TouchDecision.HANDOFF_BREACHED, Reason.SLA_BREACHED,
-                                  h.contact_id, h.account_id, now, facts, tid))  # fmt: skip
+                log.append(record(TouchDecision.HANDOFF_BREACHED, Reason.SLA_BREACHED, h.contact_id,
+                                  h.account_id, now, facts, touch_id=tid))  # fmt: skip
             else:
                 escalated += 1
                 to = escalation_target(config.team(h.team), h.owner)
@@ -87,7 +87,8 @@ async def handle_handoff_clock(uow: UnitOfWork, nurture: Nurture, now: datetime)
                                             f"reminder/{ESCALATED}", when))  # fmt: skip
                     facts = facts | {"to": to, "due_at": when.isoformat()}
                 log.append(record(TouchDecision.HANDOFF_ESCALATED, Reason.SLA_ESCALATED,
-                                  h.contact_id, h.account_id, now, facts, rid))  # fmt: skip
+                                  h.contact_id, h.account_id, now, facts,
+                                  touch_id=rid))  # fmt: skip
         changed.append(h)
     await uow.handoffs.save(changed)
     await uow.reminders.add(reminders, now)

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.orchestrator.application import team_owners
-from services.orchestrator.application.team_owners import record
 from services.orchestrator.application.unit_of_work import NewReminder, NewTouch, UnitOfWork
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.handoff_story import (
@@ -39,6 +38,7 @@ from services.orchestrator.domain.handoffs import (
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
+from services.orchestrator.domain.records import decided as record
 from services.orchestrator.domain.reminders import Signal, said
 from services.orchestrator.domain.state import ContactState, Decision, Transition
 from services.orchestrator.domain.touch_log import TouchDecision, stable_id
@@ -166,7 +166,8 @@ async def _announce(
                                     "owner": h.owner, "previous_owner": h.previous_owner,
                                     "deadline_at": h.deadline_at.isoformat()}  # fmt: skip
         log.append(record(TouchDecision.HANDOFF_CREATED, Reason.HANDOFF, h.contact_id,
-                          h.account_id, now, facts, h.reminder_id, h.episode))  # fmt: skip
+                          h.account_id, now, facts, touch_id=h.reminder_id,
+                          event_id=h.episode))  # fmt: skip
         if h.owner is None or h.reminder_id is None:
             continue
         due = window.next_open(now, zone_of(config, h.owner))

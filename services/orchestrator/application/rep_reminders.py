@@ -12,7 +12,7 @@ the pool's order).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -22,6 +22,7 @@ from services.orchestrator.domain.owners import OwnerRefused, RepDirectory, reso
 from services.orchestrator.domain.quiet_hours import resolve_timezone
 from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
+from services.orchestrator.domain.records import decided as _record
 from services.orchestrator.domain.reminders import (
     DEDUP_WINDOW,
     ReminderNeed,
@@ -47,17 +48,6 @@ CALL_REASONS = {
 Log = list[DecisionRecord]
 
 
-def _record(
-    kind: TouchDecision, reason: Reason, contact_id: str | None, account_id: str | None,
-    now: datetime, facts: Mapping[str, object], event_id: str | None = None,
-    touch_id: str | None = None, version: str = "nurture",
-) -> DecisionRecord:  # fmt: skip
-    return DecisionRecord(
-        contact_id=contact_id, account_id=account_id, touch_id=touch_id, kind=kind, reason=reason,
-        facts=facts, event_id=event_id, playbook_version=version, decided_at=now,
-    )  # fmt: skip
-
-
 async def owner_changes(
     uow: UnitOfWork, signals: Sequence[Signal], reps: RepDirectory, now: datetime, log: Log
 ) -> None:
@@ -72,13 +62,13 @@ async def owner_changes(
         if isinstance(owner, OwnerRefused):
             facts = {"owner_id": str(s.properties.get("owner_id") or ""), "claimed": owner.claimed}
             log.append(_record(TouchDecision.OWNER_REFUSED, owner.reason, cid, aid, now,
-                               facts, s.event_id))  # fmt: skip
+                               facts, event_id=s.event_id))  # fmt: skip
             continue
         await uow.contacts.set_owner(cid, owner[:200], if_unowned=False)
         if aid:
             await uow.accounts.set_owner(aid, owner[:200], if_unowned=False)
         log.append(_record(TouchDecision.OWNER_CHANGED, Reason.CRM_OWNER, cid, aid, now,
-                           {"owner": owner}, s.event_id))  # fmt: skip
+                           {"owner": owner}, event_id=s.event_id))  # fmt: skip
 
 
 def is_pricing_view(s: Signal) -> bool:
@@ -105,7 +95,7 @@ async def pricing_viewers(
         assert s.account_id is not None
         out.setdefault(s.account_id, {}).setdefault(s.contact_id, s.event_id)
         log.append(_record(TouchDecision.PRICING_VIEWED, Reason.PRICING_PAGE, s.contact_id,
-                           s.account_id, now, {}, s.event_id))  # fmt: skip
+                           s.account_id, now, {}, event_id=s.event_id))  # fmt: skip
     return out
 
 

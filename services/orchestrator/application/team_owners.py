@@ -20,23 +20,13 @@ from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.owners import OwnerRefused, resolve_owner
 from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
+from services.orchestrator.domain.records import decided as record
 from services.orchestrator.domain.reminders import Signal
 from services.orchestrator.domain.touch_log import TouchDecision
 from services.orchestrator.domain.views import AccountView
 from services.orchestrator.people import Nurture
 
 Log = list[DecisionRecord]
-
-
-def record(
-    kind: TouchDecision, reason: Reason, contact_id: str | None, account_id: str | None,
-    now: datetime, facts: Mapping[str, object], touch_id: str | None = None,
-    event_id: str | None = None, version: str = "nurture",
-) -> DecisionRecord:  # fmt: skip
-    return DecisionRecord(
-        contact_id=contact_id, account_id=account_id, touch_id=touch_id, kind=kind, reason=reason,
-        facts=facts, event_id=event_id, playbook_version=version, decided_at=now,
-    )  # fmt: skip
 
 
 async def owner_changes(

@@ -35,3 +35,16 @@ class DecisionRecord:
             "facts": dict(self.facts), "event_id": self.event_id,
             "playbook_version": self.playbook_version, "decided_at": self.decided_at,
         }  # fmt: skip
+
+
+def decided(
+    kind: str, reason: Reason, contact_id: str | None, account_id: str | None, now: datetime,
+    facts: Mapping[str, Any], *, touch_id: str | None = None, event_id: str | None = None,
+    version: str = "nurture",
+) -> DecisionRecord:  # fmt: skip
+    """A record in the order the handlers think of it (what, why, who, when, on what); the two
+    optional ids by name, so a touch id is never logged as the event behind a decision."""
+    return DecisionRecord(
+        contact_id=contact_id, account_id=account_id, touch_id=touch_id, kind=kind, reason=reason,
+        facts=facts, event_id=event_id, playbook_version=version, decided_at=now,
+    )  # fmt: skip
