@@ -80,11 +80,10 @@ async def handle_handoff_clock(uow: UnitOfWork, nurture: Nurture, now: datetime)
                     account = accs.get(h.account_id)
                     name = (account.name or account.domain) if account else None
                     story, points = _escalation_story(h, name or "the account")
-                    reminders.append(NewReminder(rid, to, h.contact_id, h.account_id, ESCALATED,
-                                                 story, points, when))  # fmt: skip
-                    touches.append(NewTouch(rid, h.contact_id, h.account_id, CHANNEL,
-                                            f"reminders/{ESCALATED}", stage,
-                                            f"reminder/{ESCALATED}", when))  # fmt: skip
+                    lead = NewReminder(rid, to, h.contact_id, h.account_id, ESCALATED, story,
+                                       points, when)  # fmt: skip
+                    reminders.append(lead)
+                    touches.append(lead.touch(CHANNEL, stage))
                     facts = facts | {"to": to, "due_at": when.isoformat()}
                 log.append(record(TouchDecision.HANDOFF_ESCALATED, Reason.SLA_ESCALATED,
                                   h.contact_id, h.account_id, now, facts,

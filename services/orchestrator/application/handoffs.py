@@ -172,20 +172,18 @@ async def _announce(
             continue
         due = window.next_open(now, zone_of(config, h.owner))
         reason = reason_of(h.kind)
-        reminders.append(NewReminder(h.reminder_id, h.owner, h.contact_id, h.account_id, reason,
-                                     story, points, due))  # fmt: skip
-        touches.append(NewTouch(h.reminder_id, h.contact_id, h.account_id, CHANNEL,
-                                f"reminders/{reason}", stage, f"reminder/{reason}",
-                                due))  # fmt: skip
+        told = NewReminder(h.reminder_id, h.owner, h.contact_id, h.account_id, reason, story,
+                           points, due)  # fmt: skip
+        reminders.append(told)
+        touches.append(told.touch(CHANNEL, stage))
         if h.previous_owner and h.previous_owner != h.owner:
             nid = stable_id("r_", h.id, "taken_over")
             note, said_points = taken_over_story(h.kind, h.owner, h.team, now)
             when = window.next_open(now, zone_of(config, h.previous_owner))
-            reminders.append(NewReminder(nid, h.previous_owner, h.contact_id, h.account_id,
-                                         TAKEN_OVER, note, said_points, when))  # fmt: skip
-            touches.append(NewTouch(nid, h.contact_id, h.account_id, NOTE,
-                                    f"reminders/{TAKEN_OVER}", stage, f"reminder/{TAKEN_OVER}",
-                                    when))  # fmt: skip
+            noted = NewReminder(nid, h.previous_owner, h.contact_id, h.account_id, TAKEN_OVER,
+                                note, said_points, when)  # fmt: skip
+            reminders.append(noted)
+            touches.append(noted.touch(NOTE, stage))
     await uow.reminders.add(reminders, now)
     await uow.touches.add(touches, now)
 

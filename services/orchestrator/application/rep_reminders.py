@@ -201,21 +201,10 @@ async def create_reminders(
             else resolve_timezone(None, None, {}, nurture.config.default_timezone)
         )
         due = nurture.config.window_for(channel).next_open(max(now, n.due_from or now), tz)
-        reminders.append(
-            NewReminder(
-                rid,
-                rep,
-                n.contact_id,
-                person.account_id,
-                n.reason.value,
-                tuple(n.story or n.evidence),
-                n.talking_points,
-                due,
-            )
-        )
-        touches.append(NewTouch(rid, n.contact_id, person.account_id, channel, template,
-                                Stage(str(person.stage)).value, f"reminder/{n.reason.value}",
-                                due))  # fmt: skip
+        told = NewReminder(rid, rep, n.contact_id, person.account_id, n.reason.value,
+                           tuple(n.story or n.evidence), n.talking_points, due)  # fmt: skip
+        reminders.append(told)
+        touches.append(told.touch(channel, Stage(str(person.stage)).value))
         facts = {"reason": n.reason.value, "rep": rep, "evidence": list(n.evidence),
                  "due_at": due.isoformat()}  # fmt: skip
         if n.points:  # this case's own points (a committee gap's roles and people): the why

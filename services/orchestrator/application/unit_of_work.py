@@ -91,6 +91,12 @@ class NewReminder:
     talking_points: tuple[str, ...]
     due_at: datetime
 
+    def touch(self, channel: TouchChannel, stage: str) -> NewTouch:
+        """The touch that delivers this reminder: its id, its reason's template, due with it."""
+        return NewTouch(self.id, self.contact_id, self.account_id, channel,
+                        f"reminders/{self.reason}", stage, f"reminder/{self.reason}",
+                        self.due_at)  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class Finished:
