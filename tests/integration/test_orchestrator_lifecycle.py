@@ -65,6 +65,14 @@ async def _stages(engine: AsyncEngine, tag: str) -> dict[str, str]:
         return {k: v for k, v in rows}
 
 
+async def _applied(engine: AsyncEngine, tag: str) -> int:
+    async with engine.connect() as conn:
+        found = await conn.scalar(
+            select(func.count()).select_from(inbox).where(inbox.c.event_id.like(f"{tag}-%"))
+        )
+        return int(found or 0)
+
+
 async def test_a_committee_reaches_the_stages_a_pure_replay_computes_exactly_once(
     orchestrator: OrchestratorSettings, engine: AsyncEngine
 ) -> None:
@@ -89,6 +97,9 @@ async def test_a_committee_reaches_the_stages_a_pure_replay_computes_exactly_onc
 
     got = await eventually(lambda: _stages(engine, tag), lambda s: s == want, deadline_s=30)
     assert got == want
+    # the stages can be final before the batch holding the last events is (small batches when
+    # caught up): wait until every event is in the inbox, then check nothing came twice
+    await eventually(lambda: _applied(engine, tag), lambda n: n >= len(events), deadline_s=30)
     async with engine.connect() as conn:
         applied = await conn.scalar(
             select(func.count()).select_from(inbox).where(inbox.c.event_id.like(f"{tag}-%"))
