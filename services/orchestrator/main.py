@@ -117,9 +117,8 @@ async def run(
                     rejected += await apply_engagement(
                         events, engine, playbook, clock, caches=caches, nurture=nurture
                     )
-            if events:  # speed to lead: what the batch made due now (reminders) goes out now
-                async with lock:
-                    await scheduler.dispatch_due()
+            if events:  # speed to lead: what the batch made due now (reminders) goes out now,
+                scheduler.wake()  # in a round of the scheduler's own while the next batch runs
             metrics.batch_applied(records, rejected)
             return rejected
 

@@ -12,8 +12,8 @@ topic twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -53,18 +53,30 @@ class Scheduler:
         self.links = links  # signed ack/snooze links in reminder messages
         self.dispatched = 0
         self.reminder_expiry = timedelta(days=nurture.config.reminder_expire_days)
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask for a dispatch round now (the consumer, after a batch that may have made
+        something due: speed to lead). Wakes arriving during a round coalesce into one more
+        round, and the batch loop never waits for the round: it goes on with its next batch."""
+        self._woken.set()
 
     async def run(self, stop: asyncio.Event, interval_s: float, lock: asyncio.Lock) -> None:
-        """A round every ``interval_s`` until ``stop``; ``lock`` keeps rounds and the consumer's
-        batches of this process apart (SQLite has one writer; waiting on it costs more)."""
+        """Dispatch rounds when woken and at least every ``interval_s``, the clocks (reminder
+        expiry, value watch, handoff SLAs) every ``interval_s``, until ``stop``; ``lock`` keeps
+        rounds and the consumer's batches of this process apart (SQLite has one writer)."""
+        clocks_due = 0.0
         while not stop.is_set():
+            self._woken.clear()  # a wake from here on asks for another round
             try:
-                async with lock, SqlUnitOfWork.begin(self.engine) as uow:
-                    version = self.nurture.config.version or ""
-                    now = self.clock()
-                    await handle_reminder_clock(uow, now, self.reminder_expiry, version)
-                    await handle_value_watch(uow, self.nurture, now)  # no activation by day N
-                    await handle_handoff_clock(uow, self.nurture, now)
+                if time.monotonic() >= clocks_due:
+                    clocks_due = time.monotonic() + interval_s
+                    async with lock, SqlUnitOfWork.begin(self.engine) as uow:
+                        version = self.nurture.config.version or ""
+                        now = self.clock()
+                        await handle_reminder_clock(uow, now, self.reminder_expiry, version)
+                        await handle_value_watch(uow, self.nurture, now)  # day N, no activation
+                        await handle_handoff_clock(uow, self.nurture, now)
                 while True:
                     async with lock:
                         if await self.dispatch_due() < self.batch:
@@ -73,8 +85,14 @@ class Scheduler:
                 log.error(
                     "dispatch-due-touches round failed (%s); retrying next round", error_kind(exc)
                 )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval_s)
+            wait = max(0.0, clocks_due - time.monotonic())
+            woken = asyncio.ensure_future(self._woken.wait())
+            stopping = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait({woken, stopping}, timeout=wait, return_when="FIRST_COMPLETED")
+            finally:
+                woken.cancel()
+                stopping.cancel()
 
     async def dispatch_due(self) -> int:
         """One round; returns how many touches it claimed."""

@@ -1,0 +1,91 @@
+"""A woken scheduler dispatches at once, not at its next interval, and the batch loop that woke
+it does not wait for the round (speed to lead without holding the next batch)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schemas.topics import REMINDERS
+from services.orchestrator.adapters.nurture_file import default_nurture
+from services.orchestrator.adapters.playbook_file import default_playbook
+from services.orchestrator.handlers import apply_engagement
+from services.orchestrator.people import Nurture
+from services.orchestrator.scheduler import Scheduler
+from tests.probes import StoredRecord, read_topic
+from trellis.kafka import ensure_topics, make_producer
+from trellis.settings import TrellisSettings
+
+WEDNESDAY_NOON = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
+NURTURE = Nurture(default_nurture(), ("pool@x.example",), ("x.example",))
+INTERVAL_S = 60.0  # far longer than the test waits: only a wake can dispatch in time
+
+
+class Counting(Scheduler):
+    rounds = 0
+    ran: asyncio.Event | None = None
+
+    async def dispatch_due(self) -> int:
+        self.rounds += 1
+        claimed = await super().dispatch_due()
+        if self.ran is not None:
+            self.ran.set()
+        return claimed
+
+
+def _demo(tag: str) -> StoredRecord:
+    value = orjson.dumps({
+        "id": f"{tag}-1", "type": "demo_requested", "source": "test",
+        "time": (WEDNESDAY_NOON - timedelta(minutes=1)).isoformat(),
+        "contact": {"external_id": tag, "email": f"ana@{tag}.example"},
+        "account": {"external_id": f"acc-{tag}", "domain": f"{tag}.example"},
+    })  # fmt: skip
+    return StoredRecord("trellis.engagement.v1", 0, 0, value)
+
+
+async def _rounds_reach(scheduler: Counting, n: int, within_s: float) -> bool:
+    scheduler.ran = scheduler.ran or asyncio.Event()
+    deadline = time.monotonic() + within_s
+    while scheduler.rounds < n and time.monotonic() < deadline:
+        scheduler.ran.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(scheduler.ran.wait(), max(0.0, deadline - time.monotonic()))
+    return scheduler.rounds >= n
+
+
+async def test_a_wake_dispatches_the_new_reminder_long_before_the_interval(
+    engine: AsyncEngine, settings: TrellisSettings
+) -> None:
+    await ensure_topics(settings)
+    producer = make_producer(settings)
+    await producer.start()
+    stop, lock = asyncio.Event(), asyncio.Lock()
+    scheduler = Counting(engine, producer, NURTURE, "test", lambda: WEDNESDAY_NOON)
+    running = asyncio.create_task(scheduler.run(stop, INTERVAL_S, lock))
+    try:
+        assert await _rounds_reach(scheduler, 1, 10), "the first round never ran"
+        await asyncio.sleep(0.3)
+        assert scheduler.rounds == 1  # idle until the interval or a wake
+        tag = uuid.uuid4().hex[:8]
+        await apply_engagement(
+            [_demo(tag)], engine, default_playbook(), lambda: WEDNESDAY_NOON, nurture=NURTURE
+        )
+        scheduler.wake()
+        scheduler.wake()  # wakes before the round starts coalesce into it
+        assert await _rounds_reach(scheduler, 2, 10), "a wake did not start a round"
+        sent = await read_topic(
+            settings.kafka_bootstrap, REMINDERS, lambda rs: any(tag in r.value.decode() for r in rs)
+        )
+        assert any(tag in r.value.decode() for r in sent)
+        await asyncio.sleep(0.3)
+        assert scheduler.rounds == 2, "two wakes before one round ran more than one round"
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        await producer.stop()
