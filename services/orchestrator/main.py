@@ -103,7 +103,8 @@ async def run(
         tasks.append(asyncio.create_task(pruning, name="prune-old-rows"))
 
         async def on_batch(records: Sequence[Record]) -> Sequence[Rejected]:
-            # Consent changes first: an unsubscribe in the same batch as an event wins.
+            # Outcomes have a lane of their own (``apart``), so a batch is one or the other;
+            # consent is checked again when a touch is due, whichever lane applied first.
             outcomes = [r for r in records if r.topic == OUTCOMES]
             events = [r for r in records if r.topic != OUTCOMES]
             rejected: list[Rejected] = []
@@ -131,6 +132,7 @@ async def run(
     def batch_loop(*args: Any) -> BatchConsumer:
         loop = LanedConsumer(*args)
         loop.lanes, loop.floor = lanes, settings.orchestrator_min_batch
+        loop.apart = frozenset({OUTCOMES})  # a marketing drain's outcomes never hold a lead
         return loop
 
     try:

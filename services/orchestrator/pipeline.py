@@ -11,6 +11,9 @@ order, each only after its batch's transaction committed; at most one batch per 
 flight. Two lanes are two orchestrator processes in one (the scale-out guarantee: two processes
 == one), sharing the state cache (it checks every entry against the stored text).
 
+Delivery outcomes are read by a lane of their own (``apart``): a marketing drain sends the
+orchestrator an outcome per email, and a demo request must not wait behind their transactions.
+
 Batch size follows the lag a lane saw after its last batch: a lane caught up takes small
 batches (an event that arrives alone is applied alone, at once: speed to lead), one behind takes
 batches up to the ceiling (fewer commits and statements per event).
@@ -52,16 +55,20 @@ class BatchSizer:
 
 class LanedConsumer(BatchConsumer):
     """``BatchConsumer`` with ``lanes`` batch loops over disjoint partition sets (one lane:
-    the plain loop with adaptive batch size). Set ``lanes`` and ``floor`` after construction
-    (``run_consumer`` builds it with ``BatchConsumer``'s arguments)."""
+    the plain loop with adaptive batch size), and one lane more for the topics in ``apart``.
+    Set ``lanes``, ``floor`` and ``apart`` after construction (``run_consumer`` builds it with
+    ``BatchConsumer``'s arguments)."""
 
     lanes: int = 2
     floor: int = 100
+    apart: frozenset[str] = frozenset()
+    """Topics read by a lane of their own (the orchestrator's delivery outcomes: a marketing
+    drain's thousands of outcomes a second then never sit in front of a demo request)."""
 
     async def run(self) -> None:
+        count = max(1, self.lanes) + (1 if self.apart else 0)
         lanes = [
-            asyncio.create_task(self._lane(i), name=f"{self.name}-lane-{i}")
-            for i in range(max(1, self.lanes))
+            asyncio.create_task(self._lane(i), name=f"{self.name}-lane-{i}") for i in range(count)
         ]
         try:
             await asyncio.gather(*lanes)
@@ -76,10 +83,15 @@ class LanedConsumer(BatchConsumer):
 
     def _mine(self, index: int) -> list[TopicPartition]:
         lanes = max(1, self.lanes)
-        return sorted(
-            (tp for tp in self._consumer.assignment() if tp.partition % lanes == index),
-            key=lambda tp: (tp.topic, tp.partition),
-        )
+        if index == lanes:  # the lane of the topics apart
+            mine = [tp for tp in self._consumer.assignment() if tp.topic in self.apart]
+        else:
+            mine = [
+                tp
+                for tp in self._consumer.assignment()
+                if tp.topic not in self.apart and tp.partition % lanes == index
+            ]
+        return sorted(mine, key=lambda tp: (tp.topic, tp.partition))
 
     async def _lane(self, index: int) -> None:
         sizer = BatchSizer(floor=self.floor, ceiling=self._policy.max_records)

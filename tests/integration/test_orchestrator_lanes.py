@@ -151,3 +151,47 @@ async def _claimed(engine: AsyncEngine, topic: str) -> int:
     async with engine.connect() as conn:
         query = select(func.count()).select_from(inbox_table).where(inbox_table.c.topic == topic)
         return int(await conn.scalar(query) or 0)
+
+
+@ON_LOOP
+async def test_a_topic_apart_has_its_own_lane_so_its_batches_never_wait_behind_the_others(
+    broker: EmbeddedBroker, settings: TrellisSettings
+) -> None:
+    events, outcomes = await _topic(settings, broker, 60), await _topic(settings, broker, 0)
+    events_blocked, outcome_applied = asyncio.Event(), asyncio.Event()
+    seen: dict[str, int] = {events: 0, outcomes: 0}
+    mixed: list[set[str]] = []
+
+    async def handler(records: Sequence[Record]) -> Sequence[Rejected]:
+        topics = {r.topic for r in records}
+        if len(topics) > 1:
+            mixed.append(topics)
+        if outcomes in topics:
+            outcome_applied.set()
+        else:  # an events batch holds its lane until outcomes, produced now, were applied
+            events_blocked.set()
+            await asyncio.wait_for(outcome_applied.wait(), 20)
+        for r in records:
+            seen[r.topic] += 1
+        if seen[events] >= 60 and seen[outcomes] >= 60:
+            loop.stop()
+        return []
+
+    consumer = make_consumer(settings, events, outcomes, group_id=uuid.uuid4().hex)
+    producer = make_producer(settings)
+    await consumer.start()
+    await producer.start()
+    loop = LanedConsumer("apart-test", consumer, producer, handler, LoopPolicy(max_records=50))
+    loop.lanes, loop.floor, loop.apart = 1, 10, frozenset({outcomes})
+
+    async def outcomes_once_events_are_held() -> None:
+        await events_blocked.wait()
+        await produce(broker.bootstrap, outcomes, [(b"k%d" % i, b"%d" % i) for i in range(60)])
+
+    try:
+        await asyncio.wait_for(asyncio.gather(loop.run(), outcomes_once_events_are_held()), 60)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    assert seen == {events: 60, outcomes: 60}
+    assert not mixed, "a batch mixed the topic apart with the others"
