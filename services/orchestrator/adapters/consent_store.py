@@ -10,10 +10,13 @@ grants (made after the recipient's opt-out by someone else: kept as evidence, ne
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.orchestrator.adapters import bulk
 from services.orchestrator.adapters.tables import consent_ledger
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.domain.consent import (
@@ -63,17 +66,20 @@ def _values(row: LedgerRow) -> dict[str, object]:
     }
 
 
+@cache
+def _ledger_rows(postgresql: bool) -> Select[Any]:
+    """Built once per backend (``bulk.in_ids``): one prepared statement for any number of ids."""
+    where = bulk.in_ids(consent_ledger.c.contact_id, postgresql)
+    return select(consent_ledger).where(where).order_by(consent_ledger.c.id)
+
+
 async def load(conn: AsyncConnection, contact_ids: Iterable[str]) -> dict[str, ConsentLedger]:
     wanted = sorted(set(contact_ids))
     entries: dict[str, list[ConsentEntry]] = {c: [] for c in wanted}
     suppressions: dict[str, list[Suppression]] = {c: [] for c in wanted}
     refused: dict[str, list[RefusedGrant]] = {c: [] for c in wanted}
     if wanted:
-        rows = await conn.execute(
-            select(consent_ledger)
-            .where(consent_ledger.c.contact_id.in_(wanted))
-            .order_by(consent_ledger.c.id)
-        )
+        rows = await conn.execute(_ledger_rows(bulk.is_postgresql(conn)), bulk.ids(conn, wanted))
         for r in rows.mappings():
             if r["status"] in (ConsentStatus.GRANTED, ConsentStatus.WITHDRAWN, REFUSED):
                 refusal = r["refusal"]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Text, any_, bindparam, cast, func, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Select, Text, bindparam, cast, func, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -47,19 +47,40 @@ def _parts(conn: AsyncConnection, items: Iterable[str]) -> Iterable[list[str]]:
         yield wanted[i : i + size]
 
 
-def _one_of(conn: AsyncConnection, column: Any, values: list[str]) -> Any:
-    """``column = ANY(:array)`` on PostgreSQL: one statement text (and one prepared statement)
-    for any number of values, where ``IN (...)`` would be a new one for every count."""
-    if is_postgresql(conn):
-        return column == any_(bindparam(None, values, type_=ARRAY(Text)))
-    return column.in_(values)
+# The statements run every batch, built once per backend (``bulk.in_ids``): building them
+# again for each batch was most of what SQLAlchemy cost the orchestrator.
+
+
+@cache
+def _aliases_of(postgresql: bool) -> Select[Any]:
+    cols = (identity_aliases.c.alias, identity_aliases.c.contact_id)
+    return select(*cols).where(bulk.in_ids(cols[0], postgresql))
+
+
+@cache
+def _accounts_by(column: str, postgresql: bool) -> Select[Any]:
+    cols = (accounts.c.id, accounts.c.external_id, accounts.c.domain, accounts.c.merged_into)
+    return select(*cols).where(bulk.in_ids(accounts.c[column], postgresql))
+
+
+@cache
+def _accounts_by_either() -> Select[Any]:
+    """PostgreSQL: the accounts whose external id is one of ``:ext`` or domain one of ``:dom``."""
+    cols = (accounts.c.id, accounts.c.external_id, accounts.c.domain, accounts.c.merged_into)
+    ext = bulk.in_ids(accounts.c.external_id, True, "ext")
+    return select(*cols).where(or_(ext, bulk.in_ids(accounts.c.domain, True, "dom")))
+
+
+@cache
+def _states_of(table: Any, postgresql: bool) -> Select[Any]:
+    return select(table.c.id, cast(table.c.state, Text)).where(bulk.in_ids(table.c.id, postgresql))
 
 
 async def known_aliases(conn: AsyncConnection, aliases: Iterable[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    cols = (identity_aliases.c.alias, identity_aliases.c.contact_id)
+    stmt = _aliases_of(is_postgresql(conn))
     for part in _parts(conn, aliases):
-        rows = await conn.execute(select(*cols).where(_one_of(conn, cols[0], part)))
+        rows = await conn.execute(stmt, bulk.ids(conn, part))
         found.update({alias: cid for alias, cid in rows})
     return found
 
@@ -96,18 +117,17 @@ async def known_accounts(
     """Stored (id, external id, domain) of accounts matching any of the identifiers; a domain a
     merged-away account kept is reported as its survivor's (``account_merges.follow``)."""
     found: dict[str, tuple[str, str | None, str | None, str | None]] = {}
-    cols = (accounts.c.id, accounts.c.external_id, accounts.c.domain, accounts.c.merged_into)
     ext, dom = sorted(set(external_ids)), sorted(set(domains))
-    if is_postgresql(conn) and (ext or dom):  # one statement: either identifier matches
-        match = or_(
-            _one_of(conn, accounts.c.external_id, ext), _one_of(conn, accounts.c.domain, dom)
-        )
-        rows = await conn.execute(select(*cols).where(match))
+    postgresql = is_postgresql(conn)
+    if postgresql and (ext or dom):  # one statement: either identifier matches
+        params = {**bulk.ids(conn, ext, "ext"), **bulk.ids(conn, dom, "dom")}
+        rows = await conn.execute(_accounts_by_either(), params)
         found.update({row[0]: (row[0], row[1], row[2], row[3]) for row in rows})
         return await account_merges.follow(conn, list(found.values()))
-    for column, values in ((accounts.c.external_id, ext), (accounts.c.domain, dom)):
+    for column, values in (("external_id", ext), ("domain", dom)):
         for part in _parts(conn, values):
-            rows = await conn.execute(select(*cols).where(_one_of(conn, column, part)))
+            stmt = _accounts_by(column, postgresql)
+            rows = await conn.execute(stmt, bulk.ids(conn, part))
             found.update({row[0]: (row[0], row[1], row[2], row[3]) for row in rows})
     return await account_merges.follow(conn, list(found.values()))
 
@@ -117,12 +137,9 @@ async def load_contacts(
 ) -> dict[str, ContactState]:
     cache = cache or StateCache(read_contact, 0)  # either stored form
     found: dict[str, ContactState] = {}
+    stmt = _states_of(contacts, is_postgresql(conn))
     for part in _parts(conn, ids):
-        rows = await conn.execute(
-            select(contacts.c.id, cast(contacts.c.state, Text)).where(
-                _one_of(conn, contacts.c.id, part)
-            )
-        )
+        rows = await conn.execute(stmt, bulk.ids(conn, part))
         for cid, state in rows:
             if state and state != "{}":
                 found[cid] = cache.parse(cid, state)
@@ -134,12 +151,9 @@ async def load_accounts(
 ) -> dict[str, AccountState]:
     cache = cache or StateCache(AccountState.from_dict, 0)
     found: dict[str, AccountState] = {}
+    stmt = _states_of(accounts, is_postgresql(conn))
     for part in _parts(conn, ids):
-        rows = await conn.execute(
-            select(accounts.c.id, cast(accounts.c.state, Text)).where(
-                _one_of(conn, accounts.c.id, part)
-            )
-        )
+        rows = await conn.execute(stmt, bulk.ids(conn, part))
         for aid, state in rows:
             if state and state != "{}":
                 found[aid] = cache.parse(aid, state)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import Select, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orchestrator.adapters import bulk, touch_store
@@ -29,6 +30,15 @@ class _Part:
         self.conn = conn
 
 
+@cache
+def _existing(postgresql: bool) -> Select[Any]:
+    """Built once per backend (``bulk.in_ids``)."""
+    t = touches.c
+    return select(
+        t.id, t.contact_id, t.sequence_step, t.stage, t.channel, t.status, t.reason
+    ).where(bulk.in_ids(t.contact_id, postgresql))
+
+
 class SqlTouches(_Part):
     async def existing(self, contact_ids: Iterable[str]) -> dict[str, list[ExistingTouch]]:
         wanted = sorted(set(contact_ids))
@@ -36,11 +46,8 @@ class SqlTouches(_Part):
         if not wanted:
             return out
         rows = await self.conn.execute(
-            select(
-                touches.c.id, touches.c.contact_id, touches.c.sequence_step, touches.c.stage,
-                touches.c.channel, touches.c.status, touches.c.reason,
-            ).where(bulk.one_of(self.conn, touches.c.contact_id, wanted))
-        )  # fmt: skip
+            _existing(bulk.is_postgresql(self.conn)), bulk.ids(self.conn, wanted)
+        )
         for r in rows:
             out[r.contact_id].append(ExistingTouch.stored(
                 r.id, r.sequence_step, r.stage, r.channel, r.status, r.reason

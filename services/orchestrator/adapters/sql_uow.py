@@ -12,9 +12,10 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.events import EngagementEvent
@@ -67,6 +68,34 @@ def _without_state(table: Any) -> list[Any]:
     return [c for c in table.c if c.name != "state"]
 
 
+# Statements run every batch, built once per backend (``bulk.in_ids``).
+
+
+@cache
+def _views_of(table: Any, postgresql: bool) -> Select[Any]:
+    return select(*_without_state(table)).where(bulk.in_ids(table.c.id, postgresql))
+
+
+@cache
+def _pricing_views(postgresql: bool) -> Select[Any]:
+    d = decisions.c
+    return select(d.account_id, d.contact_id, d.event_id).where(
+        d.kind == bindparam("kind"), bulk.in_ids(d.account_id, postgresql),
+        d.decided_at > bindparam("since"),
+    )  # fmt: skip
+
+
+@cache
+def _account_pauses(postgresql: bool) -> Select[Any]:
+    d = decisions.c
+    return (
+        select(d.account_id, d.contact_id, d.event_id, d.kind, d.facts, d.decided_at)
+        .where(d.kind.in_([PAUSED, RESUMED]), bulk.in_ids(d.account_id, postgresql),
+               d.decided_at > bindparam("since"))
+        .order_by(d.id)
+    )  # fmt: skip
+
+
 class SqlContacts(_Part):
     async def aliases(self, aliases: Iterable[str]) -> dict[str, str]:
         return await repo.known_aliases(self.conn, aliases)
@@ -109,9 +138,8 @@ class SqlContacts(_Part):
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        rows = await self.conn.execute(
-            select(*_without_state(contacts)).where(bulk.one_of(self.conn, contacts.c.id, wanted))
-        )
+        stmt = _views_of(contacts, bulk.is_postgresql(self.conn))
+        rows = await self.conn.execute(stmt, bulk.ids(self.conn, wanted))
         return {r["id"]: ContactView.from_row(r) for r in rows.mappings()}
 
     async def set_owner(self, contact_id: str, rep: str, *, if_unowned: bool) -> None:
@@ -153,9 +181,8 @@ class SqlAccounts(_Part):
         wanted = sorted({i for i in ids if i})
         if not wanted:
             return {}
-        rows = await self.conn.execute(
-            select(*_without_state(accounts)).where(bulk.one_of(self.conn, accounts.c.id, wanted))
-        )
+        stmt = _views_of(accounts, bulk.is_postgresql(self.conn))
+        rows = await self.conn.execute(stmt, bulk.ids(self.conn, wanted))
         return {r["id"]: AccountView.from_row(r) for r in rows.mappings()}
 
     async def set_owner(self, account_id: str, rep: str, *, if_unowned: bool) -> None:
@@ -206,11 +233,8 @@ class SqlDecisions(_Part):
     ) -> list[tuple[str, str, str]]:
         wanted, kind = sorted(set(account_ids)), TouchDecision.PRICING_VIEWED.value
         rows = await self.conn.execute(
-            select(decisions.c.account_id, decisions.c.contact_id, decisions.c.event_id).where(
-                decisions.c.kind == kind,
-                bulk.one_of(self.conn, decisions.c.account_id, wanted),
-                decisions.c.decided_at > since,
-            )
+            _pricing_views(bulk.is_postgresql(self.conn)),
+            {"kind": kind, **bulk.ids(self.conn, wanted), "since": since},
         )
         unsaved = [(r.account_id, r.contact_id, r.event_id)
                    for r in self._unsaved([kind], wanted, since)]  # fmt: skip
@@ -221,13 +245,9 @@ class SqlDecisions(_Part):
         if not wanted:
             return []
         rows = await self.conn.execute(
-            select(decisions.c.account_id, decisions.c.contact_id, decisions.c.event_id,
-                   decisions.c.kind, decisions.c.facts, decisions.c.decided_at)
-            .where(decisions.c.kind.in_([PAUSED, RESUMED]),
-                   bulk.one_of(self.conn, decisions.c.account_id, wanted),
-                   decisions.c.decided_at > since)
-            .order_by(decisions.c.id)
-        )  # fmt: skip
+            _account_pauses(bulk.is_postgresql(self.conn)),
+            {**bulk.ids(self.conn, wanted), "since": since},
+        )
         unsaved = [(r.account_id, r.contact_id, r.event_id, r.kind, r.facts, r.decided_at)
                    for r in self._unsaved([PAUSED, RESUMED], wanted, since)]  # fmt: skip
         return [pause_mark(aid, cid, eid, kind, facts or {}, at)
