@@ -7,31 +7,41 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from services.orchestrator.domain.engagement import Engagement
-from services.orchestrator.domain.playbook import EntryRule, ExplicitRule, Playbook
-from services.orchestrator.domain.scoring import ScoreState, apply_points, fit_score
+from services.orchestrator.domain.playbook import EntryRule, EventMatch, Playbook, ScoringRule
+from services.orchestrator.domain.scoring import FitScore, ScoreState, apply_points
 from services.orchestrator.domain.stages import Stage, TransitionReason
 from services.orchestrator.domain.state import Progress, Transition
+
+
+def _transition(
+    key: str, before: Stage | None, to: Stage, reason: TransitionReason, event_id: str | None,
+    at: datetime, score: float, fit: float, engagements: int, distinct: tuple[str, ...],
+) -> Transition:  # fmt: skip
+    """A contact's move, with the evidence it had then."""
+    return Transition(
+        subject_kind="contact",
+        subject_key=key,
+        from_stage=before,
+        to_stage=to,
+        reason=reason,
+        event_id=event_id,
+        occurred_at=at,
+        evidence={
+            "score": round(score, 3),
+            "fit": fit,
+            "engagements": engagements,
+            "distinct": list(distinct),
+        },
+    )
 
 
 def _move(
     p: Progress, key: str, to: Stage, reason: TransitionReason, event_id: str | None, at: datetime
 ) -> tuple[Progress, Transition]:
     moved = replace(p, stage=to, stage_entered_at=at, parked_at=at if to.parked else None)
-    return moved, Transition(
-        subject_kind="contact",
-        subject_key=key,
-        from_stage=p.stage,
-        to_stage=to,
-        reason=reason,
-        event_id=event_id,
-        occurred_at=at,
-        evidence={
-            "score": round(p.score.value, 3),
-            "fit": p.fit,
-            "engagements": p.engagements,
-            "distinct": list(p.distinct),
-        },
-    )
+    t = _transition(key, p.stage, to, reason, event_id, at, p.score.value, p.fit, p.engagements,
+                    p.distinct)  # fmt: skip
+    return moved, t
 
 
 def _recycle_due(
@@ -55,17 +65,46 @@ class _Forward:
     """An entry rule with what checking it needs precomputed (ranks, any_of keys)."""
 
     rank: int
-    rule: EntryRule
+    stage: Stage
     from_rank: int | None
-    keys: tuple[str, ...]
+    min_score: float | None
+    min_engagements: int
+    min_distinct: int
+    min_fit: float | None
+    keys: frozenset[str]
+
+    @classmethod
+    def of(cls, r: EntryRule) -> _Forward:
+        return cls(
+            r.stage.rank,
+            r.stage,
+            r.from_stage.rank if r.from_stage is not None else None,
+            r.min_score,
+            r.min_engagements,
+            r.min_distinct,
+            r.min_fit,
+            frozenset(f"{r.stage}:{i}" for i in range(len(r.any_of))),
+        )
+
+
+Narrow = EventMatch | None
+"""An event match to check, or None when its event type (the index's key) is all it asks."""
+
+
+def _narrow(match: EventMatch) -> Narrow:
+    return match if match.where or match.at_least else None
 
 
 @dataclass(slots=True, frozen=True)
 class _Index:
-    """Per playbook: explicit rules by event type, entry rules by descending rank."""
+    """Per playbook, by event type: explicit rules, scoring rules, any_of requirements; entry
+    rules by descending rank; the ICP compiled."""
 
-    explicit: dict[str, tuple[ExplicitRule, ...]]
+    explicit: dict[str, tuple[tuple[Narrow, Stage], ...]]
+    scoring: dict[str, tuple[tuple[Narrow, ScoringRule], ...]]
+    requirements: dict[str, tuple[tuple[Narrow, str], ...]]
     forward: tuple[_Forward, ...]
+    fit: FitScore
 
 
 _INDEXES: dict[int, tuple[Playbook, _Index]] = {}
@@ -76,40 +115,55 @@ def _index(playbook: Playbook) -> _Index:
     hit = _INDEXES.get(id(playbook))
     if hit is not None and hit[0] is playbook:
         return hit[1]
-    explicit: dict[str, list[ExplicitRule]] = {}
+    explicit: dict[str, list[tuple[Narrow, Stage]]] = {}
     for x in playbook.explicit:
-        explicit.setdefault(x.event.type, []).append(x)
-    forward = tuple(
-        _Forward(
-            r.stage.rank,
-            r,
-            r.from_stage.rank if r.from_stage is not None else None,
-            tuple(f"{r.stage}:{i}" for i in range(len(r.any_of))),
-        )
-        for r in reversed(playbook.stages)
+        explicit.setdefault(x.event.type, []).append((_narrow(x.event), x.stage))
+    index = _Index(
+        explicit={k: tuple(v) for k, v in explicit.items()},
+        scoring={
+            k: tuple((_narrow(r.event), r) for r in rules)
+            for k, rules in playbook.scoring.rules_by_type.items()
+        },
+        requirements={
+            k: tuple((_narrow(m), requirement) for requirement, m in pairs)
+            for k, pairs in playbook.requirements_by_type.items()
+        },
+        forward=tuple(_Forward.of(r) for r in reversed(playbook.stages)),
+        fit=FitScore(playbook.fit),
     )
-    index = _Index({k: tuple(v) for k, v in explicit.items()}, forward)
     if len(_INDEXES) > 16:
         _INDEXES.clear()
     _INDEXES[id(playbook)] = (playbook, index)
     return index
 
 
-def _qualifies(f: _Forward, p: Progress, current: int) -> bool:
-    rule = f.rule
-    if f.from_rank is not None and current < f.from_rank:
-        return False
-    if rule.min_score is not None and p.score.value < rule.min_score:
-        return False
-    if p.engagements < rule.min_engagements or len(p.distinct) < rule.min_distinct:
-        return False
-    if rule.min_fit is not None and p.fit < rule.min_fit:
-        return False
-    return not f.keys or any(k in p.met for k in f.keys)
+def _furthest(
+    index: _Index, current: int, score: float, engagements: int, distinct: int, fit: float,
+    met: tuple[str, ...],
+) -> Stage | None:  # fmt: skip
+    """The furthest stage past ``current`` whose entry rule the evidence meets."""
+    for f in index.forward:  # descending rank
+        if f.rank <= current:
+            return None
+        if f.from_rank is not None and current < f.from_rank:
+            continue
+        if f.min_score is not None and score < f.min_score:
+            continue
+        if engagements < f.min_engagements or distinct < f.min_distinct:
+            continue
+        if f.min_fit is not None and fit < f.min_fit:
+            continue
+        if not f.keys or not f.keys.isdisjoint(met):
+            return f.stage
+    return None
 
 
-def _changes(known: dict[str, object], update: dict[str, object]) -> bool:
-    return any(k not in known or known[k] != v for k, v in update.items())
+def _explicit(index: _Index, type_: str, properties: dict[str, object]) -> Stage | None:
+    """The stage the first explicit rule matching the event sets, if one does."""
+    for match, stage in index.explicit.get(type_, ()):
+        if match is None or match.matches(type_, properties):
+            return stage
+    return None
 
 
 def _said_traits(e: Engagement) -> dict[str, object]:
@@ -121,40 +175,63 @@ def _said_traits(e: Engagement) -> dict[str, object]:
     return e.contact_traits
 
 
-def _absorb(p: Progress, e: Engagement, playbook: Playbook) -> Progress:
-    """Traits, fit, score and evidence from one event; no stage change."""
+def apply_event(
+    p: Progress, e: Engagement, playbook: Playbook, key: str
+) -> tuple[Progress, list[Transition]]:
+    """One event at its occurred_at: recycle timer, evidence (traits, fit, score, any_of
+    requirements), then the explicit CRM rule or the forward rules; one new ``Progress``."""
+    out: list[Transition] = []
+    if p.parked_at is not None:  # only a parked contact has a recycle timer
+        p, out = _recycle_due(p, playbook, key, e.occurred_at)
+    index = _index(playbook)
+    type_, properties, at = e.type, e.properties, e.occurred_at
     contact_traits, account_traits, fit = p.contact_traits, p.account_traits, p.fit
     said = _said_traits(e)
     if (
         p.as_of is None
-        or _changes(contact_traits, said)
-        or _changes(account_traits, e.account_traits)
+        or not said.items() <= contact_traits.items()  # a trait new or changed
+        or not e.account_traits.items() <= account_traits.items()
     ):
         contact_traits = {**contact_traits, **said}
         account_traits = {**account_traits, **e.account_traits}
-        fit = fit_score(playbook.fit, contact_traits, account_traits)
+        fit = index.fit(contact_traits, account_traits)
     score, engagements, distinct = p.score, p.engagements, p.distinct
-    rule = next(
-        (
-            r
-            for r in playbook.scoring.rules_by_type.get(e.type, ())
-            if r.event.matches(e.type, e.properties)
-        ),
-        None,
-    )
-    if rule is not None:
-        score, _ = apply_points(p.score, rule, e.occurred_at, playbook.scoring)
-        if rule.points > 0:
-            engagements += 1
-            if rule.name not in distinct:
-                distinct = tuple(sorted((*distinct, rule.name)))
+    for match, rule in index.scoring.get(type_, ()):  # the first rule matching
+        if match is None or match.matches(type_, properties):
+            score, _ = apply_points(score, rule, at, playbook.scoring)
+            if rule.points > 0:
+                engagements += 1
+                if rule.name not in distinct:
+                    distinct = tuple(sorted((*distinct, rule.name)))
+            break
     met = p.met
-    for requirement, match in playbook.requirements_by_type.get(e.type, ()):
-        if requirement not in met and match.matches(e.type, e.properties):
+    for match, requirement in index.requirements.get(type_, ()):
+        if requirement not in met and (match is None or match.matches(type_, properties)):
             met = tuple(sorted((*met, requirement)))
+    stage, entered, parked_at = p.stage, p.stage_entered_at, p.parked_at
+    explicit = _explicit(index, type_, properties)
+    if explicit is not None:
+        if explicit != stage:
+            t = _transition(key, stage, explicit, TransitionReason.CRM_EVENT, e.event_id, at,
+                            score.value, fit, engagements, distinct)  # fmt: skip
+            out.append(t)
+            stage, entered, parked_at = explicit, at, at if explicit.parked else None
+    else:
+        if stage is None:
+            t = _transition(key, None, Stage.AWARENESS, TransitionReason.FIRST_ENGAGEMENT,
+                            e.event_id, at, score.value, fit, engagements, distinct)  # fmt: skip
+            out.append(t)
+            stage, entered, parked_at = Stage.AWARENESS, at, None
+        if not stage.parked:
+            target = _furthest(index, stage.rank, score.value, engagements, len(distinct), fit, met)
+            if target is not None:
+                t = _transition(key, stage, target, TransitionReason.EVIDENCE, e.event_id, at,
+                                score.value, fit, engagements, distinct)  # fmt: skip
+                out.append(t)
+                stage, entered, parked_at = target, at, at if target.parked else None
     return Progress(
-        stage=p.stage,
-        stage_entered_at=p.stage_entered_at,
+        stage=stage,
+        stage_entered_at=entered,
         score=score,
         engagements=engagements,
         distinct=distinct,
@@ -162,47 +239,9 @@ def _absorb(p: Progress, e: Engagement, playbook: Playbook) -> Progress:
         contact_traits=contact_traits,
         account_traits=account_traits,
         fit=fit,
-        parked_at=p.parked_at,
-        as_of=e.occurred_at,
-    )
-
-
-def apply_event(
-    p: Progress, e: Engagement, playbook: Playbook, key: str
-) -> tuple[Progress, list[Transition]]:
-    """One event at its occurred_at: recycle timer, evidence, explicit CRM rule, forward rules."""
-    p, out = _recycle_due(p, playbook, key, e.occurred_at)
-    p = _absorb(p, e, playbook)
-    index = _index(playbook)
-    explicit = next(
-        (r for r in index.explicit.get(e.type, ()) if r.event.matches(e.type, e.properties)), None
-    )
-    if explicit is not None:
-        if explicit.stage != p.stage:
-            p, t = _move(
-                p, key, explicit.stage, TransitionReason.CRM_EVENT, e.event_id, e.occurred_at
-            )
-            out.append(t)
-        return p, out
-    if p.stage is None:
-        p, t = _move(
-            p, key, Stage.AWARENESS, TransitionReason.FIRST_ENGAGEMENT, e.event_id, e.occurred_at
-        )
-        out.append(t)
-    if p.stage is not None and p.stage.parked:
-        return p, out
-    current = p.stage.rank if p.stage is not None else -1
-    target = None
-    for f in index.forward:  # descending rank: the furthest stage that qualifies
-        if f.rank <= current:
-            break
-        if _qualifies(f, p, current):
-            target = f.rule.stage
-            break
-    if target is not None:
-        p, t = _move(p, key, target, TransitionReason.EVIDENCE, e.event_id, e.occurred_at)
-        out.append(t)
-    return p, out
+        parked_at=parked_at,
+        as_of=at,
+    ), out
 
 
 def replay(
@@ -212,7 +251,8 @@ def replay(
     out: list[Transition] = []
     for e in events:
         p, ts = apply_event(p, e, playbook, key)
-        out.extend(ts)
+        if ts:
+            out.extend(ts)
     if until is not None:
         p, ts = _recycle_due(p, playbook, key, until)
         out.extend(ts)
