@@ -45,23 +45,34 @@ _OPTIONS = orjson.OPT_UTC_Z
 _iso = datetime.fromisoformat
 
 
+class _Escaped(str):
+    """A window line as it stands inside the stored JSON string (quotes and backslashes
+    escaped), kept as the slot's stored form once written: a window kept in memory between
+    batches has only its new lines escaped, not the whole window string again."""
+
+    __slots__ = ()
+
+
 def encode_contact(state: ContactState) -> bytes:
     """The stored bytes of a contact's state (valid JSON, UTF-8). Window items read from storage
     and never read since go back as they came, unless the keys they are relative to changed."""
     key, account_key = state.key, state.account_key
     window = state.pending
-    lines: list[str]
+    text: str | orjson.Fragment
     if isinstance(window, Window) and window.context in (None, (key, account_key)):
         window.context = (key, account_key)  # its stored forms are relative to these keys
         forms = window.stored_forms
-        lines = []
-        for i, slot in enumerate(window.stored()):
-            line = forms[i]
-            if not isinstance(line, str):
-                line = forms[i] = _line(slot, key, account_key)
-            lines.append(line)
+        slots: list[object] | None = None
+        for i, form in enumerate(forms):
+            if form.__class__ is not _Escaped:
+                if not isinstance(form, str):
+                    slots = slots or window.stored()
+                    form = _line(slots[i], key, account_key)
+                forms[i] = _Escaped(orjson.dumps(form)[1:-1].decode())
+        # the JSON string of the lines joined by newlines, as orjson would write it
+        text = orjson.Fragment('"' + "\\n".join(forms) + '"')  # type: ignore[arg-type]
     else:
-        lines = [_line(e, key, account_key) for e in window]
+        text = "\n".join([_line(e, key, account_key) for e in window])
     checkpoint = 0 if state.checkpoint == _EMPTY else _progress(state.checkpoint)
     value = [
         FORMAT, key, account_key, state.playbook_version, state.score, checkpoint,
@@ -70,7 +81,7 @@ def encode_contact(state: ContactState) -> bytes:
          if t.subject_key == key else
          [t.from_stage, t.to_stage, t.reason, t.event_id, t.occurred_at, t.evidence, t.subject_key]
          for t in state.transitions],
-        "\n".join(lines),
+        text,
     ]  # fmt: skip
     return orjson.dumps(value, option=_OPTIONS)
 
