@@ -19,7 +19,13 @@ from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.consent import ConsentLedger
 from services.orchestrator.domain.eligibility import PlannedTouch, Recipient, SkipReason
 from services.orchestrator.domain.nurture_config import NurtureConfig
-from services.orchestrator.domain.planner import Cancel, ContactPlan, cancellations, plan_contact
+from services.orchestrator.domain.planner import (
+    Cancel,
+    ContactPlan,
+    PlanMemo,
+    cancellations,
+    plan_contact,
+)
 from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.touch_log import PlanReason, TouchDecision
@@ -68,8 +74,9 @@ async def replan(
     created: list[NewTouch] = []
     revived: list[Revived] = []
     cancels: list[tuple[Cancel, str, str | None]] = []
+    memo = PlanMemo(ctx.config)  # what the contacts share: sequences, windows, openings
     for cid, who in sorted(recipients.items()):
-        plan = plan_contact(ctx.config, who, ledgers[cid], existing.get(cid, []), ctx.now)
+        plan = plan_contact(ctx.config, who, ledgers[cid], existing.get(cid, []), ctx.now, memo)
         plan = _without_calls(plan) if cid in skip_calls else plan
         event = cause.get(cid)
         created += [_new(p) for p in plan.create]

@@ -36,6 +36,8 @@ from services.orchestrator.domain.eligibility import (
 )
 from services.orchestrator.domain.holdout import held_out, holdout_unit
 from services.orchestrator.domain.nurture_config import NurtureConfig
+from services.orchestrator.domain.quiet_hours import Openings, SendWindow
+from services.orchestrator.domain.sequences import NurtureSequence, Step
 from services.orchestrator.domain.stages import Stage
 from services.orchestrator.domain.touch_log import DispatchProblem, stable_id
 from services.orchestrator.domain.touch_retry import RETRY_MARK
@@ -120,10 +122,65 @@ def cancellations(
 ) -> list[Cancel]:
     """Planned marketing touches on channels the contact withdrew from or was suppressed on
     (rep reminders go to the rep, not the contact: the contact's consent does not stop them)."""
+    return _cancellations(existing, _Consent(ledger, now))
+
+
+class PlanMemo:
+    """What ``plan_contact`` asks the plan, memoised over one planning pass (the contacts of a
+    batch): the sequence per stage and role, whether each step is a rep reminder, the send
+    windows and their openings."""
+
+    __slots__ = ("_sequences", "_steps", "_windows", "config", "openings")
+
+    def __init__(self, config: NurtureConfig) -> None:
+        self.config = config
+        self.openings = Openings()
+        self._sequences: dict[tuple[Stage, str | None], NurtureSequence | None] = {}
+        # id(sequence) -> (the sequence, kept alive for its id; (step, is a reminder) each)
+        self._steps: dict[int, tuple[NurtureSequence, tuple[tuple[Step, bool], ...]]] = {}
+        self._windows: dict[tuple[TouchChannel, str | None], SendWindow] = {}
+
+    def sequence_for(self, stage: Stage, role: str | None) -> NurtureSequence | None:
+        key = (stage, role)
+        if key not in self._sequences:
+            self._sequences[key] = self.config.sequence_for(stage, role)
+        return self._sequences[key]
+
+    def steps(self, sequence: NurtureSequence) -> tuple[tuple[Step, bool], ...]:
+        known = self._steps.get(id(sequence))
+        if known is None:
+            steps = tuple((step, step.channel.is_reminder) for step in sequence.steps)
+            known = self._steps[id(sequence)] = (sequence, steps)
+        return known[1]
+
+    def window_for(self, channel: TouchChannel, name: str | None) -> SendWindow:
+        key = (channel, name)
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = self.config.window_for(channel, name)
+        return window
+
+
+class _Consent:
+    """``blocked`` per channel for one contact's ledger at ``now``, each asked once."""
+
+    __slots__ = ("_known", "ledger", "now")
+
+    def __init__(self, ledger: ConsentLedger, now: datetime) -> None:
+        self.ledger, self.now = ledger, now
+        self._known: dict[TouchChannel, SkipReason | None] = {}
+
+    def blocked(self, channel: TouchChannel) -> SkipReason | None:
+        if channel not in self._known:
+            self._known[channel] = blocked(channel, self.ledger, self.now)
+        return self._known[channel]
+
+
+def _cancellations(existing: Iterable[ExistingTouch], consent: _Consent) -> list[Cancel]:
     out = []
     for t in existing:
         if t.is_planned and not t.channel.is_reminder:
-            reason = blocked(t.channel, ledger, now)
+            reason = consent.blocked(t.channel)
             if reason is not None:
                 out.append(Cancel(t.touch_id, t.channel, reason))
     return out
@@ -135,26 +192,34 @@ def plan_contact(
     ledger: ConsentLedger,
     existing: Sequence[ExistingTouch],
     now: datetime,
+    memo: PlanMemo | None = None,
 ) -> ContactPlan:
-    """The contact's plan for its current stage: see the module's rules."""
-    sequence = config.sequence_for(who.stage, who.role)
+    """The contact's plan for its current stage: see the module's rules. ``memo``: one
+    ``PlanMemo(config)`` shared by the contacts of a planning pass (the answer is the same)."""
+    memo = memo if memo is not None and memo.config is config else PlanMemo(config)
+    sequence = memo.sequence_for(who.stage, who.role)
     current = sequence.id if sequence is not None else None
     cancel = [
         Cancel(t.touch_id, t.channel, SkipReason.STAGE_EXITED)
         for t in existing
         if t.is_planned and t.sequence_id != "reminder" and t.sequence_id != current
     ]
-    cancelled = {c.touch_id for c in cancel}
-    cancel += [c for c in cancellations(existing, ledger, now) if c.touch_id not in cancelled]
+    consent = _Consent(ledger, now)
+    if cancel:
+        cancelled = {c.touch_id for c in cancel}
+        cancel += [c for c in _cancellations(existing, consent) if c.touch_id not in cancelled]
+    else:
+        cancel = _cancellations(existing, consent)
     if sequence is None or sequence.id in who.exited_sequences:
         return ContactPlan(cancel=tuple(cancel))
-    by_step = _by_step(existing)
+    by_step = _by_step(existing) if existing else {}
     create: list[PlannedTouch] = []
     revive: list[PlannedTouch] = []
     not_planned: list[NotPlanned] = []
     due = now
-    holdout = _holdout(config, who, sequence.id, config.holdout_share(sequence))
-    for step in sequence.steps:
+    share = config.holdout_share(sequence)
+    holdout = _holdout(config, who, sequence.id, share) if share > 0 else {}
+    for step, is_reminder in memo.steps(sequence):
         if not step.conditions.hold(who.role, who.nps):
             not_planned.append(
                 NotPlanned(who.contact_id, who.account_id, sequence.id, step.id, step.channel,
@@ -162,26 +227,26 @@ def plan_contact(
                            step.conditions.unmet(who.role, who.nps))
             )  # fmt: skip
             continue
-        window = config.window_for(step.channel, step.window)
-        zone = (who.rep_timezone or who.timezone) if step.channel.is_reminder else who.timezone
-        due = window.next_open(max(due + step.delay, now), zone)
+        window = memo.window_for(step.channel, step.window)
+        zone = (who.rep_timezone or who.timezone) if is_reminder else who.timezone
+        due = memo.openings.next_open(window, max(due + step.delay, now), zone)
         known = by_step.get((sequence.id, step.id))
         if known is not None and not known.revivable:
             continue  # planned already, went out, or ended: never a second copy
-        touch_id = known.touch_id if known else touch_identity(who.contact_id, sequence.id, step.id)
-        reason = None if step.channel.is_reminder else blocked(step.channel, ledger, now)
+        reason = None if is_reminder else consent.blocked(step.channel)
         if reason is not None:
             not_planned.append(
                 NotPlanned(who.contact_id, who.account_id, sequence.id, step.id, step.channel,
                            step.template, reason)
             )  # fmt: skip
             continue
-        if holdout and not step.channel.is_reminder:  # only what would go; reps still hear
+        if holdout and not is_reminder:  # only what would go; reps still hear
             not_planned.append(
                 NotPlanned(who.contact_id, who.account_id, sequence.id, step.id, step.channel,
                            step.template, SkipReason.HOLDOUT, holdout)
             )  # fmt: skip
             continue
+        touch_id = known.touch_id if known else touch_identity(who.contact_id, sequence.id, step.id)
         touch = PlannedTouch(
             touch_id=touch_id, contact_id=who.contact_id, account_id=who.account_id,
             sequence_id=sequence.id, step_id=step.id, stage=who.stage, channel=step.channel,

@@ -9,7 +9,7 @@ fall-back ``start`` it is the first occurrence.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -37,7 +37,7 @@ class SendWindow(BaseModel):
 
     def contains(self, now: datetime, tz: ZoneInfo) -> bool:
         local = now.astimezone(tz)
-        wall = local.time().replace(tzinfo=None)
+        wall = local.time()  # naive (``time()``, not ``timetz()``)
         if local.weekday() not in self.days or wall < self.start:
             return False
         return self.end is None or wall < self.end
@@ -58,7 +58,10 @@ class SendWindow(BaseModel):
 
     def _opening(self, day: date, tz: ZoneInfo) -> datetime | None:
         naive = datetime.combine(day, self.start)
-        first, second = sorted(naive.replace(tzinfo=tz, fold=f).astimezone(UTC) for f in (0, 1))
+        first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+        second = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+        if second < first:
+            first, second = second, first
         if self.contains(first, tz):
             return first  # exists (or ambiguous: the first occurrence)
         if not self.contains(second, tz):
@@ -68,6 +71,30 @@ class SendWindow(BaseModel):
             mid = lo + (hi - lo) / 2
             lo, hi = (lo, mid) if self.contains(mid, tz) else (mid, hi)
         return hi
+
+
+class Openings:
+    """``next_open`` memoised over one planning pass: the contacts of a batch share a few zones,
+    windows and instants (the batch's ``now`` plus the same delays), so most are asked before.
+    ``next_open`` depends on the instant only (not on how ``now`` is written): an open window
+    answers with the ``now`` it is given, as ``SendWindow.next_open`` does."""
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        # (window id, zone, instant in UTC) -> (the window, kept alive for its id; the opening,
+        # None when ``now`` is inside)
+        self._known: dict[tuple[int, tzinfo, datetime], tuple[SendWindow, datetime | None]] = {}
+
+    def next_open(self, window: SendWindow, now: datetime, tz: ZoneInfo) -> datetime:
+        if now.utcoffset() is None:  # a naive ``now`` is read in the machine's zone: not memoised
+            return window.next_open(now, tz)
+        key = (id(window), tz, now.astimezone(UTC))
+        known = self._known.get(key)
+        if known is None:
+            opening = window.next_open(now, tz)
+            known = self._known[key] = (window, None if opening is now else opening)
+        return now if known[1] is None else known[1]
 
 
 def resolve_timezone(

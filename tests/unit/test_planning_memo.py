@@ -1,0 +1,156 @@
+"""The planning pass's memos answer as the functions they stand for: ``Openings`` as
+``SendWindow.next_open``, ``plan_contact`` with a ``PlanMemo`` shared by many contacts as
+without one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.orchestrator.adapters.nurture_file import default_nurture
+from services.orchestrator.domain.channels import Channel
+from services.orchestrator.domain.consent import (
+    ConsentEntry,
+    ConsentLedger,
+    ConsentStatus,
+    Suppression,
+    SuppressionKind,
+)
+from services.orchestrator.domain.eligibility import Recipient
+from services.orchestrator.domain.planner import ExistingTouch, PlanMemo, plan_contact
+from services.orchestrator.domain.quiet_hours import Openings, SendWindow
+from services.orchestrator.domain.stages import Stage
+
+CONFIG = default_nurture().model_copy(update={"holdout": 0.2})
+ZONES = [
+    ZoneInfo(z)
+    for z in (
+        "Europe/Berlin",
+        "America/New_York",
+        "Australia/Lord_Howe",
+        "Pacific/Chatham",
+        "Asia/Kolkata",
+        "UTC",
+    )
+]
+START = datetime(2026, 3, 1, tzinfo=UTC)
+# near the days the clocks change, to the second: gaps, folds, openings inside them
+minutes = st.integers(0, 300 * 24 * 60).map(lambda m: timedelta(minutes=m, seconds=m % 7))
+zones = st.sampled_from(ZONES)
+
+
+@st.composite
+def written(draw: st.DrawFn, at: datetime) -> datetime:
+    """The instant ``at`` written in UTC, in a zone (either fold), or at a fixed offset."""
+    how = draw(st.sampled_from(["utc", "zone", "offset"]))
+    if how == "zone":
+        return at.astimezone(draw(zones))
+    if how == "offset":
+        return at.astimezone(timezone(timedelta(hours=draw(st.integers(-12, 13)))))
+    return at
+
+
+@st.composite
+def windows(draw: st.DrawFn) -> SendWindow:
+    days = draw(st.frozensets(st.integers(0, 6), min_size=1))
+    start = draw(st.integers(0, 23 * 60))
+    end = draw(st.one_of(st.none(), st.integers(start + 1, 24 * 60 - 1)))
+    return SendWindow(
+        days=days,
+        start=time(start // 60, start % 60),
+        end=None if end is None else time(end // 60, end % 60),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    shown=st.lists(windows(), min_size=1, max_size=3),
+    asks=st.lists(st.tuples(st.integers(0, 2), minutes, zones), min_size=1, max_size=12),
+    data=st.data(),
+)
+def test_memoised_openings_are_the_windows_own_answers_however_now_is_written(
+    shown: list[SendWindow], asks: list[tuple[int, timedelta, ZoneInfo]], data: st.DataObject
+) -> None:
+    memo = Openings()
+    for _ in range(2):  # the second round is answered from the memo
+        for i, offset, tz in asks:
+            window = shown[i % len(shown)]
+            now = data.draw(written(START + offset))
+            expected = window.next_open(now, tz)
+            got = memo.next_open(window, now, tz)
+            assert got == expected and got.tzinfo is expected.tzinfo
+            assert got.isoformat() == expected.isoformat()
+            assert (got is now) == (expected is now)  # an open window answers with ``now``
+
+
+def grant(contact: str, channel: Channel, at: datetime) -> ConsentEntry:
+    return ConsentEntry(contact, channel, ConsentStatus.GRANTED, "form", "method=form", at)
+
+
+STEPS = [(q.id, s.id, s.channel) for q in CONFIG.sequences for s in q.steps]
+STATUSES = [
+    ("planned", None),
+    ("skipped", "STAGE_EXITED"),
+    ("skipped", "NO_CONSENT"),
+    ("skipped", "SEQUENCE_EXITED"),
+    ("dispatched", None),
+]
+
+
+@st.composite
+def recipients(draw: st.DrawFn, n: int) -> tuple[Recipient, ConsentLedger, list[ExistingTouch]]:
+    cid = f"c{n}"
+    who = Recipient(
+        contact_id=cid,
+        account_id=draw(st.sampled_from([None, "a1", "a2", f"a{n}"])),
+        stage=draw(st.sampled_from(list(Stage))),
+        timezone=draw(zones),
+        role=draw(st.sampled_from([None, "technical", "finance", "user", "executive"])),
+        nps=draw(st.one_of(st.none(), st.integers(0, 10))),
+        rep_timezone=draw(st.one_of(st.none(), zones)),
+    )
+    now = START
+    entries = [
+        grant(cid, c, now - timedelta(days=1))
+        for c in draw(st.sets(st.sampled_from([Channel.EMAIL, Channel.SMS])))
+    ]
+    stops = [Suppression(cid, SuppressionKind.STOP, "twilio", "", now, Channel.SMS)] * draw(
+        st.integers(0, 1)
+    )
+    ledger = ConsentLedger(entries, stops, bases=CONFIG.legal_basis)
+    existing = [
+        ExistingTouch(
+            f"{cid}-{i}",
+            seq,
+            step,
+            draw(st.sampled_from(list(Stage))),
+            channel,
+            *draw(st.sampled_from(STATUSES)),
+        )
+        for i, (seq, step, channel) in enumerate(draw(st.lists(st.sampled_from(STEPS))))
+    ]
+    return who, ledger, existing
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    people=st.integers(1, 12).flatmap(lambda n: st.tuples(*(recipients(i) for i in range(n)))),
+    offset=minutes,
+)
+def test_a_plan_memo_shared_by_a_batch_changes_no_contacts_plan(
+    people: tuple[tuple[Recipient, ConsentLedger, list[ExistingTouch]], ...], offset: timedelta
+) -> None:
+    now = START + offset
+    memo = PlanMemo(CONFIG)
+    for _ in range(2):
+        for who, ledger, existing in people:
+            alone = plan_contact(CONFIG, who, ledger, existing, now)
+            assert plan_contact(CONFIG, who, ledger, existing, now, memo) == alone
+    other = default_nurture()  # a memo of another plan is not used for this one
+    who, ledger, existing = people[0]
+    assert plan_contact(other, who, ledger, existing, now, memo) == plan_contact(
+        other, who, ledger, existing, now
+    )
