@@ -12,11 +12,12 @@ Nothing happens while the plan has no ``teams:`` (existing plans behave as befor
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.orchestrator.application import team_owners
+from services.orchestrator.application.rep_reminders import Call
 from services.orchestrator.application.unit_of_work import NewReminder, NewTouch, UnitOfWork
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.handoff_story import (
@@ -42,7 +43,7 @@ from services.orchestrator.domain.records import decided as record
 from services.orchestrator.domain.reminders import Signal, said
 from services.orchestrator.domain.state import ContactState, Decision, Transition
 from services.orchestrator.domain.touch_log import TouchDecision, stable_id
-from services.orchestrator.domain.views import AccountView, ContactView
+from services.orchestrator.domain.views import ContactView
 from services.orchestrator.people import Nurture
 from trellis.message_templates import contact_label
 
@@ -65,6 +66,21 @@ def zone_of(config: NurtureConfig, person: str | None) -> ZoneInfo:
     return config.rep_zone(person) or ZoneInfo(config.default_timezone)
 
 
+RIDES_ON_CALL = frozenset({HandoffKind.MQL_ACCEPT, HandoffKind.SQL_FIRST_CONTACT})
+"""Kinds whose reminder is the call reminder the same batch made for the same person and owner
+(a demo request: the rep hears once, and acknowledging the call takes the lead)."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The batch's new handoffs, decided (owners chosen) but not yet stored nor announced, and
+    the batch's signals (the events that complete handoffs): the call reminders are made
+    between ``hand_over`` and ``announce``."""
+
+    made: list[Handoff] = field(default_factory=list)
+    signals: Sequence[Signal] = ()
+
+
 async def hand_over(
     uow: UnitOfWork,
     nurture: Nurture,
@@ -72,13 +88,20 @@ async def hand_over(
     signals: Sequence[Signal],
     now: datetime,
     log: Log,
-) -> None:
-    """The batch's owner changes per team, its handoffs, and the handoffs its events complete."""
+    defer: bool = False,
+) -> Planned:
+    """The batch's owner changes per team, its new handoffs and the handoffs its events
+    complete; with ``defer``, the handoffs are returned for ``announce`` to store and tell once
+    the batch's call reminders are made."""
     if not nurture.config.teams:
-        return
+        return Planned()
     await team_owners.owner_changes(uow, nurture, signals, now, log)
-    await create_handoffs(uow, nurture.config, decision, signals, now, log, nurture.rep_pool)
-    await complete_by_events(uow, nurture.config, signals, now, log)
+    planned = await plan_handoffs(uow, nurture.config, decision, signals, now, log,
+                                  nurture.rep_pool)  # fmt: skip
+    if defer:
+        return planned
+    await announce(uow, nurture.config, planned, {}, now, log)
+    return Planned()
 
 
 async def create_handoffs(
@@ -90,6 +113,20 @@ async def create_handoffs(
     log: Log,
     pool: Sequence[str] = (),
 ) -> list[Handoff]:
+    """``plan_handoffs`` then ``announce`` them (no call reminder to ride on)."""
+    planned = await plan_handoffs(uow, config, decision, signals, now, log, pool)
+    return await announce(uow, config, planned, {}, now, log)
+
+
+async def plan_handoffs(
+    uow: UnitOfWork,
+    config: NurtureConfig,
+    decision: Decision,
+    signals: Sequence[Signal],
+    now: datetime,
+    log: Log,
+    pool: Sequence[str] = (),
+) -> Planned:
     """One handoff per account and kind when the account, or one of its people, moves into a
     stage another team receives (with its reminders): not again while the account has one of
     this kind or a later one open or made within ``EPISODE``; an open handoff of an earlier
@@ -103,7 +140,7 @@ async def create_handoffs(
         if s is not None and kind is not None and aid is not None:
             moves.setdefault((aid, kind), t)
     if not moves:
-        return []
+        return Planned([], signals)
     aids = {aid for aid, _ in moves}
     owners = await uow.handoffs.owners(aids)
     accs = await uow.accounts.views(aids)
@@ -134,8 +171,34 @@ async def create_handoffs(
                 log.append(record(TouchDecision.HANDOFF_COMPLETED, Reason.HANDOFF_SUPERSEDED,
                                   o.contact_id, aid, now, {"handoff": o.id, "kind": o.kind.value,
                                                            "by": kind.value}))  # fmt: skip
+    return Planned(made, signals)
+
+
+async def announce(
+    uow: UnitOfWork,
+    config: NurtureConfig,
+    planned: Planned,
+    calls: Mapping[str, Call],
+    now: datetime,
+    log: Log,
+) -> list[Handoff]:
+    """Store the planned handoffs, tell their owners, then complete those the batch's events
+    complete (a meeting booked in the very batch included). An MQL or SQL handoff whose owner
+    is being called about the same person in this batch (``calls``: contact -> the call
+    reminder) rides on that call reminder instead of a reminder of its own: acknowledging the
+    call takes it, and a breach reminds under it."""
+    riding: set[str] = set()
+    made = []
+    for h in planned.made:
+        call = calls.get(h.contact_id)
+        if h.kind in RIDES_ON_CALL and call is not None and h.owner == call.rep:
+            h = replace(h, reminder_id=call.reminder_id)
+            riding.add(h.id)
+        made.append(h)
     fresh = await uow.handoffs.add(made)
-    await _announce(uow, config, fresh, by_event, accs, now, log)
+    by_event = {s.event_id: s for s in planned.signals}
+    await _announce(uow, config, fresh, by_event, riding, now, log)
+    await complete_by_events(uow, config, planned.signals, now, log)
     return fresh
 
 
@@ -144,11 +207,12 @@ async def _announce(
     config: NurtureConfig,
     fresh: Sequence[Handoff],
     by_event: Mapping[str, Signal],
-    accs: Mapping[str, AccountView],
+    riding: set[str],
     now: datetime,
     log: Log,
 ) -> None:
-    """The new owner's handoff reminder and the previous owner's note, each with its touch."""
+    """The new owner's handoff reminder (unless it rides on a call reminder: ``riding``) and the
+    previous owner's note, each with its touch."""
     if not fresh:
         return
     committee = await uow.contacts.of_accounts({h.account_id for h in fresh})
@@ -165,17 +229,20 @@ async def _announce(
         facts: dict[str, object] = {"handoff": h.id, "kind": h.kind.value, "team": h.team,
                                     "owner": h.owner, "previous_owner": h.previous_owner,
                                     "deadline_at": h.deadline_at.isoformat()}  # fmt: skip
+        if h.id in riding:
+            facts["on_call_reminder"] = True
         log.append(record(TouchDecision.HANDOFF_CREATED, Reason.HANDOFF, h.contact_id,
                           h.account_id, now, facts, touch_id=h.reminder_id,
                           event_id=h.episode))  # fmt: skip
         if h.owner is None or h.reminder_id is None:
             continue
-        due = window.next_open(now, zone_of(config, h.owner))
-        reason = reason_of(h.kind)
-        told = NewReminder(h.reminder_id, h.owner, h.contact_id, h.account_id, reason, story,
-                           points, due)  # fmt: skip
-        reminders.append(told)
-        touches.append(told.touch(CHANNEL, stage))
+        if h.id not in riding:
+            due = window.next_open(now, zone_of(config, h.owner))
+            reason = reason_of(h.kind)
+            told = NewReminder(h.reminder_id, h.owner, h.contact_id, h.account_id, reason,
+                               story, points, due)  # fmt: skip
+            reminders.append(told)
+            touches.append(told.touch(CHANNEL, stage))
         if h.previous_owner and h.previous_owner != h.owner:
             nid = stable_id("r_", h.id, "taken_over")
             note, said_points = taken_over_story(h.kind, h.owner, h.team, now)

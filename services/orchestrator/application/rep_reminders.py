@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from services.orchestrator.application.unit_of_work import NewReminder, NewTouch, UnitOfWork
 from services.orchestrator.domain.channels import TouchChannel
@@ -40,6 +41,15 @@ from services.orchestrator.domain.views import AccountView, ContactView
 from services.orchestrator.people import Nurture, recipient_of, rep_for
 
 PRICING_LOOKBACK = timedelta(days=14)
+
+
+class Call(NamedTuple):
+    """A call reminder ``create_reminders`` made: its id and rep (a handoff rides on it)."""
+
+    reminder_id: str
+    rep: str
+
+
 CALL_REASONS = {
     ReminderReason.DEMO_REQUESTED,
     ReminderReason.CONTACT_SALES,
@@ -152,8 +162,10 @@ async def create_reminders(
     accs: MutableMapping[str, AccountView],
     now: datetime,
     log: Log,
+    calls: dict[str, Call] | None = None,
 ) -> set[str]:
-    """Create reminders (and their call touches); return contacts whose rep is being called."""
+    """Create reminders (and their call touches); return contacts whose rep is being called.
+    ``calls``: filled with contact -> the call reminder made now (a handoff rides on it)."""
     seen = await uow.reminders.recent((n.contact_id for n in needs), now - DEDUP_WINDOW)
     version = nurture.config.version or "nurture"
     await assign_owners(uow, people, accs, nurture.rep_pool, [n.contact_id for n in needs],
@@ -205,6 +217,8 @@ async def create_reminders(
                            tuple(n.story or n.evidence), n.talking_points, due)  # fmt: skip
         reminders.append(told)
         touches.append(told.touch(channel, Stage(str(person.stage)).value))
+        if calls is not None and n.reason in CALL_REASONS:
+            calls.setdefault(n.contact_id, Call(rid, rep))
         facts = {"reason": n.reason.value, "rep": rep, "evidence": list(n.evidence),
                  "due_at": due.isoformat()}  # fmt: skip
         if n.points:  # this case's own points (a committee gap's roles and people): the why
