@@ -14,7 +14,8 @@ from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.application.engagement import handle_engagement
 from services.orchestrator.application.handoff_clock import Clocked, handle_handoff_clock
-from services.orchestrator.application.handoffs import create_handoffs, handoff_taken
+from services.orchestrator.application.handoff_done import handoff_taken
+from services.orchestrator.application.handoffs import create_handoffs
 from services.orchestrator.application.unit_of_work import InboxEntry
 from services.orchestrator.domain.channels import TouchChannel
 from services.orchestrator.domain.handoffs import HandoffKind, TeamConfig, TeamMember

@@ -21,7 +21,7 @@ from services.orchestrator.adapters import decision_log, touch_store
 from services.orchestrator.adapters.sql_uow import SqlUnitOfWork
 from services.orchestrator.adapters.tables import reminders, touches
 from services.orchestrator.application.account_plays import resume_account
-from services.orchestrator.application.handoffs import handoff_taken
+from services.orchestrator.application.handoff_done import handoff_taken
 from services.orchestrator.domain.reasons import Reason
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.reminders import (
