@@ -3,37 +3,67 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.orchestrator.domain.playbook import Playbook
+from services.orchestrator.domain.playbook import AccountRollup, Playbook
 from services.orchestrator.domain.stages import FUNNEL, Stage, TransitionReason
 from services.orchestrator.domain.state import AccountState, ContactState, Member, Transition
 
 
 def coverage(members: Iterable[Member], playbook: Playbook) -> tuple[str, ...]:
     """Committee roles held by stakeholders at or past ``engaged_from`` (parked ones excluded)."""
-    rules = playbook.accounts
-    roles = {
-        m.role
-        for m in members
-        if m.role in rules.committee_roles
-        and m.stage is not None
-        and m.stage.rank >= rules.engaged_from.rank
-    }
-    return tuple(sorted(r for r in roles if r is not None))
+    return tuple(sorted(_tally(members, playbook).roles))
 
 
-def _stage(members: Iterable[Member], covered: int, playbook: Playbook) -> Stage | None:
-    ranked = [m.stage for m in members if m.stage is not None and not m.stage.parked]
-    if not ranked:
-        parked = [m.stage for m in members if m.stage is not None]
-        return Stage.CHURNED if Stage.CHURNED in parked else (parked[0] if parked else None)
-    best = max(ranked, key=lambda s: s.rank)
-    gate = playbook.accounts.min_roles
-    while covered < gate.get(best, 0) and best.rank > 0:
-        best = FUNNEL[best.rank - 1]
-    return best
+@dataclass(slots=True)
+class _Tally:
+    """What the roll-up reads of a set of stakeholders: their furthest funnel stage, whether
+    any is churned or disqualified, and the committee roles they engage."""
+
+    best: Stage | None = None
+    churned: bool = False
+    disqualified: bool = False
+    roles: set[str] = field(default_factory=set)
+
+    def add(self, m: Member, rules: AccountRollup, engaged_from: int) -> None:
+        s = m.stage
+        if s is None:
+            return
+        rank = s.rank
+        if rank >= engaged_from and m.role is not None and m.role in rules.committee_roles:
+            self.roles.add(m.role)
+        if rank >= 0:  # a funnel stage (the parked ones rank -1)
+            if self.best is None or rank > self.best.rank:
+                self.best = s
+        elif s == Stage.CHURNED:
+            self.churned = True
+        else:
+            self.disqualified = True
+
+    def joined(self, members: Iterable[Member], rules: AccountRollup) -> _Tally:
+        out = _Tally(self.best, self.churned, self.disqualified, set(self.roles))
+        engaged_from = rules.engaged_from.rank
+        for m in members:
+            out.add(m, rules, engaged_from)
+        return out
+
+    def stage(self, rules: AccountRollup) -> Stage | None:
+        """The furthest stage, stepped back until the committee covers its gate; with no one
+        in the funnel, churned if anyone is, else disqualified if anyone is."""
+        best = self.best
+        if best is None:
+            if self.churned:
+                return Stage.CHURNED
+            return Stage.DISQUALIFIED if self.disqualified else None
+        covered, gate = len(self.roles), rules.min_roles
+        while covered < gate.get(best, 0) and best.rank > 0:
+            best = FUNNEL[best.rank - 1]
+        return best
+
+
+def _tally(members: Iterable[Member], playbook: Playbook) -> _Tally:
+    return _Tally().joined(members, playbook.accounts)
 
 
 def roll_up(
@@ -52,35 +82,47 @@ def roll_up(
     ``occurred_at`` order, so its history has the events' times and ids whatever the batching
     (a batch of 30 back-dated events gives awareness -> engaged -> mql -> sql, not null -> sql).
     A change no contact transition explains (a role that completes the committee) is dated by
-    the last event of the batch's stakeholders (``last_seen``), else ``now``."""
+    the last event of the batch's stakeholders (``last_seen``), else ``now``.
+
+    The stakeholders the batch does not change are tallied once; each move re-tallies only
+    the batch's (so an account of thousands costs one pass over them, not one per move)."""
+    rules = playbook.accounts
     gone = set(leaving)
-    members = {k: m for k, m in account.members.items() if k not in gone}
+    if gone:
+        members = {k: m for k, m in account.members.items() if k not in gone}
+    else:
+        members = account.members.copy()
     final: dict[str, Member] = {}
     for c in contacts:
-        role = c.current.contact_traits.get(playbook.accounts.role_trait)
+        role = c.current.contact_traits.get(rules.role_trait)
         final[c.key] = Member(
             stage=c.stage, score=c.score, role=role.lower() if isinstance(role, str) else None
         )
+    steady = _tally((m for k, m in members.items() if k not in final), playbook)
     transitions: list[Transition] = []
     stage, entered = account.stage, account.stage_entered_at
     mine = sorted(
         (t for t in moves if t.subject_kind == "contact" and t.subject_key in final),
         key=lambda t: (t.occurred_at, t.event_id or ""),
     )
+    changing = {k: members[k] for k in final if k in members}  # before their moves
     for t in mine:
         # only the stage matters before ``members.update(final)``: score and role are final's
-        members[t.subject_key] = replace(final[t.subject_key], stage=t.to_stage)
-        now_stage = _stage(members.values(), len(coverage(members.values(), playbook)), playbook)
+        was = final[t.subject_key]
+        members[t.subject_key] = changing[t.subject_key] = Member(
+            stage=t.to_stage, score=was.score, role=was.role
+        )
+        now_stage = steady.joined(changing.values(), rules).stage(rules)
         if now_stage is not None and now_stage != stage:
             transitions.append(_moved(account.key, stage, now_stage, t.event_id, t.occurred_at))
             stage, entered = now_stage, t.occurred_at
     members.update(final)
-    covered = coverage(members.values(), playbook)
+    settled_tally = steady.joined(final.values(), rules)
     scores = [m.score for m in members.values()]
-    score = sum(scores) if playbook.accounts.score == "sum" else max(scores, default=0.0)
-    settled = _stage(members.values(), len(covered), playbook)
+    score = sum(scores) if rules.score == "sum" else max(scores, default=0.0)
+    settled = settled_tally.stage(rules)
     if settled is not None and settled != stage:
-        seen = [at for k, at in (last_seen or {}).items() if k in final]
+        seen = [last_seen[k] for k in final if k in last_seen] if last_seen else []
         at = max(seen) if seen else now
         transitions.append(_moved(account.key, stage, settled, None, at))
         stage, entered = settled, at
@@ -91,7 +133,7 @@ def roll_up(
             stage=stage,
             stage_entered_at=entered,
             score=round(score, 6),
-            coverage=covered,
+            coverage=tuple(sorted(settled_tally.roles)),
         ),
         transitions,
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from operator import attrgetter
 
 from services.orchestrator.domain.accounts import roll_up
@@ -54,6 +54,7 @@ def decide(
     transitions: list[Transition] = []
     log: list[LogEntry] = []
     redates: list[Redated] = []
+    last_seen: dict[str, datetime] = {}
     for key, batch in by_contact.items():
         state = contacts.get(key) or ContactState(key=key, checkpoint=_EMPTY, current=_EMPTY)
         updated, moves, entries, moved = fold_contact(state, batch, playbook, now, historical)
@@ -61,8 +62,7 @@ def decide(
         new_contacts[key] = updated
         transitions.extend(moves)
         log.extend(entries)
-    contact_moves = tuple(transitions)
-    last_seen = {key: max(e.occurred_at for e in batch) for key, batch in by_contact.items()}
+        last_seen[key] = max([e.occurred_at for e in batch])
     by_account: dict[str, list[ContactState]] = defaultdict(list)
     leaving: dict[str, list[str]] = defaultdict(list)
     for c in new_contacts.values():
@@ -71,11 +71,16 @@ def decide(
         before = contacts.get(c.key)
         if before is not None and before.account_key not in (None, c.account_key):
             leaving[str(before.account_key)].append(c.key)
+    moves_of: dict[str, list[Transition]] = defaultdict(list)  # an account's stakeholders' moves
+    for t in transitions:
+        mover = new_contacts.get(t.subject_key)
+        if mover is not None and mover.account_key is not None:
+            moves_of[mover.account_key].append(t)
     new_accounts: dict[str, AccountState] = {}
     for key in sorted(by_account.keys() | (leaving.keys() & accounts.keys())):
         account = accounts.get(key) or AccountState(key=key)
         rolled, moves = roll_up(
-            account, by_account.get(key, ()), playbook, now, leaving[key], contact_moves, last_seen
+            account, by_account.get(key, ()), playbook, now, leaving[key], moves_of[key], last_seen
         )
         new_accounts[key] = rolled
         transitions.extend(moves)
@@ -138,10 +143,10 @@ def fold_contact(
     fresh: list[Engagement] = []
     log: list[LogEntry] = []
     for e in events:
-        kept: dict[str, object] = {}
         maybe_pending = newest is None or e.occurred_at <= newest
         if maybe_pending and window_ids is None:
             window_ids = {p.event_id for p in state.pending}
+        kept: dict[str, object] = {}
         if e.event_id in seen or (maybe_pending and e.event_id in (window_ids or ())):
             reason = IgnoreReason.DUPLICATE
         elif cutoff is not None and too_late(e.occurred_at, cutoff, historical):
@@ -155,25 +160,29 @@ def fold_contact(
         )
     fresh.sort(key=_SORT_KEY)
     moved: list[Redated] = []
-    if _appends(state, fresh, playbook):
+    account_key = None
+    appending = _appends(state, fresh, playbook)
+    if appending:
         # The common case, O(fresh events): everything new happened after all we know, so the
         # window stays sorted by appending, and folding onto current equals a replay of it.
         pending: Sequence[Engagement] = appended(state.pending, fresh)
         current, new = replay(state.current, fresh, playbook, state.key, now)
-        transitions = [*state.transitions, *new]
+        transitions = [*state.transitions, *new] if new else list(state.transitions)
+        account_key = _last_account(reversed(fresh))  # the window's newest events
     else:  # a late event (or a new playbook): replay the window in occurred_at order
         pending = sorted((*state.pending, *fresh), key=_SORT_KEY)
         current, transitions = replay(state.checkpoint, pending, playbook, state.key, now)
-        new = not_reported(transitions, state.transitions)
+        # with nothing reported yet (a new contact), every move is new
+        new = not_reported(transitions, state.transitions) if state.transitions else transitions
         moved = redated(transitions, state.transitions) if historical else []
-    horizon = min(now, pending[-1].occurred_at if pending else now) - playbook.lateness
+    last = fresh[-1] if appending else (pending[-1] if pending else None)
+    horizon = min(now, last.occurred_at if last is not None else now) - _lateness(playbook)
     leaving = _leaving(pending, horizon)
     checkpoint = state.checkpoint
     if leaving:  # each event is folded in here once, when it leaves the window
         checkpoint, _ = replay(checkpoint, pending[:leaving], playbook, state.key, None)
-    account_key = next(
-        (e.account_key for e in reversed(pending) if e.account_key), state.account_key
-    )
+    if account_key is None:
+        account_key = _last_account(reversed(pending)) or state.account_key
     updated = ContactState(
         key=state.key,
         account_key=account_key,
@@ -221,9 +230,30 @@ def absorb_merges(
     return kept, moved
 
 
+def _last_account(newest_first: Iterable[Engagement]) -> str | None:
+    """The account the newest event naming one names."""
+    for e in newest_first:
+        if e.account_key:
+            return e.account_key
+    return None
+
+
+_LATENESS: dict[float, timedelta] = {}  # allowed_lateness_days -> ``Playbook.lateness``
+
+
+def _lateness(playbook: Playbook) -> timedelta:
+    days = playbook.allowed_lateness_days
+    lateness = _LATENESS.get(days)
+    if lateness is None:
+        lateness = _LATENESS.setdefault(days, playbook.lateness)
+    return lateness
+
+
 def _leaving(pending: Sequence[Engagement], horizon: datetime) -> int:
     """How many of the (sorted) window's first events are at or before ``horizon``: scanned from
     the front, so the common case (none) costs one comparison, not one per event."""
+    if not pending or pending[0].occurred_at > horizon:
+        return 0
     n = 0
     for e in pending:
         if e.occurred_at > horizon:
@@ -243,8 +273,10 @@ def _appends(state: ContactState, fresh: Sequence[Engagement], playbook: Playboo
     """True when folding ``fresh`` onto ``current`` equals a replay of the whole window."""
     if not fresh or state.playbook_version != playbook.version:
         return False
-    marks = [m for m in (state.current.as_of, state.current.stage_entered_at) if m is not None]
-    return not marks or fresh[0].occurred_at > max(marks)
+    first, current = fresh[0].occurred_at, state.current
+    return (current.as_of is None or first > current.as_of) and (
+        current.stage_entered_at is None or first > current.stage_entered_at
+    )
 
 
 def _entry(
