@@ -1,6 +1,7 @@
 """The planning pass's memos answer as the functions they stand for: ``Openings`` as
 ``SendWindow.next_open``, ``plan_contact`` with a ``PlanMemo`` shared by many contacts as
-without one."""
+without one, and ``exit_sequences`` / ``replan`` sharing one read of the stored touches as
+each reading its own."""
 
 from __future__ import annotations
 
@@ -10,18 +11,22 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.orchestrator.adapters.memory_uow import MemoryUnitOfWork
 from services.orchestrator.adapters.nurture_file import default_nurture
+from services.orchestrator.application import planning
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.domain.consent import (
     ConsentEntry,
     ConsentLedger,
     ConsentStatus,
+    LedgerRow,
     Suppression,
     SuppressionKind,
 )
 from services.orchestrator.domain.eligibility import Recipient
 from services.orchestrator.domain.planner import ExistingTouch, PlanMemo, plan_contact
 from services.orchestrator.domain.quiet_hours import Openings, SendWindow
+from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.stages import Stage
 
 CONFIG = default_nurture().model_copy(update={"holdout": 0.2})
@@ -154,3 +159,70 @@ def test_a_plan_memo_shared_by_a_batch_changes_no_contacts_plan(
     assert plan_contact(other, who, ledger, existing, now, memo) == plan_contact(
         other, who, ledger, existing, now
     )
+
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+CTX = planning.Context(default_nurture(), NOW)
+
+
+async def _world(stages: dict[str, Stage]) -> tuple[MemoryUnitOfWork, dict[str, Recipient]]:
+    uow = MemoryUnitOfWork()
+    rows = [LedgerRow(grant(c, Channel.EMAIL, NOW - timedelta(days=1)), f"g-{c}") for c in stages]
+    await uow.consent.record(rows)
+    people = {
+        c: Recipient(c, "a1", s, ZoneInfo("Europe/Berlin"), role="technical")
+        for c, s in stages.items()
+    }
+    await planning.replan(uow, CTX, people, {}, set(), [])
+    return uow, people
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    before=st.dictionaries(
+        st.sampled_from(["c1", "c2", "c3"]),
+        st.sampled_from([Stage.AWARENESS, Stage.ENGAGED, Stage.MQL]),
+        min_size=1,
+    ),
+    after=st.sampled_from([Stage.ENGAGED, Stage.MQL, Stage.SQL]),
+    kinds=st.lists(
+        st.sampled_from(["demo_requested", "page_viewed", "contact_sales_requested"]),
+        min_size=1,
+        max_size=4,
+    ),
+)
+async def test_exits_and_replan_sharing_one_read_of_the_touches_decide_as_reading_their_own(
+    before: dict[str, Stage], after: Stage, kinds: list[str]
+) -> None:
+    done: list[tuple[list[DecisionRecord], dict[str, object]]] = []
+    for shared in (False, True):
+        uow, people = await _world(before)
+        exits = [
+            (k, c, f"e{i}") for i, (k, c) in enumerate(zip(kinds, sorted(before) * 4, strict=False))
+        ]
+        moved = {
+            c: Recipient(c, "a1", after, w.timezone, role="technical") for c, w in people.items()
+        }
+        log: planning.Log = []
+        if shared:
+            existing = await uow.touches.existing({*moved, *planning.exiting(CTX.config, exits)})
+            await planning.exit_sequences(uow, CTX, exits, log, existing)
+            await planning.replan(uow, CTX, moved, {}, set(), log, existing)
+        else:
+            await planning.exit_sequences(uow, CTX, exits, log)
+            await planning.replan(uow, CTX, moved, {}, set(), log)
+        done.append((log, dict(uow.touches.rows)))
+    assert done[0] == done[1]
+
+
+def test_a_stored_step_without_its_sequence_still_asks_the_store() -> None:
+    """Touches stored as ``<sequence>`` alone, or under another case, may match the store's
+    LIKE: the statement is not left out for them (a wrong yes only costs the statement)."""
+    odd = ExistingTouch.stored("t1", "Awareness-Education/x", "awareness", "email", "planned", None)
+    assert planning._may_plan({"c1": [odd]}, ["c1"], "awareness-education")
+    assert planning._may_plan({}, ["c1"], "awareness-education")  # not read: asked
+    done = ExistingTouch.stored(
+        "t2", "awareness-education/x", "awareness", "email", "dispatched", None
+    )
+    assert not planning._may_plan({"c1": [done]}, ["c1"], "awareness-education")
+    assert not planning._may_plan({"c1": [odd]}, ["c1"], "awareness")

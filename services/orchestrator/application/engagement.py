@@ -184,8 +184,10 @@ async def plan_after(
             recipients[cid] = who
     ctx = planning.Context(nurture.config, now)
     exits = [(s.type, s.contact_id, s.event_id) for s in signals]
-    await planning.exit_sequences(uow, ctx, exits, log)  # first: the more specific reason
-    await planning.replan(uow, ctx, recipients, cause, told, log)
+    # one read of the stored touches for both: the exits skip in it what they skip in the store
+    existing = await uow.touches.existing({*recipients, *planning.exiting(ctx.config, exits)})
+    await planning.exit_sequences(uow, ctx, exits, log, existing)  # the more specific reason
+    await planning.replan(uow, ctx, recipients, cause, told, log, existing)
     stages = {k: a.stage for k, a in decision.accounts.items()}
     planned_at = {w.account_id for w in recipients.values() if w.account_id}
     await account_plays.hold_paused(uow, ctx, signals, stages, planned_at, log)

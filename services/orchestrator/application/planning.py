@@ -9,7 +9,7 @@ reason and, where there is one, the event that caused it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -20,8 +20,10 @@ from services.orchestrator.domain.consent import ConsentLedger
 from services.orchestrator.domain.eligibility import PlannedTouch, Recipient, SkipReason
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.planner import (
+    SKIPPED,
     Cancel,
     ContactPlan,
+    ExistingTouch,
     PlanMemo,
     cancellations,
     plan_contact,
@@ -65,11 +67,14 @@ async def replan(
     cause: Mapping[str, str | None],
     skip_calls: set[str],
     log: Log,
+    existing: Mapping[str, Sequence[ExistingTouch]] | None = None,
 ) -> None:
     """Plan each recipient's current stage (``plan_contact``) and apply it. ``cause``: the
     event behind each contact's change; ``skip_calls``: contacts whose rep a rule's reminder is
-    calling already (no second call touch)."""
-    existing = await uow.touches.existing(recipients)
+    calling already (no second call touch); ``existing``: the recipients' stored touches as
+    read in this unit of work (``uow.touches.existing``), else read here."""
+    if existing is None:
+        existing = await uow.touches.existing(recipients)
     ledgers = await ledgers_for(uow, recipients, ctx.config)
     created: list[NewTouch] = []
     revived: list[Revived] = []
@@ -115,20 +120,83 @@ async def cancel_unreachable(
 
 
 async def exit_sequences(
-    uow: UnitOfWork, ctx: Context, exits: Sequence[tuple[str, str, str]], log: Log
+    uow: UnitOfWork,
+    ctx: Context,
+    exits: Sequence[tuple[str, str, str]],
+    log: Log,
+    existing: MutableMapping[str, list[ExistingTouch]] | None = None,
 ) -> None:
     """``exits``: (event type, contact, event id). An event a sequence lists in ``exit_on`` (a
     demo request ends the education emails) skips the contact's planned touches of that
-    sequence, including any planned just now."""
+    sequence, including any planned just now. ``existing``: the stored touches of the exiting
+    contacts (``uow.touches.existing``, in this unit of work): a sequence none of them has a
+    planned touch of is not asked of the store, and what is skipped is marked so in it."""
     ended: dict[str, dict[str, str]] = {}  # sequence -> contact -> event id
+    ends = _Ends(ctx.config)
     for kind, contact_id, event_id in exits:
-        for seq in ctx.config.exited_by(kind):
+        for seq in ends(kind):
             ended.setdefault(seq, {}).setdefault(contact_id, event_id)
+    reason = SkipReason.SEQUENCE_EXITED
     for seq, who in sorted(ended.items()):
-        reason = SkipReason.SEQUENCE_EXITED
-        for touch_id, cid, aid in await uow.touches.skip_sequence(seq, sorted(who), reason):
+        if existing is not None and not _may_plan(existing, who, seq):
+            continue  # the statement would skip nothing
+        skipped = await uow.touches.skip_sequence(seq, sorted(who), reason)
+        for touch_id, cid, aid in skipped:
             log.append(ctx.row(TouchDecision.TOUCH_SKIPPED, reason, cid, aid, touch_id,
                                {"sequence": seq}, who[cid]))  # fmt: skip
+        if existing is not None:
+            _mark_skipped(existing, skipped, reason)
+
+
+def exiting(config: NurtureConfig, exits: Iterable[tuple[str, str, str]]) -> set[str]:
+    """The contacts of ``exits`` whose event ends a sequence (``exit_sequences``)."""
+    ends = _Ends(config)
+    return {contact_id for kind, contact_id, _ in exits if ends(kind)}
+
+
+class _Ends:
+    """``config.exited_by``, asked once per event type."""
+
+    def __init__(self, config: NurtureConfig) -> None:
+        self.config = config
+        self.known: dict[str, frozenset[str]] = {}
+
+    def __call__(self, kind: str) -> frozenset[str]:
+        if (sequences := self.known.get(kind)) is None:
+            sequences = self.known[kind] = self.config.exited_by(kind)
+        return sequences
+
+
+def _may_plan(
+    existing: Mapping[str, Sequence[ExistingTouch]], who: Iterable[str], seq: str
+) -> bool:
+    """Whether one of ``who`` may have a planned touch whose stored ``sequence_step`` starts with
+    ``<seq>/`` (as ``skip_sequence`` matches it): yes for a contact not in ``existing``, and
+    case-blind, as SQLite's LIKE is (a wrong yes only costs the statement)."""
+    prefix = f"{seq}/".lower()
+    for cid in who:
+        touches = existing.get(cid)
+        if touches is None:
+            return True
+        for t in touches:  # "<sequence>/<step>" as stored when it held a "/" (else no match)
+            if t.is_planned and f"{t.sequence_id}/{t.step_id}".lower().startswith(prefix):
+                return True
+    return False
+
+
+def _mark_skipped(
+    existing: MutableMapping[str, list[ExistingTouch]],
+    skipped: Iterable[tuple[str, str, str | None]],
+    reason: SkipReason,
+) -> None:
+    """``existing`` as the store holds it after ``skip_sequence`` skipped these touches."""
+    for touch_id, cid, _ in skipped:
+        touches = existing.get(cid)
+        if touches is not None:
+            existing[cid] = [
+                replace(t, status=SKIPPED, reason=reason.value) if t.touch_id == touch_id else t
+                for t in touches
+            ]
 
 
 def _without_calls(plan: ContactPlan) -> ContactPlan:
