@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import Select, Text, bindparam, cast, func, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -32,6 +33,7 @@ from services.orchestrator.adapters.tables import (
 )
 from services.orchestrator.domain.identity import KnownIdentity
 from services.orchestrator.domain.state import AccountState, ContactState, Transition
+from services.orchestrator.domain.views import AccountView, ContactView
 from trellis.db import json_dumps
 
 _UNKNOWN = KnownIdentity()
@@ -173,8 +175,12 @@ _CONTACT_UPSERT = (
     "stage = excluded.stage, score = excluded.score, fit = excluded.fit, "
     "traits = excluded.traits, state = excluded.state, "
     "stage_entered_at = excluded.stage_entered_at, last_event_at = excluded.last_event_at, "
-    "updated_at = excluded.updated_at"
+    "updated_at = excluded.updated_at "
+    # what ``ContactView`` reads, as stored: the batch's views need no statement of their own
+    "RETURNING id, account_id, email, stage, role, timezone, traits, owner_rep"
 )
+ViewRow = tuple[Any, ...]
+"""A view's columns as an upsert returned them (PostgreSQL), in ``RETURNING`` order."""
 
 
 async def save_contacts(
@@ -183,10 +189,11 @@ async def save_contacts(
     identity: Mapping[str, KnownIdentity],
     now: datetime,
     cache: StateCache[ContactState] | None = None,
-) -> None:
-    """Upsert contacts. ``identity`` carries external id / email per contact id when known."""
+) -> list[ViewRow]:
+    """Upsert contacts. ``identity`` carries external id / email per contact id when known.
+    Returns the rows as stored, for ``contact_view`` (on PostgreSQL; none on SQLite)."""
     if not states:
-        return
+        return []
     rows = []
     for cid, s in states.items():
         known = identity.get(cid) or _UNKNOWN
@@ -203,8 +210,8 @@ async def save_contacts(
             )
         )  # fmt: skip
     if is_postgresql(conn):
-        await bulk.insert_rows(conn, "contacts", _CONTACT_COLUMNS, rows, _CONTACT_UPSERT)
-        return
+        saved = await bulk.insert_rows(conn, "contacts", _CONTACT_COLUMNS, rows, _CONTACT_UPSERT)
+        return [tuple(r) for r in saved]
     stmt = sqlite_insert(contacts)
     excluded = stmt.excluded
     stmt = stmt.on_conflict_do_update(
@@ -218,6 +225,7 @@ async def save_contacts(
         },
     )
     await conn.execute(stmt, bulk.executemany_params(_CONTACT_COLUMNS, rows))
+    return []
 
 
 _ACCOUNT_COLUMNS: bulk.Columns = (
@@ -233,7 +241,8 @@ _ACCOUNT_UPSERT = (
     "name = coalesce(excluded.name, accounts.name), "
     "score = excluded.score, state = excluded.state, "
     "stage_entered_at = excluded.stage_entered_at, updated_at = excluded.updated_at "
-    "WHERE accounts.merged_into IS NULL"  # another instance merged it away meanwhile
+    "WHERE accounts.merged_into IS NULL "  # another instance merged it away meanwhile
+    "RETURNING id, stage, owner_rep, traits, name, domain"  # what ``AccountView`` reads
 )
 
 
@@ -243,9 +252,10 @@ async def save_accounts(
     identity: Mapping[str, KnownIdentity],
     now: datetime,
     cache: StateCache[AccountState] | None = None,
-) -> None:
+) -> list[ViewRow]:
+    """Upsert accounts; returns the rows updated as stored, for ``account_view`` (PostgreSQL)."""
     if not states:
-        return
+        return []
     rows = []
     for aid, s in states.items():
         known = identity.get(aid) or _UNKNOWN
@@ -260,8 +270,8 @@ async def save_accounts(
             )
         )  # fmt: skip
     if is_postgresql(conn):
-        await bulk.insert_rows(conn, "accounts", _ACCOUNT_COLUMNS, rows, _ACCOUNT_UPSERT)
-        return
+        saved = await bulk.insert_rows(conn, "accounts", _ACCOUNT_COLUMNS, rows, _ACCOUNT_UPSERT)
+        return [tuple(r) for r in saved]
     stmt = sqlite_insert(accounts)
     excluded = stmt.excluded
     stmt = stmt.on_conflict_do_update(
@@ -276,6 +286,28 @@ async def save_accounts(
         where=accounts.c.merged_into.is_(None),
     )
     await conn.execute(stmt, bulk.executemany_params(_ACCOUNT_COLUMNS, rows))
+    return []
+
+
+def contact_view(row: ViewRow) -> ContactView:
+    cid, account_id, email, stage, role, timezone, traits, owner_rep = row
+    return ContactView(
+        id=cid, account_id=account_id, email=email, stage=stage, role=role, timezone=timezone,
+        traits=_json(traits) or {}, owner_rep=owner_rep,
+    )  # fmt: skip
+
+
+def account_view(row: ViewRow) -> AccountView:
+    aid, stage, owner_rep, traits, name, domain = row
+    return AccountView(
+        id=aid, stage=stage, owner_rep=owner_rep, traits=_json(traits) or {}, name=name,
+        domain=domain,
+    )  # fmt: skip
+
+
+def _json(value: Any) -> Any:
+    """A JSON column as returned: decoded by the engine's codec (``trellis.db``), or text."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 def _account_name(known: KnownIdentity) -> str | None:

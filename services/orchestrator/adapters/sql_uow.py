@@ -52,9 +52,23 @@ from services.orchestrator.domain.touch_log import TouchDecision
 from services.orchestrator.domain.views import AccountView, ContactView
 
 
+class _Saved:
+    """Contact and account rows as this unit of work's upserts returned them (PostgreSQL: the
+    columns views read), so the batch's views after its save need no statement. The upsert
+    locked those rows until the commit, so a select would read the same; a row this unit of
+    work writes otherwise is forgotten."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[str, repo.ViewRow] = {}
+        self.accounts: dict[str, repo.ViewRow] = {}
+
+
 class _Part:
-    def __init__(self, conn: AsyncConnection, caches: repo.StateCaches) -> None:
+    def __init__(
+        self, conn: AsyncConnection, caches: repo.StateCaches, saved: _Saved | None = None
+    ) -> None:
         self.conn, self.caches = conn, caches
+        self.saved = saved or _Saved()
 
 
 class SqlInbox(_Part):
@@ -112,12 +126,15 @@ class SqlContacts(_Part):
         self, states: Mapping[str, ContactState], identity: Mapping[str, KnownIdentity],
         now: datetime,
     ) -> None:  # fmt: skip
-        await repo.save_contacts(self.conn, states, identity, now, self.caches.contacts)
+        rows = await repo.save_contacts(self.conn, states, identity, now, self.caches.contacts)
+        self.saved.contacts.update({r[0]: r for r in rows})
 
     async def retire(self, losers: Iterable[str], now: datetime) -> None:
         """Merged-away contacts give up their unique identifiers to the survivor (one
         statement for the batch's)."""
         gone = sorted(set(losers))
+        for loser in gone:
+            self.saved.contacts.pop(loser, None)
         if gone:
             await self.conn.execute(
                 update(contacts)
@@ -136,13 +153,17 @@ class SqlContacts(_Part):
 
     async def views(self, ids: Iterable[str]) -> dict[str, ContactView]:
         wanted = sorted(set(ids))
-        if not wanted:
-            return {}
-        stmt = _views_of(contacts, bulk.is_postgresql(self.conn))
-        rows = await self.conn.execute(stmt, bulk.ids(self.conn, wanted))
-        return {r["id"]: ContactView.from_row(r) for r in rows.mappings()}
+        saved = self.saved.contacts
+        found = {i: repo.contact_view(saved[i]) for i in wanted if i in saved}
+        rest = [i for i in wanted if i not in found]
+        if rest:
+            stmt = _views_of(contacts, bulk.is_postgresql(self.conn))
+            rows = await self.conn.execute(stmt, bulk.ids(self.conn, rest))
+            found.update({r["id"]: ContactView.from_row(r) for r in rows.mappings()})
+        return found
 
     async def set_owner(self, contact_id: str, rep: str, *, if_unowned: bool) -> None:
+        self.saved.contacts.pop(contact_id, None)
         where = [contacts.c.id == contact_id]
         if if_unowned:
             where.append(contacts.c.owner_rep.is_(None))
@@ -166,6 +187,8 @@ class SqlAccounts(_Part):
         return await repo.known_accounts(self.conn, external_ids, domains)
 
     async def retire(self, merges: Sequence[AccountMerge], now: datetime) -> None:
+        self.saved.contacts.clear()  # their people move to the survivors
+        self.saved.accounts.clear()
         await account_merges.retire(self.conn, merges, now)
 
     async def states(self, ids: Iterable[str]) -> dict[str, AccountState]:
@@ -175,17 +198,22 @@ class SqlAccounts(_Part):
         self, states: Mapping[str, AccountState], identity: Mapping[str, KnownIdentity],
         now: datetime,
     ) -> None:  # fmt: skip
-        await repo.save_accounts(self.conn, states, identity, now, self.caches.accounts)
+        rows = await repo.save_accounts(self.conn, states, identity, now, self.caches.accounts)
+        self.saved.accounts.update({r[0]: r for r in rows})
 
     async def views(self, ids: Iterable[str]) -> dict[str, AccountView]:
         wanted = sorted({i for i in ids if i})
-        if not wanted:
-            return {}
-        stmt = _views_of(accounts, bulk.is_postgresql(self.conn))
-        rows = await self.conn.execute(stmt, bulk.ids(self.conn, wanted))
-        return {r["id"]: AccountView.from_row(r) for r in rows.mappings()}
+        saved = self.saved.accounts
+        found = {i: repo.account_view(saved[i]) for i in wanted if i in saved}
+        rest = [i for i in wanted if i not in found]
+        if rest:
+            stmt = _views_of(accounts, bulk.is_postgresql(self.conn))
+            rows = await self.conn.execute(stmt, bulk.ids(self.conn, rest))
+            found.update({r["id"]: AccountView.from_row(r) for r in rows.mappings()})
+        return found
 
     async def set_owner(self, account_id: str, rep: str, *, if_unowned: bool) -> None:
+        self.saved.accounts.pop(account_id, None)
         where = [accounts.c.id == account_id]
         if if_unowned:
             where.append(accounts.c.owner_rep.is_(None))
@@ -272,10 +300,11 @@ class SqlUnitOfWork:
 
     def __init__(self, conn: AsyncConnection, caches: repo.StateCaches | None = None) -> None:
         caches = caches or repo.StateCaches()
+        saved = _Saved()
         self.conn = conn
         self.inbox = SqlInbox(conn, caches)
-        self.contacts = SqlContacts(conn, caches)
-        self.accounts = SqlAccounts(conn, caches)
+        self.contacts = SqlContacts(conn, caches, saved)
+        self.accounts = SqlAccounts(conn, caches, saved)
         self.touches = SqlTouches(conn)
         self.reminders = SqlReminders(conn)
         self.consent = SqlConsent(conn, caches)
