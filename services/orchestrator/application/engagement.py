@@ -156,7 +156,8 @@ async def plan_after(
     paused account's marketing waits. ``consent_changed``: contact -> the event that changed its
     consent (a grant may add touches, a withdrawal cancels them)."""
     log: planning.Log = []
-    await handoffs.hand_over(uow, nurture, decision, signals, now, log)  # before the sales owner
+    # before the sales owner is chosen for the call reminders; announced after them
+    handed = await handoffs.hand_over(uow, nurture, decision, signals, now, log, defer=True)
     await rep_reminders.owner_changes(uow, signals, nurture.reps, now, log)
     moved = {t.subject_key: t for t in decision.transitions if t.subject_kind == "contact"}
     became_sql = {k for k, t in moved.items() if t.to_stage is Stage.SQL}
@@ -174,7 +175,9 @@ async def plan_after(
     replanned = set(moved) | set(consent_changed)
     people = await uow.contacts.views(replanned | {n.contact_id for n in needs})
     accs = await uow.accounts.views({p.account_id for p in people.values() if p.account_id})
-    told = await rep_reminders.create_reminders(uow, nurture, needs, people, accs, now, log)
+    calls: dict[str, rep_reminders.Call] = {}
+    told = await rep_reminders.create_reminders(uow, nurture, needs, people, accs, now, log, calls)
+    await handoffs.announce(uow, nurture.config, handed, calls, now, log)  # one reminder, not two
     cause = {**dict(consent_changed), **{k: t.event_id for k, t in moved.items()}}
     recipients = {}
     for cid in sorted(replanned):
