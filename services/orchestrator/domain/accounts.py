@@ -16,50 +16,52 @@ def coverage(members: Iterable[Member], playbook: Playbook) -> tuple[str, ...]:
     return tuple(sorted(_tally(members, playbook).roles))
 
 
+_RANKS: dict[Stage, int] = {s: s.rank for s in Stage}
+
+
 @dataclass(slots=True)
 class _Tally:
-    """What the roll-up reads of a set of stakeholders: their furthest funnel stage, whether
-    any is churned or disqualified, and the committee roles they engage."""
+    """What the roll-up reads of a set of stakeholders: the rank of their furthest funnel stage
+    (-1: none), whether any is churned or disqualified, and the committee roles they engage."""
 
-    best: Stage | None = None
+    best: int = -1
     churned: bool = False
     disqualified: bool = False
     roles: set[str] = field(default_factory=set)
 
-    def add(self, m: Member, rules: AccountRollup, engaged_from: int) -> None:
-        s = m.stage
-        if s is None:
-            return
-        rank = s.rank
-        if rank >= engaged_from and m.role is not None and m.role in rules.committee_roles:
-            self.roles.add(m.role)
-        if rank >= 0:  # a funnel stage (the parked ones rank -1)
-            if self.best is None or rank > self.best.rank:
-                self.best = s
-        elif s == Stage.CHURNED:
-            self.churned = True
-        else:
-            self.disqualified = True
-
     def joined(self, members: Iterable[Member], rules: AccountRollup) -> _Tally:
-        out = _Tally(self.best, self.churned, self.disqualified, set(self.roles))
-        engaged_from = rules.engaged_from.rank
+        """This tally with ``members`` added."""
+        best, churned, disqualified = self.best, self.churned, self.disqualified
+        roles = set(self.roles)
+        engaged_from, committee = _RANKS[rules.engaged_from], rules.committee_roles
         for m in members:
-            out.add(m, rules, engaged_from)
-        return out
+            s = m.stage
+            if s is None:
+                continue
+            rank = _RANKS[s]
+            if rank >= engaged_from and m.role is not None and m.role in committee:
+                roles.add(m.role)
+            if rank > best:  # a funnel stage further on (the parked ones rank -1)
+                best = rank
+            elif rank < 0:
+                if s == Stage.CHURNED:
+                    churned = True
+                else:
+                    disqualified = True
+        return _Tally(best, churned, disqualified, roles)
 
     def stage(self, rules: AccountRollup) -> Stage | None:
         """The furthest stage, stepped back until the committee covers its gate; with no one
         in the funnel, churned if anyone is, else disqualified if anyone is."""
-        best = self.best
-        if best is None:
+        if self.best < 0:
             if self.churned:
                 return Stage.CHURNED
             return Stage.DISQUALIFIED if self.disqualified else None
+        best = self.best
         covered, gate = len(self.roles), rules.min_roles
-        while covered < gate.get(best, 0) and best.rank > 0:
-            best = FUNNEL[best.rank - 1]
-        return best
+        while covered < gate.get(FUNNEL[best], 0) and best > 0:
+            best -= 1
+        return FUNNEL[best]
 
 
 def _tally(members: Iterable[Member], playbook: Playbook) -> _Tally:
@@ -101,11 +103,15 @@ def roll_up(
     steady = _tally((m for k, m in members.items() if k not in final), playbook)
     transitions: list[Transition] = []
     stage, entered = account.stage, account.stage_entered_at
-    mine = sorted(
-        (t for t in moves if t.subject_kind == "contact" and t.subject_key in final),
-        key=lambda t: (t.occurred_at, t.event_id or ""),
+    mine = (
+        sorted(
+            (t for t in moves if t.subject_kind == "contact" and t.subject_key in final),
+            key=lambda t: (t.occurred_at, t.event_id or ""),
+        )
+        if moves
+        else ()
     )
-    changing = {k: members[k] for k in final if k in members}  # before their moves
+    changing = {k: members[k] for k in final if k in members} if mine else {}  # before moves
     for t in mine:
         # only the stage matters before ``members.update(final)``: score and role are final's
         was = final[t.subject_key]
