@@ -91,5 +91,9 @@ def appended(window: Sequence[Engagement], events: Sequence[Engagement]) -> Wind
 
 def rest(window: Sequence[Engagement], start: int) -> Window:
     """The window from ``start`` on, a stored window kept stored (a window, so the stored forms
-    of its events are kept for the next batch once written)."""
-    return window[start:] if isinstance(window, Window) else Window(window[start:])
+    of its events are kept for the next batch once written). From 0 a window is itself, not a
+    copy: it is immutable to readers, and the encoder checks what its stored forms are
+    relative to (``context``), so states may share it."""
+    if isinstance(window, Window):
+        return window if start == 0 else window[start:]
+    return Window(window[start:] if start else window)
