@@ -19,7 +19,9 @@ from services.orchestrator.domain.window import appended, rest
 from tests.unit.test_orchestrator_properties import NOW
 
 TEXT = st.text(st.characters(codec="utf-8"))  # quotes, backslashes, control characters, emoji
-PROPERTIES = st.dictionaries(TEXT, st.one_of(TEXT, st.integers(-(2**63), 2**63 - 1), st.booleans(), st.none()))
+PROPERTIES = st.dictionaries(
+    TEXT, st.one_of(TEXT, st.integers(-(2**63), 2**63 - 1), st.booleans(), st.none())
+)
 
 
 def _window_written_whole(stored: bytes) -> bytes:
