@@ -5,7 +5,7 @@ each reading its own."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -28,6 +28,7 @@ from services.orchestrator.domain.planner import ExistingTouch, PlanMemo, plan_c
 from services.orchestrator.domain.quiet_hours import Openings, SendWindow
 from services.orchestrator.domain.records import DecisionRecord
 from services.orchestrator.domain.stages import Stage
+from tests.unit.test_nurture_properties import windows
 
 CONFIG = default_nurture().model_copy(update={"holdout": 0.2})
 ZONES = [
@@ -56,18 +57,6 @@ def written(draw: st.DrawFn, at: datetime) -> datetime:
     if how == "offset":
         return at.astimezone(timezone(timedelta(hours=draw(st.integers(-12, 13)))))
     return at
-
-
-@st.composite
-def windows(draw: st.DrawFn) -> SendWindow:
-    days = draw(st.frozensets(st.integers(0, 6), min_size=1))
-    start = draw(st.integers(0, 23 * 60))
-    end = draw(st.one_of(st.none(), st.integers(start + 1, 24 * 60 - 1)))
-    return SendWindow(
-        days=days,
-        start=time(start // 60, start % 60),
-        end=None if end is None else time(end // 60, end % 60),
-    )
 
 
 @settings(max_examples=300, deadline=None)
