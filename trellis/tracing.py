@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind
@@ -81,3 +82,22 @@ class TracedProducer:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._producer, name)
+
+
+def current() -> Context:
+    """The current context, to carry work on in another task (``within``)."""
+    return otel_context.get_current()
+
+
+@contextmanager
+def within(context: Context | None) -> Iterator[None]:
+    """Run the block in ``context`` (taken with ``current`` where the work was asked for): what
+    it produces carries that trace on. None: the block's own context."""
+    if context is None:
+        yield
+        return
+    token = otel_context.attach(context)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)

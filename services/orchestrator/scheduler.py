@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
+from opentelemetry.context import Context
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.commands import DispatchTouch
@@ -31,6 +32,7 @@ from services.orchestrator.ops.links import ReminderLinks
 from services.orchestrator.people import Nurture
 from services.orchestrator.reminder_variables import tell_the_story
 from services.orchestrator.touch_commands import topic_for
+from trellis import tracing
 from trellis.kafka import encode
 from trellis.logs import error_kind
 
@@ -54,11 +56,14 @@ class Scheduler:
         self.dispatched = 0
         self.reminder_expiry = timedelta(days=nurture.config.reminder_expire_days)
         self._woken = asyncio.Event()
+        self._woken_by: Context | None = None
 
     def wake(self) -> None:
         """Ask for a dispatch round now (the consumer, after a batch that may have made
         something due: speed to lead). Wakes arriving during a round coalesce into one more
         round, and the batch loop never waits for the round: it goes on with its next batch."""
+        if not self._woken.is_set():  # the round carries on the trace of its first waker
+            self._woken_by = tracing.current()
         self._woken.set()
 
     async def run(self, stop: asyncio.Event, interval_s: float, lock: asyncio.Lock) -> None:
@@ -68,6 +73,7 @@ class Scheduler:
         clocks_due = 0.0
         while not stop.is_set():
             self._woken.clear()  # a wake from here on asks for another round
+            waker, self._woken_by = self._woken_by, None
             try:
                 if time.monotonic() >= clocks_due:
                     clocks_due = time.monotonic() + interval_s
@@ -77,10 +83,11 @@ class Scheduler:
                         await handle_reminder_clock(uow, now, self.reminder_expiry, version)
                         await handle_value_watch(uow, self.nurture, now)  # day N, no activation
                         await handle_handoff_clock(uow, self.nurture, now)
-                while True:
-                    async with lock:
-                        if await self.dispatch_due() < self.batch:
-                            break  # a full batch: more may be due
+                with tracing.within(waker):  # a reminder's trace runs on from its event
+                    while True:
+                        async with lock:
+                            if await self.dispatch_due() < self.batch:
+                                break  # a full batch: more may be due
             except Exception as exc:  # the type chain only: a driver's text can quote an email
                 log.error(
                     "dispatch-due-touches round failed (%s); retrying next round", error_kind(exc)
