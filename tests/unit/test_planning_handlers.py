@@ -3,6 +3,7 @@ adapters share: a stored touch read back for the planner, and consent rows admit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -154,3 +155,54 @@ def test_a_held_out_contact_is_told_each_step_it_would_have_had() -> None:
         "awareness/problem_framing", Reason.HOLDOUT,
         {"stage": "awareness", "holdout": "50%", "by": "contact"},
     )  # fmt: skip
+
+
+async def test_a_demo_request_ends_the_education_sequence_with_one_row_per_skipped_touch() -> None:
+    """``exit_on``: each planned touch of the sequence is skipped with SEQUENCE_EXITED, logged
+    with its contact, account, touch, sequence and the event; the shared read of the touches
+    knows it, so the replan that follows plans none of them again. Another contact's and an
+    event that ends nothing change nothing."""
+    uow = MemoryUnitOfWork()
+    for c in ("c1", "c2"):
+        await opted_in(uow, c)
+        await planning.replan(uow, CTX, {c: recipient(c)}, {c: f"e-{c}"}, set(), [])
+    exits = [("page_viewed", "c1", "p1"), ("demo_requested", "c1", "d1"),
+             ("demo_requested", "c1", "d2")]  # fmt: skip
+    existing = await uow.touches.existing({"c1", "c2"})
+    log: list[DecisionRecord] = []
+    await planning.exit_sequences(uow, CTX, exits, log, existing)
+    mine = {r.touch.id: r for r in uow.touches.rows.values() if r.touch.contact_id == "c1"}
+    assert {r.status for r in mine.values()} == {"skipped"}
+    assert {r.reason for r in mine.values()} == {"SEQUENCE_EXITED"}
+    assert sorted((r.contact_id, r.account_id, r.touch_id, r.event_id) for r in log) == sorted(
+        ("c1", "a1", tid, "d1") for tid in mine
+    )  # the first event that ended it
+    assert {(r.kind, r.reason) for r in log} == {(TouchDecision.TOUCH_SKIPPED,
+                                                   Reason.SEQUENCE_EXITED)}  # fmt: skip
+    assert all(r.facts == {"sequence": "awareness-education"} for r in log)
+    assert {t.status for t in existing["c1"]} == {"skipped"}  # the shared read follows
+    assert {t.status for t in existing["c2"]} == {"planned"}
+    others = [r.status for r in uow.touches.rows.values() if r.touch.contact_id == "c2"]
+    assert others == ["planned"] * 3
+    again: list[DecisionRecord] = []
+    await planning.replan(uow, CTX, {"c1": recipient()}, {"c1": "e3"}, set(), again, existing)
+    assert again == [] and len(uow.touches.rows) == 6  # nothing planned again
+
+
+async def test_an_exit_with_nothing_planned_in_the_sequence_asks_the_store_nothing() -> None:
+    uow = MemoryUnitOfWork()
+    asked: list[str] = []
+    skip = uow.touches.skip_sequence
+
+    async def counted(
+        sequence: str, contact_ids: Sequence[str], reason: str
+    ) -> list[tuple[str, str, str | None]]:
+        asked.append(sequence)
+        return await skip(sequence, contact_ids, reason)
+
+    uow.touches.skip_sequence = counted  # type: ignore[method-assign, assignment]
+    existing = await uow.touches.existing({"c1"})
+    await planning.exit_sequences(uow, CTX, [("demo_requested", "c1", "d1")], [], existing)
+    assert asked == []
+    await planning.exit_sequences(uow, CTX, [("demo_requested", "c1", "d1")], [])
+    assert "awareness-education" in asked  # without the shared read: asked, found nothing
