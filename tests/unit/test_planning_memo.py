@@ -5,7 +5,7 @@ each reading its own."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -16,6 +16,7 @@ from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.application import planning
 from services.orchestrator.domain.channels import Channel
 from services.orchestrator.domain.consent import (
+    Actor,
     ConsentEntry,
     ConsentLedger,
     ConsentStatus,
@@ -215,3 +216,45 @@ def test_a_stored_step_without_its_sequence_still_asks_the_store() -> None:
     )
     assert not planning._may_plan({"c1": [done]}, ["c1"], "awareness-education")
     assert not planning._may_plan({"c1": [odd]}, ["c1"], "awareness")
+
+
+def test_one_memo_keeps_each_window_and_each_sequence_apart() -> None:
+    """Memoised answers are per window and per sequence: two windows asked at the same instant
+    and zone each get their own opening, and two sequences their own steps."""
+    openings = Openings()
+    tz, now = ZoneInfo("Europe/Berlin"), datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # 07:00 there
+    early = SendWindow(days=frozenset(range(7)), start=time(8, 0), end=time(12, 0))
+    late = SendWindow(days=frozenset(range(7)), start=time(14, 0), end=time(18, 0))
+    assert openings.next_open(early, now, tz) == early.next_open(now, tz)
+    assert openings.next_open(late, now, tz) == late.next_open(now, tz) != early.next_open(now, tz)
+
+    config = default_nurture()
+    memo = PlanMemo(config)
+    first, second = config.sequences[0], config.sequences[1]
+    assert [s.id for s, _ in memo.steps(first)] == [s.id for s in first.steps]
+    assert [s.id for s, _ in memo.steps(second)] == [s.id for s in second.steps]
+    assert [s.id for s, _ in memo.steps(first)] != [s.id for s, _ in memo.steps(second)]
+
+
+def test_a_memo_made_for_another_plan_is_not_used() -> None:
+    """plan_contact given a memo of another plan (a reload between batches) plans from its own
+    plan, as without a memo."""
+    config = default_nurture()
+    other = config.model_copy(update={"sequences": config.sequences[1:]})
+    who = Recipient("c1", "a1", Stage.AWARENESS, ZoneInfo("UTC"), role="manager")
+    ledger = ConsentLedger(
+        entries=[
+            ConsentEntry(
+                "c1",
+                Channel.EMAIL,
+                ConsentStatus.GRANTED,
+                "form",
+                "form",
+                NOW - timedelta(days=1),
+                Actor.SOURCE,
+            )
+        ]
+    )
+    alone = plan_contact(config, who, ledger, [], NOW)
+    assert alone.create, "the awareness sequence plans for an opted-in contact"
+    assert plan_contact(config, who, ledger, [], NOW, PlanMemo(other)) == alone
