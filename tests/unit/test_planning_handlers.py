@@ -206,3 +206,27 @@ async def test_an_exit_with_nothing_planned_in_the_sequence_asks_the_store_nothi
     assert asked == []
     await planning.exit_sequences(uow, CTX, [("demo_requested", "c1", "d1")], [])
     assert "awareness-education" in asked  # without the shared read: asked, found nothing
+
+
+async def test_one_pass_plans_each_contact_and_says_why_each_step_is_not_planned() -> None:
+    """Contacts of one pass each keep their own plan: the opted-in one's touches are stored,
+    the other's steps are each logged as not planned, with the contact, account, event and the
+    step's words (no touch id: nothing was stored)."""
+    uow = MemoryUnitOfWork()
+    await opted_in(uow, "c1")
+    log: list[DecisionRecord] = []
+    people = {"c1": recipient("c1"), "c2": recipient("c2")}
+    await planning.replan(uow, CTX, people, {"c1": "e1", "c2": "e2"}, set(), log)
+    assert sorted(r.touch.contact_id for r in uow.touches.rows.values()) == ["c1"] * 3
+    refused = [r for r in log if r.kind == TouchDecision.TOUCH_NOT_PLANNED]
+    steps = ["problem-framing", "industry-report", "how-others-solve"]
+    assert [(r.reason, r.contact_id, r.account_id, r.touch_id, r.event_id) for r in refused] == [
+        (Reason.NO_CONSENT, "c2", "a1", None, "e2")
+    ] * 3
+    assert [r.facts for r in refused] == [
+        {"sequence": "awareness-education", "step": s, "channel": "email",
+         "template": f"awareness/{s.replace('-', '_')}"}
+        for s in steps
+    ]  # fmt: skip
+    planned = [r for r in log if r.kind == TouchDecision.TOUCH_PLANNED]
+    assert [(r.contact_id, r.event_id) for r in planned] == [("c1", "e1")] * 3
