@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Record:
+    """A consumed record as the orchestrator's handlers read it, for benches that call them
+    without a broker."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    key: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
+    timestamp: int = 0
 
 
 @dataclass

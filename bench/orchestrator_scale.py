@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from bench.common import Record
 from bench.orchestrator import T0, _drop, _fresh_database, world
 from bench.orchestrator_probe import hit_rate, write_result
 from services.orchestrator.adapters import repository as repo
@@ -20,17 +19,6 @@ from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.handlers import apply_engagement
 from trellis.db import create_engine
 from trellis.migrate import upgrade_async
-
-
-@dataclass
-class _Record:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    key: bytes | None = None
-    headers: Sequence[tuple[str, bytes]] = ()
-    timestamp: int = 0
 
 
 async def cost_per_event(
@@ -46,8 +34,7 @@ async def cost_per_event(
     try:
         await upgrade_async(url)
         seed = [
-            _Record("seed", 0, i, p)
-            for i, p in enumerate(world(known, known, seed=1, spread=False))
+            Record("seed", 0, i, p) for i, p in enumerate(world(known, known, seed=1, spread=False))
         ]
         # On PostgreSQL two seeders over disjoint halves (whole accounts: contact // 5), as two
         # lanes would: the seeding, not the measure, is most of the bench's time at 1M.
@@ -55,13 +42,13 @@ async def cost_per_event(
         cut = (len(seed) // halves) // 5 * 5
         parts = [seed[:cut], seed[cut:]] if halves == 2 else [seed]
 
-        async def feed(part: list[_Record]) -> None:
+        async def feed(part: list[Record]) -> None:
             for lo in range(0, len(part), batch):
                 await apply_engagement(part[lo : lo + batch], engine, playbook, caches=caches)
 
         await asyncio.gather(*(feed(part) for part in parts))
         hits = [
-            _Record("hit", 0, i, p.replace(b'"bench-', b'"hit-'))
+            Record("hit", 0, i, p.replace(b'"bench-', b'"hit-'))
             for i, p in enumerate(world(measured, known, 2, start=T0 + timedelta(minutes=known)))
         ]
         before = _counts(caches)

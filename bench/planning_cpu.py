@@ -18,20 +18,19 @@ import asyncio
 import random
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from unittest.mock import patch
 
 import orjson
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import text
 
 from bench import orchestrator as orchestrator_bench
+from bench.common import Record
 from bench.orchestrator import _drop, _fresh_database
+from bench.orchestrator_probe import StatementCounter
 from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.nurture_file import default_nurture
 from services.orchestrator.adapters.playbook_file import default_playbook
@@ -40,6 +39,9 @@ from services.orchestrator.handlers import apply_engagement
 from services.orchestrator.people import Nurture
 from trellis.db import create_engine
 from trellis.migrate import upgrade_async
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 T0 = datetime(2026, 10, 5, 7, tzinfo=UTC)
 KINDS: list[tuple[str, dict[str, Any], int]] = [  # kind, properties, weight
@@ -79,46 +81,17 @@ def world(events: int, contacts: int, seed: int = 11) -> list[bytes]:
     return out
 
 
-@dataclass
-class _Record:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    key: bytes | None = None
-    headers: Sequence[tuple[str, bytes]] = ()
-    timestamp: int = 0
+def _cpu_of(fn: Callable[P, Awaitable[T]], spent: list[float]) -> Callable[P, Awaitable[T]]:
+    """``fn`` with the process CPU of each call added to ``spent[0]``."""
 
-
-@dataclass
-class Meter:
-    cpu: float = 0.0
-    statements: int = 0
-    counting: bool = False
-
-    def seen(self, *_: Any) -> None:
-        if self.counting:
-            self.statements += 1
-
-    @contextmanager
-    def installed(self) -> Iterator[Meter]:
-        event.listen(Engine, "before_cursor_execute", self.seen)
+    async def measured(*args: P.args, **kwargs: P.kwargs) -> T:
+        start = time.process_time()
         try:
-            yield self
+            return await fn(*args, **kwargs)
         finally:
-            event.remove(Engine, "before_cursor_execute", self.seen)
+            spent[0] += time.process_time() - start
 
-    def wrap(self, fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        async def measured(*args: Any, **kwargs: Any) -> None:
-            self.counting = True
-            start = time.process_time()
-            try:
-                await fn(*args, **kwargs)
-            finally:
-                self.cpu += time.process_time() - start
-                self.counting = False
-
-        return measured
+    return measured
 
 
 async def one_run(
@@ -129,13 +102,13 @@ async def one_run(
     engine = create_engine(url)
     playbook, caches = default_playbook(), repo.StateCaches()
     nurture = Nurture(default_nurture(), ("rep1@us.example", "rep2@us.example"))
-    meter = Meter()
+    counter, spent = StatementCounter(), [0.0]
     handler = 0.0
     try:
         await upgrade_async(url)
-        records = [_Record("engagement", 0, i, p) for i, p in enumerate(payloads)]
-        wrapped = meter.wrap(engagement.plan_after)
-        with meter.installed(), patch.object(engagement, "plan_after", wrapped):
+        records = [Record("engagement", 0, i, p) for i, p in enumerate(payloads)]
+        wrapped = _cpu_of(counter.per_call(engagement.plan_after), spent)
+        with counter.installed(), patch.object(engagement, "plan_after", wrapped):
             for lo in range(0, len(records), batch):
                 part = records[lo : lo + batch]
                 at = T0 + timedelta(minutes=7 * (lo + len(part)))
@@ -148,7 +121,7 @@ async def one_run(
     finally:
         await engine.dispose()
         await _drop(dbname)
-    return meter.cpu, handler, meter.statements
+    return spent[0], handler, sum(counter.per_batch)
 
 
 async def _dump(engine: Any, path: Path) -> None:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import orjson
 
+from bench.common import Record
 from bench.orchestrator import world
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.repository import StateCaches
@@ -41,17 +41,6 @@ T0 = datetime(2026, 1, 5, tzinfo=UTC)
 BENCH_RETENTION = Retention.of_days(inbox=3, decisions=10, touches=20)
 TABLES = ("inbox", "decisions", "touches", "contacts", "accounts", "stage_history",
           "consent_ledger", "identity_aliases", "reminders")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class _Record:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    key: bytes | None = None
-    headers: tuple[tuple[str, bytes], ...] = ()
-    timestamp: int = 0
 
 
 def _consents(contacts: int) -> list[bytes]:
@@ -100,7 +89,7 @@ async def one_run(bootstrap: str, days: int, per_day: int, contacts: int, prune:
             nonlocal offset
             for lo in range(0, len(values), 2000):
                 batch = [
-                    _Record("e", 0, offset + i, v) for i, v in enumerate(values[lo : lo + 2000])
+                    Record("e", 0, offset + i, v) for i, v in enumerate(values[lo : lo + 2000])
                 ]
                 offset += len(batch)
                 await apply_engagement(batch, engine, playbook, lambda: now, caches, nurture)
