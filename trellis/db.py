@@ -7,7 +7,7 @@ the embedded default behaves like a small server rather than a file lock.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+_Processor = Callable[[Any], Any]
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 """Every Trellis table is declared on this metadata (see ``console.tables``)."""
@@ -48,6 +50,42 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def bind_processor(self, dialect: Dialect) -> _Processor | None:
+        """On SQLite, one C call per value (``isoformat``) instead of ``process_bind_param``
+        then SQLAlchemy's ``%``-formatting: bulk inserts bind several datetimes per row, and
+        this was a tenth of the SQLite orchestrator's CPU. The text is SQLAlchemy's storage
+        format to the character (``YYYY-MM-DD HH:MM:SS.ffffff``), so old and new rows compare
+        and sort alike."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        return sqlite_datetime
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> _Processor | None:
+        """On SQLite, ``datetime.fromisoformat`` (C) reads the stored text."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: str | datetime | None) -> datetime | None:
+            if value is None:
+                return None
+            parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+        return process
+
+
+def sqlite_datetime(value: datetime | None) -> str | None:
+    """An aware datetime as SQLite stores a ``UtcDateTime``: UTC, SQLAlchemy's text format
+    (``YYYY-MM-DD HH:MM:SS.ffffff``). For statements that bind below SQLAlchemy's types."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def is_sqlite(url: str) -> bool:

@@ -195,7 +195,7 @@ async def insert_rows(
     return await conn.execute(insert_unnest(table, columns, tail), params)
 
 
-def _pg_type(column: Column[Any]) -> str:
+def pg_type(column: Column[Any]) -> str:
     kind = column.type
     if isinstance(kind, JSON):
         return "json"
@@ -224,20 +224,7 @@ async def insert_dicts(
         await conn.execute(table.insert(), list(rows))
         return
     names = list(rows[0])
-    columns = tuple((n, _pg_type(table.c[n])) for n in names)
+    columns = tuple((n, pg_type(table.c[n])) for n in names)
     json_at = {n for n, t in columns if t == "json"}
     values = [tuple(json_dumps(r[n]) if n in json_at else r[n] for n in names) for r in rows]
     await insert_rows(conn, table.name, columns, values, tail)
-
-
-def executemany_params(columns: Columns, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    """Rows as executemany parameters; JSON columns hold serialised text, embedded as is."""
-    names = [c for c, _ in columns]
-    json_at = [i for i, (_, t) in enumerate(columns) if t == "json"]
-    out = []
-    for row in rows:
-        d = dict(zip(names, row, strict=True))
-        for i in json_at:
-            d[names[i]] = orjson.Fragment(row[i])
-        out.append(d)
-    return out

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.orchestrator.adapters import bulk
+from services.orchestrator.adapters import bulk, sqlite_bulk
 from services.orchestrator.adapters.bulk import is_postgresql
 from services.orchestrator.adapters.tables import decisions
 from services.orchestrator.domain.records import DecisionRecord
@@ -43,6 +43,7 @@ class Row(NamedTuple):
 
 
 _FACTS = Row._fields.index("facts")
+_INSERT = decisions.insert()
 
 
 def entry_rows(log: Iterable[LogEntry]) -> list[Row]:
@@ -71,7 +72,7 @@ async def insert(conn: AsyncConnection, rows: Sequence[Row]) -> None:
     if is_postgresql(conn):
         await bulk.insert_rows(conn, "decisions", _DECISION_COLUMNS, text)
     else:
-        await conn.execute(decisions.insert(), bulk.executemany_params(_DECISION_COLUMNS, text))
+        await sqlite_bulk.insert_many(conn, "decisions", _INSERT, _DECISION_COLUMNS, text)
 
 
 async def add_decisions(conn: AsyncConnection, log: Sequence[LogEntry]) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import Select, Text, bindparam, cast, func, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.orchestrator.adapters import account_merges, bulk
+from services.orchestrator.adapters import account_merges, bulk, sqlite_bulk
 from services.orchestrator.adapters.bulk import is_postgresql
 from services.orchestrator.adapters.state_cache import StateCache as StateCache
 from services.orchestrator.adapters.state_cache import StateCaches as StateCaches
@@ -212,9 +212,17 @@ async def save_contacts(
     if is_postgresql(conn):
         saved = await bulk.insert_rows(conn, "contacts", _CONTACT_COLUMNS, rows, _CONTACT_UPSERT)
         return [tuple(r) for r in saved]
+    await sqlite_bulk.insert_many(
+        conn, "contacts", _sqlite_contact_upsert(), _CONTACT_COLUMNS, rows
+    )
+    return []
+
+
+@cache
+def _sqlite_contact_upsert() -> Any:
     stmt = sqlite_insert(contacts)
     excluded = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[contacts.c.id],
         set_={
             "external_id": _coalesce(excluded.external_id, contacts.c.external_id),
@@ -224,8 +232,6 @@ async def save_contacts(
             **{c: excluded[c] for c in ("last_event_at", "updated_at")},
         },
     )
-    await conn.execute(stmt, bulk.executemany_params(_CONTACT_COLUMNS, rows))
-    return []
 
 
 _ACCOUNT_COLUMNS: bulk.Columns = (
@@ -272,9 +278,17 @@ async def save_accounts(
     if is_postgresql(conn):
         saved = await bulk.insert_rows(conn, "accounts", _ACCOUNT_COLUMNS, rows, _ACCOUNT_UPSERT)
         return [tuple(r) for r in saved]
+    await sqlite_bulk.insert_many(
+        conn, "accounts", _sqlite_account_upsert(), _ACCOUNT_COLUMNS, rows
+    )
+    return []
+
+
+@cache
+def _sqlite_account_upsert() -> Any:
     stmt = sqlite_insert(accounts)
     excluded = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[accounts.c.id],
         set_={
             "external_id": _coalesce(accounts.c.external_id, excluded.external_id),
@@ -285,8 +299,6 @@ async def save_accounts(
         },
         where=accounts.c.merged_into.is_(None),
     )
-    await conn.execute(stmt, bulk.executemany_params(_ACCOUNT_COLUMNS, rows))
-    return []
 
 
 def contact_view(row: ViewRow) -> ContactView:
@@ -336,7 +348,8 @@ async def add_history(
     if is_postgresql(conn):
         await bulk.insert_rows(conn, "stage_history", _HISTORY_COLUMNS, rows)
     else:
-        await conn.execute(stage_history.insert(), bulk.executemany_params(_HISTORY_COLUMNS, rows))
+        stmt = stage_history.insert()
+        await sqlite_bulk.insert_many(conn, "stage_history", stmt, _HISTORY_COLUMNS, rows)
 
 
 def _str(value: object) -> str | None:

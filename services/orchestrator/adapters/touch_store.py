@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.orchestrator.adapters import bulk
+from services.orchestrator.adapters import bulk, sqlite_bulk
 from services.orchestrator.adapters.tables import reminders, touches
 from services.orchestrator.domain.caps import SentTouch
 from services.orchestrator.domain.channels import TouchChannel
@@ -37,7 +37,8 @@ async def add_touches(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> 
     if rows and conn.dialect.name == "postgresql":  # one unnest statement for the batch
         await bulk.insert_dicts(conn, touches, rows, "ON CONFLICT DO NOTHING")
     elif rows:
-        await conn.execute(_insert(conn, touches).on_conflict_do_nothing(), list(rows))
+        stmt = sqlite_insert(touches).on_conflict_do_nothing()
+        await sqlite_bulk.insert_dicts(conn, "touches", stmt, touches, rows)
 
 
 def planned_row(
