@@ -133,6 +133,7 @@ async def run(
         loop = LanedConsumer(*args)
         loop.lanes, loop.floor = lanes, settings.orchestrator_min_batch
         loop.apart = frozenset({OUTCOMES})  # a marketing drain's outcomes never hold a lead
+        loop.apart_ceiling = settings.orchestrator_outcomes_batch
         return loop
 
     try:

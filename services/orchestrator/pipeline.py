@@ -13,6 +13,8 @@ flight. Two lanes are two orchestrator processes in one (the scale-out guarantee
 
 Delivery outcomes are read by a lane of their own (``apart``): a marketing drain sends the
 orchestrator an outcome per email, and a demo request must not wait behind their transactions.
+That lane's batches have a ceiling of their own (``apart_ceiling``): on SQLite its transaction
+holds the one writer's lock, so its size is the longest a demo request's batch waits for it.
 
 Batch size follows the lag a lane saw after its last batch: a lane caught up takes small
 batches (an event that arrives alone is applied alone, at once: speed to lead), one behind takes
@@ -64,6 +66,8 @@ class LanedConsumer(BatchConsumer):
     apart: frozenset[str] = frozenset()
     """Topics read by a lane of their own (the orchestrator's delivery outcomes: a marketing
     drain's thousands of outcomes a second then never sit in front of a demo request)."""
+    apart_ceiling: int | None = None
+    """The largest batch of that lane (unset: the policy's ``max_records``)."""
 
     async def run(self) -> None:
         count = max(1, self.lanes) + (1 if self.apart else 0)
@@ -94,7 +98,10 @@ class LanedConsumer(BatchConsumer):
         return sorted(mine, key=lambda tp: (tp.topic, tp.partition))
 
     async def _lane(self, index: int) -> None:
-        sizer = BatchSizer(floor=self.floor, ceiling=self._policy.max_records)
+        ceiling = self._policy.max_records
+        if index == max(1, self.lanes) and self.apart_ceiling is not None:  # the lane apart
+            ceiling = self.apart_ceiling
+        sizer = BatchSizer(floor=min(self.floor, ceiling), ceiling=ceiling)
         timeout = self._policy.poll_timeout_ms
         while not self._stopping.is_set():
             mine = self._mine(index)

@@ -27,6 +27,10 @@ class OrchestratorSettings(TrellisSettings):
     (one writer: a second lane would only wait on the first)."""
     orchestrator_min_batch: int = 100
     """The batch size a caught-up lane fetches; up to ``orchestrator_max_batch`` with lag."""
+    orchestrator_outcomes_batch: int = Field(default=250, ge=1)
+    """The largest batch of delivery outcomes. On SQLite a batch of them holds the one writer's
+    lock, and a demo request's batch waits for it: a marketing drain's outcomes (thousands a
+    second) in batches of up to ``orchestrator_max_batch`` held it for up to 1.9 s."""
     playbook: Path | None = None
     """``TRELLIS_PLAYBOOK``: a playbook.yaml; the shipped default when unset."""
 

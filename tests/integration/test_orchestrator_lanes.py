@@ -6,8 +6,9 @@ redelivered and the inbox skips it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -21,7 +22,7 @@ from services.orchestrator.application.unit_of_work import InboxEntry
 from services.orchestrator.pipeline import BatchSizer, LanedConsumer
 from tests.probes import produce
 from trellis.broker import EmbeddedBroker
-from trellis.consumer import HandlerInterrupted, LoopPolicy, Record, Rejected
+from trellis.consumer import BatchHandler, HandlerInterrupted, LoopPolicy, Record, Rejected
 from trellis.kafka import ensure_topics, make_consumer, make_producer
 from trellis.settings import TrellisSettings
 
@@ -153,6 +154,24 @@ async def _claimed(engine: AsyncEngine, topic: str) -> int:
         return int(await conn.scalar(query) or 0)
 
 
+@contextlib.asynccontextmanager
+async def _apart_loop(
+    settings: TrellisSettings, topics: tuple[str, str], handler: BatchHandler, max_records: int
+) -> AsyncIterator[LanedConsumer]:
+    """One lane over ``topics[0]`` and the lane apart over ``topics[1]``, floor 10."""
+    consumer = make_consumer(settings, *topics, group_id=uuid.uuid4().hex)
+    producer = make_producer(settings)
+    await consumer.start()
+    await producer.start()
+    loop = LanedConsumer("apart-test", consumer, producer, handler, LoopPolicy(max_records))
+    loop.lanes, loop.floor, loop.apart = 1, 10, frozenset({topics[1]})
+    try:
+        yield loop
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
 @ON_LOOP
 async def test_a_topic_apart_has_its_own_lane_so_its_batches_never_wait_behind_the_others(
     broker: EmbeddedBroker, settings: TrellisSettings
@@ -177,21 +196,32 @@ async def test_a_topic_apart_has_its_own_lane_so_its_batches_never_wait_behind_t
             loop.stop()
         return []
 
-    consumer = make_consumer(settings, events, outcomes, group_id=uuid.uuid4().hex)
-    producer = make_producer(settings)
-    await consumer.start()
-    await producer.start()
-    loop = LanedConsumer("apart-test", consumer, producer, handler, LoopPolicy(max_records=50))
-    loop.lanes, loop.floor, loop.apart = 1, 10, frozenset({outcomes})
-
     async def outcomes_once_events_are_held() -> None:
         await events_blocked.wait()
         await produce(broker.bootstrap, outcomes, [(b"k%d" % i, b"%d" % i) for i in range(60)])
 
-    try:
+    async with _apart_loop(settings, (events, outcomes), handler, 50) as loop:
         await asyncio.wait_for(asyncio.gather(loop.run(), outcomes_once_events_are_held()), 60)
-    finally:
-        await consumer.stop()
-        await producer.stop()
     assert seen == {events: 60, outcomes: 60}
     assert not mixed, "a batch mixed the topic apart with the others"
+
+
+@ON_LOOP
+async def test_the_lane_apart_takes_batches_no_larger_than_its_own_ceiling(
+    broker: EmbeddedBroker, settings: TrellisSettings
+) -> None:
+    events, outcomes = await _topic(settings, broker, 120), await _topic(settings, broker, 0)
+    await produce(broker.bootstrap, outcomes, [(b"k%d" % i, b"%d" % i) for i in range(120)])
+    sizes: dict[str, list[int]] = {events: [], outcomes: []}
+
+    async def handler(records: Sequence[Record]) -> Sequence[Rejected]:
+        sizes[records[0].topic].append(len(records))
+        if sum(sizes[events]) >= 120 and sum(sizes[outcomes]) >= 120:
+            loop.stop()
+        return []
+
+    async with _apart_loop(settings, (events, outcomes), handler, 100) as loop:
+        loop.apart_ceiling = 7
+        await asyncio.wait_for(loop.run(), 60)
+    assert sum(sizes[outcomes]) == 120 and max(sizes[outcomes]) <= 7
+    assert max(sizes[events]) > 7  # the ceiling is the lane apart's only: events lag, grow
