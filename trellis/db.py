@@ -81,11 +81,11 @@ def sqlite_datetime(value: datetime | None) -> str | None:
     (``YYYY-MM-DD HH:MM:SS.ffffff``). For statements that bind below SQLAlchemy's types."""
     if value is None:
         return None
-    if value.tzinfo is None:
+    offset = value.utcoffset()  # cheaper than astimezone, and most values are UTC already
+    if offset is None:
         raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    wall = value.replace(tzinfo=None)
+    return (wall - offset if offset else wall).isoformat(" ", "microseconds")
 
 
 def is_sqlite(url: str) -> bool:
