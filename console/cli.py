@@ -228,6 +228,7 @@ def ingest() -> None:
 
     from services.ingest.app import create_app
     from services.ingest.settings import IngestSettings
+    from trellis.settings import SERVER_KEEP_ALIVE_S
     from trellis.startup import checked_settings
 
     settings = checked_settings("ingest", IngestSettings)
@@ -237,6 +238,7 @@ def ingest() -> None:
         port=settings.ingest_port,
         log_config=None,
         access_log=False,
+        timeout_keep_alive=SERVER_KEEP_ALIVE_S,
     )
 
 

@@ -19,6 +19,12 @@ from trellis.secret_files import SecretFilesSource
 
 EMBEDDED = "embedded"
 DEFAULT_DATA_DIR = Path(".trellis")
+SERVER_KEEP_ALIVE_S = 75
+"""How long our HTTP servers keep an idle connection open (uvicorn's ``timeout_keep_alive``).
+Longer than clients keep one in their pools (httpx 5 s, load balancers 60 s): at uvicorn's
+default of 5 s the server closed a connection at the moment a client reused it, and the client
+got a reset (``httpx.ReadError``) for a request never read; a CI run failed on it. A client
+that closes first is never refused."""
 
 
 class TrellisSettings(BaseSettings):

@@ -20,6 +20,7 @@ from services.ingest.settings import IngestSettings
 from tests.probes import read_topic
 from trellis.broker import free_port
 from trellis.db import create_engine
+from trellis.settings import SERVER_KEEP_ALIVE_S
 from trellis.sources import Issued, SourceKind, SqlAlchemySourceRepository
 
 
@@ -28,8 +29,9 @@ async def running_ingest(settings: IngestSettings) -> AsyncIterator[str]:
     """Yield the base URL of a started server; shut it down afterwards."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+        timeout_keep_alive=SERVER_KEEP_ALIVE_S,
+    )  # fmt: skip
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

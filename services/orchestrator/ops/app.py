@@ -39,6 +39,7 @@ from services.orchestrator.settings import OrchestratorSettings
 from trellis import __version__
 from trellis.health import Check, health_router
 from trellis.openapi import complete_openapi, method_not_allowed
+from trellis.settings import SERVER_KEEP_ALIVE_S
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,13 @@ class OpsServer:
 
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
         config = uvicorn.Config(
-            app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=SERVER_KEEP_ALIVE_S,
         )
         self.server = _SharedLoopServer(config)
         self.address = f"{host}:{port}"
