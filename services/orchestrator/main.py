@@ -132,6 +132,7 @@ async def run(
     def batch_loop(*args: Any) -> BatchConsumer:
         loop = LanedConsumer(*args)
         loop.lanes, loop.floor = lanes, settings.orchestrator_min_batch
+        loop.on_backlog = settings.orchestrator_lanes_on_backlog
         loop.apart = frozenset({OUTCOMES})  # a marketing drain's outcomes never hold a lead
         loop.apart_ceiling = settings.orchestrator_outcomes_batch
         return loop

@@ -10,6 +10,8 @@ belongs to one lane, so its batches are applied one after another and its offset
 order, each only after its batch's transaction committed; at most one batch per lane is in
 flight. Two lanes are two orchestrator processes in one (the scale-out guarantee: two processes
 == one), sharing the state cache (it checks every entry against the stored text).
+With ``on_backlog`` the lanes after the first open only while the first is a full batch
+behind: caught up, one lane reads every partition (fewer, bigger batches; less CPU per event).
 
 Delivery outcomes are read by a lane of their own (``apart``): a marketing drain sends the
 orchestrator an outcome per email, and a demo request must not wait behind their transactions.
@@ -24,6 +26,7 @@ batches up to the ceiling (fewer commits and statements per event).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +34,8 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from trellis.consumer import BatchConsumer, Record
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,9 +73,22 @@ class LanedConsumer(BatchConsumer):
     drain's thousands of outcomes a second then never sit in front of a demo request)."""
     apart_ceiling: int | None = None
     """The largest batch of that lane (unset: the policy's ``max_records``)."""
+    on_backlog: bool = False
+    """Lanes after the first open only for a backlog: while closed, the first lane reads every
+    partition of the others (each closed lane parked between its batches, never during one);
+    they open when the first lane is a full batch (the ceiling) behind and close when every
+    lane is caught up (below the floor). A second lane overlaps one batch's statements with the
+    other's CPU: worth it on a backlog of big batches, a cost when batches are small and the
+    process is short of CPU (at 1,000 ev/s on 2 cores, a rep's p99 with two lanes was 6.4 s
+    against 3.5 s with one)."""
 
     async def run(self) -> None:
         count = max(1, self.lanes) + (1 if self.apart else 0)
+        self._open = asyncio.Event()
+        if not self.on_backlog:
+            self._open.set()
+        self._parked = [asyncio.Event() for _ in range(max(1, self.lanes))]
+        self._lags = [0] * max(1, self.lanes)
         lanes = [
             asyncio.create_task(self._lane(i), name=f"{self.name}-lane-{i}") for i in range(count)
         ]
@@ -90,12 +108,39 @@ class LanedConsumer(BatchConsumer):
         if index == lanes:  # the lane of the topics apart
             mine = [tp for tp in self._consumer.assignment() if tp.topic in self.apart]
         else:
+            read = {index}
+            if index == 0 and not self._open.is_set():  # closed lanes' partitions, once parked
+                read |= {i for i in range(1, lanes) if self._parked[i].is_set()}
             mine = [
                 tp
                 for tp in self._consumer.assignment()
-                if tp.topic not in self.apart and tp.partition % lanes == index
+                if tp.topic not in self.apart and tp.partition % lanes in read
             ]
         return sorted(mine, key=lambda tp: (tp.topic, tp.partition))
+
+    async def _park(self, index: int) -> None:
+        """A lane after the first, between batches: parked until the lanes open."""
+        if 0 < index < max(1, self.lanes) and not self._open.is_set():
+            self._parked[index].set()
+            opened = asyncio.create_task(self._open.wait())
+            stopping = asyncio.create_task(self._stopping.wait())
+            await asyncio.wait({opened, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (opened, stopping):
+                task.cancel()
+            self._parked[index].clear()
+
+    def _steer(self, index: int, lag: int, ceiling: int) -> None:
+        """After a batch of a lane (none in flight): the first lane opens the others when it is
+        a full batch behind; they close when every lane is below the floor."""
+        if not self.on_backlog or index >= max(1, self.lanes):
+            return
+        self._lags[index] = lag
+        if index == 0 and not self._open.is_set() and lag >= ceiling:
+            log.info("%s: %d records behind, lanes open", self.name, lag)
+            self._open.set()
+        elif self._open.is_set() and all(x < self.floor for x in self._lags):
+            log.info("%s: caught up, one lane", self.name)
+            self._open.clear()
 
     async def _lane(self, index: int) -> None:
         ceiling = self._policy.max_records
@@ -104,8 +149,10 @@ class LanedConsumer(BatchConsumer):
         sizer = BatchSizer(floor=min(self.floor, ceiling), ceiling=ceiling)
         timeout = self._policy.poll_timeout_ms
         while not self._stopping.is_set():
+            await self._park(index)
             mine = self._mine(index)
             if not mine:  # nothing assigned to this lane (yet): wait, then look again
+                self._steer(index, 0, ceiling)
                 await asyncio.sleep(timeout / 1000)
                 continue
             batches = await self._consumer.getmany(
@@ -113,12 +160,14 @@ class LanedConsumer(BatchConsumer):
             )
             if not batches:
                 sizer.lag = 0
+                self._steer(index, 0, ceiling)
                 continue
             records = [r for part in batches.values() for r in part]
             started = time.perf_counter()
             await self.process(records)
             await self._commit(batches)  # after the transaction; this lane's partitions only
             sizer.saw(batches, self._consumer)
+            self._steer(index, sizer.lag, ceiling)
             if self.metrics is not None:
                 self.metrics.batch_applied(records, time.perf_counter() - started)
                 self.metrics.lag_after(batches, self._consumer)

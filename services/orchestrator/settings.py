@@ -25,6 +25,9 @@ class OrchestratorSettings(TrellisSettings):
     orchestrator_lanes: int | None = None
     """Batch loops over disjoint partitions (``pipeline``); unset: 2 on PostgreSQL, 1 on SQLite
     (one writer: a second lane would only wait on the first)."""
+    orchestrator_lanes_on_backlog: bool = True
+    """Lanes after the first open only while a full batch behind (``LanedConsumer.on_backlog``):
+    one lane keeps latency when caught up, two catch up faster on a backlog."""
     orchestrator_min_batch: int = 100
     """The batch size a caught-up lane fetches; up to ``orchestrator_max_batch`` with lag."""
     orchestrator_outcomes_batch: int = Field(default=250, ge=1)

@@ -47,20 +47,26 @@ async def _topic(settings: TrellisSettings, broker: EmbeddedBroker, n: int) -> s
 
 
 async def _loop(
-    settings: TrellisSettings, topic: str, group: str, handler: object, lanes: int = 2
+    settings: TrellisSettings,
+    topic: str,
+    group: str,
+    handler: object,
+    lanes: int = 2,
+    on_backlog: bool = False,
 ) -> tuple[LanedConsumer, object, object]:
     consumer = make_consumer(settings, topic, group_id=group)
     producer = make_producer(settings)
     await consumer.start()
     await producer.start()
     loop = LanedConsumer("lanes-test", consumer, producer, handler, LoopPolicy(max_records=50))  # type: ignore[arg-type]
-    loop.lanes, loop.floor = lanes, 10
+    loop.lanes, loop.floor, loop.on_backlog = lanes, 10, on_backlog
     return loop, consumer, producer
 
 
 @ON_LOOP
+@pytest.mark.parametrize("on_backlog", [False, True], ids=["always", "on-backlog"])
 async def test_lanes_apply_each_partition_in_order_side_by_side_committing_after(
-    broker: EmbeddedBroker, settings: TrellisSettings
+    broker: EmbeddedBroker, settings: TrellisSettings, on_backlog: bool
 ) -> None:
     topic = await _topic(settings, broker, 600)
     seen: dict[int, list[int]] = {}
@@ -86,7 +92,9 @@ async def test_lanes_apply_each_partition_in_order_side_by_side_committing_after
             loop.stop()
         return []
 
-    loop, consumer, producer = await _loop(settings, topic, uuid.uuid4().hex, handler)
+    loop, consumer, producer = await _loop(
+        settings, topic, uuid.uuid4().hex, handler, on_backlog=on_backlog
+    )  # 600 records, batches of at most 50: a backlog, so lanes open on it too
     consumer_ref.append(consumer)
     try:
         await asyncio.wait_for(loop.run(), 60)
@@ -225,3 +233,55 @@ async def test_the_lane_apart_takes_batches_no_larger_than_its_own_ceiling(
         await asyncio.wait_for(loop.run(), 60)
     assert sum(sizes[outcomes]) == 120 and max(sizes[outcomes]) <= 7
     assert max(sizes[events]) > 7  # the ceiling is the lane apart's only: events lag, grow
+
+
+@ON_LOOP
+async def test_lanes_on_backlog_stay_one_lane_for_a_trickle_and_close_once_caught_up(
+    broker: EmbeddedBroker, settings: TrellisSettings
+) -> None:
+    topic = await _topic(settings, broker, 600)
+    seen: dict[int, list[int]] = {}
+    running = total = 0
+    most: dict[str, int] = {"backlog": 0, "trickle": 0}
+    phase = "backlog"
+    drained = asyncio.Event()
+
+    async def handler(records: Sequence[Record]) -> Sequence[Rejected]:
+        nonlocal running, total
+        running += 1
+        most[phase] = max(most[phase], running)
+        await asyncio.sleep(0.02)
+        for r in records:
+            seen.setdefault(r.partition, []).append(r.offset)
+        running -= 1
+        total += len(records)
+        if total == 600:
+            drained.set()
+        if total >= 630:
+            loop.stop()
+        return []
+
+    async def trickle() -> None:
+        nonlocal phase
+        await asyncio.wait_for(drained.wait(), 30)
+        for _ in range(400):  # every lane caught up: they close, the second one parks
+            if not loop._open.is_set() and loop._parked[1].is_set():
+                break
+            await asyncio.sleep(0.05)
+        phase = "trickle"
+        for i in range(30):  # every partition, a few records at a time: never a batch behind
+            await produce(broker.bootstrap, topic, [(f"k{i}".encode(), b"t%d" % i)])
+            await asyncio.sleep(0.02)
+
+    loop, consumer, producer = await _loop(
+        settings, topic, uuid.uuid4().hex, handler, on_backlog=True
+    )
+    try:
+        await asyncio.wait_for(asyncio.gather(loop.run(), trickle()), 60)
+    finally:
+        await consumer.stop()  # type: ignore[attr-defined]
+        await producer.stop()  # type: ignore[attr-defined]
+    assert most == {"backlog": 2, "trickle": 1}
+    assert len(seen) == 6 and sum(len(v) for v in seen.values()) == 630
+    for offsets in seen.values():  # each partition once, in order, whichever lane read it
+        assert offsets == list(range(len(offsets)))
