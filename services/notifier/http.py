@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from trellis.health import Check, health_routes
-from trellis.settings import SERVER_KEEP_ALIVE_S
+from trellis.http_server import in_loop_config
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +46,7 @@ class _LoopServer(uvicorn.Server):
 
 async def serve_http(app: Starlette, host: str, port: int, stop: asyncio.Event) -> None:
     """Serve until ``stop`` is set."""
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-        timeout_keep_alive=SERVER_KEEP_ALIVE_S,
-    )
+    config = in_loop_config(app, host, port)
     server = _LoopServer(config)
     task = asyncio.create_task(server.serve(), name="notifier-http")
     stopping = asyncio.create_task(stop.wait())

@@ -38,8 +38,8 @@ from services.orchestrator.ops.report_models import Health
 from services.orchestrator.settings import OrchestratorSettings
 from trellis import __version__
 from trellis.health import Check, health_router
+from trellis.http_server import in_loop_config
 from trellis.openapi import complete_openapi, method_not_allowed
-from trellis.settings import SERVER_KEEP_ALIVE_S
 
 log = logging.getLogger(__name__)
 
@@ -128,15 +128,7 @@ class OpsServer:
     """uvicorn on ``host:port`` in the running loop: ``start`` returns once it listens."""
 
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_keep_alive=SERVER_KEEP_ALIVE_S,
-        )
+        config = in_loop_config(app, host, port)
         self.server = _SharedLoopServer(config)
         self.address = f"{host}:{port}"
         self._task: asyncio.Task[None] | None = None
