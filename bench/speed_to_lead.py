@@ -41,7 +41,7 @@ import orjson
 
 from bench import reminder_sinks as sinks
 from bench.orchestrator import _drop, _fresh_database, world
-from schemas.topics import ENGAGEMENT, REMINDERS
+from schemas.topics import REMINDERS, engagement_topic
 from services.notifier.settings import NotifierDatabase
 from services.orchestrator.main import run
 from services.orchestrator.settings import OrchestratorSettings
@@ -52,6 +52,9 @@ from trellis.migrate import upgrade_async
 BASE = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday noon: inside rep hours
 RESULTS = Path(__file__).parent / "results"
 CHANNELS = ("all", "email", "slack")
+
+
+HAND_RAISE = engagement_topic("demo_requested")  # where ingest publishes a demo request
 
 
 def _demo(i: int, tag: str) -> bytes:
@@ -124,13 +127,14 @@ async def _load(bootstrap: str, tag: str, args: argparse.Namespace) -> Load:
     watcher = asyncio.create_task(watch())
     try:
         # warm up: the groups join and the first reminder goes through
-        await producer.send_and_wait(ENGAGEMENT, _demo(-1, tag), key=b"warm")
+        await producer.send_and_wait(HAND_RAISE, _demo(-1, tag), key=b"warm")
         deadline = time.monotonic() + 60
         while f"demo-{tag}--1" not in seen or not await sinks.arrived(args.received_url, reminders):
             if time.monotonic() > deadline:
                 raise RuntimeError("warm-up reminder never arrived")
             await asyncio.sleep(0.05)
         background = world(args.rate * args.seconds, 5000, seed=11)
+        topics = [engagement_topic(orjson.loads(p)["type"]) for p in background]  # as ingest
         per_tick = max(1, args.rate // 100)  # bursts every 10 ms
         start, n, demos = time.monotonic(), 0, 0
         while n < len(background):
@@ -138,11 +142,12 @@ async def _load(bootstrap: str, tag: str, args: argparse.Namespace) -> Load:
                 if n % args.demo_every == 0:
                     demos += 1
                     payload, key = _demo(demos, tag), f"lead-{demos}".encode()
+                    topic = HAND_RAISE
                     sent[f"demo-{tag}-{demos}"] = time.monotonic()
                 else:
                     payload = background[n].replace(b'"bench-', f'"bg-{tag}-'.encode())
-                    key = b"acc-" + str(n % 1000).encode()
-                await producer.send(ENGAGEMENT, payload, key=key)
+                    key, topic = b"acc-" + str(n % 1000).encode(), topics[n]
+                await producer.send(topic, payload, key=key)
                 n += 1
             lag = start + n / args.rate - time.monotonic()
             if lag > 0:

@@ -37,7 +37,7 @@ from chaos.faults import Injector
 from chaos.proxy import TcpProxy
 from chaos.sinks import read_received
 from chaos.verify import Report, check_database, check_dead_letters, check_messages
-from schemas.topics import ENGAGEMENT
+from schemas.topics import ENGAGEMENT, HANDRAISES
 from trellis.broker import free_port
 
 SERVICES = ("ingest", "orchestrator", "notifier")
@@ -123,7 +123,9 @@ async def faults(injector: Injector, seconds: float, every: float) -> None:
 async def settle(conn: asyncpg.Connection, acked: set[str], deadline_s: float) -> None:
     end = time.monotonic() + deadline_s
     while True:
-        rows = await conn.fetch("SELECT event_id FROM inbox WHERE topic = $1", ENGAGEMENT)
+        rows = await conn.fetch(
+            "SELECT event_id FROM inbox WHERE topic = ANY($1)", [ENGAGEMENT, HANDRAISES]
+        )
         missing = acked - {r["event_id"] for r in rows}
         if not missing or time.monotonic() > end:
             return

@@ -25,7 +25,16 @@ from schemas.dead_letter import (
 from schemas.events import EngagementEvent
 from schemas.historical import HISTORICAL_HEADER, HISTORICAL_VALUE
 from schemas.outcomes import TouchOutcome
-from schemas.topics import ENGAGEMENT, MAIN_TOPICS, OUTCOMES, REMINDERS, TOUCHES, dead_letter
+from schemas.topics import (
+    ENGAGEMENT,
+    HAND_RAISE_TYPES,
+    HANDRAISES,
+    MAIN_TOPICS,
+    OUTCOMES,
+    REMINDERS,
+    TOUCHES,
+    dead_letter,
+)
 from schemas.vocabulary import KNOWN_TYPES, Properties
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -37,12 +46,20 @@ _REF = "#/components/schemas/{model}"
 _KEYS = {
     ENGAGEMENT: "`a:<account external_id or domain>`, else `c:<contact external_id, email or "
     "anonymous_id>`: one account's events stay in order on one partition.",
+    HANDRAISES: "As on the engagement topic, whose partition count it has: partition p of both "
+    "is read by one orchestrator lane, the hand-raises first.",
     TOUCHES: "The contact id: one person's touches stay in order.",
     REMINDERS: "The rep's address (the command's `to`): one rep's reminders stay in order.",
     OUTCOMES: "The contact id (an inbound SMS keyword: the sender's E.164 number).",
 }
 _CHANNELS = {
     ENGAGEMENT: ("engagement", "Engagement events, published by ingest once validated."),
+    HANDRAISES: (
+        "handraises",
+        "The live hand-raises (a demo or a talk with sales asked for), published by ingest "
+        "instead of on the engagement topic (history stays there); the orchestrator applies "
+        "them ahead of the engagement backlog, by their `occurred_at` like any event.",
+    ),
     TOUCHES: (
         "touches",
         "Commands to send one touch to a contact (email, SMS), from the orchestrator's scheduler.",
@@ -200,6 +217,7 @@ def _messages(types: dict[str, type[Properties]]) -> dict[str, dict[str, Any]]:
 def _channel_messages(topic: str) -> dict[str, Any]:
     names = {
         ENGAGEMENT: [f"event.{t}" for t in KNOWN_TYPES],
+        HANDRAISES: [f"event.{t}" for t in KNOWN_TYPES if t in HAND_RAISE_TYPES],
         TOUCHES: ["DispatchTouch"],
         REMINDERS: ["DispatchRepReminder"],
         OUTCOMES: ["TouchOutcome"],
@@ -231,6 +249,8 @@ def _channels() -> dict[str, Any]:
 _OPERATIONS = (  # (id, action, channel, who)
     ("ingest.publish-engagement", "send", "engagement", "ingest, once the broker acknowledged"),
     ("orchestrator.on-engagement", "receive", "engagement", "the orchestrator, in batches"),
+    ("ingest.publish-handraises", "send", "handraises", "ingest, once the broker acknowledged"),
+    ("orchestrator.on-handraises", "receive", "handraises", "the orchestrator, ahead of the rest"),
     ("scheduler.dispatch-due-touches", "send", "touches", "the orchestrator's scheduler"),
     ("notifier.on-touches", "receive", "touches", "the notifier (at most once per touch id)"),
     ("scheduler.dispatch-due-reminders", "send", "reminders", "the orchestrator's scheduler"),
@@ -238,6 +258,7 @@ _OPERATIONS = (  # (id, action, channel, who)
     ("notifier.publish-outcomes", "send", "outcomes", "the notifier and ingest's callbacks"),
     ("orchestrator.on-outcomes", "receive", "outcomes", "the orchestrator"),
     ("orchestrator.dead-letter-engagement", "send", "engagement.dlq", "the orchestrator"),
+    ("orchestrator.dead-letter-handraises", "send", "handraises.dlq", "the orchestrator"),
     ("notifier.dead-letter-touches", "send", "touches.dlq", "the notifier"),
     ("notifier.dead-letter-reminders", "send", "reminders.dlq", "the notifier"),
     ("orchestrator.dead-letter-outcomes", "send", "outcomes.dlq", "the orchestrator"),
@@ -269,7 +290,8 @@ def asyncapi_document() -> dict[str, Any]:
         "info": {
             "title": "Trellis topics",
             "version": CONTRACT_VERSION,
-            "description": "The Kafka topics between Trellis services: engagement events in, "
+            "description": "The Kafka topics between Trellis services: engagement events in "
+            "(live hand-raises on a topic of their own), "
             "touch commands, rep reminder commands, delivery outcomes, and a dead-letter topic "
             "for each. Generated from the pydantic models in `schemas/` by "
             "`trellis schemas export`.",

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from schemas.topics import ENGAGEMENT, HANDRAISES
+
 T = TypeVar("T")
 
 
@@ -28,15 +30,20 @@ async def eventually(
     return value
 
 
+INGESTED = (ENGAGEMENT, HANDRAISES)
+"""Where ingest publishes events: live hand-raises on their own topic, the rest on engagement."""
+
+
 async def read_topic(
     bootstrap: str,
-    topic: str,
+    topic: str | tuple[str, ...],
     until: Callable[[list[Any]], bool],
     deadline_s: float = 20.0,
 ) -> list[Any]:
-    """All records of ``topic`` from the beginning, read until ``until(records)`` holds."""
+    """All records of ``topic`` (or of each of several) from the beginning, read until
+    ``until(records)`` holds."""
     consumer = AIOKafkaConsumer(
-        topic,
+        *((topic,) if isinstance(topic, str) else topic),
         bootstrap_servers=bootstrap,
         group_id=f"probe-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",

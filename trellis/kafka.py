@@ -147,3 +147,21 @@ async def describe_topics(settings: TrellisSettings) -> dict[str, int]:
         return {d["topic"]: len(d["partitions"]) for d in described}
     finally:
         await admin.close()
+
+
+class TopicsMisconfigured(RuntimeError):
+    """Topics a service reads side by side disagree on how they are partitioned."""
+
+
+async def require_co_partitioned(settings: TrellisSettings, *topics: str) -> None:
+    """Refuse to start when ``topics`` (keyed alike, read by one member per partition number)
+    have different partition counts: one key would land on different partition numbers, and two
+    members would apply the same account at once. A topic not created yet is not checked."""
+    counts = await describe_topics(settings)
+    found = {t: counts[t] for t in topics if t in counts}
+    if len(set(found.values())) > 1:
+        told = ", ".join(f"{t} has {n}" for t, n in found.items())
+        raise TopicsMisconfigured(
+            f"{told} partitions: they must have the same count (add partitions to the smaller "
+            "with kafka-topics --alter, before any service reads them)"
+        )

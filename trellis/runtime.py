@@ -15,6 +15,8 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trellis.broker import wait_for_metadata
@@ -41,10 +43,14 @@ async def run_consumer(
     health: ConsumerHealth | None = None,
     metrics: ConsumerMetrics | None = None,
     loop_type: Callable[..., BatchConsumer] = BatchConsumer,
+    co_partitioned: bool = False,
 ) -> None:
     """Consume ``topics`` as ``group_id`` until SIGINT/SIGTERM (or ``stop`` is set);
     ``health`` (read by the service's ``/readyz``) is told of its clients, group and batches.
-    ``loop_type``: the batch loop, built with ``BatchConsumer``'s arguments."""
+    ``loop_type``: the batch loop, built with ``BatchConsumer``'s arguments.
+    ``co_partitioned``: partition p of every topic goes to the same member (the range assignor;
+    topics keyed alike with equal partition counts then bring one key's records to one member;
+    round robin, second, only while members of an older release are in the group)."""
     stop = stop or asyncio.Event()
     health = health or ConsumerHealth(name, settings.ready_failing_after_s)
     loop = asyncio.get_running_loop()
@@ -61,7 +67,15 @@ async def run_consumer(
         stack.push_async_callback(producer.stop)
         health.bind(engine, producer)
         handler = health.watch(await make_handler(engine, producer))
-        consumer = make_consumer(settings, *topics, group_id=group_id, member=health.membership)
+        # Range first; round robin too, so a group holding members of an older release (round
+        # robin only) still forms; ``LanedConsumer`` holds back what is then not co-partitioned.
+        options = {
+            "partition_assignment_strategy": (RangePartitionAssignor, RoundRobinPartitionAssignor)
+        }
+        consumer = make_consumer(
+            settings, *topics, group_id=group_id, member=health.membership,
+            **(options if co_partitioned else {}),
+        )  # fmt: skip
         await consumer.start()
         stack.push_async_callback(stop_consumer, consumer)
         loop_ = loop_type(name, consumer, producer, handler, policy, metrics)

@@ -26,7 +26,7 @@ from aiokafka.partitioner import murmur2
 from schemas.events import EngagementEvent
 from schemas.historical import HISTORICAL_HEADER, HISTORICAL_VALUE
 from schemas.outcomes import TouchOutcome
-from schemas.topics import ENGAGEMENT, OUTCOMES
+from schemas.topics import OUTCOMES, engagement_topic
 from trellis import tracing
 from trellis.kafka import encode
 
@@ -127,12 +127,14 @@ class KafkaEventPublisher:
     async def publish(self, events: Sequence[EngagementEvent], historical: bool = False) -> None:
         """Return only once every event is acknowledged; raise ``BrokerUnavailable`` otherwise.
         ``historical``: each record carries ``trellis-historical: 1`` (``schemas.historical``)."""
-        records = [(e.partition_key(), encode(e)) for e in events]
-        await self._send_all(ENGAGEMENT, records, _HISTORICAL if historical else None)
+        records = [
+            (engagement_topic(e.type, historical), e.partition_key(), encode(e)) for e in events
+        ]  # a live hand-raise on its own topic, read ahead of the engagement backlog
+        await self._send_all(records, _HISTORICAL if historical else None)
 
     async def publish_outcomes(self, outcomes: Sequence[TouchOutcome]) -> None:
         """Provider callbacks, keyed by contact id; same acknowledgement rule as events."""
-        await self._send_all(OUTCOMES, [(o.partition_key(), encode(o)) for o in outcomes])
+        await self._send_all([(OUTCOMES, o.partition_key(), encode(o)) for o in outcomes])
 
     async def close(self) -> None:
         """Stop the flusher (before the producer stops); queued records fail."""
@@ -145,8 +147,7 @@ class KafkaEventPublisher:
 
     async def _send_all(
         self,
-        topic: str,
-        records: Sequence[tuple[str, bytes]],
+        records: Sequence[tuple[str, str, bytes]],
         marks: list[tuple[str, bytes]] | None = None,
     ) -> None:
         if not records:
@@ -156,10 +157,13 @@ class KafkaEventPublisher:
         if self._traced or marks:  # the request's span as its ``traceparent``, and marks
             headers = tracing.inject(marks) if self._traced else marks
             self._queued += [
-                _Record(topic, key.encode(), value, request, headers) for key, value in records
+                _Record(topic, key.encode(), value, request, headers)
+                for topic, key, value in records
             ]
         else:
-            self._queued += [_Record(topic, key.encode(), value, request) for key, value in records]
+            self._queued += [
+                _Record(topic, key.encode(), value, request) for topic, key, value in records
+            ]
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush_forever(), name="ingest-publisher")
         self._wakeup.set()

@@ -14,7 +14,7 @@ import orjson
 import typer
 
 from schemas.events import EngagementEvent
-from schemas.topics import ENGAGEMENT
+from schemas.topics import ENGAGEMENT, HANDRAISES
 from services.orchestrator.adapters.nurture_file import default_nurture, load_nurture
 from services.orchestrator.adapters.playbook_file import (
     PlaybookError,
@@ -273,7 +273,7 @@ def _topic_history() -> list[EngagementEvent]:
     from trellis.settings import TrellisSettings
 
     settings = TrellisSettings()
-    typer.echo(f"reading {ENGAGEMENT} from {settings.bootstrap_servers}", err=True)
+    typer.echo(f"reading {ENGAGEMENT} and {HANDRAISES} from {settings.bootstrap_servers}", err=True)
     found = asyncio.run(read_history_topic(settings))
     if found.invalid:
         typer.echo(f"skipped {found.invalid} invalid message(s) on the topic", err=True)

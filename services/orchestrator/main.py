@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas.topics import ENGAGEMENT, OUTCOMES
+from schemas.topics import ENGAGEMENT, HANDRAISES, OUTCOMES
 from services.orchestrator.adapters.repository import StateCaches
 from services.orchestrator.handlers import apply_engagement, utc_now
 from services.orchestrator.metrics import OrchestratorMetrics
@@ -32,6 +32,7 @@ from trellis import tracing
 from trellis.collector import tune_gc
 from trellis.consumer import BatchConsumer, BatchHandler, LoopPolicy, Record, Rejected
 from trellis.health import ConsumerHealth
+from trellis.kafka import require_co_partitioned
 from trellis.runtime import run_consumer
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ async def run(
     health = ConsumerHealth("orchestrator", settings.ready_failing_after_s)  # ops API's /readyz
 
     async def make_handler(engine: AsyncEngine, producer: AIOKafkaProducer) -> BatchHandler:
+        await require_co_partitioned(settings, ENGAGEMENT, HANDRAISES)  # one account, one lane
         caches = StateCaches()  # parsed states, reused only while the stored text is unchanged
         metrics.install(caches)
         me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -135,13 +137,15 @@ async def run(
         loop.on_backlog = settings.orchestrator_lanes_on_backlog
         loop.apart = frozenset({OUTCOMES})  # a marketing drain's outcomes never hold a lead
         loop.apart_ceiling = settings.orchestrator_outcomes_batch
+        loop.first = frozenset({HANDRAISES})  # a demo request never waits for the page views
+        loop.budget_s = settings.orchestrator_batch_budget_ms / 1000 or None
         return loop
 
     try:
         await run_consumer(
             "orchestrator",
             settings,
-            [ENGAGEMENT, OUTCOMES],
+            [ENGAGEMENT, HANDRAISES, OUTCOMES],
             settings.orchestrator_group,
             make_handler,
             LoopPolicy(max_records=settings.orchestrator_max_batch),
@@ -149,6 +153,7 @@ async def run(
             health=health,
             metrics=metrics.consumer,
             loop_type=batch_loop,
+            co_partitioned=True,  # partition p of the hand-raises with partition p of the rest
         )
     finally:
         stop.set()

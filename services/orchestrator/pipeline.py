@@ -20,7 +20,13 @@ holds the one writer's lock, so its size is the longest a demo request's batch w
 
 Batch size follows the lag a lane saw after its last batch: a lane caught up takes small
 batches (an event that arrives alone is applied alone, at once: speed to lead), one behind takes
-batches up to the ceiling (fewer commits and statements per event).
+batches up to the ceiling (fewer commits and statements per event), and no bigger than what it
+applies in ``budget_s`` at the pace of its last batches.
+
+Hand-raises come first (``first``: ``trellis.handraises.v1``, partitioned as the engagement
+topic, so partition p of both is in the lane of p). Each batch of a lane takes, beside its share
+of the rest, every hand-raise the client already holds for its partitions: a demo request waits
+for the batch in flight and its own (the budget bounds both), never for the backlog behind them.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from trellis.consumer import BatchConsumer, Record
+from trellis.membership import describe
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +53,23 @@ class BatchSizer:
     floor: int = 100
     ceiling: int = 2000
     lag: int = 0
+    budget_s: float | None = None
+    """The longest a batch should take (what a hand-raise may wait for the one in flight)."""
+    per_record_s: float = 0.0
+    """Wall time per record of the last batches (a moving average, fixed costs included)."""
 
     def next(self) -> int:
-        return max(self.floor, min(self.ceiling, self.lag))
+        size = max(self.floor, min(self.ceiling, self.lag))
+        if self.budget_s and self.per_record_s > 0:
+            size = min(size, max(self.floor, int(self.budget_s / self.per_record_s)))
+        return size
+
+    def took(self, records: int, seconds: float) -> None:
+        """A batch of ``records`` took ``seconds``: batches whose wall time is the budget are
+        the fixed point (fixed costs make small batches look dear per record, so they grow)."""
+        if records > 0:
+            pace = seconds / records
+            self.per_record_s = pace if not self.per_record_s else 0.5 * (self.per_record_s + pace)
 
     def saw(self, batches: dict[TopicPartition, list[Record]], consumer: Any) -> None:
         """The lag behind the high watermarks of the partitions just read (unknown: none)."""
@@ -73,6 +94,12 @@ class LanedConsumer(BatchConsumer):
     drain's thousands of outcomes a second then never sit in front of a demo request)."""
     apart_ceiling: int | None = None
     """The largest batch of that lane (unset: the policy's ``max_records``)."""
+    first: frozenset[str] = frozenset()
+    """Topics whose records a lane applies ahead of the rest of its partitions (hand-raises)."""
+    budget_s: float | None = None
+    """The longest a lane's batch should take, from the pace of its last batches (unset: the
+    lag and the ceiling alone size it)."""
+    _held: frozenset[TopicPartition] = frozenset()
     on_backlog: bool = False
     """Lanes after the first open only for a backlog: while closed, the first lane reads every
     partition of the others (each closed lane parked between its batches, never during one);
@@ -105,18 +132,33 @@ class LanedConsumer(BatchConsumer):
 
     def _mine(self, index: int) -> list[TopicPartition]:
         lanes = max(1, self.lanes)
+        assigned = self._owned()
         if index == lanes:  # the lane of the topics apart
-            mine = [tp for tp in self._consumer.assignment() if tp.topic in self.apart]
+            mine = [tp for tp in assigned if tp.topic in self.apart]
         else:
             read = {index}
             if index == 0 and not self._open.is_set():  # closed lanes' partitions, once parked
                 read |= {i for i in range(1, lanes) if self._parked[i].is_set()}
             mine = [
-                tp
-                for tp in self._consumer.assignment()
-                if tp.topic not in self.apart and tp.partition % lanes in read
+                tp for tp in assigned if tp.topic not in self.apart and tp.partition % lanes in read
             ]
         return sorted(mine, key=lambda tp: (tp.topic, tp.partition))
+
+    def _owned(self) -> set[TopicPartition]:
+        """The assignment, less any partition of a ``first`` topic whose number this member does
+        not own of the others: applied here, its account would have two writers. That happens
+        only while the group assigns round robin (a member of an older release in it); the
+        partition waits, uncommitted, for a co-partitioned assignment."""
+        assigned = set(self._consumer.assignment())
+        if not self.first:
+            return assigned
+        rest = {tp.partition for tp in assigned if tp.topic not in self.first | self.apart}
+        held = {tp for tp in assigned if tp.topic in self.first and tp.partition not in rest}
+        if held and held != self._held:
+            log.warning("%s: %s held until the group is co-partitioned (a member of an older "
+                        "release?)", self.name, describe(held))  # fmt: skip
+        self._held = frozenset(held)
+        return assigned - held
 
     async def _park(self, index: int) -> None:
         """A lane after the first, between batches: parked until the lanes open."""
@@ -142,11 +184,28 @@ class LanedConsumer(BatchConsumer):
             log.info("%s: caught up, one lane", self.name)
             self._open.clear()
 
+    async def _fetch(
+        self, mine: list[TopicPartition], timeout_ms: int, size: int, ceiling: int
+    ) -> dict[TopicPartition, list[Record]]:
+        """The lane's next batch: every hand-raise the client holds for its partitions, with
+        what it holds of the rest (no wait then), else the usual wait for the rest. A batch of
+        hand-raises alone would pay a batch's fixed cost per demo request and starve the rest;
+        riding on the next batch, one waits at most for that batch and the one in flight."""
+        urgent = [tp for tp in mine if tp.topic in self.first]
+        ahead: dict[TopicPartition, list[Record]] = {}
+        if urgent:  # what the client's fetcher already holds: no wait
+            ahead = await self._consumer.getmany(*urgent, timeout_ms=0, max_records=ceiling)
+        rest = [tp for tp in mine if tp.topic not in self.first] if ahead else mine
+        batches: dict[TopicPartition, list[Record]] = await self._consumer.getmany(
+            *rest, timeout_ms=0 if ahead else timeout_ms, max_records=size
+        )
+        return ahead | batches
+
     async def _lane(self, index: int) -> None:
         ceiling = self._policy.max_records
         if index == max(1, self.lanes) and self.apart_ceiling is not None:  # the lane apart
             ceiling = self.apart_ceiling
-        sizer = BatchSizer(floor=min(self.floor, ceiling), ceiling=ceiling)
+        sizer = BatchSizer(floor=min(self.floor, ceiling), ceiling=ceiling, budget_s=self.budget_s)
         timeout = self._policy.poll_timeout_ms
         while not self._stopping.is_set():
             await self._park(index)
@@ -155,9 +214,7 @@ class LanedConsumer(BatchConsumer):
                 self._steer(index, 0, ceiling)
                 await asyncio.sleep(timeout / 1000)
                 continue
-            batches = await self._consumer.getmany(
-                *mine, timeout_ms=timeout, max_records=sizer.next()
-            )
+            batches = await self._fetch(mine, timeout, sizer.next(), ceiling)
             if not batches:
                 sizer.lag = 0
                 self._steer(index, 0, ceiling)
@@ -166,6 +223,7 @@ class LanedConsumer(BatchConsumer):
             started = time.perf_counter()
             await self.process(records)
             await self._commit(batches)  # after the transaction; this lane's partitions only
+            sizer.took(len(records), time.perf_counter() - started)
             sizer.saw(batches, self._consumer)
             self._steer(index, sizer.lag, ceiling)
             if self.metrics is not None:

@@ -14,10 +14,9 @@ from typing import Any
 import orjson
 import uvicorn
 
-from schemas.topics import ENGAGEMENT
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
-from tests.probes import read_topic
+from tests.probes import INGESTED, read_topic
 from trellis.broker import free_port
 from trellis.db import create_engine
 from trellis.settings import SERVER_KEEP_ALIVE_S
@@ -50,8 +49,8 @@ async def running_ingest(settings: IngestSettings) -> AsyncIterator[str]:
 async def arrived(
     bootstrap: str, ids: Iterable[str], until: Iterable[str] | None = None
 ) -> dict[str, dict[str, Any]]:
-    """The engagement events with these ids, read from the topic (shared broker: filter by id)
-    until all of ``until`` (default: all of ``ids``) are there."""
+    """The engagement events with these ids, read from the topics ingest publishes on (shared
+    broker: filter by id) until all of ``until`` (default: all of ``ids``) are there."""
     wanted = set(ids)
     needed = wanted if until is None else set(until)
 
@@ -63,7 +62,7 @@ async def arrived(
     def found(records: list[Any]) -> bool:
         return needed <= {event_id for event_id, _ in ids_of(records)}
 
-    records = await read_topic(bootstrap, ENGAGEMENT, found)
+    records = await read_topic(bootstrap, INGESTED, found)  # hand-raises: their own topic
     return {
         event_id: {**orjson.loads(r.value), "_key": r.key.decode()}
         for event_id, r in ids_of(records)

@@ -39,6 +39,56 @@ def test_batch_size_follows_lag_between_floor_and_ceiling() -> None:
     assert sizer.next() == 2000
 
 
+def test_batch_size_settles_where_a_batch_takes_the_budget_fixed_costs_included() -> None:
+    """A batch costs 50 ms plus 1 ms per record: with a 300 ms budget the size settles at 250
+    (a hand-raise waits about the budget for the batch in flight), never above lag or ceiling,
+    never below the floor."""
+    sizer = BatchSizer(floor=10, ceiling=5000, budget_s=0.3)
+    sizer.lag = 90_000
+    assert sizer.next() == 5000  # no pace known yet: the lag decides
+    for _ in range(40):
+        size = sizer.next()
+        sizer.took(size, 0.05 + 0.001 * size)
+    assert 245 <= sizer.next() <= 255
+    assert abs(0.05 + 0.001 * sizer.next() - 0.3) < 0.006
+    sizer.lag = 40
+    assert sizer.next() == 40  # caught up: the lag is smaller than the budget's size
+    sizer.took(10, 30.0)  # a stall (3 s a record): the floor still moves the lane on
+    assert sizer.next() == 10
+    unbounded = BatchSizer(floor=10, ceiling=5000, lag=90_000)
+    unbounded.took(5000, 50.0)
+    assert unbounded.next() == 5000  # no budget: the pace is not a limit
+
+
+class _Assigned:
+    """The one part of a consumer ``_mine`` reads: its assignment."""
+
+    def __init__(self, *tps: TopicPartition) -> None:
+        self.tps = set(tps)
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.tps
+
+
+def test_a_hand_raise_partition_is_held_while_another_member_owns_its_account_partition() -> None:
+    """Round robin (a member of an older release in the group) can give this member hand-raise
+    partition 1 while engagement partition 1 is another's: reading it would make two writers of
+    one account, so it waits; partition 0 of both is this member's and is read."""
+    ev, hr, out = "events", "raised", "outcomes"
+    owned = _Assigned(TopicPartition(ev, 0), TopicPartition(hr, 0), TopicPartition(hr, 1),
+                      TopicPartition(out, 1))  # fmt: skip
+    loop = LanedConsumer("held", owned, None, None, LoopPolicy())  # type: ignore[arg-type]
+    loop.lanes, loop.first, loop.apart = 1, frozenset({hr}), frozenset({out})
+    loop._open, loop._parked = asyncio.Event(), [asyncio.Event()]
+    assert loop._mine(0) == [TopicPartition(ev, 0), TopicPartition(hr, 0)]
+    assert loop._mine(1) == [TopicPartition(out, 1)]  # outcomes' number is no account's
+    owned.tps.add(TopicPartition(ev, 1))  # co-partitioned again after the next rebalance
+    assert TopicPartition(hr, 1) in loop._mine(0)
+    loop.first = frozenset()
+    owned.tps.discard(TopicPartition(ev, 1))
+    assert TopicPartition(hr, 1) in loop._mine(0)  # without ``first`` a topic is any other
+
+
 async def _topic(settings: TrellisSettings, broker: EmbeddedBroker, n: int) -> str:
     topic = f"lanes-{uuid.uuid4().hex[:8]}"
     await ensure_topics(settings, topics=[topic], partitions=6)

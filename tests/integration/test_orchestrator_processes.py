@@ -1,6 +1,8 @@
 """Orchestrator processes as they run in production: scaled out in one consumer group, and
 killed with SIGKILL in the middle of a stream. Either way every event applies exactly once and
-the stages equal a pure replay of the same events."""
+the stages equal a pure replay of the same events. The events are published as ingest does, the
+demo requests on the hand-raises' own topic (read ahead of the rest), so each run also holds
+hand-raises overtaking their accounts' earlier events."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.events import EngagementEvent
-from schemas.topics import ENGAGEMENT
+from schemas.topics import HANDRAISES, engagement_topic
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.adapters.tables import contacts, inbox
 from services.orchestrator.domain.decide import decide
@@ -62,6 +64,26 @@ def stream(tag: str, n: int, people: int, seed: int) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+async def publish(bootstrap: str, events: list[dict[str, Any]]) -> None:
+    """As ingest publishes them: keyed by account, hand-raises on their own topic."""
+    by_topic: dict[str, list[tuple[bytes, bytes]]] = {}
+    for e in events:
+        key = EngagementEvent.model_validate(e).partition_key().encode()
+        by_topic.setdefault(engagement_topic(e["type"]), []).append((key, orjson.dumps(e)))
+    assert HANDRAISES in by_topic, "the stream must hold hand-raises"
+    for topic, records in by_topic.items():
+        await produce(bootstrap, topic, records)
+
+
+def assigned(log: str) -> dict[str, set[int]]:
+    """A member's last assignment, topic -> partitions, from its log."""
+    import re
+
+    lines = [line for line in log.splitlines() if "partitions assigned" in line]
+    found = re.findall(r"([\w.]+)\[([\d,]+)\]", lines[-1].partition("assigned")[2]) if lines else []
+    return {topic: {int(p) for p in parts.split(",")} for topic, parts in found}
 
 
 def pure_stages(events: list[dict[str, Any]]) -> dict[str, str]:
@@ -170,14 +192,7 @@ async def test_two_orchestrators_split_six_partitions_and_equal_one_pure_replay(
         group.wait_consuming(second)
         tag = f"so{uuid.uuid4().hex[:6]}"
         events = stream(tag, 1200, people=120, seed=1)
-        await produce(
-            own.bootstrap_servers,
-            ENGAGEMENT,
-            [
-                (EngagementEvent.model_validate(e).partition_key().encode(), orjson.dumps(e))
-                for e in events
-            ],
-        )
+        await publish(own.bootstrap_servers, events)
         await eventually(lambda: applied(engine, tag), lambda n: n == len(events), deadline_s=90)
         assert await db_stages(engine, tag) == pure_stages(events)
     finally:
@@ -185,6 +200,10 @@ async def test_two_orchestrators_split_six_partitions_and_equal_one_pure_replay(
     counts = [_records(log) for log in logs]
     assert all(c > 0 for c in counts), f"both members must have taken partitions: {counts}"
     assert sum(counts) >= len(events)
+    for log in logs:  # co-partitioned: one account's two topics are read by one member
+        owned = assigned(log)
+        assert owned.get("trellis.engagement.v1"), log
+        assert owned.get("trellis.handraises.v1") == owned["trellis.engagement.v1"], owned
 
 
 def _records(log: str) -> int:
@@ -205,19 +224,15 @@ async def test_sigkill_in_the_middle_of_a_stream_loses_and_double_applies_nothin
     group = Orchestrators(own, f"orc-{uuid.uuid4().hex}", tmp_path)
     tag = f"k9{uuid.uuid4().hex[:6]}"
     events = stream(tag, 1500, people=150, seed=2)
-    wire = [
-        (EngagementEvent.model_validate(e).partition_key().encode(), orjson.dumps(e))
-        for e in events
-    ]
     try:
         victim = group.start()
         group.wait_consuming(victim)
-        await produce(own.bootstrap_servers, ENGAGEMENT, wire[:1000])
+        await publish(own.bootstrap_servers, events[:1000])
         await eventually(lambda: applied(engine, tag), lambda n: n > 100, deadline_s=60)
         victim.kill()  # SIGKILL: no shutdown, no final commit
         victim.wait()
         in_flight = await applied(engine, tag)
-        await produce(own.bootstrap_servers, ENGAGEMENT, wire[1000:] + wire[:200])  # + replays
+        await publish(own.bootstrap_servers, events[1000:] + events[:200])  # + replays
         survivor = group.start()
         group.wait_consuming(survivor, deadline_s=90)
         await eventually(lambda: applied(engine, tag), lambda n: n == len(events), deadline_s=120)

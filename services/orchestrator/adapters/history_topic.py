@@ -1,4 +1,5 @@
-"""History straight from the engagement topic, for ``trellis simulate --from-topic``.
+"""History straight from the engagement topics, for ``trellis simulate --from-topic``: the
+engagement topic and the live hand-raises' own (the simulation orders them by ``occurred_at``).
 
 Reads every partition from its earliest retained offset up to the end offsets seen at the start
 (``trellis.topic_reader``): the running orchestrator's position is untouched.
@@ -6,13 +7,13 @@ Reads every partition from its earliest retained offset up to the end offsets se
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import orjson
 from pydantic import ValidationError
 
 from schemas.events import EngagementEvent
-from schemas.topics import ENGAGEMENT
+from schemas.topics import ENGAGEMENT, HANDRAISES
 from trellis.settings import TrellisSettings
 from trellis.topic_reader import read_to_end
 
@@ -25,16 +26,19 @@ class TopicHistory:
 
 async def read_history_topic(
     settings: TrellisSettings,
-    topic: str = ENGAGEMENT,
+    topics: Sequence[str] = (ENGAGEMENT, HANDRAISES),
     progress: Callable[[int], None] | None = None,
 ) -> TopicHistory:
     history = TopicHistory()
-    async for values in read_to_end(settings, topic):
-        for value in values:
-            try:
-                history.events.append(EngagementEvent.model_validate(orjson.loads(value or b"")))
-            except (orjson.JSONDecodeError, ValidationError):
-                history.invalid += 1
-        if progress is not None:
-            progress(len(values))
+    for topic in topics:
+        async for values in read_to_end(settings, topic):
+            for value in values:
+                try:
+                    event = EngagementEvent.model_validate(orjson.loads(value or b""))
+                except (orjson.JSONDecodeError, ValidationError):
+                    history.invalid += 1
+                    continue
+                history.events.append(event)
+            if progress is not None:
+                progress(len(values))
     return history
