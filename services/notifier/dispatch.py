@@ -108,6 +108,9 @@ class Dispatcher:
     sleep: Sleep = asyncio.sleep
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     metrics: NotifierMetrics | None = None
+    yields_to: asyncio.Event | None = None
+    """Set while nothing outranks this dispatcher: the marketing lane's sends start only then,
+    so a rep reminder's batch has the process to itself (its sends in flight carry on)."""
 
     async def dispatch(
         self,
@@ -146,6 +149,8 @@ class Dispatcher:
                 if self.stopping.is_set():
                     return touch, None, 0
                 try:
+                    if self.yields_to is not None and not self.yields_to.is_set():
+                        await self._unless_stopping(self.yields_to.wait())
                     result, attempts = await send_with_retries(
                         lambda: self._send(touch, slots.get(touch.channel)),
                         self.retry,
@@ -187,7 +192,7 @@ class Dispatcher:
             outcome = "failed_retryable" if retryable else row.status
             self.metrics.sent(touch.channel.value, outcome, attempts)
 
-    async def _unless_stopping(self, waiting: Awaitable[None]) -> None:
+    async def _unless_stopping(self, waiting: Awaitable[object]) -> None:
         """Wait, or raise ``_Released`` as soon as the service is stopping."""
         if self.stopping.is_set():
             if inspect.iscoroutine(waiting):

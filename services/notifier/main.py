@@ -123,6 +123,9 @@ async def run(settings: NotifierSettings, stop: asyncio.Event | None = None) -> 
         serve_http(http_app, settings.notifier_http_host, settings.notifier_http_port, stop)
     )
 
+    no_reminder = asyncio.Event()  # clear while the reminders lane dispatches a batch
+    no_reminder.set()
+
     async def consume(lane: Lane, smtp_pool: SmtpConnectionPool | None) -> None:
         """One lane until ``stop``; a lane that ends (crash or not) stops the other too."""
         try:
@@ -148,10 +151,17 @@ async def run(settings: NotifierSettings, stop: asyncio.Event | None = None) -> 
                         limits=build_limits(settings, engine),
                         stopping=stop,
                         metrics=metrics,
+                        yields_to=no_reminder if lane.topic == TOUCHES else None,
                     )
 
                     async def handle(records: Sequence[Record]) -> Sequence[Rejected]:
-                        return await on_touches(records, dispatcher, traced)
+                        if lane.topic == TOUCHES:
+                            return await on_touches(records, dispatcher, traced)
+                        no_reminder.clear()  # marketing sends wait until this batch is done
+                        try:
+                            return await on_touches(records, dispatcher, traced)
+                        finally:
+                            no_reminder.set()
 
                     return handle
 

@@ -120,8 +120,10 @@ async def run(
                     rejected += await apply_engagement(
                         events, engine, playbook, clock, caches=caches, nurture=nurture
                     )
-            if events:  # speed to lead: what the batch made due now (reminders) goes out now,
-                scheduler.wake()  # in a round of the scheduler's own while the next batch runs
+            if any(r.topic == HANDRAISES for r in events):  # a rep waits: the round now,
+                await scheduler.dispatch_now(lock)  # before the next batch shares the loop
+            elif events:  # what the batch made due now (reminders) goes out now, in a round of
+                scheduler.wake()  # the scheduler's own while the next batch runs
             metrics.batch_applied(records, rejected)
             return rejected
 

@@ -101,6 +101,20 @@ class Scheduler:
                 woken.cancel()
                 stopping.cancel()
 
+    async def dispatch_now(self, lock: asyncio.Lock) -> None:
+        """A round in the caller's task: the batch that applied a hand-raise runs it before
+        taking its next batch, so the rep's reminder does not share the event loop with that
+        batch (woken, the round did, and took as long again). A failure, or more due than one
+        round takes, is left to the scheduler's own loop."""
+        try:
+            async with lock:
+                claimed = await self.dispatch_due()
+        except Exception as exc:  # the type chain only: a driver's text can quote an email
+            log.error("dispatch round after a hand-raise failed (%s); woken", error_kind(exc))
+            claimed = self.batch
+        if claimed >= self.batch:
+            self.wake()
+
     async def dispatch_due(self) -> int:
         """One round; returns how many touches it claimed."""
         links = self.links.variables if self.links is not None else None

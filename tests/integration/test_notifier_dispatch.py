@@ -246,3 +246,31 @@ async def test_a_stopped_dispatcher_makes_no_provider_call(engine: AsyncEngine) 
             await stopped.dispatch([cmd("t-a"), cmd("t-b")])
     assert catcher.messages == [] and publisher.outcomes == []
     assert await statuses(engine) == {"t-a": ("queued", None), "t-b": ("queued", None)}
+
+
+async def test_marketing_sends_wait_while_a_reminder_batch_dispatches_and_go_on_after(
+    engine: AsyncEngine,
+) -> None:
+    """``yields_to`` cleared (the reminders lane is dispatching): a marketing batch claims its
+    touches but starts no send; set again, every one is sent once. Stopping meanwhile releases
+    them unsent (the batch is redelivered), never lost."""
+    publisher = MemoryPublisher()
+    no_reminder = asyncio.Event()
+    async with smtp_server() as (catcher, port):
+        d = dispatcher(engine, port, publisher)
+        d.yields_to = no_reminder
+        batch = asyncio.create_task(d.dispatch([cmd("m-1"), cmd("m-2")]))
+        await asyncio.sleep(0.5)
+        assert catcher.messages == [] and not batch.done()  # held while a reminder goes out
+        assert await statuses(engine) == {"m-1": ("sending", None), "m-2": ("sending", None)}
+        no_reminder.set()
+        await asyncio.wait_for(batch, 10)
+        held = dispatcher(engine, port, publisher)
+        held.yields_to, held.stopping = asyncio.Event(), asyncio.Event()
+        stuck = asyncio.create_task(held.dispatch([cmd("m-3")]))
+        await asyncio.sleep(0.3)
+        held.stopping.set()
+        with pytest.raises(DispatchInterrupted):
+            await asyncio.wait_for(stuck, 10)
+    assert sorted(m["X-Trellis-Touch-Id"] for m in catcher.messages) == ["m-1", "m-2"]
+    assert (await statuses(engine))["m-3"] == ("queued", None)  # released: sent on redelivery

@@ -89,3 +89,40 @@ async def test_a_wake_dispatches_the_new_reminder_long_before_the_interval(
         stop.set()
         await asyncio.wait_for(running, 10)
         await producer.stop()
+
+
+class Failing(Counting):
+    async def dispatch_due(self) -> int:
+        self.rounds += 1
+        raise ConnectionError("database went away")
+
+
+async def test_a_hand_raise_batch_dispatches_its_reminder_itself_and_a_failure_wakes_the_loop(
+    engine: AsyncEngine, settings: TrellisSettings
+) -> None:
+    """``dispatch_now`` (the batch that applied a hand-raise, before its next batch): the
+    reminder is on the topic when it returns, without the scheduler's loop; a failed round is
+    not the batch's failure, it wakes the loop to retry."""
+    await ensure_topics(settings)
+    producer = make_producer(settings)
+    await producer.start()
+    lock = asyncio.Lock()
+    try:
+        tag = uuid.uuid4().hex[:8]
+        await apply_engagement(
+            [_demo(tag)], engine, default_playbook(), lambda: WEDNESDAY_NOON, nurture=NURTURE
+        )
+        scheduler = Counting(engine, producer, NURTURE, "test", lambda: WEDNESDAY_NOON)
+        await scheduler.dispatch_now(lock)  # no ``run``: only this call can have sent it
+        assert (scheduler.rounds, scheduler.dispatched) == (1, 1)
+        assert not scheduler._woken.is_set(), "one round took it all: nothing to wake for"
+        sent = await read_topic(
+            settings.kafka_bootstrap, REMINDERS, lambda rs: any(tag in r.value.decode() for r in rs)
+        )
+        assert sum(tag in r.value.decode() for r in sent) == 1
+        broken = Failing(engine, producer, NURTURE, "test", lambda: WEDNESDAY_NOON)
+        await broken.dispatch_now(lock)  # does not raise
+        assert broken.rounds == 1 and broken._woken.is_set()
+        assert not lock.locked()
+    finally:
+        await producer.stop()
