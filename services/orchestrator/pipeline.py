@@ -20,13 +20,16 @@ holds the one writer's lock, so its size is the longest a demo request's batch w
 
 Batch size follows the lag a lane saw after its last batch: a lane caught up takes small
 batches (an event that arrives alone is applied alone, at once: speed to lead), one behind takes
-batches up to the ceiling (fewer commits and statements per event), and no bigger than what it
-applies in ``budget_s`` at the pace of its last batches.
+batches up to the ceiling (fewer commits and statements per event), and, while hand-raises
+flow, no bigger than what it applies in ``budget_s`` at the pace of its last batches.
 
 Hand-raises come first (``first``: ``trellis.handraises.v1``, partitioned as the engagement
 topic, so partition p of both is in the lane of p). Each batch of a lane takes, beside its share
 of the rest, every hand-raise the client already holds for its partitions: a demo request waits
 for the batch in flight and its own (the budget bounds both), never for the backlog behind them.
+Short batches cost a backlog throughput (a batch's account work is paid per batch), so the budget
+holds only for ``budget_for_s`` after a lane last saw a hand-raise: the first of a quiet spell
+waits for one full batch, the ones after it for short ones.
 """
 
 from __future__ import annotations
@@ -58,9 +61,10 @@ class BatchSizer:
     per_record_s: float = 0.0
     """Wall time per record of the last batches (a moving average, fixed costs included)."""
 
-    def next(self) -> int:
+    def next(self, budgeted: bool = True) -> int:
+        """``budgeted``: the budget holds now (else lag and ceiling alone decide)."""
         size = max(self.floor, min(self.ceiling, self.lag))
-        if self.budget_s and self.per_record_s > 0:
+        if budgeted and self.budget_s and self.per_record_s > 0:
             size = min(size, max(self.floor, int(self.budget_s / self.per_record_s)))
         return size
 
@@ -98,7 +102,10 @@ class LanedConsumer(BatchConsumer):
     """Topics whose records a lane applies ahead of the rest of its partitions (hand-raises)."""
     budget_s: float | None = None
     """The longest a lane's batch should take, from the pace of its last batches (unset: the
-    lag and the ceiling alone size it)."""
+    lag and the ceiling alone size it); with ``first`` topics, only while hand-raises flow."""
+    budget_for_s: float = 60.0
+    """How long after a hand-raise the budget holds."""
+    _raised_at: float | None = None
     _held: frozenset[TopicPartition] = frozenset()
     on_backlog: bool = False
     """Lanes after the first open only for a backlog: while closed, the first lane reads every
@@ -143,6 +150,15 @@ class LanedConsumer(BatchConsumer):
                 tp for tp in assigned if tp.topic not in self.apart and tp.partition % lanes in read
             ]
         return sorted(mine, key=lambda tp: (tp.topic, tp.partition))
+
+    def _budgeted(self) -> bool:
+        """Whether the budget holds now: always without ``first`` topics, else for
+        ``budget_for_s`` after a hand-raise (any lane's: they share the process's CPU)."""
+        if not self.first:
+            return True
+        return (
+            self._raised_at is not None and time.monotonic() - self._raised_at < self.budget_for_s
+        )
 
     def _owned(self) -> set[TopicPartition]:
         """The assignment, less any partition of a ``first`` topic whose number this member does
@@ -214,12 +230,14 @@ class LanedConsumer(BatchConsumer):
                 self._steer(index, 0, ceiling)
                 await asyncio.sleep(timeout / 1000)
                 continue
-            batches = await self._fetch(mine, timeout, sizer.next(), ceiling)
+            batches = await self._fetch(mine, timeout, sizer.next(self._budgeted()), ceiling)
             if not batches:
                 sizer.lag = 0
                 self._steer(index, 0, ceiling)
                 continue
             records = [r for part in batches.values() for r in part]
+            if self.first and any(tp.topic in self.first for tp in batches):
+                self._raised_at = time.monotonic()
             started = time.perf_counter()
             await self.process(records)
             await self._commit(batches)  # after the transaction; this lane's partitions only

@@ -34,10 +34,11 @@ class OrchestratorSettings(TrellisSettings):
     """The largest batch of delivery outcomes. On SQLite a batch of them holds the one writer's
     lock, and a demo request's batch waits for it: a marketing drain's outcomes (thousands a
     second) in batches of up to ``orchestrator_max_batch`` held it for up to 1.9 s."""
-    orchestrator_batch_budget_ms: float = Field(default=300.0, ge=0)
-    """The longest a batch of engagement events should take (0: no limit); a lane sizes its next
-    batch from the pace of its last ones. A hand-raise waits at most about this for the batch in
-    flight before its own is applied (``pipeline``: hand-raises come first)."""
+    orchestrator_batch_budget_ms: float = Field(default=150.0, ge=0)
+    """The longest a batch of engagement events should take while hand-raises flow (for 60 s
+    after the last; 0: no limit); a lane sizes its next batch from the pace of its last ones,
+    and a hand-raise waits about this for the batch in flight, then rides on the next
+    (``pipeline``). Short batches cost a backlog throughput, so the budget holds only then."""
     playbook: Path | None = None
     """``TRELLIS_PLAYBOOK``: a playbook.yaml; the shipped default when unset."""
 

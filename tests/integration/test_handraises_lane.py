@@ -108,6 +108,7 @@ async def test_a_hand_raise_rides_on_the_next_batch_instead_of_waiting_for_the_b
     finally:
         await consumer.stop()
         await producer.stop()
+    assert loop._raised_at is not None and loop._budgeted()  # short batches for a while now
     applied = [v for batch in batches for v in batch]
     assert sorted(applied) == sorted(v for _, v in backlog + hands)  # each once
     holding = [i for i, batch in enumerate(batches) if any(v.startswith(b"h") for v in batch)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -55,6 +56,8 @@ def test_batch_size_settles_where_a_batch_takes_the_budget_fixed_costs_included(
     assert sizer.next() == 40  # caught up: the lag is smaller than the budget's size
     sizer.took(10, 30.0)  # a stall (3 s a record): the floor still moves the lane on
     assert sizer.next() == 10
+    sizer.lag = 90_000
+    assert sizer.next(budgeted=False) == 5000  # no hand-raise lately: a backlog drains in bulk
     unbounded = BatchSizer(floor=10, ceiling=5000, lag=90_000)
     unbounded.took(5000, 50.0)
     assert unbounded.next() == 5000  # no budget: the pace is not a limit
@@ -87,6 +90,18 @@ def test_a_hand_raise_partition_is_held_while_another_member_owns_its_account_pa
     loop.first = frozenset()
     owned.tps.discard(TopicPartition(ev, 1))
     assert TopicPartition(hr, 1) in loop._mine(0)  # without ``first`` a topic is any other
+
+
+def test_the_budget_holds_for_a_while_after_a_hand_raise_and_always_without_first_topics() -> None:
+    loop = LanedConsumer("budget", _Assigned(), None, None, LoopPolicy())  # type: ignore[arg-type]
+    loop.budget_s = 0.15
+    assert loop._budgeted()  # no topic comes first: every batch is held to the budget
+    loop.first = frozenset({"raised"})
+    assert not loop._budgeted()  # none seen yet: big batches drain a backlog
+    loop._raised_at = time.monotonic()
+    assert loop._budgeted()
+    loop._raised_at = time.monotonic() - loop.budget_for_s - 1
+    assert not loop._budgeted()
 
 
 async def _topic(settings: TrellisSettings, broker: EmbeddedBroker, n: int) -> str:
