@@ -33,10 +33,18 @@ from trellis.settings import TrellisSettings
 ON_LOOP = pytest.mark.asyncio(loop_scope="session")
 
 
+@pytest.fixture
+def on_broker(broker: EmbeddedBroker) -> TrellisSettings:
+    """The session broker alone: these tests touch no database (one run, not one per backend)."""
+    return TrellisSettings(env="test", kafka_bootstrap=broker.bootstrap, kafka_idempotence=False,
+                           topic_partitions=3)  # fmt: skip
+
+
 @ON_LOOP
 async def test_ingest_puts_a_live_hand_raise_on_its_own_topic_and_history_on_the_engagement_topic(
-    broker: EmbeddedBroker, settings: TrellisSettings
+    broker: EmbeddedBroker, on_broker: TrellisSettings
 ) -> None:
+    settings = on_broker
     await ensure_topics(settings)
     demo, sales, page = (
         EngagementEvent.model_validate(sample_event(kind))
@@ -78,8 +86,9 @@ async def _topics(settings: TrellisSettings, partitions: int) -> tuple[str, str]
 
 @ON_LOOP
 async def test_a_hand_raise_rides_on_the_next_batch_instead_of_waiting_for_the_backlog(
-    broker: EmbeddedBroker, settings: TrellisSettings
+    broker: EmbeddedBroker, on_broker: TrellisSettings
 ) -> None:
+    settings = on_broker
     events, raised = await _topics(settings, 3)
     backlog = [(f"acc{i % 30}".encode(), b"e%d" % i) for i in range(600)]
     await produce(broker.bootstrap, events, backlog)
@@ -126,8 +135,9 @@ async def test_a_hand_raise_rides_on_the_next_batch_instead_of_waiting_for_the_b
 
 @ON_LOOP
 async def test_the_orchestrator_refuses_engagement_and_hand_raise_topics_partitioned_apart(
-    settings: TrellisSettings,
+    on_broker: TrellisSettings,
 ) -> None:
+    settings = on_broker
     tag = uuid.uuid4().hex[:8]
     three, four, alike = f"three-{tag}", f"four-{tag}", f"alike-{tag}"
     await ensure_topics(settings, topics=[three, alike], partitions=3)
