@@ -184,7 +184,7 @@ SLOWEST_FIRST = (
     "tests/integration/test_online_upgrade.py",
 )  # fmt: skip
 """Test files by their measured time (slowest first, from a junit report of the whole suite on
-this machine, 2026-11-26). ``make test`` hands whole files to three workers in collection
+this machine, 2026-11-26). ``make test`` hands whole files to its workers in collection
 order; a slow file collected last ran alone at the end (the suite's last minute was one file).
 Started first, the short files fill in behind them (longest-first scheduling)."""
 
