@@ -46,10 +46,10 @@ class MeasuredScheduler(Scheduler):
 
     metrics: OrchestratorMetrics | None = None
 
-    async def dispatch_due(self) -> int:
+    async def dispatch_due(self, limit: int | None = None) -> int:
         started = time.perf_counter()
         before = self.dispatched
-        claimed = await super().dispatch_due()
+        claimed = await super().dispatch_due(limit)
         if self.metrics is not None and claimed:
             seconds = time.perf_counter() - started
             self.metrics.scheduler_round(seconds, claimed, self.dispatched - before)
@@ -120,8 +120,9 @@ async def run(
                     rejected += await apply_engagement(
                         events, engine, playbook, clock, caches=caches, nurture=nurture
                     )
-            if any(r.topic == HANDRAISES for r in events):  # a rep waits: the round now,
-                await scheduler.dispatch_now(lock)  # before the next batch shares the loop
+            raised = sum(r.topic == HANDRAISES for r in events)
+            if raised:  # a rep waits: a round of that many now, before the next batch
+                await scheduler.dispatch_now(lock, raised)
             elif events:  # what the batch made due now (reminders) goes out now, in a round of
                 scheduler.wake()  # the scheduler's own while the next batch runs
             metrics.batch_applied(records, rejected)

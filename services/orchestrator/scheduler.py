@@ -101,22 +101,22 @@ class Scheduler:
                 woken.cancel()
                 stopping.cancel()
 
-    async def dispatch_now(self, lock: asyncio.Lock) -> None:
-        """A round in the caller's task: the batch that applied a hand-raise runs it before
-        taking its next batch, so the rep's reminder does not share the event loop with that
-        batch (woken, the round did, and took as long again). A failure, or more due than one
-        round takes, is left to the scheduler's own loop."""
+    async def dispatch_now(self, lock: asyncio.Lock, limit: int) -> None:
+        """A small round in the caller's task: the batch that applied ``limit`` hand-raises
+        claims that many due touches (reminders are claimed first) before taking its next
+        batch, so the rep's reminder does not share the event loop with that batch (woken, the
+        round did, and took as long again). Whatever else is due (marketing), and a failure,
+        are left to the scheduler's own round, woken as after any batch."""
         try:
             async with lock:
-                claimed = await self.dispatch_due()
+                await self.dispatch_due(limit)
         except Exception as exc:  # the type chain only: a driver's text can quote an email
             log.error("dispatch round after a hand-raise failed (%s); woken", error_kind(exc))
-            claimed = self.batch
-        if claimed >= self.batch:
-            self.wake()
+        self.wake()
 
-    async def dispatch_due(self) -> int:
-        """One round; returns how many touches it claimed."""
+    async def dispatch_due(self, limit: int | None = None) -> int:
+        """One round of at most ``limit`` touches (unset: the scheduler's batch); returns how
+        many it claimed."""
         links = self.links.variables if self.links is not None else None
         now, config = self.clock(), self.nurture.config
         async with SqlUnitOfWork.begin(self.engine) as uow:
@@ -130,7 +130,7 @@ class Scheduler:
                 await tell_the_story(uow.conn, sends, notes, people, accs, config, now)
 
             claimed, sends = await handle_due(
-                uow, self.nurture, self.me, now, self.batch, links, story
+                uow, self.nurture, self.me, now, limit or self.batch, links, story
             )
             sent = []
             for cmd in sends:

@@ -8,6 +8,7 @@ import contextlib
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,9 +32,14 @@ class Counting(Scheduler):
     rounds = 0
     ran: asyncio.Event | None = None
 
-    async def dispatch_due(self) -> int:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits: list[int | None] = []
+
+    async def dispatch_due(self, limit: int | None = None) -> int:
         self.rounds += 1
-        claimed = await super().dispatch_due()
+        self.limits.append(limit)
+        claimed = await super().dispatch_due(limit)
         if self.ran is not None:
             self.ran.set()
         return claimed
@@ -92,7 +98,7 @@ async def test_a_wake_dispatches_the_new_reminder_long_before_the_interval(
 
 
 class Failing(Counting):
-    async def dispatch_due(self) -> int:
+    async def dispatch_due(self, limit: int | None = None) -> int:
         self.rounds += 1
         raise ConnectionError("database went away")
 
@@ -100,9 +106,10 @@ class Failing(Counting):
 async def test_a_hand_raise_batch_dispatches_its_reminder_itself_and_a_failure_wakes_the_loop(
     engine: AsyncEngine, settings: TrellisSettings
 ) -> None:
-    """``dispatch_now`` (the batch that applied a hand-raise, before its next batch): the
-    reminder is on the topic when it returns, without the scheduler's loop; a failed round is
-    not the batch's failure, it wakes the loop to retry."""
+    """``dispatch_now`` (the batch that applied a hand-raise, before its next batch): a round
+    as small as the batch's hand-raises puts the reminder on the topic before it returns,
+    without the scheduler's loop, and wakes the loop for the rest; a failed round is not the
+    batch's failure."""
     await ensure_topics(settings)
     producer = make_producer(settings)
     await producer.start()
@@ -113,15 +120,15 @@ async def test_a_hand_raise_batch_dispatches_its_reminder_itself_and_a_failure_w
             [_demo(tag)], engine, default_playbook(), lambda: WEDNESDAY_NOON, nurture=NURTURE
         )
         scheduler = Counting(engine, producer, NURTURE, "test", lambda: WEDNESDAY_NOON)
-        await scheduler.dispatch_now(lock)  # no ``run``: only this call can have sent it
-        assert (scheduler.rounds, scheduler.dispatched) == (1, 1)
-        assert not scheduler._woken.is_set(), "one round took it all: nothing to wake for"
+        await scheduler.dispatch_now(lock, 1)  # no ``run``: only this call can have sent it
+        assert (scheduler.rounds, scheduler.dispatched, scheduler.limits) == (1, 1, [1])
+        assert scheduler._woken.is_set(), "the rest of what is due is the loop's: woken"
         sent = await read_topic(
             settings.kafka_bootstrap, REMINDERS, lambda rs: any(tag in r.value.decode() for r in rs)
         )
         assert sum(tag in r.value.decode() for r in sent) == 1
         broken = Failing(engine, producer, NURTURE, "test", lambda: WEDNESDAY_NOON)
-        await broken.dispatch_now(lock)  # does not raise
+        await broken.dispatch_now(lock, 1)  # does not raise
         assert broken.rounds == 1 and broken._woken.is_set()
         assert not lock.locked()
     finally:
