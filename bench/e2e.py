@@ -57,7 +57,7 @@ from bench.stack import (
     world_chunks,
 )
 from chaos.sinks import read_received
-from schemas.topics import ENGAGEMENT, HANDRAISES
+from schemas.topics import ENGAGEMENT_TOPICS
 
 BATCH = 200
 SENDERS = 4
@@ -99,8 +99,11 @@ async def blast(client: IngestClient, events: Iterator[dict[str, Any]], total: i
 
 
 async def applied(conn: asyncpg.Connection) -> int:
-    topics = [ENGAGEMENT, HANDRAISES]
-    return int(await conn.fetchval("SELECT count(*) FROM inbox WHERE topic = ANY($1)", topics))
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM inbox WHERE topic = ANY($1)", list(ENGAGEMENT_TOPICS)
+        )
+    )
 
 
 async def wait_applied(conn: asyncpg.Connection, target: int, deadline_s: float) -> float:

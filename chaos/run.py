@@ -37,7 +37,7 @@ from chaos.faults import Injector
 from chaos.proxy import TcpProxy
 from chaos.sinks import read_received
 from chaos.verify import Report, check_database, check_dead_letters, check_messages
-from schemas.topics import ENGAGEMENT, HANDRAISES
+from schemas.topics import ENGAGEMENT_TOPICS
 from trellis.broker import free_port
 
 SERVICES = ("ingest", "orchestrator", "notifier")
@@ -124,7 +124,7 @@ async def settle(conn: asyncpg.Connection, acked: set[str], deadline_s: float) -
     end = time.monotonic() + deadline_s
     while True:
         rows = await conn.fetch(
-            "SELECT event_id FROM inbox WHERE topic = ANY($1)", [ENGAGEMENT, HANDRAISES]
+            "SELECT event_id FROM inbox WHERE topic = ANY($1)", list(ENGAGEMENT_TOPICS)
         )
         missing = acked - {r["event_id"] for r in rows}
         if not missing or time.monotonic() > end:

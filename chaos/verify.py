@@ -26,7 +26,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.events import EngagementEvent
-from schemas.topics import ENGAGEMENT, HANDRAISES, MAIN_TOPICS, dead_letter
+from schemas.topics import ENGAGEMENT, ENGAGEMENT_TOPICS, MAIN_TOPICS, dead_letter
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.domain.decide import decide
 from services.orchestrator.domain.engagement import to_engagement
@@ -64,7 +64,7 @@ async def check_database(
     report: Report, conn: asyncpg.Connection, acked: dict[str, dict[str, Any]], now: datetime
 ) -> dict[str, str]:
     rows = await conn.fetch(
-        "SELECT event_id FROM inbox WHERE topic = ANY($1)", [ENGAGEMENT, HANDRAISES]
+        "SELECT event_id FROM inbox WHERE topic = ANY($1)", list(ENGAGEMENT_TOPICS)
     )
     inbox = {r["event_id"] for r in rows}
     report.counts["events acknowledged"] = len(acked)

@@ -13,6 +13,9 @@ backlog of page views never holds the rep's reminder; events of either topic are
 their ``occurred_at`` (a hand-raise that overtakes its account's earlier events makes them late,
 as any out-of-order arrival does)."""
 
+ENGAGEMENT_TOPICS: tuple[str, ...] = (ENGAGEMENT, HANDRAISES)
+"""Every topic engagement events are published on (``engagement_topic`` picks one)."""
+
 HAND_RAISE_TYPES: frozenset[str] = frozenset({"demo_requested", "contact_sales_requested"})
 """The event types a rep must hear about at once (each calls for a reminder due now)."""
 

@@ -11,8 +11,6 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from schemas.topics import ENGAGEMENT, HANDRAISES
-
 T = TypeVar("T")
 
 
@@ -28,10 +26,6 @@ async def eventually(
         await asyncio.sleep(0.1)
         value = await probe()
     return value
-
-
-INGESTED = (ENGAGEMENT, HANDRAISES)
-"""Where ingest publishes events: live hand-raises on their own topic, the rest on engagement."""
 
 
 async def read_topic(

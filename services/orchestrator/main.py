@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas.topics import ENGAGEMENT, HANDRAISES, OUTCOMES
+from schemas.topics import ENGAGEMENT, ENGAGEMENT_TOPICS, HANDRAISES, OUTCOMES
 from services.orchestrator.adapters.repository import StateCaches
 from services.orchestrator.handlers import apply_engagement, utc_now
 from services.orchestrator.metrics import OrchestratorMetrics
@@ -148,7 +148,7 @@ async def run(
         await run_consumer(
             "orchestrator",
             settings,
-            [ENGAGEMENT, HANDRAISES, OUTCOMES],
+            [*ENGAGEMENT_TOPICS, OUTCOMES],
             settings.orchestrator_group,
             make_handler,
             LoopPolicy(max_records=settings.orchestrator_max_batch),

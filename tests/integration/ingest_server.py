@@ -14,9 +14,10 @@ from typing import Any
 import orjson
 import uvicorn
 
+from schemas.topics import ENGAGEMENT_TOPICS
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
-from tests.probes import INGESTED, read_topic
+from tests.probes import read_topic
 from trellis.broker import free_port
 from trellis.db import create_engine
 from trellis.settings import SERVER_KEEP_ALIVE_S
@@ -62,7 +63,7 @@ async def arrived(
     def found(records: list[Any]) -> bool:
         return needed <= {event_id for event_id, _ in ids_of(records)}
 
-    records = await read_topic(bootstrap, INGESTED, found)  # hand-raises: their own topic
+    records = await read_topic(bootstrap, ENGAGEMENT_TOPICS, found)  # hand-raises: their own topic
     return {
         event_id: {**orjson.loads(r.value), "_key": r.key.decode()}
         for event_id, r in ids_of(records)

@@ -13,7 +13,7 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.events import EngagementEvent
-from schemas.topics import ENGAGEMENT, HANDRAISES
+from schemas.topics import ENGAGEMENT_TOPICS
 from trellis.settings import TrellisSettings
 from trellis.topic_reader import read_to_end
 
@@ -26,7 +26,7 @@ class TopicHistory:
 
 async def read_history_topic(
     settings: TrellisSettings,
-    topics: Sequence[str] = (ENGAGEMENT, HANDRAISES),
+    topics: Sequence[str] = ENGAGEMENT_TOPICS,
     progress: Callable[[int], None] | None = None,
 ) -> TopicHistory:
     history = TopicHistory()
