@@ -14,7 +14,6 @@ duplicates received (target 0). Written to ``bench/results/notifier.json`` (or
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import time
@@ -41,6 +40,7 @@ from services.notifier.dispatch import Dispatcher, RateLimiter
 from services.notifier.rate_limit import SqlRateLimiter
 from services.notifier.render import JinjaRenderer
 from services.notifier.unsubscribe import UnsubscribeSigner
+from trellis.runtime import event_loop_name, run_service
 
 SID = "AC" + "0" * 32
 RESULTS = Path(__file__).parent / "results"
@@ -261,4 +261,5 @@ def cli(argv: Sequence[str] | None = None) -> None:
         args.messages, args.limit, args.repeats, args.concurrency, args.smtp_pool,
         args.in_process, args.ledger_rows, args.postgres,
     )  # fmt: skip
-    asyncio.run(main(options))
+    print(f"event loop: {event_loop_name()} (the notifier's, trellis.runtime.run_service)")
+    run_service(main(options))

@@ -247,10 +247,11 @@ def orchestrator() -> None:
     """Run the orchestrator consumer."""
     from services.orchestrator.main import run
     from services.orchestrator.settings import OrchestratorSettings
+    from trellis.runtime import run_service
     from trellis.startup import checked_settings
 
     settings = checked_settings("orchestrator", OrchestratorSettings)
-    asyncio.run(run(settings))
+    run_service(run(settings))
 
 
 @app.command()
@@ -258,10 +259,11 @@ def notifier() -> None:
     """Run the notifier consumer."""
     from services.notifier.main import run
     from services.notifier.settings import NotifierSettings
+    from trellis.runtime import run_service
     from trellis.startup import checked_settings
 
     settings = checked_settings("notifier", NotifierSettings)
-    asyncio.run(run(settings))
+    run_service(run(settings))
 
 
 @app.command("dev-sinks")

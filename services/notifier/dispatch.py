@@ -63,6 +63,9 @@ PRODUCER = SpanKind.PRODUCER  # a send hands the message to the provider
 UNKNOWN_AFTER_CRASH = "unknown: found 'sending' on redelivery (crash mid-send); not resent"
 
 
+_Result = tuple[DispatchTouch, SendResult | None, int]
+
+
 class DispatchInterrupted(HandlerInterrupted):
     """The service is stopping: the batch's unsent touches were released; it must redeliver."""
 
@@ -134,7 +137,6 @@ class Dispatcher:
         outcomes = [_from_row(c, seen[c.touch_id], now) for c, _ in unique if c.touch_id in seen]
         fresh = [c for c, _ in unique if c.touch_id in claimed]
         slots = await self._reserve_slots(fresh)
-        gate = asyncio.Semaphore(self.concurrency)
 
         async def one(touch: DispatchTouch) -> tuple[DispatchTouch, SendResult | None, int]:
             parent = traces.get(touch.touch_id) if traces else None
@@ -145,24 +147,23 @@ class Dispatcher:
                 return await sending(touch)
 
         async def sending(touch: DispatchTouch) -> tuple[DispatchTouch, SendResult | None, int]:
-            async with gate:
-                if self.stopping.is_set():
-                    return touch, None, 0
-                try:
-                    if self.yields_to is not None and not self.yields_to.is_set():
-                        await self._unless_stopping(self.yields_to.wait())
-                    result, attempts = await send_with_retries(
-                        lambda: self._send(touch, slots.get(touch.channel)),
-                        self.retry,
-                        touch.decided_at,
-                        self.clock,
-                        lambda seconds: self._unless_stopping(self.sleep(seconds)),
-                    )
-                except _Released:
-                    return touch, None, 0
-                return touch, result, attempts
+            if self.stopping.is_set():
+                return touch, None, 0
+            try:
+                if self.yields_to is not None and not self.yields_to.is_set():
+                    await self._unless_stopping(self.yields_to.wait())
+                result, attempts = await send_with_retries(
+                    lambda: self._send(touch, slots.get(touch.channel)),
+                    self.retry,
+                    touch.decided_at,
+                    self.clock,
+                    lambda seconds: self._unless_stopping(self.sleep(seconds)),
+                )
+            except _Released:
+                return touch, None, 0
+            return touch, result, attempts
 
-        results = await asyncio.gather(*(one(t) for t in fresh))
+        results = await _each(fresh, one, self.concurrency)
         done = self.clock()
         released = [touch.touch_id for touch, result, _ in results if result is None]
         async with self.engine.begin() as conn:
@@ -259,6 +260,25 @@ class Dispatcher:
             return Failed(retryable=False, detail=f"unknown: {type(exc).__name__}: {exc}")
 
 
+async def _each(
+    items: Sequence[DispatchTouch],
+    work: Callable[[DispatchTouch], Awaitable[_Result]],
+    concurrency: int,
+) -> list[_Result]:
+    """``work`` on every item, at most ``concurrency`` at a time, results in the items' order:
+    that many workers take the next item as they finish one. A task per touch behind a
+    semaphore cost ~40 us of CPU per message in task, future and wake-up bookkeeping."""
+    results: list[_Result | None] = [None] * len(items)
+    queue = iter(enumerate(items))
+
+    async def worker() -> None:
+        for i, item in queue:
+            results[i] = await work(item)
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(items)))))
+    return results  # type: ignore[return-value]  # every slot filled: gather raised otherwise
+
+
 def _to_row(touch_id: str, result: SendResult) -> LedgerRow:
     match result:
         case Sent(provider_id):
@@ -271,7 +291,9 @@ def _to_row(touch_id: str, result: SendResult) -> LedgerRow:
 
 def _from_row(touch: DispatchTouch, row: LedgerRow, at: datetime) -> TouchOutcome:
     status = OutcomeStatus.SENT if row.status == "sent" else OutcomeStatus.FAILED
-    return TouchOutcome(
+    # Built from a validated command and our own ledger row: validating again cost ~20 us of
+    # the notifier's ~500 us per message. The orchestrator validates what it reads.
+    return TouchOutcome.model_construct(
         id=f"{touch.touch_id}:{status.value}",
         touch_id=touch.touch_id,
         contact_id=touch.contact_id,

@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas.commands import DispatchTouch
 from services.notifier.tables import send_ledger
-from trellis.db import UtcDateTime
+from trellis.db import UtcDateTime, sqlite_datetime
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,10 @@ async def claim_for_sending(
     this caller now owns. The caller commits before any provider call."""
     if not commands:
         return set()
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    if conn.dialect.name == "sqlite":
+        return await _claim_sqlite(conn, commands, now)
     stmt = (
-        insert(send_ledger)
+        pg_insert(send_ledger)
         .on_conflict_do_nothing(index_elements=[send_ledger.c.touch_id])
         .returning(send_ledger.c.touch_id)
     )
@@ -59,6 +60,30 @@ async def claim_for_sending(
         .values(status="sending", attempts=send_ledger.c.attempts + 1, updated_at=now)
         .returning(send_ledger.c.touch_id)
     )
+    return claimed | set(promoted.scalars())
+
+
+_CLAIM_SQLITE = """INSERT INTO send_ledger
+    (touch_id, channel, status, attempts, topic_offset, created_at, updated_at)
+SELECT json_extract(c.value, '$[0]'), json_extract(c.value, '$[1]'), 'sending', 1,
+       json_extract(c.value, '$[2]'), ?, ?
+FROM json_each(?) AS c WHERE true
+ON CONFLICT (touch_id) DO NOTHING RETURNING touch_id"""
+_PROMOTE_SQLITE = """UPDATE send_ledger
+SET status = 'sending', attempts = attempts + 1, updated_at = ?
+WHERE status = 'queued' AND touch_id IN (SELECT value FROM json_each(?)) RETURNING touch_id"""
+
+
+async def _claim_sqlite(
+    conn: AsyncConnection, commands: Sequence[tuple[DispatchTouch, int]], now: datetime
+) -> set[str]:
+    """``claim_for_sending`` on SQLite: the batch bound as one JSON array, below SQLAlchemy's
+    types, whose per-row parameter processing cost ~40 us of CPU per message (bench notifier)."""
+    at = sqlite_datetime(now)
+    rows = orjson.dumps([(c.touch_id, c.channel.value, offset) for c, offset in commands])
+    ids = orjson.dumps([c.touch_id for c, _ in commands])
+    claimed = set((await conn.exec_driver_sql(_CLAIM_SQLITE, (at, at, rows.decode()))).scalars())
+    promoted = await conn.exec_driver_sql(_PROMOTE_SQLITE, (at, ids.decode()))
     return claimed | set(promoted.scalars())
 
 
@@ -113,7 +138,8 @@ async def record_results(
     """Final status of a batch's touches: (row, provider calls made). PostgreSQL: one
     ``UPDATE ... FROM unnest(arrays)``, one statement for the batch whatever its size (an
     executemany is one Bind/Execute per touch; SQLAlchemy's ``VALUES`` construct cost twice the
-    CPU to compile). SQLite: an executemany, one prepared statement stepped in C per row."""
+    CPU to compile). SQLite: an executemany of tuples, one prepared statement stepped in C per
+    row, bound below SQLAlchemy's per-row parameter processing."""
     if not rows:
         return
     if conn.dialect.name == "postgresql":
@@ -124,7 +150,11 @@ async def record_results(
             "now": now,
         })  # fmt: skip
         return
-    await conn.execute(_RECORD_ONE, [_params(r, attempts, now) for r, attempts in rows])
+    at = sqlite_datetime(now)
+    await conn.exec_driver_sql(_RECORD_SQLITE, [
+        (r.status, r.provider_id, r.error, r.retryable, attempts, at, r.touch_id)
+        for r, attempts in rows
+    ])  # fmt: skip
 
 
 _RECORD_ALL = text("""
@@ -136,19 +166,5 @@ FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]), CAST(:providers AS 
 WHERE send_ledger.touch_id = r.touch_id
 """).bindparams(bindparam("now", type_=UtcDateTime()))
 
-_RECORD_ONE = (
-    update(send_ledger)
-    .where(send_ledger.c.touch_id == bindparam("b_touch_id"))
-    .values(
-        status=bindparam("b_status"), provider_id=bindparam("b_provider_id"),
-        error=bindparam("b_error"), retryable=bindparam("b_retryable"),
-        attempts=bindparam("b_attempts"), updated_at=bindparam("b_now"),
-    )
-)  # fmt: skip
-
-
-def _params(row: LedgerRow, attempts: int, now: datetime) -> dict[str, object]:
-    return {
-        "b_touch_id": row.touch_id, "b_status": row.status, "b_provider_id": row.provider_id,
-        "b_error": row.error, "b_retryable": row.retryable, "b_attempts": attempts, "b_now": now,
-    }  # fmt: skip
+_RECORD_SQLITE = """UPDATE send_ledger SET status = ?, provider_id = ?, error = ?,
+    retryable = ?, attempts = ?, updated_at = ? WHERE touch_id = ?"""

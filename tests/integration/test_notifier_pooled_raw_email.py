@@ -45,3 +45,22 @@ async def test_refusals_fail_with_their_kind_and_the_pool_keeps_delivering() -> 
     assert ana["Message-ID"] == first.provider_id
     assert ana["List-Unsubscribe"].strip().startswith("<https://t.test/u?token=")
     assert str(ana["From"]) == "Trellis <nurture@trellis.test>"
+
+
+async def test_lines_starting_with_a_period_arrive_as_written() -> None:
+    """The pooled transaction writes the message itself: RFC 5321's dot-stuffing is its job
+    (a line of just "." would otherwise end the message early, and ".x" would lose its dot)."""
+    text = ".starts with a dot\n.\n..two dots\nend"
+    async with smtp_server() as (catcher, port):
+        config = SmtpConfig("127.0.0.1", port, "Trellis <nurture@trellis.test>")
+        async with SmtpConnectionPool(config, size=1) as pool:
+            sender = SmtpEmailSender(config, UnsubscribeSigner(b"k", "https://t.test/u"), pool=pool)
+            message = RenderedMessage("Dots", text, "<p>.x</p>")
+            sent = await sender.send(touch("t-dots", "ana@x.example"), message)
+            after = await sender.send(touch("t-next", "bo@x.example"), MESSAGE)
+    assert isinstance(sent, Sent) and isinstance(after, Sent)
+    [got] = catcher.by_touch("t-dots")
+    plain, html = (part.get_content() for part in got.iter_parts())
+    assert plain == text.replace("\n", "\r\n") + "\r\n"
+    assert html.strip() == "<p>.x</p>"
+    assert pool.opened == 1, "the transaction ended cleanly: the connection was reused"

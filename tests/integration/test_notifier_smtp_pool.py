@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from services.notifier.channels.base import Failed, Sent
 from services.notifier.channels.email import SmtpConfig
+from services.notifier.channels.mime import RawEmail
 from services.notifier.channels.smtp_pool import SmtpConnectionPool
 from tests.integration.notifier_servers import SmtpCatcher
 from trellis.broker import free_port
@@ -189,3 +190,45 @@ async def test_refusing_plain_text_auth_is_reported_not_hung(tls_server: TlsServ
     assert isinstance(result, Failed)
     assert result.detail.startswith("530")  # "Must issue a STARTTLS command first"
     assert tls_server.catcher.messages == []
+
+
+def raw(i: int) -> RawEmail:
+    data = (
+        f"From: nurture@trellis.test\r\nTo: ana{i}@acme.test\r\nSubject: raw {i}\r\n"
+        f"Message-ID: <r{i}@trellis.test>\r\n\r\n.line {i}\r\n"
+    ).encode()
+    return RawEmail("nurture@trellis.test", f"ana{i}@acme.test", f"<r{i}@trellis.test>", data)
+
+
+async def test_written_messages_take_over_the_tls_connection_and_hand_it_back(
+    tls_server: TlsServer,
+) -> None:
+    """The raw path writes on the TLS transport itself (``_Wire``) and gives it back to
+    aiosmtplib after each message: stdlib-built and raw messages alternate on one connection."""
+    async with SmtpConnectionPool(config(tls_server.port), size=1) as pool:
+        results = []
+        for i in range(4):
+            results.append(await pool.send_raw(raw(i)))
+            results.append(await pool.send(message(10 + i)))
+        results += await asyncio.gather(*(pool.send_raw(raw(i)) for i in range(4, 9)))
+        opened = pool.opened
+    assert all(isinstance(r, Sent) for r in results), results
+    assert opened == 1 and len(tls_server.catcher.sessions) == 1
+    assert tls_server.catcher.tls_sessions == 13
+    got = {m["Message-ID"]: m.get_content() for m in tls_server.catcher.messages}
+    assert got["<r3@trellis.test>"] == ".line 3\r\n"  # dot-stuffed on the wire, whole on arrival
+    assert len(got) == 13
+
+
+async def test_a_raw_send_on_a_dropped_connection_reconnects(tls_server: TlsServer) -> None:
+    async with SmtpConnectionPool(config(tls_server.port), size=1) as pool:
+        assert isinstance(await pool.send_raw(raw(1)), Sent)
+        tls_server.stop()
+        tls_server.start()
+        deadline = asyncio.get_running_loop().time() + 5
+        while pool._idle and pool._idle[0].is_connected:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.01)
+        assert isinstance(await pool.send_raw(raw(2)), Sent)
+        assert pool.opened == 2
+    assert len(tls_server.catcher.messages) == 2

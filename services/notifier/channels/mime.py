@@ -74,7 +74,7 @@ def build_raw_email(
         f"From: {sender.strip()}",
         f"To: {touch.to}",
         f"Subject: {subject}",
-        f"Date: {format_datetime(now)}",
+        f"Date: {_date(now.replace(microsecond=0))}",
         f"Message-ID: {message_id}",
         f"X-Trellis-Touch-Id: {touch.touch_id}",
     ]
@@ -100,6 +100,12 @@ def build_raw_email(
     body = f"{CRLF}--{boundary}{CRLF}{text}{CRLF}--{boundary}{CRLF}{html}{CRLF}--{boundary}--{CRLF}"
     data = (head + CRLF + body).encode("ascii")
     return RawEmail(envelope_from, touch.to, message_id, data)
+
+
+@functools.lru_cache(maxsize=4)
+def _date(second: datetime) -> str:
+    """``format_datetime`` cost a third of the message; a batch's messages share the second."""
+    return format_datetime(second)
 
 
 def _subject(subject: str) -> str | None:
