@@ -171,21 +171,24 @@ class _Wire(asyncio.Protocol):
         if waiter is None or waiter.done():  # nothing asked: never pair it with a later command
             self._fail(aiosmtplib.SMTPResponseException(-1, "unexpected data from the server"))
             return
-        self._buffer += data
-        if len(self._buffer) > MAX_REPLY:
-            self._fail(aiosmtplib.SMTPResponseException(-1, "Response too long"))
-            return
-        if not self._buffer.endswith(b"\n"):
-            return
-        lines = bytes(self._buffer).splitlines()
-        if len(lines[-1]) > 3 and lines[-1][3:4] == b"-":  # a multiline reply goes on
-            return
+        if not self._buffer and data.find(b"\n") == len(data) - 1 and data[3:4] == b" ":
+            lines = [data.rstrip()]  # the usual reply: one line, in one read
+        else:
+            self._buffer += data
+            if len(self._buffer) > MAX_REPLY:
+                self._fail(aiosmtplib.SMTPResponseException(-1, "Response too long"))
+                return
+            if not self._buffer.endswith(b"\n"):
+                return
+            lines = bytes(self._buffer).splitlines()
+            if len(lines[-1]) > 3 and lines[-1][3:4] == b"-":  # a multiline reply goes on
+                return
+            self._buffer.clear()
         try:
             code = int(lines[-1][:3])
         except ValueError:
             self._fail(aiosmtplib.SMTPResponseException(-1, f"Malformed reply: {lines[-1]!r}"))
             return
-        self._buffer.clear()
         message = b"\n".join(line[4:].strip() for line in lines)
         self._waiter = None
         waiter.set_result(aiosmtplib.SMTPResponse(code, message.decode("utf-8", "replace")))
