@@ -26,6 +26,7 @@ from services.notifier.main import run as run_notifier
 from services.notifier.settings import NotifierSettings
 from trellis.broker import free_port, port_in_use
 from trellis.kafka import encode, make_producer
+from trellis.runtime import run_service
 from trellis.settings import TrellisSettings
 
 MAIL_REP, SLACK_REP = "rep-mail@bench.example", "rep-slack@bench.example"
@@ -64,7 +65,7 @@ async def queue_marketing(settings: TrellisSettings, count: int, tag: str) -> No
 
 
 def _notifier_process(settings: dict[str, Any]) -> None:
-    asyncio.run(run_notifier(NotifierSettings(**settings)))
+    run_service(run_notifier(NotifierSettings(**settings)))  # on the service's own event loop
 
 
 @dataclass

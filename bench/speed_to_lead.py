@@ -48,6 +48,7 @@ from services.orchestrator.settings import OrchestratorSettings
 from trellis.broker import EmbeddedBroker, free_port
 from trellis.kafka import ensure_topics, make_consumer, make_producer
 from trellis.migrate import upgrade_async
+from trellis.runtime import run_service
 
 BASE = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday noon: inside rep hours
 RESULTS = Path(__file__).parent / "results"
@@ -324,4 +325,4 @@ def cli(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.received_url = None
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    asyncio.run(main(args, backends))
+    run_service(main(args, backends))  # the orchestrator's event loop (trellis.runtime)
