@@ -136,3 +136,23 @@ async def test_an_unasked_reply_is_never_paired_with_the_next_command() -> None:
     assert first == Sent("<m1@trellis.test>")
     assert second == Sent("<m1@trellis.test>")
     assert len(messages) == 2
+
+
+async def test_a_server_that_never_answers_fails_at_the_deadline_never_resent() -> None:
+    silent: list[bytes] = []
+
+    def script(line: bytes) -> list[bytes] | None:
+        return silent if line == b"<body>" else default(line)  # says nothing, stays connected
+
+    async with scripted(script) as (port, _):
+        quick = SmtpConfig("127.0.0.1", port, "n@trellis.test", start_tls=False, timeout_s=0.3)
+        async with SmtpConnectionPool(quick, size=1) as pool:
+            started = asyncio.get_running_loop().time()
+            result = await asyncio.wait_for(pool.send_raw(RAW), 10)
+            took = asyncio.get_running_loop().time() - started
+            again = await asyncio.wait_for(pool.send_raw(RAW), 10)
+            opened = pool.opened
+    assert isinstance(result, Failed) and not result.retryable, result
+    assert "no reply within 0.3 s" in result.detail
+    assert 0.25 <= took < 5
+    assert isinstance(again, Failed) and opened == 2, "the timed-out connection was dropped"

@@ -102,23 +102,23 @@ async def _deliver(conn: aiosmtplib.SMTP, raw: RawEmail) -> tuple[Refused, str]:
     addresses again with ``email.utils`` on every message; ``mime`` only writes addresses it has
     already checked. A refusal raises as ``sendmail``'s do; the pool then drops the connection.
     """
-    async with asyncio.timeout(conn.timeout):
-        if conn.is_ehlo_or_helo_needed:
+    if conn.is_ehlo_or_helo_needed:
+        async with asyncio.timeout(conn.timeout):
             await conn.ehlo()
-        with _Wire.on(conn) as wire:
-            mail = await wire.reply(b"MAIL FROM:<%s>\r\n" % raw.envelope_from.encode())
-            if mail.code != SMTPStatus.completed:
-                raise aiosmtplib.SMTPSenderRefused(mail.code, mail.message, raw.envelope_from)
-            rcpt = await wire.reply(b"RCPT TO:<%s>\r\n" % raw.recipient.encode())
-            if rcpt.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
-                refused = aiosmtplib.SMTPRecipientRefused(rcpt.code, rcpt.message, raw.recipient)
-                raise aiosmtplib.SMTPRecipientsRefused([refused])
-            start = await wire.reply(b"DATA\r\n")
-            if start.code != SMTPStatus.start_input:
-                raise aiosmtplib.SMTPDataError(start.code, start.message)
-            response = await wire.reply(dot_stuffed(raw.data) + b".\r\n")
-            if response.code != SMTPStatus.completed:
-                raise aiosmtplib.SMTPDataError(response.code, response.message)
+    with _Wire.on(conn, conn.timeout) as wire:
+        mail = await wire.reply(b"MAIL FROM:<%s>\r\n" % raw.envelope_from.encode())
+        if mail.code != SMTPStatus.completed:
+            raise aiosmtplib.SMTPSenderRefused(mail.code, mail.message, raw.envelope_from)
+        rcpt = await wire.reply(b"RCPT TO:<%s>\r\n" % raw.recipient.encode())
+        if rcpt.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+            refused = aiosmtplib.SMTPRecipientRefused(rcpt.code, rcpt.message, raw.recipient)
+            raise aiosmtplib.SMTPRecipientsRefused([refused])
+        start = await wire.reply(b"DATA\r\n")
+        if start.code != SMTPStatus.start_input:
+            raise aiosmtplib.SMTPDataError(start.code, start.message)
+        response = await wire.reply(dot_stuffed(raw.data) + b".\r\n")
+        if response.code != SMTPStatus.completed:
+            raise aiosmtplib.SMTPDataError(response.code, response.message)
     return {}, response.message
 
 
@@ -141,18 +141,28 @@ class _Wire(asyncio.Protocol):
 
     @classmethod
     @contextlib.contextmanager
-    def on(cls, conn: aiosmtplib.SMTP) -> Iterator[_Wire]:
+    def on(cls, conn: aiosmtplib.SMTP, timeout: float | None) -> Iterator[_Wire]:
+        """The connection's transport for one transaction, which must end within ``timeout``
+        seconds (one timer: ``asyncio.timeout`` cost more than a reply)."""
         transport = cast(asyncio.WriteTransport | None, conn.transport)
         if transport is None or transport.is_closing():
             raise aiosmtplib.SMTPServerDisconnected("Server not connected")
         own = transport.get_protocol()
         wire = cls(transport)
         transport.set_protocol(wire)
+        expiry = None
+        if timeout is not None:
+            expiry = asyncio.get_running_loop().call_later(timeout, wire._expire, timeout)
         try:
             yield wire
         finally:
+            if expiry is not None:
+                expiry.cancel()
             if not transport.is_closing():
                 transport.set_protocol(own)
+
+    def _expire(self, timeout: float) -> None:
+        self._fail(aiosmtplib.SMTPReadTimeoutError(f"no reply within {timeout:g} s"))
 
     async def reply(self, line: bytes) -> aiosmtplib.SMTPResponse:
         """Write ``line`` and wait for the server's whole reply; 421 (the server is going away)
