@@ -39,6 +39,7 @@ from services.notifier.channels.smtp_pool import SmtpConnectionPool
 from services.notifier.dispatch import Dispatcher, RateLimiter
 from services.notifier.rate_limit import SqlRateLimiter
 from services.notifier.render import JinjaRenderer
+from services.notifier.settings import NotifierSettings
 from services.notifier.unsubscribe import UnsubscribeSigner
 from trellis.runtime import event_loop_name, run_service
 
@@ -238,8 +239,15 @@ def cli(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--limit", type=float, default=200.0, help="provider limit, msg/s")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--smtp-pool", type=int, default=8, help="reused SMTP connections")
+    service = NotifierSettings.model_fields  # the service's defaults, unless told otherwise
+    parser.add_argument(
+        "--concurrency", type=int, default=service["notifier_concurrency"].default,
+        help="sends in flight (default: TRELLIS_NOTIFIER_CONCURRENCY's)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--smtp-pool", type=int, default=service["smtp_pool_size"].default,
+        help="reused SMTP connections (default: TRELLIS_SMTP_POOL_SIZE's)",
+    )  # fmt: skip
     parser.add_argument(
         "--ledger-rows",
         type=lambda v: tuple(int(x) for x in v.split(",")),

@@ -54,6 +54,12 @@ def envelope_sender(sender: str) -> str | None:
     return addr
 
 
+@functools.lru_cache(maxsize=64)
+def _plain_domain(domain: str) -> bool:
+    """The sender's domain (a setting) written as it is in a Message-ID: checked once."""
+    return _ADDRESS.fullmatch(f"x@{domain}") is not None
+
+
 def build_raw_email(
     touch: DispatchTouch,
     message: RenderedMessage,
@@ -67,7 +73,7 @@ def build_raw_email(
     subject = _subject(message.subject)
     if envelope_from is None or subject is None or not _ADDRESS.fullmatch(touch.to):
         return None
-    if not _PRINTABLE.fullmatch(touch.touch_id) or not _ADDRESS.fullmatch(f"x@{domain}"):
+    if not _PRINTABLE.fullmatch(touch.touch_id) or not _plain_domain(domain):
         return None
     message_id = make_msgid(idstring=touch.touch_id.replace("@", "_"), domain=domain)
     headers = [
