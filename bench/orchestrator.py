@@ -52,6 +52,7 @@ from trellis.consumer import BatchConsumer, LoopPolicy, Record, Rejected
 from trellis.db import create_engine
 from trellis.kafka import ensure_topics, make_consumer, make_producer
 from trellis.migrate import upgrade_async
+from trellis.runtime import run_service
 
 KINDS = [
     ("page_viewed", {"path": "/blog/x"}),
@@ -315,6 +316,6 @@ def cli(argv: Sequence[str] | None = None) -> None:
         from bench.orchestrator_scale import scale
 
         sizes = [int(x) for x in args.scale.split(",")]
-        asyncio.run(scale(sizes, backends, min(args.events, 20_000)))
+        run_service(scale(sizes, backends, min(args.events, 20_000)))
     else:
-        asyncio.run(main(args.events, args.contacts, backends, args.repeats, args.max_batch))
+        run_service(main(args.events, args.contacts, backends, args.repeats, args.max_batch))
