@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvloop
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
@@ -232,3 +233,19 @@ async def test_a_raw_send_on_a_dropped_connection_reconnects(tls_server: TlsServ
         assert isinstance(await pool.send_raw(raw(2)), Sent)
         assert pool.opened == 2
     assert len(tls_server.catcher.messages) == 2
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        test_written_messages_take_over_the_tls_connection_and_hand_it_back,
+        test_a_raw_send_on_a_dropped_connection_reconnects,
+    ],
+    ids=["alternating", "dropped"],
+)
+def test_the_raw_path_on_the_notifiers_own_loop(
+    tls_server: TlsServer, scenario: Callable[[TlsServer], Coroutine[Any, Any, None]]
+) -> None:
+    """``trellis notifier`` runs on uvloop (``trellis.runtime.run_service``), whose TLS
+    transport is not asyncio's: the wire takes it over and hands it back there too."""
+    uvloop.run(scenario(tls_server))
