@@ -32,26 +32,25 @@ log = logging.getLogger(__name__)
 HandlerFactory = Callable[[AsyncEngine, AIOKafkaProducer], Awaitable[BatchHandler]]
 T = TypeVar("T")
 
+try:
+    import uvloop as _uvloop
+except ImportError:  # pragma: no cover
+    _uvloop = None  # type: ignore[assignment]
+
 
 def run_service(main: Coroutine[Any, Any, T]) -> T:
     """Run a service's main coroutine on uvloop where it is installed, as uvicorn runs ingest
     (``loop="auto"``); on plain asyncio otherwise (Windows). A notifier message is mostly event
     loop work, four SMTP replies read and a task woken for each: ``bench notifier`` measured
     555 against 619 us of CPU per message in one run."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - installed wherever uvicorn[standard] is
+    if _uvloop is None:  # pragma: no cover - installed wherever uvicorn[standard] is
         return asyncio.run(main)
-    return uvloop.run(main)
+    return _uvloop.run(main)
 
 
 def event_loop_name() -> str:
     """What ``run_service`` runs on: for a benchmark's header."""
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:  # pragma: no cover
-        return "asyncio"
-    return "uvloop"
+    return "asyncio" if _uvloop is None else "uvloop"
 
 
 async def run_consumer(
