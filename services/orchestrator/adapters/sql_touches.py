@@ -99,9 +99,8 @@ class SqlTouches(_Part):
         return await touch_store.sent_history(self.conn, contact_ids, account_ids, since)
 
     async def finish(self, results: Sequence[Finished], me: str, now: datetime) -> None:
-        for f in results:
-            await touch_store.finish(self.conn, f.touch_id, me, status=f.status,
-                                     reason=f.reason, now=now, due_at=f.due_at)  # fmt: skip
+        endings = [(f.touch_id, f.status, f.reason, f.due_at) for f in results]
+        await touch_store.finish_all(self.conn, endings, me, now)
 
     async def by_ids(self, ids: Iterable[str]) -> dict[str, StoredTouch]:
         found = await self.conn.execute(select(touches).where(touches.c.id.in_(sorted(ids))))
