@@ -62,10 +62,18 @@ async def test_views_after_a_save_are_what_a_select_reads(engine: AsyncEngine) -
         if conn.dialect.name == "postgresql":  # only the unknown ids were selected
             assert len(sent) == 2
 
-        await uow.contacts.set_owner("c1", "rep@x.test", if_unowned=True)
-        await uow.accounts.set_owner("acme", "rep@x.test", if_unowned=True)
+        await uow.contacts.set_owners({"c1": "rep@x.test"}, if_unowned=True)
+        await uow.accounts.set_owners({"acme": "rep@x.test"}, if_unowned=True)
         assert (await uow.contacts.views(["c1"]))["c1"].owner_rep == "rep@x.test"
         assert (await uow.accounts.views(["acme"]))["acme"].owner_rep == "rep@x.test"
+        # several owners in one write: an owned contact keeps its owner unless told otherwise
+        await uow.contacts.set_owners({"c1": "late@x.test", "c2": "b@x.test"}, if_unowned=True)
+        owners = {k: v.owner_rep for k, v in (await fresh.contacts.views(["c1", "c2"])).items()}
+        assert owners == {"c1": "rep@x.test", "c2": "b@x.test"}
+        await uow.contacts.set_owners({"c1": "new@x.test", "c2": "n2@x.test"}, if_unowned=False)
+        owners = {k: v.owner_rep for k, v in (await uow.contacts.views(["c1", "c2"])).items()}
+        assert owners == {"c1": "new@x.test", "c2": "n2@x.test"}
+        await uow.accounts.set_owners({}, if_unowned=False)  # nothing to write
         await uow.contacts.retire(["c3"], NOW)
         assert (await uow.contacts.views(["c3"]))["c3"] == (await fresh.contacts.views(["c3"]))[
             "c3"

@@ -107,10 +107,11 @@ class MemoryContacts:
     async def views(self, ids: Iterable[str]) -> dict[str, ContactView]:
         return {i: self.view_of[i] for i in ids if i in self.view_of}
 
-    async def set_owner(self, contact_id: str, rep: str, *, if_unowned: bool) -> None:
-        view = self.view_of.get(contact_id)
-        if view is not None and not (if_unowned and view.owner_rep is not None):
-            self.view_of[contact_id] = replace(view, owner_rep=rep)
+    async def set_owners(self, owners: Mapping[str, str], *, if_unowned: bool) -> None:
+        for key, rep in owners.items():
+            view = self.view_of.get(key)
+            if view is not None and not (if_unowned and view.owner_rep is not None):
+                self.view_of[key] = replace(view, owner_rep=rep)
 
     async def by_phone(self, phones: Iterable[str]) -> dict[str, list[str]]:
         wanted = set(phones)
@@ -195,10 +196,11 @@ class MemoryAccounts:
     async def views(self, ids: Iterable[str]) -> dict[str, AccountView]:
         return {i: self.view_of[i] for i in ids if i in self.view_of}
 
-    async def set_owner(self, account_id: str, rep: str, *, if_unowned: bool) -> None:
-        view = self.view_of.get(account_id)
-        if view is not None and not (if_unowned and view.owner_rep is not None):
-            self.view_of[account_id] = replace(view, owner_rep=rep)
+    async def set_owners(self, owners: Mapping[str, str], *, if_unowned: bool) -> None:
+        for key, rep in owners.items():
+            view = self.view_of.get(key)
+            if view is not None and not (if_unowned and view.owner_rep is not None):
+                self.view_of[key] = replace(view, owner_rep=rep)
 
     async def owned_counts(self, reps: Sequence[str]) -> Counter[str]:
         wanted = set(reps)

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.events import EngagementEvent
@@ -162,12 +162,8 @@ class SqlContacts(_Part):
             found.update({r["id"]: ContactView.from_row(r) for r in rows.mappings()})
         return found
 
-    async def set_owner(self, contact_id: str, rep: str, *, if_unowned: bool) -> None:
-        self.saved.contacts.pop(contact_id, None)
-        where = [contacts.c.id == contact_id]
-        if if_unowned:
-            where.append(contacts.c.owner_rep.is_(None))
-        await self.conn.execute(update(contacts).where(*where).values(owner_rep=rep))
+    async def set_owners(self, owners: Mapping[str, str], *, if_unowned: bool) -> None:
+        await _set_owners(self.conn, contacts, owners, self.saved.contacts, if_unowned)
 
     async def by_phone(self, phones: Iterable[str]) -> dict[str, list[str]]:
         phone = contacts.c.traits["phone"].as_string()
@@ -212,12 +208,8 @@ class SqlAccounts(_Part):
             found.update({r["id"]: AccountView.from_row(r) for r in rows.mappings()})
         return found
 
-    async def set_owner(self, account_id: str, rep: str, *, if_unowned: bool) -> None:
-        self.saved.accounts.pop(account_id, None)
-        where = [accounts.c.id == account_id]
-        if if_unowned:
-            where.append(accounts.c.owner_rep.is_(None))
-        await self.conn.execute(update(accounts).where(*where).values(owner_rep=rep))
+    async def set_owners(self, owners: Mapping[str, str], *, if_unowned: bool) -> None:
+        await _set_owners(self.conn, accounts, owners, self.saved.accounts, if_unowned)
 
     async def owned_counts(self, reps: Sequence[str]) -> Counter[str]:
         rows = await self.conn.execute(
@@ -324,3 +316,28 @@ class SqlUnitOfWork:
             uow.decisions.pending = pending = decision_log.Pending()
             yield uow
             await pending.flush(conn)  # the batch's decisions: one insert, before the commit
+
+
+_OWNER_ID, _OWNER_REP = "b_owned", "b_owner"
+
+
+async def _set_owners(
+    conn: AsyncConnection,
+    table: Table,
+    owners: Mapping[str, str],
+    saved: dict[str, Any],
+    if_unowned: bool,
+) -> None:
+    """One executemany (the driver sends it in one round trip), not an UPDATE per row: a
+    dispatch round can hand a whole batch of pool reminders to reps."""
+    if not owners:
+        return
+    for key in owners:
+        saved.pop(key, None)  # the views read after this see the stored owner
+    where = [table.c.id == bindparam(_OWNER_ID)]
+    if if_unowned:
+        where.append(table.c.owner_rep.is_(None))
+    await conn.execute(
+        update(table).where(*where).values(owner_rep=bindparam(_OWNER_REP)),
+        [{_OWNER_ID: key, _OWNER_REP: rep} for key, rep in sorted(owners.items())],
+    )

@@ -74,9 +74,9 @@ async def owner_changes(
             log.append(_record(TouchDecision.OWNER_REFUSED, owner.reason, cid, aid, now,
                                facts, event_id=s.event_id))  # fmt: skip
             continue
-        await uow.contacts.set_owner(cid, owner[:200], if_unowned=False)
+        await uow.contacts.set_owners({cid: owner[:200]}, if_unowned=False)
         if aid:
-            await uow.accounts.set_owner(aid, owner[:200], if_unowned=False)
+            await uow.accounts.set_owners({aid: owner[:200]}, if_unowned=False)
         log.append(_record(TouchDecision.OWNER_CHANGED, Reason.CRM_OWNER, cid, aid, now,
                            {"owner": owner}, event_id=s.event_id))  # fmt: skip
 
@@ -135,6 +135,8 @@ async def assign_owners(
     if not pool or not unowned:
         return
     load = await uow.accounts.owned_counts(pool)
+    firms: dict[str, str] = {}
+    persons: dict[str, str] = {}
     for cid in unowned:
         person = people[cid]
         aid = person.account_id
@@ -143,11 +145,13 @@ async def assign_owners(
         if account is not None and not account.owner_rep:
             accs[account.id] = replace(account, owner_rep=rep)
             load[rep] += 1
-            await uow.accounts.set_owner(account.id, rep, if_unowned=True)
+            firms[account.id] = rep
         people[cid] = replace(person, owner_rep=rep)
-        await uow.contacts.set_owner(cid, rep, if_unowned=True)
+        persons[cid] = rep
         log.append(_record(TouchDecision.OWNER_CHANGED, Reason.POOL_ASSIGNED, cid, aid, now,
                            {"owner": rep, "pool_size": len(pool)}))  # fmt: skip
+    await uow.accounts.set_owners(firms, if_unowned=True)  # one write each, not one per person
+    await uow.contacts.set_owners(persons, if_unowned=True)
 
 
 def _owner(account: AccountView | None) -> str | None:

@@ -111,7 +111,7 @@ async def owner_for(
     owners[(account_id, team)] = TeamOwner(account_id, team, pick, None, now, "pool")
     await uow.handoffs.set_owners([owners[(account_id, team)]])
     if team == SALES:
-        await uow.accounts.set_owner(account_id, pick, if_unowned=True)
+        await uow.accounts.set_owners({account_id: pick}, if_unowned=True)
     log.append(record(TouchDecision.OWNER_CHANGED, Reason.POOL_ASSIGNED, None, account_id, now,
                       {"owner": pick, "team": team, "load": load.get(pick, 0)}))  # fmt: skip
     return pick
