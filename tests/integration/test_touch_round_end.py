@@ -86,3 +86,21 @@ async def test_an_empty_round_end_writes_nothing(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         status = (await conn.execute(select(touches.c.status))).scalar_one()
     assert status == "planned"
+
+
+async def test_delivery_statuses_land_in_one_write(engine: AsyncEngine) -> None:
+    """A batch of outcomes sets each touch's reported status; other touches keep theirs, an
+    unknown id changes nothing, and simulate (the in-memory store) agrees."""
+    said = {"t-0": "delivered", "t-3": "bounced", "t-5": "complained", "t-9": "delivered"}
+    async with SqlUnitOfWork.begin(engine) as uow:
+        await uow.touches.add(_touches(), NOW - timedelta(hours=1))
+        await uow.touches.set_statuses(said)
+        await uow.touches.set_statuses({})
+    async with engine.connect() as conn:
+        stored = dict((await conn.execute(select(touches.c.id, touches.c.status))).all())
+    assert stored == {f"t-{i}": said.get(f"t-{i}", "planned") for i in range(6)}
+
+    memory = MemoryTouches()
+    await memory.add(_touches(), NOW - timedelta(hours=1))
+    await memory.set_statuses(said)
+    assert {tid: row.status for tid, row in memory.rows.items()} == stored

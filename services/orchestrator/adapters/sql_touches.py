@@ -107,13 +107,7 @@ class SqlTouches(_Part):
         return {r["id"]: StoredTouch.from_row(r) for r in found.mappings()}
 
     async def set_statuses(self, statuses: Mapping[str, str]) -> None:
-        if statuses:
-            await self.conn.execute(
-                update(touches)
-                .where(touches.c.id == bindparam("b_id"))
-                .values(status=bindparam("b_status")),
-                [{"b_id": t, "b_status": s} for t, s in statuses.items()],
-            )
+        await touch_store.set_statuses(self.conn, statuses)
 
     async def planned_at(self, account_ids: Iterable[str]) -> list[tuple[StoredTouch, str | None]]:
         wanted = sorted(set(account_ids))

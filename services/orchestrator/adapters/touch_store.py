@@ -10,7 +10,7 @@ Either way a touch has one claimer at a time.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
@@ -258,3 +258,27 @@ async def finish_all(
          "b_now": now, "b_due": d}
         for i, s, r, d in endings
     ])  # fmt: skip
+
+
+_STATUSES_PG = text(
+    "UPDATE touches AS t SET status = v.status"
+    " FROM unnest(CAST(CAST(:ids AS text) AS text[]), CAST(CAST(:statuses AS text) AS text[]))"
+    " AS v(id, status) WHERE t.id = v.id"
+)
+_STATUSES_MANY = (
+    update(touches).where(touches.c.id == bindparam("b_id")).values(status=bindparam("b_status"))
+)
+
+
+async def set_statuses(conn: AsyncConnection, statuses: Mapping[str, str]) -> None:
+    """touch id -> its status as the provider reported it (delivered, bounced...): a batch of
+    delivery outcomes in one statement on PostgreSQL (``unnest``), one executemany on SQLite."""
+    if not statuses:
+        return
+    if conn.dialect.name == "postgresql":
+        ids, values = zip(*sorted(statuses.items()), strict=True)
+        await conn.execute(
+            _STATUSES_PG, {"ids": bulk.pg_array(ids), "statuses": bulk.pg_array(values)}
+        )
+        return
+    await conn.execute(_STATUSES_MANY, [{"b_id": t, "b_status": s} for t, s in statuses.items()])
