@@ -122,3 +122,89 @@ def test_an_in_order_event_is_folded_once_without_replaying_the_window(
     )
     decide(contacts, {}, [late], PLAYBOOK, NOW)
     assert len(folded) == 41, "a late event rebuilds the window from the checkpoint"
+
+
+def _event(event_id: str, type_: str, day: float, **properties: Any) -> Engagement:
+    return Engagement(
+        event_id=event_id, type=type_, occurred_at=T0 + timedelta(days=day),
+        properties=properties, contact_key="c1", account_key="acme",
+    )  # fmt: skip
+
+
+def test_a_window_leaving_whole_after_a_recycle_timer_keeps_the_exact_checkpoint() -> None:
+    """When a contact's whole window leaves, its checkpoint becomes the old ``current`` (no
+    re-fold), except when that current holds a recycle timer fired after its last event at a
+    batch's clock: a later event inside the lateness window but before the timer's due time
+    must still be folded before the recycle, as a full replay does."""
+    seen = _event("seen", "page_viewed", 0, path="/blog", is_pricing=False)
+    out = _event("out", "crm_lead_status_changed", 1, status="disqualified")  # recycles day 181
+    back = _event("back", "page_viewed", 200, path="/blog", is_pricing=False)
+    late = _event("late", "webinar_attended", 175, webinar="w")  # inside the window, pre-recycle
+    contacts: dict[str, ContactState] = {}
+    for batch, day in (([seen, out], 182), ([back], 200), ([late], 201)):
+        now = T0 + timedelta(days=day)
+        contacts |= decide(contacts, {}, batch, PLAYBOOK, now).contacts
+    expected, _ = replay(Progress(), [seen, out, late, back], PLAYBOOK, "c1", now)
+    assert contacts["c1"].current == expected
+    assert expected.engagements == 1, "the recycle at day 181 forgot the webinar of day 175"
+
+
+def test_a_quiet_contact_s_window_leaving_whole_is_not_folded_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sparse history (an import, a contact seen monthly): each batch's old window leaves whole;
+    its fold is the old current, so each event is folded once, not again into the checkpoint."""
+    folded: list[str] = []
+    apply_event = lifecycle.apply_event
+
+    def counting(p: Progress, e: Engagement, playbook: Any, key: str) -> Any:
+        folded.append(e.event_id)
+        return apply_event(p, e, playbook, key)
+
+    monkeypatch.setattr(lifecycle, "apply_event", counting)
+    monthly = [_event(f"m{i}", "page_viewed", 40 * i, path="/blog", is_pricing=False)
+               for i in range(12)]  # fmt: skip
+    contacts: dict[str, ContactState] = {}
+    for e in monthly:
+        contacts |= decide(contacts, {}, [e], PLAYBOOK, e.occurred_at).contacts
+    assert folded == [e.event_id for e in monthly], "each event folded exactly once"
+    state = contacts["c1"]
+    assert [e.event_id for e in state.pending] == ["m11"]
+    checkpoint, _ = replay(state.checkpoint, state.pending, PLAYBOOK, "c1", None)
+    assert checkpoint == replay(Progress(), monthly, PLAYBOOK, "c1", None)[0]
+
+
+@given(
+    histories(span_minutes=700 * 24 * 60),
+    st.integers(1, 10),
+    st.lists(st.integers(0, 400), min_size=10, max_size=10),
+    st.randoms(use_true_random=False),
+)
+@settings(max_examples=300, deadline=None)
+def test_two_years_in_order_with_any_clock_keep_checkpoint_and_current_exact(
+    events: list[Engagement], chunks: int, delays: list[int], rnd: Any
+) -> None:
+    """History spanning two years (windows leaving whole, recycle timers due), in order across
+    batches and any order inside one, each batch decided up to 400 days after its last event
+    (timers fire at that clock): the checkpoint plus the window is every event folded in order,
+    and current is the full replay."""
+    ordered = sorted(events, key=lambda e: e.sort_key)
+    size = max(1, len(ordered) // chunks)
+    batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    contacts: dict[str, ContactState] = {}
+    accounts: dict[str, AccountState] = {}
+    now = T0
+    decided_at = {}  # a contact's state is as of the last batch that had its events
+    for batch, delay in zip(batches, delays * 2, strict=False):
+        now = max(now, batch[-1].occurred_at + timedelta(days=delay))
+        shuffled = list(batch)
+        rnd.shuffle(shuffled)
+        d = decide(contacts, accounts, shuffled, PLAYBOOK, now)
+        contacts |= d.contacts
+        accounts |= d.accounts
+        decided_at |= dict.fromkeys(d.contacts, now)
+    for key, state in contacts.items():
+        window = [e for e in ordered if e.contact_key == key]
+        checkpoint, _ = replay(state.checkpoint, state.pending, PLAYBOOK, key, None)
+        assert checkpoint == replay(Progress(), window, PLAYBOOK, key, None)[0]
+        assert state.current == replay(Progress(), window, PLAYBOOK, key, decided_at[key])[0]

@@ -20,7 +20,7 @@ from services.orchestrator.domain.late_events import (
 )
 from services.orchestrator.domain.lifecycle import replay
 from services.orchestrator.domain.playbook import Playbook
-from services.orchestrator.domain.stages import DecisionKind, IgnoreReason
+from services.orchestrator.domain.stages import DecisionKind, IgnoreReason, TransitionReason
 from services.orchestrator.domain.state import (
     AccountState,
     ContactState,
@@ -179,7 +179,12 @@ def fold_contact(
     horizon = min(now, last.occurred_at if last is not None else now) - _lateness(playbook)
     leaving = _leaving(pending, horizon)
     checkpoint = state.checkpoint
-    if leaving:  # each event is folded in here once, when it leaves the window
+    settled = len(state.pending)
+    if leaving and appending and settled and leaving >= settled and not _timed(state):
+        # The whole old window leaves (sparse history: an import, a quiet contact): its fold
+        # onto the checkpoint is the old ``current``, so only fresh events leaving are folded.
+        checkpoint, _ = replay(state.current, fresh[: leaving - settled], playbook, state.key, None)
+    elif leaving:  # each event is folded in here once, when it leaves the window
         checkpoint, _ = replay(checkpoint, pending[:leaving], playbook, state.key, None)
     if account_key is None:
         account_key = _last_account(reversed(pending)) or state.account_key
@@ -267,6 +272,13 @@ def _inside(transitions: Sequence[Transition], horizon: datetime) -> tuple[Trans
     if not transitions or transitions[0].occurred_at > horizon:
         return tuple(transitions)
     return tuple(t for t in transitions if t.occurred_at > horizon)
+
+
+def _timed(state: ContactState) -> bool:
+    """True when ``current`` may hold a recycle timer fired after its last event (at a batch's
+    ``now``): then it is not the plain fold of the window onto the checkpoint. Such a move is
+    among the window's moves until a later batch folds past it."""
+    return any(t.reason is TransitionReason.RECYCLED for t in state.transitions)
 
 
 def _appends(state: ContactState, fresh: Sequence[Engagement], playbook: Playbook) -> bool:
