@@ -85,17 +85,21 @@ def test_in_order_batches_across_the_window_equal_a_full_replay(
         assert later > current.as_of if current.as_of else True
 
 
-def test_an_in_order_event_is_folded_once_without_replaying_the_window(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    folded: list[str] = []
+@pytest.fixture
+def folded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the events ``apply_event`` folds, in order."""
+    seen: list[str] = []
     apply_event = lifecycle.apply_event
 
     def counting(p: Progress, e: Engagement, playbook: Any, key: str) -> Any:
-        folded.append(e.event_id)
+        seen.append(e.event_id)
         return apply_event(p, e, playbook, key)
 
     monkeypatch.setattr(lifecycle, "apply_event", counting)
+    return seen
+
+
+def test_an_in_order_event_is_folded_once_without_replaying_the_window(folded: list[str]) -> None:
     events = [
         Engagement(
             event_id=f"e{i}",
@@ -149,19 +153,9 @@ def test_a_window_leaving_whole_after_a_recycle_timer_keeps_the_exact_checkpoint
     assert expected.engagements == 1, "the recycle at day 181 forgot the webinar of day 175"
 
 
-def test_a_quiet_contact_s_window_leaving_whole_is_not_folded_again(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_quiet_contact_s_window_leaving_whole_is_not_folded_again(folded: list[str]) -> None:
     """Sparse history (an import, a contact seen monthly): each batch's old window leaves whole;
     its fold is the old current, so each event is folded once, not again into the checkpoint."""
-    folded: list[str] = []
-    apply_event = lifecycle.apply_event
-
-    def counting(p: Progress, e: Engagement, playbook: Any, key: str) -> Any:
-        folded.append(e.event_id)
-        return apply_event(p, e, playbook, key)
-
-    monkeypatch.setattr(lifecycle, "apply_event", counting)
     monthly = [_event(f"m{i}", "page_viewed", 40 * i, path="/blog", is_pricing=False)
                for i in range(12)]  # fmt: skip
     contacts: dict[str, ContactState] = {}
