@@ -154,6 +154,40 @@ async def test_the_pool_counts_stored_owners_and_leaves_owned_people_alone() -> 
     assert people["c3"].owner_rep is None and len(log) == 1
 
 
+async def test_colleagues_share_one_pick_and_the_writes_guard_stored_owners() -> None:
+    """Two unowned people of one unowned account get one rep (the account's, counted once);
+    a person without an account is dealt the next; the writes (one per table) never replace
+    an owner stored meanwhile; each pick is logged with its person, account and time."""
+    people = {"c1": ContactView("c1", "a1"), "c2": ContactView("c2", "a1"),
+              "c3": ContactView("c3", None), "c4": ContactView("c4", "a4")}  # fmt: skip
+    accs = {"a1": AccountView("a1"), "a4": AccountView("a4")}
+    uow = world(*people.values(), accounts=tuple(accs.values()))
+    uow.contacts.view_of["c4"] = replace(people["c4"], owner_rep="kept@reps.example")  # meanwhile
+    log: list[DecisionRecord] = []
+    await rr.assign_owners(uow, people, accs, POOL, list(people), WEDNESDAY, log)
+    assert people["c1"].owner_rep == people["c2"].owner_rep == accs["a1"].owner_rep == POOL[0]
+    assert people["c3"].owner_rep == POOL[1]  # ann has a1 now: bob is the least loaded
+    assert people["c4"].owner_rep == accs["a4"].owner_rep == POOL[1]  # bob still has none
+    assert uow.contacts.view_of["c4"].owner_rep == "kept@reps.example"  # stored: never replaced
+    assert uow.contacts.view_of["c2"].owner_rep == POOL[0] == uow.accounts.view_of["a1"].owner_rep
+    assert [(r.kind, r.reason, r.contact_id, r.account_id, r.decided_at) for r in log] == [
+        (TouchDecision.OWNER_CHANGED, Reason.POOL_ASSIGNED, c, people[c].account_id, WEDNESDAY)
+        for c in ("c1", "c2", "c3", "c4")
+    ]
+
+
+async def test_each_new_account_adds_one_to_its_reps_load() -> None:
+    """Ann owns one account, bob two: a new account goes to ann (then two each), the next to
+    ann again (a tie: the pool's order), only then one to bob."""
+    stored = (AccountView("x1", owner_rep=POOL[0]), AccountView("x2", owner_rep=POOL[1]),
+              AccountView("x3", owner_rep=POOL[1]))  # fmt: skip
+    people = {f"c{i}": ContactView(f"c{i}", f"a{i}") for i in range(3)}
+    accs = {f"a{i}": AccountView(f"a{i}") for i in range(3)}
+    uow = world(*people.values(), accounts=(*accs.values(), *stored))
+    await rr.assign_owners(uow, people, accs, POOL, list(people), WEDNESDAY, [])
+    assert [accs[f"a{i}"].owner_rep for i in range(3)] == [POOL[0], POOL[0], POOL[1]]
+
+
 async def test_a_contact_joins_its_accounts_owner_without_a_new_pick() -> None:
     people = {"c1": ContactView("c1", "a1")}
     accs = {"a1": AccountView("a1")}
