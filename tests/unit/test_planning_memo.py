@@ -258,3 +258,14 @@ def test_a_memo_made_for_another_plan_is_not_used() -> None:
     alone = plan_contact(config, who, ledger, [], NOW)
     assert alone.create, "the awareness sequence plans for an opted-in contact"
     assert plan_contact(config, who, ledger, [], NOW, PlanMemo(other)) == alone
+
+
+def test_a_naive_now_is_answered_by_the_window_itself_each_time() -> None:
+    """A naive ``now`` is read in the machine's zone, which a memo keyed by instant cannot
+    know: it is passed to the window as it is, every time (here: an always-open window
+    answers with that very ``now``)."""
+    memo, always = Openings(), SendWindow()
+    naive = datetime(2026, 11, 27, 9, 30)
+    for tz in (ZoneInfo("Europe/Berlin"), ZoneInfo("Pacific/Chatham")):
+        assert memo.next_open(always, naive, tz) is naive
+        assert memo.next_open(always, naive, tz) is naive
