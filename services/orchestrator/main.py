@@ -83,7 +83,7 @@ async def run(
             producer = tracing.TracedProducer(producer)
         scheduler = MeasuredScheduler(
             engine, producer, nurture, me, clock, settings.orchestrator_scheduler_batch,
-            links=reminder_links(settings),
+            links=reminder_links(settings), gap_s=settings.orchestrator_round_gap_ms / 1000,
         )  # fmt: skip
         scheduler.metrics = metrics
         if settings.ops_serve:  # the ops API shares this engine and clock

@@ -51,6 +51,10 @@ class OrchestratorSettings(TrellisSettings):
     change naming an address outside them, the directory and the pool is refused."""
     orchestrator_scheduler_interval_s: float = 1.0
     orchestrator_scheduler_batch: int = 500
+    orchestrator_round_gap_ms: float = Field(default=200.0, ge=0, le=60_000)
+    """The least time between the starts of two dispatch rounds woken by batches: wakes in
+    between coalesce into one round (bigger rounds, fewer statements per touch). A hand-raise's
+    reminder goes out in its batch's own round (``dispatch_now``), not after this gap."""
     orchestrator_redispatch_after_s: float = Field(
         default=600.0, gt=0, description="a touch still dispatched without an outcome this long "
         "is published again (same touch id: the notifier sends it at most once)",

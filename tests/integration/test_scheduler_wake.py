@@ -35,9 +35,11 @@ class Counting(Scheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits: list[int | None] = []
+        self.starts: list[float] = []
 
     async def dispatch_due(self, limit: int | None = None) -> int:
         self.rounds += 1
+        self.starts.append(time.monotonic())
         self.limits.append(limit)
         claimed = await super().dispatch_due(limit)
         if self.ran is not None:
@@ -132,4 +134,40 @@ async def test_a_hand_raise_batch_dispatches_its_reminder_itself_and_a_failure_w
         assert broken.rounds == 1 and broken._woken.is_set()
         assert not lock.locked()
     finally:
+        await producer.stop()
+
+
+async def test_wakes_within_the_gap_coalesce_into_one_round_and_an_idle_wake_runs_at_once(
+    engine: AsyncEngine, settings: TrellisSettings
+) -> None:
+    """``gap_s``: a busy consumer wakes the loop after every batch; rounds woken within the gap
+    of the last one's start make one round when the gap is over, and a wake after a quiet
+    spell longer than the gap runs at once."""
+    await ensure_topics(settings)
+    producer = make_producer(settings)
+    await producer.start()
+    stop, lock = asyncio.Event(), asyncio.Lock()
+    gap = 2.0
+    scheduler = Counting(engine, producer, NURTURE, "test", lambda: WEDNESDAY_NOON, gap_s=gap)
+    running = asyncio.create_task(scheduler.run(stop, INTERVAL_S, lock))
+    try:
+        assert await _rounds_reach(scheduler, 1, 10), "the first round never ran"
+        first = time.monotonic()
+        for _ in range(5):  # five batches' wakes inside the gap
+            scheduler.wake()
+            await asyncio.sleep(0.05)
+        assert scheduler.rounds == 1, "a wake inside the gap ran a round at once"
+        assert await _rounds_reach(scheduler, 2, 10)
+        # the gap runs from the first round's start, a moment before its dispatch part
+        assert scheduler.starts[1] - scheduler.starts[0] >= gap - 0.5, "the gap was not kept"
+        assert scheduler.starts[1] - first >= gap - 1.0
+        await asyncio.sleep(gap + 0.3)
+        assert scheduler.rounds == 2, "five wakes made more than one round"
+        woken = time.monotonic()
+        scheduler.wake()  # after a quiet spell longer than the gap
+        assert await _rounds_reach(scheduler, 3, 10)
+        assert time.monotonic() - woken < gap / 2, "an idle scheduler's wake waited for the gap"
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
         await producer.stop()
