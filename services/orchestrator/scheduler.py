@@ -77,7 +77,7 @@ class Scheduler:
         a round costs about ten statements whatever it claims, and a busy consumer wakes the
         loop after every batch (a hand-raise's reminder does not wait: ``dispatch_now``)."""
         clocks_due = 0.0
-        started = -self.gap_s
+        started = float("-inf")  # the last round's start: none yet
         while not stop.is_set():
             early = started + self.gap_s - time.monotonic()
             if early > 0:  # wakes arriving meanwhile coalesce into this round

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
 
 from services.orchestrator.adapters.memory_handoffs import MemoryHandoffs
 from services.orchestrator.adapters.memory_revenue import MemoryRevenue
@@ -108,10 +109,7 @@ class MemoryContacts:
         return {i: self.view_of[i] for i in ids if i in self.view_of}
 
     async def set_owners(self, owners: Mapping[str, str], *, if_unowned: bool) -> None:
-        for key, rep in owners.items():
-            view = self.view_of.get(key)
-            if view is not None and not (if_unowned and view.owner_rep is not None):
-                self.view_of[key] = replace(view, owner_rep=rep)
+        _set_owners(self.view_of, owners, if_unowned)
 
     async def by_phone(self, phones: Iterable[str]) -> dict[str, list[str]]:
         wanted = set(phones)
@@ -197,10 +195,7 @@ class MemoryAccounts:
         return {i: self.view_of[i] for i in ids if i in self.view_of}
 
     async def set_owners(self, owners: Mapping[str, str], *, if_unowned: bool) -> None:
-        for key, rep in owners.items():
-            view = self.view_of.get(key)
-            if view is not None and not (if_unowned and view.owner_rep is not None):
-                self.view_of[key] = replace(view, owner_rep=rep)
+        _set_owners(self.view_of, owners, if_unowned)
 
     async def owned_counts(self, reps: Sequence[str]) -> Counter[str]:
         wanted = set(reps)
@@ -272,3 +267,14 @@ class MemoryUnitOfWork:
         self.revenue = MemoryRevenue()
         self.value_watches = MemoryValueWatches()
         self.handoffs = MemoryHandoffs()
+
+
+_View = TypeVar("_View", ContactView, AccountView)
+
+
+def _set_owners(view_of: dict[str, _View], owners: Mapping[str, str], if_unowned: bool) -> None:
+    """Contacts and accounts alike: each view takes its owner (``if_unowned``: only if none)."""
+    for key, rep in owners.items():
+        view = view_of.get(key)
+        if view is not None and not (if_unowned and view.owner_rep is not None):
+            view_of[key] = replace(view, owner_rep=rep)
