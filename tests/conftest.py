@@ -91,6 +91,12 @@ async def database_url(
     yield await _pg_database(backends, migrated=True)
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def postgresql_url(backends: Backends) -> str:
+    """A freshly migrated PostgreSQL database, for what only a server can do (drop a client)."""
+    return await _pg_database(backends, migrated=True)
+
+
 @pytest_asyncio.fixture(params=["sqlite", "postgresql"], loop_scope="session")
 async def blank_database_url(
     request: pytest.FixtureRequest, backends: Backends, tmp_path: Path

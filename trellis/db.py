@@ -123,7 +123,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         settings.setdefault("plan_cache_mode", "force_custom_plan")
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping on checkout: SQLAlchemy's asyncpg ping is three round trips (BEGIN, ";",
+    # ROLLBACK) before every unit of work, a sixth of the orchestrator's round trips in bench
+    # e2e. A connection the server dropped fails its first statement instead; SQLAlchemy then
+    # invalidates the whole pool (one failure, not one per pooled connection) and every caller
+    # retries such a failure (``trellis.consumer.is_transient``, the scheduler's next round).
+    kwargs.setdefault("pool_pre_ping", False)
     return create_async_engine(url, **kwargs)
 
 

@@ -18,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.orchestrator.dashboard.routes import dashboard_router
@@ -37,6 +38,7 @@ from services.orchestrator.ops.paging import InvalidCursor
 from services.orchestrator.ops.report_models import Health
 from services.orchestrator.settings import OrchestratorSettings
 from trellis import __version__
+from trellis.consumer import is_transient
 from trellis.health import Check, health_router
 from trellis.http_server import in_loop_config
 from trellis.openapi import complete_openapi, method_not_allowed
@@ -94,6 +96,19 @@ def create_ops_app(
     async def _bad_cursor(_request: Request, exc: InvalidCursor) -> JSONResponse:
         error = invalid("query", "cursor", str(exc))
         return JSONResponse({"detail": error.detail}, status_code=error.status_code)
+
+    @app.exception_handler(DBAPIError)
+    async def _database_down(_request: Request, exc: DBAPIError) -> JSONResponse:
+        """A dropped connection (the pool pings nothing on checkout) or a database that is
+        down: 503 and a retry, as ingest answers; anything else is the server's own error."""
+        if not is_transient(exc):
+            raise exc
+        log.warning("ops request failed on the database (%s); answered 503", type(exc).__name__)
+        return JSONResponse(
+            {"detail": "the database is unavailable; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
     @app.get("/healthz", tags=["ops"], **answers(Health))
     async def healthz() -> dict[str, str]:
