@@ -20,8 +20,10 @@ from services.orchestrator.adapters.state_codec import (
     object_json,
     read_contact,
 )
+from services.orchestrator.domain.account_merge import absorb_account_merges
 from services.orchestrator.domain.decide import decide
 from services.orchestrator.domain.engagement import Engagement
+from services.orchestrator.domain.identity import AccountMerge
 from services.orchestrator.domain.state import ContactState
 from services.orchestrator.domain.window import Window
 from tests.unit.test_orchestrator_properties import NOW, PLAYBOOK, histories
@@ -127,6 +129,26 @@ def test_an_in_order_batch_decodes_no_stored_event_it_does_not_read() -> None:
     )
     replayed = decide({"c1": decode_contact(again)}, {}, [late], PLAYBOOK, NOW).contacts["c1"]
     assert [e.event_id for e in replayed.pending][4:6] == ["late", "e4"], "replayed in order"
+
+
+def test_a_batch_without_account_merges_decodes_no_stored_event_either() -> None:
+    """The handler re-keys merged accounts before ``decide``: with no merge it must not walk a
+    stored window (at 1M known contacts, where most states miss the cache, walking them was
+    more than half of a batch's CPU)."""
+    state = decode_contact(
+        encode_contact(decide({}, {}, _history(10), PLAYBOOK, NOW).contacts["c1"])
+    )
+    window = state.pending
+    assert isinstance(window, Window)
+    kept = absorb_account_merges({"c1": state}, {}, {}, [])
+    assert kept.contacts["c1"] is state
+    assert not any(isinstance(s, Engagement) for s in window.stored()), "nothing decoded"
+
+    merged = absorb_account_merges(
+        {"c1": state}, {}, {}, [AccountMerge("acme", "globex", "external_id", "e1")]
+    )
+    assert merged.contacts["c1"].account_key == "globex"
+    assert {e.account_key for e in merged.contacts["c1"].pending} == {"globex"}
 
 
 def test_a_window_moved_to_another_account_is_written_relative_to_the_new_one() -> None:
