@@ -82,7 +82,7 @@ async def test_the_ops_api_answers_503_with_a_retry_then_serves(postgresql_url: 
             down = await http.get("/v1/contacts")
             assert down.status_code == 503
             assert down.headers["retry-after"] == "1"
-            assert "database is unavailable" in down.json()["detail"]
+            assert down.json()["detail"]["error"] == "database_unavailable"
             assert (await http.get("/v1/contacts")).status_code == 200
     finally:
         await engine.dispose()

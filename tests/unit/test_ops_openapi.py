@@ -25,12 +25,12 @@ def test_every_reference_is_defined(spec: dict[str, Any]) -> None:
     assert referenced <= set(spec["components"]["schemas"])
 
 
-def test_every_keyed_operation_documents_401_and_403(spec: dict[str, Any]) -> None:
+def test_every_keyed_operation_documents_401_403_and_503(spec: dict[str, Any]) -> None:
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             if path.startswith("/v1/"):
                 assert op.get("security"), f"{method} {path} documents no credential"
-                assert {"401", "403"} <= set(op["responses"]), (method, path)
+                assert {"401", "403", "503"} <= set(op["responses"]), (method, path)
 
 
 def test_a_reminder_link_token_is_a_credential(spec: dict[str, Any]) -> None:

@@ -104,8 +104,9 @@ def create_ops_app(
         if not is_transient(exc):
             raise exc
         log.warning("ops request failed on the database (%s); answered 503", type(exc).__name__)
+        message = "the database is unavailable; retry shortly"
         return JSONResponse(
-            {"detail": "the database is unavailable; retry shortly"},
+            {"detail": {"error": "database_unavailable", "message": message}},
             status_code=503,
             headers={"Retry-After": "1"},
         )

@@ -89,6 +89,11 @@ _ANSWERS: dict[str, tuple[str, str]] = {
     "404": ("No such contact, account, reminder or source.", "OpsProblem"),
     "409": ("The change conflicts with the current state.", "OpsProblem"),
     "422": ("A parameter or a body field is not valid.", "OpsInvalid"),
+    "503": (
+        "The database is unavailable (a dropped connection, an outage): retry after "
+        "`Retry-After` seconds.",
+        "OpsProblem",
+    ),
 }
 CONSENT = ("post", "/v1/contacts/{contact_id}/consent")
 CONFLICTS = {("post", "/v1/sources"), ("post", "/v1/reminders/{reminder_id}/{action}"), CONSENT}
@@ -100,8 +105,8 @@ def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[st
     """Which errors an operation answers, read from what it declares."""
     parameters = operation.get("parameters", [])
     codes = ["422"] if parameters or "requestBody" in operation else []
-    if "security" in operation:
-        codes += ["401", "403"]
+    if "security" in operation:  # the key is looked up in the database
+        codes += ["401", "403", "503"]
     if any(p["in"] == "path" for p in parameters) or (method, path) in NOT_FOUND_BY_QUERY:
         codes.append("404")
     if "requestBody" in operation:
