@@ -80,7 +80,7 @@ def test_inside_one_batch_earlier_events_follow_the_merge_and_nothing_new_is_rec
     assert res.claims == {winner: {"external_id": "crm-1", "domain": "acme.com"}}
 
 
-def _contact(key: str, account: str, *pending_accounts: str | None) -> ContactState:
+def _contact(key: str, account: str | None, *pending_accounts: str | None) -> ContactState:
     pending = tuple(
         Engagement(event_id=f"{key}-{n}", type="page_viewed", occurred_at=T, contact_key=key,
                    account_key=a)
@@ -95,6 +95,32 @@ def test_a_moved_contact_names_the_survivor_in_its_state_and_its_pending_events(
     assert [e.account_key for e in moved.pending] == ["a_ext", None, "a_other"]
     untouched = _contact("c2", "a_other", "a_other")
     assert rekey_account(untouched, {"a_dom": "a_ext"}) is untouched
+
+
+def test_only_the_window_events_naming_a_merged_account_move_and_the_contact_stays() -> None:
+    """A contact of an account that was not merged, whose window names one that was: its
+    events move to the survivor, the contact keeps its own account (and one with none, none)."""
+    stays = rekey_account(_contact("c1", "a_own", "a_dom", "a_own"), {"a_dom": "a_ext"})
+    assert stays.account_key == "a_own"
+    assert [e.account_key for e in stays.pending] == ["a_ext", "a_own"]
+    homeless = rekey_account(_contact("c2", None, "a_dom"), {"a_dom": "a_ext"})
+    assert homeless.account_key is None
+    assert [e.account_key for e in homeless.pending] == ["a_ext"]
+
+
+def test_a_merge_whose_loser_was_not_loaded_leaves_the_next_merge_to_happen() -> None:
+    """A merge whose losing account is not among the loaded states moves nothing; the next
+    merge still moves its members, into a survivor that was not loaded either."""
+    loser = AccountState(key="b_dom", members={"c3": Member(stage=Stage.MQL, score=9.0, role=None)})
+    merged = absorb_account_merges(
+        {"c3": _contact("c3", "b_dom")}, {}, {"b_dom": loser},
+        [AccountMerge("a_dom", "a_ext", "domain:a.example", "e1"),
+         AccountMerge("b_dom", "b_ext", "domain:b.example", "e2")],
+    )  # fmt: skip
+    assert set(merged.accounts) == {"b_ext"}
+    assert merged.accounts["b_ext"].key == "b_ext"
+    assert set(merged.accounts["b_ext"].members) == {"c3"}
+    assert merged.contacts["c3"].account_key == "b_ext"
 
 
 def test_the_survivor_gains_the_losers_live_members_and_the_loser_is_dropped() -> None:
