@@ -24,19 +24,16 @@ down_revision: str | None = "0209"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TABLES = ("contacts", "accounts")
-FILLFACTOR = 80
-
 
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    for table in TABLES:
-        op.execute(f"ALTER TABLE {table} SET (fillfactor = {FILLFACTOR})")
+    op.execute("ALTER TABLE contacts SET (fillfactor = 80)")
+    op.execute("ALTER TABLE accounts SET (fillfactor = 80)")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    for table in TABLES:
-        op.execute(f"ALTER TABLE {table} RESET (fillfactor)")
+    op.execute("ALTER TABLE contacts RESET (fillfactor)")
+    op.execute("ALTER TABLE accounts RESET (fillfactor)")
