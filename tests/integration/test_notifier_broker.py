@@ -89,6 +89,7 @@ async def test_commands_published_twice_are_sent_once_and_reported(
             sms_account_sid=SID,
             sms_auth_token=TOKEN,
             notifier_group=f"n-{uuid.uuid4().hex}",
+            notifier_http_port=0,  # any free port: chaos runs a notifier on 8002 beside it
         )
         await ensure_topics(settings)
         touches = [touch(f"e-{i}", Channel.EMAIL, f"p{i}@acme.test") for i in range(5)]
