@@ -57,9 +57,6 @@ class Stack:
             "TRELLIS_DATABASE_URL": database_url,
             "TRELLIS_DATA_DIR": str(workdir / "data"),
             "TRELLIS_INGEST_PORT": str(port),
-            # free ports, not 8001/8002: a test beside this stack may hold a default port
-            "TRELLIS_OPS_PORT": str(free_port()),
-            "TRELLIS_NOTIFIER_HTTP_PORT": str(free_port()),
             "TRELLIS_ORCHESTRATOR_REP_POOL": "rep@bench.example",
             **extra,
         }
