@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 
 
@@ -16,3 +18,52 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+
+
+class Collector:
+    """The cyclic collector run at safe points (after a batch, and on a timer between them)
+    instead of whenever allocations cross its threshold, which is in the middle of a batch.
+
+    A collection walks every tracked object allocated since the last one that is still alive.
+    Mid-batch that is the batch's own working set (records, decoded events, rows, parsed
+    states), walked and promoted to an older generation though reference counting frees it
+    a moment later; after the batch only what outlives it is left (the states it cached). At
+    1M known contacts, where most states are parsed anew, the collector cost the orchestrator
+    24 us of CPU per event collecting inside batches, 9 us at safe points (``bench orchestrator
+    --scale``). Collections follow CPython's own counts and thresholds (``gc.get_threshold``),
+    checked at each safe point, so garbage is bounded by one batch or one timer interval."""
+
+    def __init__(self, thresholds: tuple[int, int, int] | None = None) -> None:
+        self.thresholds = thresholds or gc.get_threshold()
+        self.collections = [0, 0, 0]
+        self._held = False
+
+    def take_over(self) -> None:
+        """From now on collections happen at ``safe_point`` only."""
+        gc.disable()
+        self._held = True
+
+    def release(self) -> None:
+        """Back to automatic collection (at shutdown)."""
+        if self._held:
+            gc.enable()
+            self._held = False
+
+    def safe_point(self) -> int | None:
+        """Collect the generation CPython's rule names once the youngest is over its threshold:
+        the oldest whose count is over its own. Returns it, or None when nothing was due."""
+        count = gc.get_count()
+        if count[0] <= self.thresholds[0]:
+            return None
+        over = [g for g in (2, 1) if count[g] > self.thresholds[g]]
+        generation = over[0] if over else 0
+        gc.collect(generation)
+        self.collections[generation] += 1
+        return generation
+
+    async def run(self, stop: asyncio.Event, interval_s: float = 1.0) -> None:
+        """Safe points on a timer, for what is allocated between batches (ops API, scheduler)."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
+            self.safe_point()

@@ -29,7 +29,7 @@ from services.orchestrator.retention import prune_old_rows
 from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.settings import OrchestratorSettings
 from trellis import tracing
-from trellis.collector import tune_gc
+from trellis.collector import Collector, tune_gc
 from trellis.consumer import BatchConsumer, BatchHandler, LoopPolicy, Record, Rejected
 from trellis.health import ConsumerHealth
 from trellis.kafka import require_co_partitioned
@@ -67,6 +67,7 @@ async def run(
     stop = stop or asyncio.Event()
     if settings.orchestrator_tune_gc:
         tune_gc()
+    collector = Collector() if settings.orchestrator_collect_between_batches else None
     playbook = settings.load_playbook()  # a broken playbook stops start-up, loudly
     nurture = Nurture(settings.load_nurture(), settings.rep_pool, settings.rep_domain_list)
     lock = asyncio.Lock()  # one writer at a time in this process: batches, scheduler rounds
@@ -126,6 +127,8 @@ async def run(
             elif events:  # what the batch made due now (reminders) goes out now, in a round of
                 scheduler.wake()  # the scheduler's own while the next batch runs
             metrics.batch_applied(records, rejected)
+            if collector is not None:  # what the batch left behind, before the next one
+                collector.safe_point()
             return rejected
 
         return on_batch
@@ -144,6 +147,9 @@ async def run(
         loop.budget_s = settings.orchestrator_batch_budget_ms / 1000 or None
         return loop
 
+    if collector is not None:
+        collector.take_over()
+        tasks.append(asyncio.create_task(collector.run(stop), name="garbage-collector"))
     try:
         await run_consumer(
             "orchestrator",
@@ -166,3 +172,5 @@ async def run(
             except TimeoutError:  # e.g. stuck on a dead database: its round rolls back, safely
                 log.warning("%s still busy %ss after stop; cancelled", task.get_name(),
                             SHUTDOWN_GRACE_S)  # fmt: skip
+        if collector is not None:
+            collector.release()

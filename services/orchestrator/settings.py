@@ -63,6 +63,11 @@ class OrchestratorSettings(TrellisSettings):
     orchestrator_tune_gc: bool = Field(
         default=True, description="freeze start-up objects, collect less often (collector.tune_gc)"
     )
+    orchestrator_collect_between_batches: bool = Field(
+        default=True,
+        description="run the cyclic garbage collector after each batch and on a 1 s timer, "
+        "never inside a batch (collector.Collector)",
+    )
     ops_serve: bool = True
     """``TRELLIS_OPS_SERVE``: serve the ops API next to the consumer."""
     ops_host: str = "127.0.0.1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import uuid
 from pathlib import Path
@@ -50,6 +51,7 @@ async def test_the_orchestrator_serves_the_ops_api_and_stops_it_with_the_consume
     url = f"http://127.0.0.1:{own.ops_port}/healthz"
     try:
         assert await eventually(lambda: _healthy(url), bool, deadline_s=60)
+        assert not gc.isenabled()  # collected at safe points, never inside a batch
         async with httpx.AsyncClient() as http:
             assert (await http.get(url.replace("healthz", "v1/contacts"))).status_code == 401
             # the dashboard is served by the same process: without a key, its login page
@@ -59,6 +61,7 @@ async def test_the_orchestrator_serves_the_ops_api_and_stops_it_with_the_consume
         stop.set()
         await asyncio.wait_for(task, 30)
     assert not await _healthy(url)
+    assert gc.isenabled()  # handed back at shutdown
 
 
 async def test_a_busy_ops_port_is_logged_and_the_orchestrator_keeps_consuming(

@@ -1,0 +1,103 @@
+"""The collector at safe points: nothing collected under the threshold, CPython's generation
+rule over it, the timer's safe points, and automatic collection handed back."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from trellis.collector import Collector
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def cycle() -> weakref.ref[Node]:
+    """A reference cycle only the cyclic collector frees; a weak reference to watch it."""
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    return weakref.ref(a)
+
+
+@pytest.fixture
+def held() -> Iterator[None]:
+    """Automatic collection off for the test, as the collector holds it; on again after."""
+    was = gc.isenabled()
+    gc.disable()
+    gc.collect()
+    yield
+    if was:
+        gc.enable()
+
+
+def test_take_over_disables_automatic_collection_and_release_restores_it() -> None:
+    collector = Collector()
+    assert gc.isenabled()
+    collector.take_over()
+    try:
+        assert not gc.isenabled()
+    finally:
+        collector.release()
+    assert gc.isenabled()
+    collector.release()  # a second release changes nothing
+    assert gc.isenabled()
+
+
+def test_release_without_take_over_leaves_a_disabled_collector_alone(held: None) -> None:
+    Collector().release()
+    assert not gc.isenabled()
+
+
+def test_under_the_threshold_nothing_is_collected(held: None) -> None:
+    collector = Collector((10**9, 10, 10))
+    watched = cycle()
+    assert collector.safe_point() is None
+    assert watched() is not None
+    assert collector.collections == [0, 0, 0]
+
+
+def test_over_the_threshold_the_young_generation_is_collected(held: None) -> None:
+    collector = Collector((0, 10**9, 10**9))
+    watched = cycle()
+    assert gc.get_count()[0] > 0
+    assert collector.safe_point() == 0
+    assert watched() is None
+    assert collector.collections == [1, 0, 0]
+    assert gc.get_count()[0] == 0
+
+
+def test_the_oldest_generation_over_its_count_is_the_one_collected(held: None) -> None:
+    collector = Collector((0, 2, 10**9))
+    for _ in range(3):
+        gc.collect(0)  # each young collection counts one toward the middle generation
+    cycle()
+    assert gc.get_count()[1] == 3
+    assert collector.safe_point() == 1
+    assert gc.get_count()[1] == 0
+    for _ in range(3):
+        gc.collect(1)
+    cycle()
+    assert Collector((0, 10**9, 2)).safe_point() == 2
+    assert gc.get_count()[2] == 0
+
+
+async def test_the_timer_runs_safe_points_until_stopped(held: None) -> None:
+    collector = Collector((0, 10**9, 10**9))
+    stop = asyncio.Event()
+    task = asyncio.create_task(collector.run(stop, interval_s=0.01))
+    watched = cycle()
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if watched() is None:
+            break
+    assert watched() is None
+    assert collector.collections[0] >= 1
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert task.done()
