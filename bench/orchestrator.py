@@ -310,12 +310,17 @@ def cli(argv: Sequence[str] | None = None) -> None:
         "--max-batch", type=int, help="orchestrator_max_batch (default: the settings' default)"
     )
     parser.add_argument("--scale", help="known-contact counts, e.g. 10000,100000")
+    parser.add_argument(
+        "--no-settle",
+        action="store_true",
+        help="--scale on PostgreSQL: measure right after the seed, without VACUUM (ANALYZE)",
+    )
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     if args.scale:
         from bench.orchestrator_scale import scale
 
         sizes = [int(x) for x in args.scale.split(",")]
-        run_service(scale(sizes, backends, min(args.events, 20_000)))
+        run_service(scale(sizes, backends, min(args.events, 20_000), not args.no_settle))
     else:
         run_service(main(args.events, args.contacts, backends, args.repeats, args.max_batch))
