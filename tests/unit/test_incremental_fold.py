@@ -202,3 +202,59 @@ def test_two_years_in_order_with_any_clock_keep_checkpoint_and_current_exact(
         checkpoint, _ = replay(state.checkpoint, state.pending, PLAYBOOK, key, None)
         assert checkpoint == replay(Progress(), window, PLAYBOOK, key, None)[0]
         assert state.current == replay(Progress(), window, PLAYBOOK, key, decided_at[key])[0]
+
+
+def _exact(state: ContactState, events: list[Engagement], now: Any) -> None:
+    """The checkpoint plus the window is every event folded in order; current the replay."""
+    ordered = sorted(events, key=lambda e: e.sort_key)
+    checkpoint, _ = replay(state.checkpoint, state.pending, PLAYBOOK, "c1", None)
+    assert checkpoint == replay(Progress(), ordered, PLAYBOOK, "c1", None)[0]
+    assert state.current == replay(Progress(), ordered, PLAYBOOK, "c1", now)[0]
+
+
+def test_fresh_events_leaving_with_the_old_window_are_folded_once(folded: list[str]) -> None:
+    """An import's batch spanning months: the old window leaves whole and so do the batch's own
+    older events; the checkpoint is the one fold's state after them, not a second fold."""
+    first = _event("first", "page_viewed", 0, path="/blog", is_pricing=False)
+    later = [_event(f"m{i}", "page_viewed", 40 * i, path="/pricing", is_pricing=True)
+             for i in range(1, 5)]  # fmt: skip
+    contacts = decide({}, {}, [first], PLAYBOOK, first.occurred_at).contacts
+    folded.clear()
+    now = later[-1].occurred_at
+    d = decide(contacts, {}, later, PLAYBOOK, now)
+    assert folded == [e.event_id for e in later], "each event folded exactly once"
+    state = d.contacts["c1"]
+    assert [e.event_id for e in state.pending] == ["m4"]
+    _exact(state, [first, *later], now)
+    moves = [t for t in d.transitions if t.subject_kind == "contact"]
+    assert moves == list(replay(contacts["c1"].current, later, PLAYBOOK, "c1", now)[1])
+
+
+def test_a_new_contact_s_first_batch_spanning_months_is_folded_once(folded: list[str]) -> None:
+    events = [_event(f"m{i}", "page_viewed", 40 * i, path="/blog", is_pricing=False)
+              for i in range(5)]  # fmt: skip
+    now = events[-1].occurred_at
+    d = decide({}, {}, list(reversed(events)), PLAYBOOK, now)
+    assert folded == [e.event_id for e in events], "each event folded exactly once"
+    state = d.contacts["c1"]
+    assert [e.event_id for e in state.pending] == ["m4"]
+    _exact(state, events, now)
+    moves = [t for t in d.transitions if t.subject_kind == "contact"]
+    assert [t.event_id for t in moves] == ["m0"]  # the first engagement, reported once
+
+
+def test_a_late_event_s_rebuild_folds_what_leaves_once(folded: list[str]) -> None:
+    """A late event replays the window from the checkpoint; the events that leave the window in
+    that replay become the new checkpoint without being folded a second time."""
+    early = [_event(f"e{i}", "page_viewed", i, path="/blog", is_pricing=False) for i in range(5)]
+    contacts = decide({}, {}, early, PLAYBOOK, early[-1].occurred_at).contacts
+    late = _event("late", "webinar_attended", 2.5, webinar="w")
+    news = _event("news", "page_viewed", 33.5, path="/pricing", is_pricing=True)  # e0-e3 leave
+    folded.clear()
+    now = news.occurred_at
+    d = decide(contacts, {}, [late, news], PLAYBOOK, now)
+    assert sorted(folded) == sorted(["e0", "e1", "e2", "late", "e3", "e4", "news"])
+    assert len(folded) == 7, "each event of the window folded once"
+    state = d.contacts["c1"]
+    assert [e.event_id for e in state.pending] == ["e4", "news"]
+    _exact(state, [*early, late, news], now)

@@ -161,31 +161,41 @@ def fold_contact(
     fresh.sort(key=_SORT_KEY)
     moved: list[Redated] = []
     account_key = None
+    checkpoint = state.checkpoint
+    settled = len(state.pending)
     appending = _appends(state, fresh, playbook)
     if appending:
         # The common case, O(fresh events): everything new happened after all we know, so the
         # window stays sorted by appending, and folding onto current equals a replay of it.
         pending: Sequence[Engagement] = appended(state.pending, fresh)
-        current, new = replay(state.current, fresh, playbook, state.key, now)
+        horizon = _horizon(now, fresh[-1], playbook)
+        leaving = _leaving(pending, horizon)
+        k = leaving - settled
+        if leaving and settled and k >= 0 and not _timed(state):
+            # The whole old window leaves (sparse history: an import, a quiet contact): its fold
+            # onto the checkpoint is the old ``current``; the fresh events leaving too are
+            # folded once, on the way: the checkpoint is that fold's state after them.
+            checkpoint, early = replay(state.current, fresh[:k], playbook, state.key, None)
+            current, late = replay(checkpoint, fresh[k:], playbook, state.key, now)
+            new = [*early, *late]
+        else:
+            current, new = replay(state.current, fresh, playbook, state.key, now)
+            if leaving:  # each event is folded in here once, when it leaves the window
+                checkpoint, _ = replay(checkpoint, pending[:leaving], playbook, state.key, None)
         transitions = [*state.transitions, *new] if new else list(state.transitions)
         account_key = _last_account(reversed(fresh))  # the window's newest events
     else:  # a late event (or a new playbook): replay the window in occurred_at order
         pending = sorted((*state.pending, *fresh), key=_SORT_KEY)
-        current, transitions = replay(state.checkpoint, pending, playbook, state.key, now)
+        horizon = _horizon(now, pending[-1] if pending else None, playbook)
+        leaving = _leaving(pending, horizon)
+        # the events leaving the window are the replay's first: the checkpoint is its state
+        # after them, not a second fold of them
+        checkpoint, early = replay(checkpoint, pending[:leaving], playbook, state.key, None)
+        current, late = replay(checkpoint, pending[leaving:], playbook, state.key, now)
+        transitions = [*early, *late]
         # with nothing reported yet (a new contact), every move is new
         new = not_reported(transitions, state.transitions) if state.transitions else transitions
         moved = redated(transitions, state.transitions) if historical else []
-    last = fresh[-1] if appending else (pending[-1] if pending else None)
-    horizon = min(now, last.occurred_at if last is not None else now) - _lateness(playbook)
-    leaving = _leaving(pending, horizon)
-    checkpoint = state.checkpoint
-    settled = len(state.pending)
-    if leaving and appending and settled and leaving >= settled and not _timed(state):
-        # The whole old window leaves (sparse history: an import, a quiet contact): its fold
-        # onto the checkpoint is the old ``current``, so only fresh events leaving are folded.
-        checkpoint, _ = replay(state.current, fresh[: leaving - settled], playbook, state.key, None)
-    elif leaving:  # each event is folded in here once, when it leaves the window
-        checkpoint, _ = replay(checkpoint, pending[:leaving], playbook, state.key, None)
     if account_key is None:
         account_key = _last_account(reversed(pending)) or state.account_key
     updated = ContactState(
@@ -252,6 +262,12 @@ def _lateness(playbook: Playbook) -> timedelta:
     if lateness is None:
         lateness = _LATENESS.setdefault(days, playbook.lateness)
     return lateness
+
+
+def _horizon(now: datetime, last: Engagement | None, playbook: Playbook) -> datetime:
+    """Events at or before it leave the window: the lateness behind the newest event (or
+    ``now``, if earlier)."""
+    return min(now, last.occurred_at if last is not None else now) - _lateness(playbook)
 
 
 def _leaving(pending: Sequence[Engagement], horizon: datetime) -> int:
