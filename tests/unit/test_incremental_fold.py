@@ -217,7 +217,8 @@ def test_fresh_events_leaving_with_the_old_window_are_folded_once(folded: list[s
     older events; the checkpoint is the one fold's state after them, not a second fold."""
     first = _event("first", "page_viewed", 0, path="/blog", is_pricing=False)
     later = [_event(f"m{i}", "page_viewed", 40 * i, path="/pricing", is_pricing=True)
-             for i in range(1, 5)]  # fmt: skip
+             for i in range(1, 4)]  # fmt: skip
+    later.append(_event("m4", "demo_requested", 160))  # a move in the part that stays
     contacts = decide({}, {}, [first], PLAYBOOK, first.occurred_at).contacts
     folded.clear()
     now = later[-1].occurred_at
@@ -228,6 +229,7 @@ def test_fresh_events_leaving_with_the_old_window_are_folded_once(folded: list[s
     _exact(state, [first, *later], now)
     moves = [t for t in d.transitions if t.subject_kind == "contact"]
     assert moves == list(replay(contacts["c1"].current, later, PLAYBOOK, "c1", now)[1])
+    assert [t.event_id for t in moves if t.subject_key == "c1"][-1] == "m4"
 
 
 def test_a_new_contact_s_first_batch_spanning_months_is_folded_once(folded: list[str]) -> None:
@@ -258,3 +260,38 @@ def test_a_late_event_s_rebuild_folds_what_leaves_once(folded: list[str]) -> Non
     state = d.contacts["c1"]
     assert [e.event_id for e in state.pending] == ["e4", "news"]
     _exact(state, [*early, late, news], now)
+
+
+def test_an_event_at_the_newest_time_with_a_smaller_id_is_put_in_its_place() -> None:
+    """Same time as the newest event, after the stage was entered: not an append (the window
+    would go out of order), a replay in (time, event id) order."""
+    first = _event("b0", "page_viewed", 0, path="/blog", is_pricing=False)
+    newest = _event("b", "page_viewed", 1, path="/blog", is_pricing=False)
+    contacts = decide({}, {}, [first, newest], PLAYBOOK, T0 + timedelta(days=2)).contacts
+    same_time = _event("a", "page_viewed", 1, path="/x", is_pricing=False)
+    state = decide(contacts, {}, [same_time], PLAYBOOK, T0 + timedelta(days=2)).contacts["c1"]
+    assert [e.event_id for e in state.pending] == ["b0", "a", "b"]
+
+
+def test_a_recycle_timer_due_by_the_clock_fires_after_an_appended_event() -> None:
+    seen = _event("seen", "page_viewed", 0, path="/blog", is_pricing=False)
+    out = _event("out", "crm_lead_status_changed", 1, status="disqualified")  # recycles day 181
+    contacts = decide({}, {}, [seen, out], PLAYBOOK, T0 + timedelta(days=2)).contacts
+    e3 = _event("e3", "page_viewed", 3, path="/blog", is_pricing=False)
+    now = T0 + timedelta(days=200)
+    state = decide(contacts, {}, [e3], PLAYBOOK, now).contacts["c1"]
+    expected = replay(Progress(), [seen, out, e3], PLAYBOOK, "c1", now)[0]
+    assert state.current == expected
+    assert expected.stage is not contacts["c1"].current.stage, "the timer fired"
+
+
+def test_an_event_before_a_fired_recycle_timer_is_replayed_before_it() -> None:
+    """After the last event but before the stage a timer entered at the clock: a replay, so
+    the event is folded while the contact was still disqualified."""
+    seen = _event("seen", "page_viewed", 0, path="/blog", is_pricing=False)
+    out = _event("out", "crm_lead_status_changed", 1, status="disqualified")  # recycles day 181
+    contacts = decide({}, {}, [seen, out], PLAYBOOK, T0 + timedelta(days=182)).contacts
+    mid = _event("mid", "webinar_attended", 100, webinar="w")
+    now = T0 + timedelta(days=183)
+    state = decide(contacts, {}, [mid], PLAYBOOK, now).contacts["c1"]
+    assert state.current == replay(Progress(), [seen, out, mid], PLAYBOOK, "c1", now)[0]
