@@ -42,8 +42,24 @@ def test_every_state_reads_back_equal_from_both_forms(
         compact = encode_contact(state)
         assert decode_contact(compact) == state
         assert decode_contact(object_json(state)) == state, "the old form still reads"
-        assert len(compact) < len(object_json(state))
         assert contact_view(compact) == orjson.loads(object_json(state))
+
+
+def test_the_compact_form_of_a_typical_state_is_a_fifth_smaller_or_more() -> None:
+    """Not for every state: a window line is a JSON string inside the array, its quotes
+    escaped, so a window of many property-less events carrying traits can come out a few bytes
+    longer than the object form (hypothesis found one: 2,267 against 2,263 bytes)."""
+    events = [
+        Engagement(
+            event_id=f"e{i}", type="page_viewed", occurred_at=NOW - timedelta(days=9 - i),
+            properties={"path": "/pricing" if i % 3 else "/blog", "is_pricing": i % 3 > 0},
+            contact_key="c1", account_key="acme", contact_traits={"role": "technical"},
+        )
+        for i in range(10)
+    ]  # fmt: skip
+    state = decide({}, {}, events, PLAYBOOK, NOW).contacts["c1"]
+    assert len(state.pending) == 10
+    assert len(encode_contact(state)) < 0.8 * len(object_json(state))  # 1,939 against 2,598
 
 
 def test_keys_and_traits_that_differ_from_the_state_are_kept() -> None:
