@@ -18,10 +18,12 @@ orchestrator an outcome per email, and a demo request must not wait behind their
 That lane's batches have a ceiling of their own (``apart_ceiling``): on SQLite its transaction
 holds the one writer's lock, so its size is the longest a demo request's batch waits for it.
 
-Batch size follows the lag a lane saw after its last batch: a lane caught up takes small
-batches (an event that arrives alone is applied alone, at once: speed to lead), one behind takes
-batches up to the ceiling (fewer commits and statements per event), and, while hand-raises
-flow, no bigger than what it applies in ``budget_s`` at the pace of its last batches.
+Batch size follows the lag a lane saw after its last batch, over every partition it reads: a
+lane caught up takes small batches (an event that arrives alone is applied alone, at once:
+speed to lead), one behind takes batches up to the ceiling (fewer commits and statements per
+event), and, while hand-raises flow, no bigger than what it applies in ``budget_s`` at the pace
+of its last batches. (A fetch often returns one partition's buffered records: counting those
+alone, each batch that drained a partition looked caught up and the next shrank to the floor.)
 
 Hand-raises come first (``first``: ``trellis.handraises.v1``, partitioned as the engagement
 topic, so partition p of both is in the lane of p). Each batch of a lane takes, beside its share
@@ -37,15 +39,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from trellis.consumer import BatchConsumer, Record
 from trellis.membership import describe
 
 log = logging.getLogger(__name__)
+POSITION_WAIT_S = 0.01
 
 
 @dataclass
@@ -75,13 +80,33 @@ class BatchSizer:
             pace = seconds / records
             self.per_record_s = pace if not self.per_record_s else 0.5 * (self.per_record_s + pace)
 
-    def saw(self, batches: dict[TopicPartition, list[Record]], consumer: Any) -> None:
-        """The lag behind the high watermarks of the partitions just read (unknown: none)."""
-        lag = 0
+    read_to: dict[TopicPartition, int] = field(default_factory=dict)
+    """The next offset of each partition this lane has read (what its lag is counted from)."""
+
+    def saw(
+        self,
+        batches: dict[TopicPartition, list[Record]],
+        consumer: Any,
+        mine: Sequence[TopicPartition] | None = None,
+    ) -> None:
+        """The lag behind the high watermarks of every partition of ``mine`` this lane has read
+        (default: those just read; a partition not read yet, or whose high watermark is not
+        known yet, counts none). Not only the batch's: a fetch often returns one partition's
+        buffered records, so the batch's partitions alone would say "caught up" after every
+        batch that drained them, and the next batch would shrink to the floor with thousands of
+        records waiting in the others."""
         for tp, part in batches.items():
-            highwater = consumer.highwater(tp)
-            if part and highwater is not None:
-                lag += max(0, highwater - (part[-1].offset + 1))
+            if part:
+                self.read_to[tp] = part[-1].offset + 1
+        lag = 0
+        for tp in batches if mine is None else mine:
+            at = self.read_to.get(tp)
+            highwater = consumer.highwater(tp) if at is not None else None
+            if highwater is not None and at is not None:
+                lag += max(0, highwater - at)
+        if mine is not None:  # partitions gone to another lane or member are forgotten
+            kept = set(mine)
+            self.read_to = {tp: at for tp, at in self.read_to.items() if tp in kept}
         self.lag = lag
 
 
@@ -217,6 +242,14 @@ class LanedConsumer(BatchConsumer):
         )
         return ahead | batches
 
+    async def _position(self, tp: TopicPartition) -> int | None:
+        """The consumer's next offset of ``tp`` if it knows it now (else None: never waits for
+        the group's committed offset to be looked up)."""
+        try:
+            return int(await asyncio.wait_for(self._consumer.position(tp), POSITION_WAIT_S))
+        except (TimeoutError, KafkaError, AssertionError):
+            return None
+
     async def _lane(self, index: int) -> None:
         ceiling = self._policy.max_records
         if index == max(1, self.lanes) and self.apart_ceiling is not None:  # the lane apart
@@ -242,7 +275,13 @@ class LanedConsumer(BatchConsumer):
             await self.process(records)
             await self._commit(batches)  # after the transaction; this lane's partitions only
             sizer.took(len(records), time.perf_counter() - started)
-            sizer.saw(batches, self._consumer)
+            mine = self._mine(index)
+            for tp in mine:  # a partition this lane has not read yet: where the group is
+                if tp not in sizer.read_to and tp not in batches:
+                    at = await self._position(tp)
+                    if at is not None:
+                        sizer.read_to[tp] = at
+            sizer.saw(batches, self._consumer, mine)
             self._steer(index, sizer.lag, ceiling)
             if self.metrics is not None:
                 self.metrics.batch_applied(records, time.perf_counter() - started)

@@ -10,6 +10,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -61,6 +62,51 @@ def test_batch_size_settles_where_a_batch_takes_the_budget_fixed_costs_included(
     unbounded = BatchSizer(floor=10, ceiling=5000, lag=90_000)
     unbounded.took(5000, 50.0)
     assert unbounded.next() == 5000  # no budget: the pace is not a limit
+
+
+class _Watermarks:
+    """The one part of a consumer ``BatchSizer.saw`` reads: high watermarks."""
+
+    def __init__(self, **highwater: int) -> None:
+        self.marks = {TopicPartition("t", int(p[1:])): h for p, h in highwater.items()}
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.marks.get(tp)
+
+
+@dataclass(frozen=True)
+class _At:
+    """A record as ``saw`` reads it: its offset."""
+
+    offset: int
+
+
+def _records(partition: int, first: int, n: int) -> list[Record]:
+    return [_At(first + i) for i in range(n)]  # type: ignore[misc]
+
+
+def test_lag_counts_every_partition_of_the_lane_not_only_the_batch_s() -> None:
+    """A fetch that drains one partition's buffer must not read as "caught up" while the
+    lane's other partitions hold thousands: the lag is counted over all of them, from where
+    the lane read to (or where the group stands, for one not read yet)."""
+    tps = [TopicPartition("t", p) for p in range(3)]
+    sizer = BatchSizer(floor=100, ceiling=5000)
+    marks = _Watermarks(p0=3000, p1=3000, p2=3000)
+    sizer.read_to[tps[2]] = 1000  # the group's committed offset for a partition not read yet
+    sizer.saw({tps[0]: _records(0, 0, 3000)}, marks, tps)
+    assert sizer.lag == 0 + 2000  # p0 drained; p1's watermark unknown to the lane; p2 from 1000
+    sizer.read_to[tps[1]] = 0
+    sizer.saw({tps[2]: _records(2, 1000, 500)}, marks, tps)
+    assert sizer.lag == 3000 + 1500
+    assert sizer.next() == 4500
+    sizer.saw({tps[1]: _records(1, 0, 10)}, marks, tps[1:])  # p0 went to another lane
+    assert sizer.lag == 2990 + 1500
+    assert tps[0] not in sizer.read_to
+    sizer.saw({tps[1]: _records(1, 10, 2990)}, marks)  # no lane given: the batch's alone
+    assert sizer.lag == 0
+    marks.marks[tps[1]] = 3100  # the watermark moved on: new records arrived
+    sizer.saw({}, marks, tps[1:])
+    assert sizer.lag == 100 + 1500
 
 
 class _Assigned:
@@ -350,3 +396,32 @@ async def test_lanes_on_backlog_stay_one_lane_for_a_trickle_and_close_once_caugh
     assert len(seen) == 6 and sum(len(v) for v in seen.values()) == 630
     for offsets in seen.values():  # each partition once, in order, whichever lane read it
         assert offsets == list(range(len(offsets)))
+
+
+@ON_LOOP
+async def test_a_backlog_over_many_partitions_is_read_in_full_batches_not_at_the_floor(
+    broker: EmbeddedBroker, settings: TrellisSettings
+) -> None:
+    """600 records over 6 partitions, ceiling 50, floor 10: once the lane knows the backlog,
+    every batch is a full one until the backlog is smaller than a batch. Counting only the
+    partitions of the batch just read, each batch that drained a partition looked caught up
+    and the next one shrank to the floor."""
+    topic = await _topic(settings, broker, 600)
+    sizes: list[int] = []
+
+    async def handler(records: Sequence[Record]) -> Sequence[Rejected]:
+        sizes.append(len(records))
+        if sum(sizes) >= 600:
+            loop.stop()
+        return []
+
+    loop, consumer, producer = await _loop(settings, topic, uuid.uuid4().hex, handler, lanes=1)
+    try:
+        await asyncio.wait_for(loop.run(), 60)
+    finally:
+        await consumer.stop()  # type: ignore[attr-defined]
+        await producer.stop()  # type: ignore[attr-defined]
+    assert sum(sizes) == 600
+    middle = [n for i, n in enumerate(sizes[1:], 1) if 600 - sum(sizes[:i]) > 50]
+    assert middle and all(n > 10 for n in middle), sizes
+    assert len(sizes) <= 600 // 50 + 3, sizes
