@@ -16,7 +16,7 @@ from schemas.events import EngagementEvent
 from schemas.historical import is_historical
 from services.orchestrator.adapters.sql_uow import SqlUnitOfWork
 from services.orchestrator.adapters.state_cache import StateCaches
-from services.orchestrator.application.engagement import handle_engagement
+from services.orchestrator.application.engagement import Received, handle_engagement
 from services.orchestrator.application.unit_of_work import InboxEntry
 from services.orchestrator.domain.playbook import Playbook
 from services.orchestrator.people import Nurture
@@ -47,10 +47,6 @@ def decode_engagement(records: Sequence[Record]) -> tuple[Decoded, list[Rejected
     return good, bad
 
 
-def _past(record: Record) -> bool:
-    return is_historical(record.headers)
-
-
 def _short(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:5]
@@ -68,8 +64,12 @@ async def apply_engagement(
     """Decode, then ``handle_engagement`` in one SQL unit of work; returns the poison."""
     good, rejected = decode_engagement(records)
     caches = caches or StateCaches()  # the process passes one long-lived cache
-    past = [(InboxEntry(e.id, r.topic, r.partition, r.offset), e) for r, e in good if _past(r)]
-    live = [(InboxEntry(e.id, r.topic, r.partition, r.offset), e) for r, e in good if not _past(r)]
+    past: list[Received] = []
+    live: list[Received] = []
+    for r, e in good:  # one look at each record's headers
+        (past if r.headers and is_historical(r.headers) else live).append(
+            (InboxEntry(e.id, r.topic, r.partition, r.offset), e)
+        )
     async with SqlUnitOfWork.begin(engine, caches) as uow:
         now = clock()
         fresh = []  # imported history first: the live part of a mixed batch is newer

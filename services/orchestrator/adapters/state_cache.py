@@ -47,10 +47,12 @@ class StateCache(Generic[S]):
         return state
 
     def put(self, key: str, text: str, state: S) -> None:
-        self._items[key] = (text, state)
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        items = self._items
+        if key in items:  # a new key is set at the end already
+            items.move_to_end(key)
+        items[key] = (text, state)
+        while len(items) > self.size:
+            items.popitem(last=False)
 
 
 class StateCaches:

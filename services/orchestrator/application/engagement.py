@@ -223,17 +223,17 @@ def _consent_log(rows: Sequence[LedgerRow], playbook: Playbook, now: datetime) -
 def _contact_identity(
     events: Sequence[EngagementEvent], res: Resolution
 ) -> dict[str, KnownIdentity]:
-    out: dict[str, KnownIdentity] = {}
+    said: dict[str, tuple[str | None, str | None]] = {}  # (external id, email) per contact
     for e in events:
         cid = res.contact_of[e.id]
-        known = out.get(cid)
+        known = said.get(cid)
         ext, email = e.contact.external_id, e.contact.email
         if known is None or ext or email:  # the last event's identifiers win
-            out[cid] = KnownIdentity(
-                external_id=ext or (known.external_id if known else None),
-                email=str(email) if email else (known.email if known else None),
+            said[cid] = (
+                ext or (known[0] if known else None),
+                str(email) if email else (known[1] if known else None),
             )
-    return out
+    return {cid: KnownIdentity(external_id=x, email=m) for cid, (x, m) in said.items()}
 
 
 def _account_identity(
