@@ -4,10 +4,14 @@ playbook and nurture plan: touches planned) in the same run, and the orchestrato
 serial raw bound (consume + decode, then a bare batched upsert) measured alongside.
 
     python -m bench import [--events N] [--contacts K] [--backend postgresql|sqlite|both]
+                           [--processes 2]
 
 Each repeat applies the whole history to a fresh database (the inbox would skip it otherwise);
 history and the live baseline sit on two embedded brokers, so neither consumer sees the other's
-records. Writes ``bench/results/import.json``.
+records. On PostgreSQL it then drains the same history with separate ``trellis orchestrator``
+processes, one alone and ``--processes`` (2) in one consumer group, as a team scales out: the
+history is partitioned by account, so each process applies its partitions' share (two
+processes == one, a tested guarantee). Writes ``bench/results/import.json``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import sys
 import tempfile
 import time
 import uuid
@@ -23,6 +29,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import orjson
 
 from bench.common import Figure
@@ -33,6 +40,7 @@ from bench.orchestrator import (
     orchestrator_rate,
     upsert_rate,
 )
+from bench.processes import Service
 from console.history_import import publish_history
 from console.history_read import in_order, read_history
 from schemas.topics import ENGAGEMENT
@@ -98,7 +106,56 @@ async def _applied(broker: EmbeddedBroker, backend: str, total: int) -> float:
         await _drop(name)
 
 
-async def main(events: int, contacts: int, backends: list[str], repeats: int) -> dict[str, object]:
+async def _applied_by_processes(
+    broker: EmbeddedBroker, total: int, processes: int, logs: Path
+) -> tuple[float, float]:
+    """Events/s and CPU µs an event (all the processes together) of ``processes`` separate
+    ``trellis orchestrator`` processes in one group, as a team scales out, draining the history
+    into a fresh PostgreSQL database (on SQLite exactly one orchestrator may run). Measured from
+    the first applied event to the last, like the one-process figure."""
+    url, name = await _fresh_database("postgresql")
+    trellis = str(Path(sys.executable).parent / "trellis")
+    env = dict(os.environ, TRELLIS_KAFKA_BOOTSTRAP=broker.bootstrap, TRELLIS_DATABASE_URL=url,
+               TRELLIS_KAFKA_IDEMPOTENCE="false", TRELLIS_OPS_SERVE="false",
+               TRELLIS_ORCHESTRATOR_GROUP=uuid.uuid4().hex)  # fmt: skip
+    team = [Service(f"orchestrator-{i}", [trellis, "orchestrator"], env, logs)
+            for i in range(processes)]  # fmt: skip
+    conn: asyncpg.Connection | None = None
+    try:
+        await upgrade_async(url)
+        conn = await asyncpg.connect(url.replace("+asyncpg", ""))
+        for member in team:
+            member.start()
+        first: tuple[float, int, float] | None = None
+        deadline = time.monotonic() + 600
+        while True:
+            count = await conn.fetchval("SELECT count(*) FROM inbox")
+            now = time.perf_counter()
+            if count and first is None:
+                first = (now, count, sum(m.cpu() for m in team))
+            if count >= total:
+                break
+            for m in team:
+                if m.process is not None and m.process.poll() is not None:
+                    raise RuntimeError(f"{m.name} exited:\n{m.log_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{count:,} of {total:,} applied in 600 s")
+            await asyncio.sleep(0.05)
+        assert first is not None
+        applied = total - first[1]
+        cpu = sum(m.cpu() for m in team) - first[2]
+        return applied / max(now - first[0], 1e-6), cpu / applied * 1e6
+    finally:
+        for member in team:
+            member.stop()
+        if conn is not None:
+            await conn.close()
+        await _drop(name)
+
+
+async def main(
+    events: int, contacts: int, backends: list[str], repeats: int, processes: int = 2
+) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp())
     lines = history(events, contacts)
     past, live = await _broker(tmp, "history"), await _broker(tmp, "live")
@@ -140,6 +197,12 @@ async def main(events: int, contacts: int, backends: list[str], repeats: int) ->
                     ups.append(await upsert_rate(url, contacts))
                 finally:
                     await _drop(name)
+            team: dict[int, list[tuple[float, float]]] = {}  # processes -> (ev/s, CPU µs/ev)
+            if backend == "postgresql" and processes > 1:
+                for _ in range(repeats):  # interleaved: one process, then the team
+                    for n in (1, processes):
+                        runs = team.setdefault(n, [])
+                        runs.append(await _applied_by_processes(past, events, n, tmp))
             baseline = Figure(f"{backend}: the same events live (baseline)", "ev/s", base)
             applied = Figure(f"{backend}: historical events applied", "ev/s", hist)
             serial = 1 / (1 / statistics_median(dec) + 1 / statistics_median(ups))
@@ -147,6 +210,26 @@ async def main(events: int, contacts: int, backends: list[str], repeats: int) ->
             print(applied.line(baseline))
             print(f"{backend}: serial raw bound (decode then upsert) {serial:>12,.0f} ev/s; "
                   f"historical = {applied.median / serial:.1%} of it; target 20,000")  # fmt: skip
+            scaled: dict[str, object] = {}
+            if team:
+                one = Figure(f"{backend}: historical, 1 `trellis orchestrator` process", "ev/s",
+                             [r for r, _ in team[1]])  # fmt: skip
+                out = Figure(f"{backend}: historical, {processes} processes in one group", "ev/s",
+                             [r for r, _ in team[processes]])  # fmt: skip
+                print(one.line())
+                print(out.line(one))
+                for n, runs in team.items():
+                    print(f"{backend}: {n} process(es), CPU us/event of all together: "
+                          + ", ".join(f"{c:.0f}" for _, c in runs))  # fmt: skip
+                scaled = {
+                    "processes": processes,
+                    "one_process_ev_s": [round(r) for r, _ in team[1]],
+                    "historical_ev_s": [round(r) for r, _ in team[processes]],
+                    "historical_median_ev_s": round(out.median),
+                    "ratio_to_one_process": round(out.median / one.median, 3),
+                    "cpu_us_per_event": {n: [round(c, 1) for _, c in runs]
+                                         for n, runs in team.items()},
+                }  # fmt: skip
             report[backend] = {
                 "historical_ev_s": [round(x) for x in hist],
                 "live_baseline_ev_s": [round(x) for x in base],
@@ -157,6 +240,7 @@ async def main(events: int, contacts: int, backends: list[str], repeats: int) ->
                 "bare_upsert_rows_s": [round(x) for x in ups],
                 "serial_raw_bound_ev_s": round(serial),
                 "target_ev_s": 20_000,
+                "scaled_out": scaled or None,
             }
     finally:
         past.stop()
@@ -176,6 +260,13 @@ def cli(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--contacts", type=int, default=2_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="postgresql")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="PostgreSQL: also drain the history with this many `trellis orchestrator` "
+        "processes in one group (1: skip)",
+    )
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    asyncio.run(main(args.events, args.contacts, backends, args.repeats))
+    asyncio.run(main(args.events, args.contacts, backends, args.repeats, args.processes))
