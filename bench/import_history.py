@@ -9,9 +9,9 @@ serial raw bound (consume + decode, then a bare batched upsert) measured alongsi
 Each repeat applies the whole history to a fresh database (the inbox would skip it otherwise);
 history and the live baseline sit on two embedded brokers, so neither consumer sees the other's
 records. On PostgreSQL it then drains the same history with separate ``trellis orchestrator``
-processes, one alone and ``--processes`` (2) in one consumer group, as a team scales out: the
-history is partitioned by account, so each process applies its partitions' share (two
-processes == one, a tested guarantee). Writes ``bench/results/import.json``.
+processes, one alone and ``--processes`` (2) in one consumer group, as a team scales out, and
+the live baseline with that many too: the history is partitioned by account, so each process
+applies its partitions' share (two processes == one, a tested guarantee). Writes ``bench/results/import.json``.
 """
 
 from __future__ import annotations
@@ -198,11 +198,13 @@ async def main(
                 finally:
                     await _drop(name)
             team: dict[int, list[tuple[float, float]]] = {}  # processes -> (ev/s, CPU µs/ev)
+            live_team: list[tuple[float, float]] = []  # the same events live, the team
             if backend == "postgresql" and processes > 1:
                 for _ in range(repeats):  # interleaved: one process, then the team
                     for n in (1, processes):
                         runs = team.setdefault(n, [])
                         runs.append(await _applied_by_processes(past, events, n, tmp))
+                    live_team.append(await _applied_by_processes(live, events, processes, tmp))
             baseline = Figure(f"{backend}: the same events live (baseline)", "ev/s", base)
             applied = Figure(f"{backend}: historical events applied", "ev/s", hist)
             serial = 1 / (1 / statistics_median(dec) + 1 / statistics_median(ups))
@@ -221,6 +223,11 @@ async def main(
                 for n, runs in team.items():
                     print(f"{backend}: {n} process(es), CPU us/event of all together: "
                           + ", ".join(f"{c:.0f}" for _, c in runs))  # fmt: skip
+                both = Figure(f"{backend}: the same events live, {processes} processes", "ev/s",
+                              [r for r, _ in live_team])  # fmt: skip
+                print(both.line(baseline))
+                print(f"{backend}: live, {processes} processes, CPU us/event of all together: "
+                      + ", ".join(f"{c:.0f}" for _, c in live_team))  # fmt: skip
                 scaled = {
                     "processes": processes,
                     "one_process_ev_s": [round(r) for r, _ in team[1]],
@@ -229,6 +236,8 @@ async def main(
                     "ratio_to_one_process": round(out.median / one.median, 3),
                     "cpu_us_per_event": {n: [round(c, 1) for _, c in runs]
                                          for n, runs in team.items()},
+                    "live_ev_s": [round(r) for r, _ in live_team],
+                    "live_cpu_us_per_event": [round(c, 1) for _, c in live_team],
                 }  # fmt: skip
             report[backend] = {
                 "historical_ev_s": [round(x) for x in hist],
