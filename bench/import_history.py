@@ -11,7 +11,8 @@ history and the live baseline sit on two embedded brokers, so neither consumer s
 records. On PostgreSQL it then drains the same history with separate ``trellis orchestrator``
 processes, one alone and ``--processes`` (2) in one consumer group, as a team scales out, and
 the live baseline with that many too: the history is partitioned by account, so each process
-applies its partitions' share (two processes == one, a tested guarantee). Writes ``bench/results/import.json``.
+applies its partitions' share (two processes == one, a tested guarantee). Writes
+``bench/results/import.json``.
 """
 
 from __future__ import annotations
