@@ -164,9 +164,11 @@ async def test_a_newcomer_follows_an_account_and_a_rep_works_the_inbox_in_chromi
     orchestrator = asyncio.create_task(run(own, stop, clock))
     try:
         await _orchestrate(own, engine, world)
-        # Two days on, the first nurture emails fall due: the scheduler decides again and says
-        # "no" to everyone who never opted in.
-        shift[0] = timedelta(days=2)
+        # Three days on, the first nurture emails (planned two days out) have fallen due: the
+        # scheduler decides again and says "no" to everyone who never opted in. Not two: a
+        # touch waits for its recipient's send window, and two days after some hours of the
+        # day (17:30 UTC, say) no window had opened yet, so nothing was due.
+        shift[0] = timedelta(days=3)
         skipped = (
             select(decisions.c.contact_id)
             .where(decisions.c.kind == "touch_skipped", decisions.c.reason == "NO_CONSENT")
