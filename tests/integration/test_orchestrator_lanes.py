@@ -81,7 +81,7 @@ class _At:
     offset: int
 
 
-def _records(partition: int, first: int, n: int) -> list[Record]:
+def _records(first: int, n: int) -> list[Record]:
     return [_At(first + i) for i in range(n)]  # type: ignore[misc]
 
 
@@ -93,16 +93,16 @@ def test_lag_counts_every_partition_of_the_lane_not_only_the_batch_s() -> None:
     sizer = BatchSizer(floor=100, ceiling=5000)
     marks = _Watermarks(p0=3000, p1=3000, p2=3000)
     sizer.read_to[tps[2]] = 1000  # the group's committed offset for a partition not read yet
-    sizer.saw({tps[0]: _records(0, 0, 3000)}, marks, tps)
-    assert sizer.lag == 0 + 2000  # p0 drained; p1's watermark unknown to the lane; p2 from 1000
+    sizer.saw({tps[0]: _records(0, 3000)}, marks, tps)
+    assert sizer.lag == 0 + 2000  # p0 drained; p1 neither read nor placed: none; p2 from 1000
     sizer.read_to[tps[1]] = 0
-    sizer.saw({tps[2]: _records(2, 1000, 500)}, marks, tps)
+    sizer.saw({tps[2]: _records(1000, 500)}, marks, tps)
     assert sizer.lag == 3000 + 1500
     assert sizer.next() == 4500
-    sizer.saw({tps[1]: _records(1, 0, 10)}, marks, tps[1:])  # p0 went to another lane
+    sizer.saw({tps[1]: _records(0, 10)}, marks, tps[1:])  # p0 went to another lane
     assert sizer.lag == 2990 + 1500
     assert tps[0] not in sizer.read_to
-    sizer.saw({tps[1]: _records(1, 10, 2990)}, marks)  # no lane given: the batch's alone
+    sizer.saw({tps[1]: _records(10, 2990)}, marks)  # no lane given: the batch's alone
     assert sizer.lag == 0
     marks.marks[tps[1]] = 3100  # the watermark moved on: new records arrived
     sizer.saw({}, marks, tps[1:])
