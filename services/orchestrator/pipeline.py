@@ -65,6 +65,8 @@ class BatchSizer:
     """The longest a batch should take (what a hand-raise may wait for the one in flight)."""
     per_record_s: float = 0.0
     """Wall time per record of the last batches (a moving average, fixed costs included)."""
+    read_to: dict[TopicPartition, int] = field(default_factory=dict)
+    """The next offset of each partition this lane has read (what its lag is counted from)."""
 
     def next(self, budgeted: bool = True) -> int:
         """``budgeted``: the budget holds now (else lag and ceiling alone decide)."""
@@ -79,9 +81,6 @@ class BatchSizer:
         if records > 0:
             pace = seconds / records
             self.per_record_s = pace if not self.per_record_s else 0.5 * (self.per_record_s + pace)
-
-    read_to: dict[TopicPartition, int] = field(default_factory=dict)
-    """The next offset of each partition this lane has read (what its lag is counted from)."""
 
     def saw(
         self,
@@ -244,8 +243,11 @@ class LanedConsumer(BatchConsumer):
 
     async def _position(self, tp: TopicPartition) -> int | None:
         """The consumer's next offset of ``tp`` if it knows it now (else None: never waits for
-        the group's committed offset to be looked up)."""
+        the group's committed offset to be looked up). Only once the partition was fetched:
+        before, its lag is unknown anyway (no high watermark) and its position may be too."""
         try:
+            if self._consumer.highwater(tp) is None:
+                return None
             return int(await asyncio.wait_for(self._consumer.position(tp), POSITION_WAIT_S))
         except (TimeoutError, KafkaError, AssertionError):
             return None
