@@ -124,8 +124,8 @@ async def orchestrator_rate(
     server = ServerCpu(database)
     caches: list[repo.StateCaches] = []
 
-    def kept_caches() -> repo.StateCaches:
-        caches.append(repo.StateCaches())
+    def kept_caches(budget: int) -> repo.StateCaches:
+        caches.append(repo.StateCaches(budget))
         return caches[-1]
 
     stop = asyncio.Event()

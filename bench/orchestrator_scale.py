@@ -26,6 +26,7 @@ from bench.orchestrator_probe import hit_rate, write_result
 from services.orchestrator.adapters import repository as repo
 from services.orchestrator.adapters.playbook_file import default_playbook
 from services.orchestrator.handlers import apply_engagement
+from services.orchestrator.settings import OrchestratorSettings
 from trellis.collector import Collector, tune_gc
 from trellis.db import create_engine
 from trellis.migrate import upgrade_async
@@ -54,7 +55,7 @@ async def cost_per_event(
     url, dbname = await _fresh_database(backend)
     engine = create_engine(url)
     playbook = default_playbook()
-    caches = repo.StateCaches()
+    caches = repo.StateCaches(OrchestratorSettings().state_cache_bytes())  # the process's
     try:
         await upgrade_async(url)
         seed = [

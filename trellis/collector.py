@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import time
+from collections.abc import Callable
 
 
 def tune_gc() -> None:
@@ -32,11 +34,26 @@ class Collector:
     24 us of CPU per event collecting inside batches, 9 us at safe points (a probe of 20k events
     on the 1M database ``bench orchestrator --scale`` seeds). Collections follow CPython's own
     counts and thresholds (``gc.get_threshold``), checked at each safe point, so garbage is
-    bounded by one batch or one timer interval."""
+    bounded by one batch or one timer interval.
 
-    def __init__(self, thresholds: tuple[int, int, int] | None = None) -> None:
+    A full collection walks everything alive, the state caches included: with a cache sized by
+    memory (a million contacts, tens of millions of objects) one takes seconds. CPython spaces
+    them by how much survived since the last one; we space them by time instead: after a full
+    collection that took ``d`` seconds, the next waits ``d / full_share`` (the young and middle
+    generations are still collected meanwhile). So full collections cost at most ``full_share``
+    of the time, however big the caches grow."""
+
+    def __init__(
+        self,
+        thresholds: tuple[int, int, int] | None = None,
+        full_share: float = 0.02,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.thresholds = thresholds or gc.get_threshold()
         self.collections = [0, 0, 0]
+        self.full_share = full_share
+        self._clock = clock
+        self._full_after = 0.0  # the clock before which a full collection waits
         self._held = False
 
     def take_over(self) -> None:
@@ -58,7 +75,13 @@ class Collector:
             return None
         over = [g for g in (2, 1) if count[g] > self.thresholds[g]]
         generation = over[0] if over else 0
+        started = self._clock() if generation == 2 else 0.0
+        if generation == 2 and started < self._full_after:
+            generation = 1  # the last full collection's spacing has not passed yet
         gc.collect(generation)
+        if generation == 2:
+            ended = self._clock()
+            self._full_after = ended + (ended - started) / self.full_share
         self.collections[generation] += 1
         return generation
 

@@ -77,7 +77,7 @@ async def run(
 
     async def make_handler(engine: AsyncEngine, producer: AIOKafkaProducer) -> BatchHandler:
         await require_co_partitioned(settings, ENGAGEMENT, HANDRAISES)  # one account, one lane
-        caches = StateCaches()  # parsed states, reused only while the stored text is unchanged
+        caches = StateCaches(settings.state_cache_bytes())  # reused while the text is unchanged
         metrics.install(caches)
         me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         if tracing.enabled():  # touch commands carry on the trace of the batch that made them

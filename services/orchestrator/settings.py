@@ -11,6 +11,7 @@ from services.orchestrator.adapters.playbook_file import default_playbook, load_
 from services.orchestrator.domain.nurture_config import NurtureConfig
 from services.orchestrator.domain.playbook import Playbook
 from services.orchestrator.retention import Retention
+from trellis.memory import memory_limit
 from trellis.prod_checks import loopback_url, weak_secret
 from trellis.settings import TrellisSettings
 
@@ -74,6 +75,11 @@ class OrchestratorSettings(TrellisSettings):
         description="run the cyclic garbage collector after each batch and on a 1 s timer, "
         "never inside a batch (collector.Collector)",
     )
+    orchestrator_state_cache_mb: int | None = Field(
+        default=None, ge=0, description="memory for parsed lifecycle states kept between batches "
+        "(0: none); default a quarter of what this process may use (its container's limit, else "
+        "RAM): at about 6 KB a contact, 6 GB keeps a million contacts' states",
+    )  # fmt: skip
     ops_serve: bool = True
     """``TRELLIS_OPS_SERVE``: serve the ops API next to the consumer."""
     ops_host: str = "127.0.0.1"
@@ -108,6 +114,12 @@ class OrchestratorSettings(TrellisSettings):
             loopback_url("TRELLIS_OPS_BASE_URL", self.ops_base_url),  # reps click these links
         )
         return super().prod_problems() + [p for p in found if p]
+
+    def state_cache_bytes(self) -> int:
+        """``orchestrator_state_cache_mb`` in bytes, or a quarter of ``memory_limit()``."""
+        if self.orchestrator_state_cache_mb is not None:
+            return self.orchestrator_state_cache_mb << 20
+        return memory_limit() // 4
 
     @property
     def rep_pool(self) -> tuple[str, ...]:

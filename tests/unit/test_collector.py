@@ -101,3 +101,48 @@ async def test_the_timer_runs_safe_points_until_stopped(held: None) -> None:
     stop.set()
     await asyncio.wait_for(task, 5)
     assert task.done()
+
+
+class Clock:
+    """A clock that moves by ``step`` seconds each time it is read."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def _middle_generation_due() -> None:
+    for _ in range(3):
+        gc.collect(1)  # each middle collection counts one toward the oldest generation
+
+
+def test_a_full_collection_waits_its_spacing_the_middle_one_runs_meanwhile(held: None) -> None:
+    clock = Clock(step=1.0)  # every collection "takes" one second
+    collector = Collector((0, 0, 2), full_share=0.1, clock=clock)
+    _middle_generation_due()
+    assert collector.safe_point() == 2  # 1 s long: the next waits 10 s after it ended
+    collector.thresholds = (0, 10**9, 2)
+    assert collector.safe_point() == 0  # only the young generation due: only it, as before
+    collector.thresholds = (0, 0, 2)
+    _middle_generation_due()
+    watched = cycle()
+    assert collector.safe_point() == 1  # due by the counts, but within the spacing
+    assert watched() is None  # the middle collection freed the young cycle all the same
+    assert gc.get_count()[2] > 0
+    clock.now += 10.0
+    assert collector.safe_point() == 2
+    assert collector.collections == [1, 1, 2]
+
+
+def test_the_spacing_is_the_last_full_collection_over_its_share(held: None) -> None:
+    readings = iter([0.0, 0.004, 0.011, 0.0145, 0.015])
+    collector = Collector((0, 0, 2), full_share=0.4, clock=lambda: next(readings))
+    _middle_generation_due()
+    assert collector.safe_point() == 2  # 0 -> 0.004: 4 ms long, the next waits 10 ms more
+    _middle_generation_due()
+    assert collector.safe_point() == 1  # read at 11 ms: 3 ms short of 14 ms
+    _middle_generation_due()
+    assert collector.safe_point() == 2  # read at 14.5 ms
