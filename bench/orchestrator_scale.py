@@ -82,16 +82,19 @@ async def cost_per_event(
             Record("hit", 0, i, p.replace(b'"bench-', b'"hit-'))
             for i, p in enumerate(world(measured, known, 2, start=T0 + timedelta(minutes=known)))
         ]
-        before = _counts(caches)
+        before, collecting = _counts(caches), sum(collector.seconds)
         start, cpu = time.perf_counter(), time.process_time()
         for lo in range(0, len(hits), batch):
             await apply_engagement(hits[lo : lo + batch], engine, playbook, caches=caches)
             collector.safe_point()
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         hit, miss = (now - was for now, was in zip(_counts(caches), before, strict=True))
+        collecting = sum(collector.seconds) - collecting
         return {
             "us_per_event": wall / measured * 1e6,
             "cpu_us_per_event": cpu / measured * 1e6,
+            "collector_us_per_event": collecting / measured * 1e6,
+            "cached_contacts": len(caches.contacts),
             "state_cache_hit_rate": hit_rate(hit, miss),
             "settle_seconds": None if settle_s is None else round(settle_s, 1),
         }
@@ -125,8 +128,9 @@ async def scale(sizes: list[int], backends: list[str], measured: int, settled: b
             rate = r["state_cache_hit_rate"]
             print(
                 f"{backend}: {n:>10,} known contacts {r['us_per_event']:>10,.1f} us/event "
-                f"(CPU {r['cpu_us_per_event']:,.1f}; state cache hit rate "
-                + (f"{rate:.1%})" if rate is not None else "-)")
+                f"(CPU {r['cpu_us_per_event']:,.1f}, of which collector "
+                f"{r['collector_us_per_event']:,.1f}; {r['cached_contacts']:,} contacts cached, "
+                "state cache hit rate " + (f"{rate:.1%})" if rate is not None else "-)")
             )
         ratio = (runs[-1]["us_per_event"] or 0) / (runs[0]["us_per_event"] or 1)
         print(f"{backend}: {sizes[-1]:,} vs {sizes[0]:,} = {ratio:.2f}x")

@@ -51,6 +51,7 @@ class Collector:
     ) -> None:
         self.thresholds = thresholds or gc.get_threshold()
         self.collections = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]  # spent collecting, by generation (benches report it)
         self.full_share = full_share
         self._clock = clock
         self._full_after = 0.0  # the clock before which a full collection waits
@@ -75,14 +76,15 @@ class Collector:
             return None
         over = [g for g in (2, 1) if count[g] > self.thresholds[g]]
         generation = over[0] if over else 0
-        started = self._clock() if generation == 2 else 0.0
+        started = self._clock()
         if generation == 2 and started < self._full_after:
             generation = 1  # the last full collection's spacing has not passed yet
         gc.collect(generation)
+        ended = self._clock()
         if generation == 2:
-            ended = self._clock()
             self._full_after = ended + (ended - started) / self.full_share
         self.collections[generation] += 1
+        self.seconds[generation] += ended - started
         return generation
 
     async def run(self, stop: asyncio.Event, interval_s: float = 1.0) -> None:

@@ -138,7 +138,7 @@ def test_a_full_collection_waits_its_spacing_the_middle_one_runs_meanwhile(held:
 
 
 def test_the_spacing_is_the_last_full_collection_over_its_share(held: None) -> None:
-    readings = iter([0.0, 0.004, 0.011, 0.0145, 0.015])
+    readings = iter([0.0, 0.004, 0.011, 0.0115, 0.0145, 0.015])
     collector = Collector((0, 0, 2), full_share=0.4, clock=lambda: next(readings))
     _middle_generation_due()
     assert collector.safe_point() == 2  # 0 -> 0.004: 4 ms long, the next waits 10 ms more
@@ -146,3 +146,4 @@ def test_the_spacing_is_the_last_full_collection_over_its_share(held: None) -> N
     assert collector.safe_point() == 1  # read at 11 ms: 3 ms short of 14 ms
     _middle_generation_due()
     assert collector.safe_point() == 2  # read at 14.5 ms
+    assert collector.seconds == pytest.approx([0.0, 0.0005, 0.0045])

@@ -1,22 +1,30 @@
 """The parsed-state cache bounded by memory: its estimate of an entry against what tracemalloc
-measures, eviction by bytes in LRU order, and the budget read from a container's limit."""
+measures, eviction by bytes in LRU order, and the budget read from a container's limit; an
+account's stored text as orjson writes its dataclass."""
 
 from __future__ import annotations
 
 import gc
 import tracemalloc
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bench.state_codec import states
 from services.orchestrator.adapters.state_cache import (
     StateCache,
     StateCaches,
+    encode_account,
     entry_bytes,
     state_json,
 )
 from services.orchestrator.adapters.state_codec import read_contact
+from services.orchestrator.domain.stages import Stage
+from services.orchestrator.domain.state import AccountState, Member
 from services.orchestrator.settings import OrchestratorSettings
 from trellis.memory import memory_limit
 
@@ -92,3 +100,35 @@ def test_the_settings_budget_is_a_quarter_of_the_memory_unless_set() -> None:
     assert OrchestratorSettings().state_cache_bytes() == memory_limit() // 4
     assert OrchestratorSettings(orchestrator_state_cache_mb=3).state_cache_bytes() == 3 << 20
     assert OrchestratorSettings(orchestrator_state_cache_mb=0).state_cache_bytes() == 0
+
+
+_stages = st.none() | st.sampled_from(Stage)
+_times = st.none() | st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=2))]))
+_members = st.builds(
+    Member, stage=_stages, score=st.floats(allow_nan=False, allow_infinity=False),
+    role=st.none() | st.text(max_size=12),
+)  # fmt: skip
+
+
+@given(
+    key=st.text(max_size=20),
+    members=st.dictionaries(st.text(max_size=10), _members, max_size=6),
+    stage=_stages,
+    entered=_times,
+    score=st.floats(allow_nan=False, allow_infinity=False),
+    coverage=st.lists(st.text(max_size=8), max_size=4).map(tuple),
+)
+def test_an_account_is_written_as_orjson_writes_its_dataclass(
+    key: str,
+    members: dict[str, Member],
+    stage: Stage | None,
+    entered: datetime | None,
+    score: float,
+    coverage: tuple[str, ...],
+) -> None:
+    state = AccountState(
+        key=key, members=members, stage=stage, stage_entered_at=entered, score=score,
+        coverage=coverage,
+    )  # fmt: skip
+    assert encode_account(state) == orjson.dumps(state, option=orjson.OPT_UTC_Z)
+    assert AccountState.from_dict(orjson.loads(encode_account(state))) == state
