@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from schemas.events import EngagementEvent
 from services.orchestrator.domain.identity import (
     account_key,
+    account_refs,
     contact_aliases,
     resolve_accounts,
     resolve_contacts,
@@ -155,3 +156,24 @@ def test_two_events_for_a_new_account_in_one_batch_share_it() -> None:
     )
     assert res.account_of["1"] == res.account_of["2"]
     assert res.claims[res.account_of["1"] or ""] == {"domain": "acme.com"}
+
+
+def test_aliases_and_refs_the_caller_has_already_resolve_as_the_events_would() -> None:
+    batch = [
+        ev("1", {"external_id": "acc-1", "domain": "acme.com"}, external_id="u1"),
+        ev("2", None, email="b@acme.com"),
+        ev("3", {"domain": "www.Beta.io"}, external_id="u1", email="b@acme.com"),
+    ]
+    known = {"email:b@acme.com": "c_known"}
+    aliases = [contact_aliases(e) for e in batch]
+    assert resolve_contacts(batch, known, aliases) == resolve_contacts(batch, known)
+    stored = [("a_1", "acc-1", None)]
+    refs = [account_refs(e) for e in batch]
+    assert resolve_accounts(batch, stored, refs) == resolve_accounts(batch, stored)
+    # what the caller passes is what is used, not the events read again
+    assert resolve_contacts(batch[:1], {}, [["ext:other"]]).contact_of["1"] == stable_id(
+        "c_", "ext:other"
+    )
+    assert resolve_accounts(batch[:1], [], [("acc-9", None)]).claims == {
+        stable_id("a_", "ext:acc-9"): {"external_id": "acc-9"}
+    }

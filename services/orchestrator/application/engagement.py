@@ -107,10 +107,11 @@ async def handle_engagement(
 async def _resolve(
     uow: UnitOfWork, events: Sequence[EngagementEvent]
 ) -> tuple[Resolution, AccountResolution]:
-    known = await uow.contacts.aliases(a for e in events for a in contact_aliases(e))
+    aliases = [contact_aliases(e) for e in events]
+    known = await uow.contacts.aliases(a for said in aliases for a in said)
     refs = [account_refs(e) for e in events]
     stored = await uow.accounts.known((x for x, _ in refs if x), (d for _, d in refs if d))
-    return resolve_contacts(events, known), resolve_accounts(events, stored)
+    return resolve_contacts(events, known, aliases), resolve_accounts(events, stored, refs)
 
 
 async def _decide(

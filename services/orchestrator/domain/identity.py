@@ -90,12 +90,17 @@ class Resolution:
     created: set[str] = field(default_factory=set)
 
 
-def resolve_contacts(events: Sequence[EngagementEvent], known: Mapping[str, str]) -> Resolution:
-    """Assign a contact id to every event. ``known`` maps alias -> contact id from storage."""
+def resolve_contacts(
+    events: Sequence[EngagementEvent],
+    known: Mapping[str, str],
+    aliases_of: Sequence[list[str]] | None = None,
+) -> Resolution:
+    """Assign a contact id to every event. ``known`` maps alias -> contact id from storage;
+    ``aliases_of``: each event's ``contact_aliases``, where the caller has them already."""
     alias_of: dict[str, str] = dict(known)
     res = Resolution()
-    for event in events:
-        aliases = contact_aliases(event)
+    for i, event in enumerate(events):
+        aliases = aliases_of[i] if aliases_of is not None else contact_aliases(event)
         owners = [alias_of[a] for a in aliases if a in alias_of]
         if owners:
             winner = owners[0]
@@ -173,7 +178,9 @@ class AccountResolution:
 
 
 def resolve_accounts(
-    events: Sequence[EngagementEvent], known: Sequence[tuple[str, str | None, str | None]]
+    events: Sequence[EngagementEvent],
+    known: Sequence[tuple[str, str | None, str | None]],
+    refs: Sequence[tuple[str | None, str | None]] | None = None,
 ) -> AccountResolution:
     """Match by external id, then by domain. ``known`` holds stored (id, external id, domain)
     triples (an account may appear once per domain it is known by).
@@ -182,15 +189,16 @@ def resolve_accounts(
     yet (first seen through a work email, then named by the CRM); a domain held by an account with
     another external id is not claimed again (subsidiaries may share one). An event naming a
     known external id and a domain known to an account without one merges that account into the
-    external id's: one company, seen twice.
+    external id's: one company, seen twice. ``refs``: each event's ``account_refs``, where the
+    caller has them already.
     """
     ext_of = {ext: aid for aid, ext, _ in known if ext}
     dom_of = {dom: aid for aid, _, dom in known if dom}
     has_ext = {aid for aid, ext, _ in known if ext}
     stored = {aid for aid, _, _ in known}
     res = AccountResolution()
-    for event in events:
-        ext, domain = account_refs(event)
+    for i, event in enumerate(events):
+        ext, domain = refs[i] if refs is not None else account_refs(event)
         if ext is None and domain is None:
             res.account_of[event.id] = None
             continue
