@@ -39,7 +39,7 @@ lint: install
 	$(BIN)/mypy
 
 test: install lint
-	$(BIN)/pytest -q -rs -p no:cacheprovider -n 4 --dist loadfile
+	$(BIN)/pytest -q -rs -p no:cacheprovider -n 4 --dist loadfile --durations=15
 
 unit: install
 	$(BIN)/pytest -q tests/unit
