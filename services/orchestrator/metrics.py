@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from schemas.topics import OUTCOMES
@@ -48,12 +48,13 @@ def event_type(value: bytes | None) -> str:
 
 
 class _CacheCollector(Collector):
-    """Reads the state caches' plain hit/miss counts at scrape time (nothing on the hot path)."""
+    """Reads the state caches' plain hit/miss counts and memory at scrape time (nothing on the
+    hot path)."""
 
     def __init__(self) -> None:
         self.caches: StateCaches | None = None
 
-    def collect(self) -> Iterable[CounterMetricFamily]:
+    def collect(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily]:
         family = CounterMetricFamily(
             "trellis_orchestrator_state_cache_lookups",
             "Parsed-state cache lookups by kind of state and result (hit: stored text unchanged).",
@@ -65,6 +66,20 @@ class _CacheCollector(Collector):
                 family.add_metric([state, "hit"], cache.hits)
                 family.add_metric([state, "miss"], cache.misses)
         yield family
+        memory = GaugeMetricFamily(
+            "trellis_orchestrator_state_cache_bytes",
+            "Parsed-state cache memory by kind of state: 'used' as estimated per entry, 'budget' "
+            "its share of TRELLIS_ORCHESTRATOR_STATE_CACHE_MB.",
+            labels=["state", "kind"],
+        )
+        if self.caches is not None:
+            for state, cache in (
+                ("contact", self.caches.contacts),
+                ("account", self.caches.accounts),
+            ):
+                memory.add_metric([state, "used"], cache.bytes)
+                memory.add_metric([state, "budget"], cache.budget)
+        yield memory
 
 
 class OrchestratorMetrics:

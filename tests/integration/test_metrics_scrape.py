@@ -81,6 +81,12 @@ async def test_every_service_exposes_metrics_that_move_as_it_works(
     assert value(orchestrator, "trellis_orchestrator_scheduler_round_seconds_count") >= 1
     assert value(orchestrator, "trellis_orchestrator_touches_total", result="dispatched") >= 1
     assert value(orchestrator, "trellis_orchestrator_state_cache_lookups_total", result="hit")
+    used = value(
+        orchestrator, "trellis_orchestrator_state_cache_bytes", state="contact", kind="used"
+    )
+    budget = value(orchestrator, "trellis_orchestrator_state_cache_bytes", state="contact",
+                   kind="budget")  # fmt: skip
+    assert 0 < used < budget
 
     assert value(notifier, "trellis_notifier_sends_total", outcome="sent") >= 1
     assert value(notifier, "trellis_notifier_provider_seconds_count", result="sent") >= 1
