@@ -177,3 +177,40 @@ def test_aliases_and_refs_the_caller_has_already_resolve_as_the_events_would() -
     assert resolve_accounts(batch[:1], [], [("acc-9", None)]).claims == {
         stable_id("a_", "ext:acc-9"): {"external_id": "acc-9"}
     }
+
+
+def test_ids_are_derived_as_stored_ones_were() -> None:
+    """Ids are stored and derived again by every instance: the derivation never changes."""
+    assert stable_id("c_", "ext:u1") == "c_7b7ceb8117b5980c1b298bff"
+    res = resolve_accounts([ev("1", {"domain": "Acme.com"}, email="a@x.org")], [])
+    assert res.account_of["1"] == "a_bdb5e2d18034c2ad5928e4fd"  # stable_id("a_", "domain:acme.com")
+    other = resolve_accounts([ev("2", {"domain": "beta.io"}, email="b@x.org")], [])
+    assert other.account_of["2"] == stable_id("a_", "domain:beta.io") != res.account_of["1"]
+
+
+def test_an_event_without_an_account_does_not_stop_the_rest_of_the_batch() -> None:
+    batch = [ev("1", None, email="p@gmail.com"), ev("2", {"external_id": "acc-1"}, email="q@x.org")]
+    res = resolve_accounts(batch, [])
+    assert res.account_of == {"1": None, "2": stable_id("a_", "ext:acc-1")}
+
+
+def test_an_external_id_claimed_in_the_batch_keeps_its_domain_from_another_external_id() -> None:
+    """Subsidiaries may share a domain: the second external id is not folded into the first."""
+    batch = [
+        ev("1", {"external_id": "acc-1", "domain": "acme.com"}, email="a@acme.com"),
+        ev("2", {"external_id": "acc-2", "domain": "acme.com"}, email="b@acme.com"),
+    ]
+    res = resolve_accounts(batch, [])
+    first, second = res.account_of["1"], res.account_of["2"]
+    assert first == stable_id("a_", "ext:acc-1") and second == stable_id("a_", "ext:acc-2")
+    assert res.merges == [] and res.claims[second] == {"external_id": "acc-2"}
+
+
+def test_new_contacts_are_listed_as_created_and_a_merge_names_its_event() -> None:
+    res = resolve_contacts([ev("1", external_id="u1"), ev("2", email="new@acme.com")], {})
+    assert res.created == {stable_id("c_", "ext:u1"), stable_id("c_", "email:new@acme.com")}
+    known = {"ext:u1": "c_a", "email:b@acme.com": "c_b"}
+    batch = [ev("3", email="fresh@acme.com"), ev("4", external_id="u1", email="b@acme.com")]
+    merged = resolve_contacts(batch, known)
+    assert [(m.loser, m.winner, m.event_id) for m in merged.merges] == [("c_b", "c_a", "4")]
+    assert merged.created == {stable_id("c_", "email:fresh@acme.com")}  # not the merged-away one
