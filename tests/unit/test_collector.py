@@ -32,6 +32,7 @@ def held() -> Iterator[None]:
     gc.disable()
     gc.collect()
     yield
+    gc.unfreeze()  # what a full collection at a safe point froze, back under the collector
     if was:
         gc.enable()
 
@@ -147,3 +148,32 @@ def test_the_spacing_is_the_last_full_collection_over_its_share(held: None) -> N
     _middle_generation_due()
     assert collector.safe_point() == 2  # read at 14.5 ms
     assert collector.seconds == pytest.approx([0.0, 0.0005, 0.0045])
+
+
+def test_what_survives_a_full_collection_is_frozen_out_of_later_ones(held: None) -> None:
+    kept = Node()  # alive through the full collection
+    frozen_before = gc.get_freeze_count()
+    collector = Collector((0, 0, 2), full_share=1.0, clock=Clock(step=0.0))
+    try:
+        _middle_generation_due()
+        assert collector.safe_point() == 2
+        assert gc.get_freeze_count() > frozen_before
+        assert not any(o is kept for o in gc.get_objects())  # no collection walks it again
+        watched = cycle()  # born after: collected as ever
+        _middle_generation_due()
+        assert collector.safe_point() == 2
+        assert watched() is None
+    finally:
+        assert gc.get_freeze_count() > 0  # (``held`` unfreezes them again)
+
+
+def test_the_gap_after_a_long_full_collection_has_a_ceiling(held: None) -> None:
+    readings = iter([0.0, 10.0, 39.0, 39.5, 40.5, 41.0])
+    collector = Collector((0, 0, 2), full_share=0.01, clock=lambda: next(readings),
+                          longest_gap_s=30.0)  # fmt: skip
+    _middle_generation_due()
+    assert collector.safe_point() == 2  # 10 s long: 1,000 s by its share, 30 s by the ceiling
+    _middle_generation_due()
+    assert collector.safe_point() == 1  # read at 39 s: 1 s short of 40 s
+    _middle_generation_due()
+    assert collector.safe_point() == 2  # read at 40.5 s
